@@ -1,0 +1,66 @@
+"""cbs_export_lab: check outputs for disclosure risk and prepare CBS Remote Access exports from JupyterLab.
+
+The public names are loaded on first use, so `import cbs_export_lab` stays cheap in a kernel.
+"""
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+_PUBLIC = {
+    "check": "check",
+    "crosstab": "tables",
+    "pivot_table": "tables",
+    "Rules": "rules",
+    "load_rules": "rules",
+    "Finding": "results",
+    "Counts": "results",
+    "CheckResult": "results",
+    "UserError": "errors",
+    "Settings": "settings",
+    "load_settings": "settings",
+    "Basket": "basket",
+    "Item": "basket",
+    "plan_export": "exportmap",
+    "prepare_export": "exportmap",
+    "ExportPlan": "exportmap",
+    "PlannedZip": "exportmap",
+    "Blocked": "exportmap",
+    "ExportResult": "exportmap",
+    "light_budget": "light",
+    "LightBudget": "light",
+    "strip_notebook": "strip",
+    "StripReport": "strip",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cbs_export_lab' has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext cbs_export_lab`: registers %cbs_check and %cbs_basket."""
+    from .magic import load_ipython_extension as load
+
+    load(ipython)
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    return [{"module": "cbs_export_lab.server"}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": "cbs-export-lab"}]

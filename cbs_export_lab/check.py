@@ -1,0 +1,81 @@
+"""`check(obj)`: one entry point that sends any kernel object to the checker for its kind.
+
+Fails closed: an object we cannot inspect, or an error inside a checker, gives a `review` result that says
+so, never a pass and never a traceback. Mistakes in the arguments (a `unit=` column that does not exist)
+raise `UserError` with a message saying what to do.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .errors import UserError
+from .results import CheckResult, Finding
+from .rules import RULES_ENV, Rules, load_rules
+
+
+def active_rules() -> Rules:
+    """The rules in force: $CBS_EXPORT_RULES, else the settings' rules override, else the defaults."""
+    if os.environ.get(RULES_ENV):
+        return load_rules()
+    from .settings import load_settings
+
+    return load_rules(load_settings().rules)
+
+
+def kind_of(obj: Any) -> str:
+    """'table', 'model', 'figure' or 'unsupported', by type alone (no imports of heavy libraries)."""
+    module = type(obj).__module__ or ""
+    if module.startswith("pandas") and type(obj).__name__ in ("DataFrame", "Series"):
+        return "table"
+    if module.startswith("pandas.io.formats.style"):
+        return "table"
+    if module.startswith("statsmodels") and hasattr(obj, "params") and hasattr(obj, "model"):
+        return "model"
+    if module.startswith("matplotlib"):
+        from .figures import as_figure
+
+        return "figure" if as_figure(obj) is not None else "unsupported"
+    if module == "numpy" and type(obj).__name__ == "ndarray" and obj.dtype == object and obj.size:
+        first = obj.flat[0]
+        if (type(first).__module__ or "").startswith("matplotlib"):
+            return "figure"
+    return "unsupported"
+
+
+def check(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None, rules: Rules | None = None) -> CheckResult:
+    """Check one output for disclosure risk (DESIGN section 3)."""
+    rules = rules or active_rules()
+    kind = kind_of(obj)
+    try:
+        if kind == "table":
+            from .tables import check_table
+
+            result = check_table(obj, data=data, unit=unit, weights=weights, rules=rules)
+        elif kind == "model":
+            from .models import check_model
+
+            result = check_model(obj, data=data, unit=unit, rules=rules)
+        elif kind == "figure":
+            from .figures import check_figure
+
+            result = check_figure(obj, rules=rules)
+        else:
+            return unsupported(obj, rules, f"cbs_export_lab cannot inspect a {type(obj).__module__}.{type(obj).__qualname__}")
+    except UserError:
+        raise
+    except Exception as exc:  # fail closed: a checker error must never look like a pass
+        return unsupported(obj, rules, f"checking this {kind} failed with {type(exc).__name__}: {exc}", kind=kind)
+    result.rules_origin = rules.origin
+    return result
+
+
+def unsupported(obj: Any, rules: Rules, why: str, kind: str = "unsupported") -> CheckResult:
+    finding = Finding(
+        rule="unsupported", severity=rules.unsupported,
+        message=f"This output could not be checked: {why}.",
+        where=f"the whole {type(obj).__name__}",
+        fix="Export it as a table, statsmodels result or matplotlib figure that can be checked, or explain "
+            "in the explanation why it has no disclosure risk.",
+    )
+    return CheckResult(kind=kind if kind != "unsupported" else "unsupported", findings=[finding], rules_origin=rules.origin)

@@ -1,0 +1,166 @@
+"""Project settings shared by the kernel, the server and the CLI.
+
+A user-level `settings.toml` in the platform's user config folder, overridden key by key by a project file
+`cbs-export.toml` found by walking up from the working folder. `CBS_EXPORT_HOME` moves both the user config
+and the default basket (useful for tests and for shared RA set-ups).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import UserError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+APP = "cbs_export_lab"
+HOME_ENV = "CBS_EXPORT_HOME"
+PROJECT_FILE = "cbs-export.toml"
+USER_FILE = "settings.toml"
+MODES = ("vooraf", "achteraf")
+RA_EXPORTMAP = Path("F:/exportmap")
+
+
+class SettingsError(UserError):
+    """A settings file or value that cannot be used; the message names the file, the key and what to do."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Effective settings. `origins` says which file set each key ("default" when none did)."""
+
+    project: str | None = None
+    researcher: str | None = None
+    exportmap: Path | None = None
+    mode: str | None = None
+    basket: Path | None = None
+    rules: Path | None = None
+    origins: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def basket_folder(self) -> Path:
+        return self.basket or user_data_dir() / "basket"
+
+    @property
+    def exportmap_folder(self) -> Path | None:
+        if self.exportmap is not None:
+            return self.exportmap
+        return RA_EXPORTMAP if RA_EXPORTMAP.is_dir() else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "project": self.project, "researcher": self.researcher,
+            "exportmap": str(self.exportmap_folder) if self.exportmap_folder else None,
+            "mode": self.mode, "basket": str(self.basket_folder),
+            "rules": str(self.rules) if self.rules else None, "origins": dict(self.origins),
+        }
+
+
+_KEYS = tuple(f.name for f in fields(Settings) if f.name != "origins")
+_PATH_KEYS = ("exportmap", "basket", "rules")
+
+
+def user_config_dir() -> Path:
+    home = os.environ.get(HOME_ENV)
+    if home:
+        return Path(home).expanduser() / "config"
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir(APP, appauthor=False))
+
+
+def user_data_dir() -> Path:
+    home = os.environ.get(HOME_ENV)
+    if home:
+        return Path(home).expanduser() / "data"
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(APP, appauthor=False))
+
+
+def user_settings_file() -> Path:
+    return user_config_dir() / USER_FILE
+
+
+def find_project_file(start: str | os.PathLike[str] | None = None) -> Path | None:
+    """The nearest `cbs-export.toml` in `start` or one of its parents."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / PROJECT_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"Settings file {path} is not valid TOML ({exc}). Correct or delete it.") from None
+    except OSError as exc:
+        raise SettingsError(f"Settings file {path} cannot be read: {exc.strerror}.") from None
+    values = {}
+    for key, value in doc.items():
+        values[key] = _validated(key, value, path)
+    return values
+
+
+def _validated(key: str, value: Any, where: Path | str) -> Any:
+    if key not in _KEYS:
+        raise SettingsError(f"{where}: unknown setting {key!r}. Known settings: {', '.join(_KEYS)}.")
+    if value is None or value == "":
+        return None
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise SettingsError(f"{where}: {key} must be text, not {value!r}.")
+    value = str(value).strip()
+    if key == "mode" and value not in MODES:
+        raise SettingsError(f"{where}: mode must be \"vooraf\" or \"achteraf\" (or left out to detect it), not {value!r}.")
+    if key in _PATH_KEYS:
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            base = Path(where).parent if isinstance(where, Path) else Path.cwd()
+            path = base / path
+        return path
+    return value
+
+
+def load_settings(start: str | os.PathLike[str] | None = None) -> Settings:
+    """User settings, then the project file (if any) on top."""
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for path in (user_settings_file(), find_project_file(start)):
+        if path is not None and path.is_file():
+            for key, value in _read(path).items():
+                values[key] = value
+                origins[key] = str(path)
+    return Settings(**values, origins={k: origins.get(k, "default") for k in _KEYS})
+
+
+def save_user_settings(**changes: Any) -> Settings:
+    """Update the user-level settings file (the sidebar and `cbs-export` write here)."""
+    path = user_settings_file()
+    current = _read(path) if path.is_file() else {}
+    for key, value in changes.items():
+        current[key] = _validated(key, value, "setting")
+    current = {k: v for k, v in current.items() if v is not None}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "".join(f"{k} = {json.dumps(str(v), ensure_ascii=False)}\n" for k, v in current.items())
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return load_settings()
+
+
+def with_overrides(settings: Settings, **overrides: Any) -> Settings:
+    """Settings with explicit arguments (e.g. from the CLI) taking precedence; None leaves a key as it is."""
+    clean = {k: _validated(k, v, "argument") for k, v in overrides.items() if v is not None}
+    origins = {**settings.origins, **{k: "argument" for k in clean}}
+    return replace(settings, **clean, origins=origins)

@@ -1,0 +1,24 @@
+"""Shared fixtures: every test runs with its own user folder, so no test reads or writes real settings."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory, monkeypatch):
+    """Settings and the default basket live in a fresh folder; no rules override from the environment."""
+    home = tmp_path_factory.mktemp("cbs_home")
+    monkeypatch.setenv("CBS_EXPORT_HOME", str(home))
+    monkeypatch.delenv("CBS_EXPORT_RULES", raising=False)
+    return home
+
+
+@pytest.fixture
+def persons():
+    from cbs_export_lab import demo
+
+    return demo.persons(5_000, seed=1)
