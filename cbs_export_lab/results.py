@@ -114,6 +114,8 @@ class CheckResult:
     counts: Counts = field(default_factory=Counts)
     source: str | None = None
     rules_origin: str = "defaults"
+    unit: str | None = None
+    weighted: bool = False
     details: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -142,6 +144,7 @@ class CheckResult:
         return {
             "kind": self.kind, "status": self.status, "findings": [f.to_dict() for f in self.findings],
             "counts": self.counts.to_dict(), "source": self.source, "rules_origin": self.rules_origin,
+            "unit": self.unit, "weighted": self.weighted,
         }
 
 
