@@ -1,0 +1,174 @@
+"""Tables as Excel sheets that a CBS output checker reads at a glance.
+
+Title, description and meta rows (N, unit, weighted or not, status) sit above the table; the index is kept as
+columns; failing cells are filled red with a note saying why.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import pandas as pd
+
+from .atomic import atomic_path
+from .results import format_cell
+
+MARK_FILL = "FFC7CE"
+MARK_FONT = "9C0006"
+DEFAULT_NOTE = "This cell fails a disclosure rule: do not release it as it is."
+_BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+
+
+def write_sheet(
+    path: str | os.PathLike[str],
+    frame: pd.DataFrame | pd.Series,
+    *,
+    title: str,
+    description: str = "",
+    meta: Mapping[str, Any] | None = None,
+    marked_cells: Iterable[tuple] = (),
+    sheet_name: str = "output",
+) -> Path:
+    """Write `frame` to one sheet of a new .xlsx at `path`, atomically.
+
+    `marked_cells` holds `(row_label, col_label)` or `(row_label, col_label, note)`; a None label marks the whole
+    column or row (a Series has no column label). Marked cells not found in the table are listed under it, so a
+    checker still sees them.
+    """
+    from openpyxl import Workbook
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Font, PatternFill
+
+    if isinstance(frame, pd.Series):
+        frame = frame.to_frame(name=frame.name if frame.name is not None else "value")
+    wb = Workbook()
+    ws = wb.active
+    ws.title = _sheet_name(sheet_name)
+    bold = Font(bold=True)
+
+    ws.append([title])
+    ws["A1"].font = Font(bold=True, size=14)
+    if description:
+        ws.append([description])
+    for key, value in (meta or {}).items():
+        ws.append([str(key), _cell_value(value)])
+        ws.cell(ws.max_row, 1).font = bold
+    ws.append([])
+
+    n_index = frame.index.nlevels
+    index_names = [_header(name, f"index {i + 1}" if n_index > 1 else "") for i, name in enumerate(frame.index.names)]
+    col_levels = frame.columns.nlevels
+    for level in range(col_levels):
+        labels = frame.columns.get_level_values(level) if col_levels > 1 else frame.columns
+        left = index_names if level == col_levels - 1 else [""] * n_index
+        ws.append([*left, *(_cell_value(x) for x in labels)])
+        for c in range(1, n_index + len(labels) + 1):
+            ws.cell(ws.max_row, c).font = bold
+    first_data_row = ws.max_row + 1
+
+    for label, values in zip(frame.index, frame.itertuples(index=False, name=None)):
+        parts = label if isinstance(label, tuple) else (label,)
+        ws.append([*(_cell_value(x) for x in parts), *(_cell_value(v) for v in values)])
+
+    fill = PatternFill("solid", fgColor=MARK_FILL)
+    font = Font(color=MARK_FONT, bold=True)
+    positions, missing = _locate(frame, marked_cells)
+    for (r, c), notes in positions.items():
+        cell = ws.cell(first_data_row + r, n_index + c + 1)
+        cell.fill = fill
+        cell.font = font
+        cell.comment = Comment("\n".join(dict.fromkeys(notes)), "cbs_export_lab")
+    if missing:
+        ws.append([])
+        ws.append(["Also failing (not located in this table):"])
+        ws.cell(ws.max_row, 1).font = font
+        for row, col, note in missing:
+            ws.append([format_cell(row, col), note])
+
+    for c in range(1, n_index + 1):
+        ws.column_dimensions[ws.cell(1, c).column_letter].width = 22
+
+    with atomic_path(path) as tmp:
+        wb.save(tmp)
+    return Path(path)
+
+
+def _sheet_name(name: str) -> str:
+    clean = _BAD_SHEET_CHARS.sub("_", name).strip("'") or "output"
+    return clean[:31]
+
+
+def _header(name: Any, fallback: str) -> Any:
+    return fallback if name is None else _cell_value(name)
+
+
+def _cell_value(value: Any) -> Any:
+    """A value openpyxl can store: numbers and text as they are, missing as empty, anything else as text."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    item = getattr(value, "item", None)
+    if callable(item) and type(value).__module__ == "numpy":
+        return _cell_value(item())
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.to_pydatetime().replace(tzinfo=None)
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def _key(label: Any) -> Any:
+    """Labels compare equal after a JSON round trip: lists become tuples, numpy scalars plain Python."""
+    if isinstance(label, (list, tuple)):
+        return tuple(_key(x) for x in label)
+    item = getattr(label, "item", None)
+    if callable(item) and type(label).__module__ == "numpy":
+        return item()
+    return label
+
+
+def _positions(labels: pd.Index) -> dict[Any, list[int]]:
+    out: dict[Any, list[int]] = defaultdict(list)
+    for i, label in enumerate(labels):
+        out[_key(label)].append(i)
+        out[("str", str(_key(label)))].append(i)
+    return out
+
+
+def _find(lookup: dict[Any, list[int]], label: Any) -> list[int]:
+    key = _key(label)
+    try:
+        found = lookup.get(key)
+    except TypeError:
+        found = None
+    return found or lookup.get(("str", str(key)), [])
+
+
+def _locate(frame: pd.DataFrame, marked: Iterable[tuple]) -> tuple[dict[tuple[int, int], list[str]], list[tuple]]:
+    rows, cols = _positions(frame.index), _positions(frame.columns)
+    found: dict[tuple[int, int], list[str]] = defaultdict(list)
+    missing = []
+    for mark in marked:
+        row, col = mark[0], mark[1]
+        note = mark[2] if len(mark) > 2 and mark[2] else DEFAULT_NOTE
+        if col is None and len(frame.columns) == 1:
+            col_pos = [0]
+        else:
+            col_pos = list(range(len(frame.columns))) if col is None else _find(cols, col)
+        row_pos = list(range(len(frame.index))) if row is None else _find(rows, row)
+        if not row_pos or not col_pos:
+            missing.append((row, col, note))
+        for r in row_pos:
+            for c in col_pos:
+                found[r, c].append(note)
+    return found, missing
