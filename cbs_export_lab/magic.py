@@ -1,0 +1,171 @@
+"""IPython magics: `%cbs_check OBJ [--data DF] [--unit COL] [--weights COL] [--title "..."]` and `%cbs_basket`.
+
+Load with `%load_ext cbs_export_lab`. Mistakes in the line are answered with one plain sentence, never a
+traceback. In a notebook the answer is a widget panel; in a terminal the same report as text.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+import sys
+from typing import Any
+
+from IPython.core.magic import Magics, line_magic, magics_class
+
+from .check import check, kind_of
+from .errors import UserError
+
+_OPTION = re.compile(r"(?:^|\s)--(?:data|unit|weights|title)(?=[\s=]|$)")
+_HELP = "Usage: %cbs_check OBJ [--data DF] [--unit COL] [--weights COL] [--title \"...\"]"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse would exit the kernel's process
+        raise UserError(f"{message}. {_HELP}")
+
+
+def split_line(line: str) -> tuple[str, dict[str, str | None]]:
+    """The object expression and the options; the expression may contain spaces, quotes and brackets."""
+    match = _OPTION.search(line)
+    expr = (line[: match.start()] if match else line).strip()
+    if not expr:
+        raise UserError(f"Say what to check. {_HELP}")
+    parser = _Parser(prog="%cbs_check", add_help=False)
+    for name in ("data", "unit", "weights", "title"):
+        parser.add_argument(f"--{name}")
+    try:
+        rest = shlex.split(line[match.start():]) if match else []
+    except ValueError as exc:
+        raise UserError(f"The options could not be read ({exc}); check the quotes. {_HELP}") from None
+    return expr, vars(parser.parse_args(rest))
+
+
+def _evaluate(shell: Any, expr: str, what: str) -> Any:
+    try:
+        return shell.ev(expr)
+    except Exception as exc:
+        raise UserError(
+            f"Could not evaluate {what} '{expr}': {type(exc).__name__}: {exc}. "
+            "Give a variable or expression that exists in this notebook (run the cell that defines it first)."
+        ) from None
+
+
+def _column_or_value(shell: Any, text: str | None, frames: list[Any], what: str) -> Any:
+    """A column name stays a name when a frame has that column; otherwise it is evaluated as an expression."""
+    if text is None:
+        return None
+    if any(text in getattr(frame, "columns", ()) for frame in frames if frame is not None):
+        return text
+    if text in shell.user_ns or not text.isidentifier():
+        return _evaluate(shell, text, what)
+    return text
+
+
+def table_names(table: Any) -> list[str]:
+    """Index and column names of a table: what a source frame must have as columns."""
+    names = [n for n in getattr(table.index, "names", []) if isinstance(n, str)]
+    columns = getattr(table, "columns", None)
+    if columns is not None:
+        names += [n for n in columns.names if isinstance(n, str)]
+        if columns.nlevels == 1:
+            names += [c for c in columns if isinstance(c, str)]
+    elif isinstance(getattr(table, "name", None), str):
+        names.append(table.name)
+    return list(dict.fromkeys(names))
+
+
+def guess_source(table: Any, namespace: dict[str, Any]) -> tuple[str, Any] | None:
+    """The user's DataFrame that most likely holds the records behind a plain table.
+
+    It must have every grouping (index level) name as a column; more matching names win, then more rows.
+    """
+    import pandas as pd
+
+    index_names = [n for n in getattr(table.index, "names", []) if isinstance(n, str)]
+    if not index_names:
+        return None
+    wanted = table_names(table)
+    best: tuple[tuple[int, int], str, Any] | None = None
+    for name, value in namespace.items():
+        if name.startswith("_") or not isinstance(value, pd.DataFrame) or value is table:
+            continue
+        columns = set(value.columns)
+        if not set(index_names) <= columns:
+            continue
+        score = (sum(n in columns for n in wanted), len(value))
+        if best is None or score > best[0]:
+            best = (score, name, value)
+    return (best[1], best[2]) if best else None
+
+
+def _carries_stats(table: Any) -> bool:
+    try:
+        from .tables import carried_stats
+    except ImportError:
+        return False
+    return carried_stats(table) is not None
+
+
+def _has_widget_frontend(shell: Any) -> bool:
+    return type(shell).__name__ == "ZMQInteractiveShell"
+
+
+@magics_class
+class CbsMagics(Magics):
+    """%cbs_check and %cbs_basket. `last` keeps the most recent panel (handy in tests and for scripting)."""
+
+    last: Any = None
+
+    @line_magic
+    def cbs_check(self, line: str) -> None:
+        try:
+            self.last = self.check_panel(line)
+        except UserError as exc:
+            print(f"cbs_check: {exc}", file=sys.stderr)
+            return
+        self._show(self.last)
+
+    def check_panel(self, line: str) -> Any:
+        from .widgets import CheckPanel
+
+        expr, opts = split_line(line)
+        obj = _evaluate(self.shell, expr, "the object")
+        data = _evaluate(self.shell, opts["data"], "--data") if opts["data"] else None
+        note = ""
+        if data is None and kind_of(obj) == "table" and not _carries_stats(obj):
+            found = guess_source(obj, self.shell.user_ns)
+            if found:
+                name, data = found
+                note = (f"Cell statistics looked up in the DataFrame '{name}' (it has the table's grouping columns). "
+                        f"Use --data OTHER to choose another source frame.")
+        frames = [data, obj if kind_of(obj) == "table" else None]
+        unit = _column_or_value(self.shell, opts["unit"], frames, "--unit")
+        weights = _column_or_value(self.shell, opts["weights"], frames, "--weights")
+        result = check(obj, data=data, unit=unit, weights=weights)
+        title = opts["title"] or (expr if expr.isidentifier() else "")
+        return CheckPanel(obj, result, title=title, data=data, unit=unit, weights=weights, source_note=note)
+
+    @line_magic
+    def cbs_basket(self, line: str) -> None:
+        from .basket import Basket
+        from .widgets import BasketPanel
+
+        try:
+            self.last = BasketPanel(Basket())
+        except UserError as exc:
+            print(f"cbs_basket: {exc}", file=sys.stderr)
+            return
+        self._show(self.last)
+
+    def _show(self, panel: Any) -> None:
+        if _has_widget_frontend(self.shell):
+            from IPython.display import display
+
+            display(panel)
+        else:
+            print(panel._repr_mimebundle_()["text/plain"])
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    ipython.register_magics(CbsMagics)

@@ -1,0 +1,364 @@
+"""The in-notebook panels: the verdict on one output with "Add to export", and the basket.
+
+Each panel is an ipywidgets box whose plain-text form is the same report, so terminal IPython and nbconvert
+show readable text instead of a widget placeholder.
+"""
+from __future__ import annotations
+
+import html
+import io
+import warnings
+from typing import Any, Callable
+
+import ipywidgets as w
+
+from .errors import UserError
+from .results import CheckResult, Counts, Finding
+
+STATUS_STYLE = {
+    "pass": ("#1a7f37", "#e6f4ea", "\u2714"),
+    "review": ("#9a6700", "#fff8c5", "\u26a0"),
+    "fail": ("#cf222e", "#ffebe9", "\u2716"),
+}
+STATUS_TITLE = {
+    "pass": "No disclosure risk found. This output can be exported.",
+    "review": "Needs a look: fix the points below, or explain why there is no disclosure risk.",
+    "fail": "Not safe to export as it is: fix the points below.",
+}
+MAX_ROWS = 40
+MAX_COLS = 20
+
+
+def banner_html(status: str, headline: str, detail: str = "") -> str:
+    fg, bg, icon = STATUS_STYLE[status]
+    extra = f"<div style='margin-top:2px'>{html.escape(detail)}</div>" if detail else ""
+    return (
+        f"<div style='border-left:6px solid {fg};background:{bg};color:#1f2328;padding:6px 10px;border-radius:4px'>"
+        f"<b style='color:{fg}'>{icon} {status.upper()}</b> &mdash; {html.escape(headline)}{extra}</div>"
+    )
+
+
+def findings_html(findings: list[Finding]) -> str:
+    if not findings:
+        return ""
+    rows = []
+    for f in findings:
+        fg = STATUS_STYLE[f.severity][0]
+        where = f"<div><i>Where:</i> {html.escape(f.where)}</div>" if f.where else ""
+        fix = f"<div><i>Fix:</i> {html.escape(f.fix)}</div>" if f.fix else ""
+        rows.append(
+            f"<li style='margin-bottom:6px'><b style='color:{fg}'>{html.escape(f.severity.upper())}</b> "
+            f"<code>{html.escape(f.rule)}</code> {html.escape(f.message)}{where}{fix}</li>"
+        )
+    return "<ol style='padding-left:20px;margin:4px 0'>" + "".join(rows) + "</ol>"
+
+
+def counts_html(counts: Counts) -> str:
+    obs = "unknown" if counts.observations is None else f"{counts.observations:,}"
+    parts = []
+    if counts.tables:
+        parts.append(f"{counts.tables} table, {counts.cells} cells ({counts.count_cells} with counts)")
+    if counts.models:
+        parts.append(f"{counts.models} model")
+    if counts.figures:
+        parts.append(f"{counts.figures} graph")
+    what = "; ".join(parts) or "nothing that counts for output light"
+    return f"<div style='color:var(--jp-ui-font-color2, #57606a)'>Output light counts: {html.escape(what)}. Observations: {obs}.</div>"
+
+
+def _shown_rows(table: Any, failing: set[tuple[Any, Any]]) -> list[int]:
+    """The first rows, with rows holding failing cells brought forward so the problem is always visible."""
+    n = len(table.index)
+    if n <= MAX_ROWS:
+        return list(range(n))
+    fail_rows = {r for r, _ in failing}
+    first = [i for i, label in enumerate(table.index) if label in fail_rows][: MAX_ROWS // 2]
+    rest = [i for i in range(n) if i not in set(first)][: MAX_ROWS - len(first)]
+    return sorted(set(first) | set(rest))
+
+
+def table_html(table: Any, failing: list[tuple[Any, Any]], review: list[tuple[Any, Any]] = ()) -> str:
+    """The table with failing cells in red and review cells in yellow (pandas Styler), cut to a readable size."""
+    import pandas as pd
+
+    frame = table.to_frame() if isinstance(table, pd.Series) else table
+    if getattr(frame, "data", None) is not None and not isinstance(frame, pd.DataFrame):
+        frame = frame.data
+    fail_set = {(r, c) for r, c in failing}
+    review_set = {(r, c) for r, c in review} - fail_set
+    rows = _shown_rows(frame, fail_set)
+    part = frame.iloc[rows, :MAX_COLS]
+    single = isinstance(table, pd.Series)
+
+    def colour(block: pd.DataFrame) -> pd.DataFrame:
+        styles = pd.DataFrame("", index=block.index, columns=block.columns)
+        for i, r in enumerate(block.index):
+            for j, c in enumerate(block.columns):
+                key = (r, None if single else c)
+                if key in fail_set or (r, c) in fail_set:
+                    styles.iat[i, j] = "background-color:#ffcecb;font-weight:bold"
+                elif key in review_set or (r, c) in review_set:
+                    styles.iat[i, j] = "background-color:#fff1b8"
+        return styles
+
+    styled = part.style.apply(colour, axis=None).format(precision=2, na_rep="")
+    note = ""
+    if len(rows) < len(frame.index) or frame.shape[1] > MAX_COLS:
+        note = (f"<div style='font-size:smaller'>Showing {len(rows)} of {len(frame.index)} rows and "
+                f"{min(frame.shape[1], MAX_COLS)} of {frame.shape[1]} columns; rows with failing cells first.</div>")
+    return f"<div style='max-height:420px;overflow:auto'>{styled.to_html()}</div>{note}"
+
+
+def figure_png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=72, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def _text_bundle(widget: w.Widget, text: str, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+    bundle = w.Box._repr_mimebundle_(widget, include=include, exclude=exclude) or {}
+    bundle["text/plain"] = text
+    return bundle
+
+
+class CheckPanel(w.VBox):
+    """The verdict on one kernel object, with the cells and fixes, and a form to add it to the export basket."""
+
+    def __init__(self, obj: Any, result: CheckResult, *, title: str = "", data: Any = None, unit: Any = None,
+                 weights: Any = None, basket_factory: Callable[[], Any] | None = None, source_note: str = ""):
+        self.obj, self.result = obj, result
+        self._check_args = {"data": data, "unit": unit, "weights": weights}
+        self._basket_factory = basket_factory or _default_basket
+        self.source_note = source_note
+        self.item = None
+
+        status = result.status
+        detail = "It contains identifying data or unit records and can never be exported." if result.never_exportable else ""
+        self.banner = w.HTML(banner_html(status, STATUS_TITLE[status], detail))
+        parts: list[w.Widget] = [self.banner]
+        if source_note:
+            parts.append(w.HTML(f"<div>{html.escape(source_note)}</div>"))
+        parts.append(w.HTML(findings_html(result.findings)))
+        parts.append(w.HTML(counts_html(result.counts)))
+        parts.extend(self._view())
+
+        self.title = w.Text(value=title, description="Title", placeholder="What this output shows",
+                            layout=w.Layout(width="95%"))
+        self.description = w.Textarea(description="Description", placeholder="Population, period, unit, source files",
+                                      layout=w.Layout(width="95%"))
+        self.explanation = w.Textarea(
+            description="Explanation", layout=w.Layout(width="95%", display="" if status != "pass" else "none"),
+            placeholder="Why this output has no disclosure risk (needed because the status is not pass)",
+        )
+        self.background = w.Checkbox(description="Background information only (never released)", indent=False)
+        self.add_button = w.Button(description="Add to export", button_style="primary", icon="plus")
+        self.message = w.HTML()
+        self.add_button.on_click(lambda _: self.add())
+        if result.never_exportable:
+            self.add_button.disabled = True
+            self.message.value = "<div>Adding is switched off: identifying data and unit records never leave the RA.</div>"
+        form = w.VBox([self.title, self.description, self.explanation, self.background,
+                       w.HBox([self.add_button]), self.message])
+        super().__init__(parts + [w.HTML("<hr style='margin:6px 0'>"), form])
+
+    def _view(self) -> list[w.Widget]:
+        kind = self.result.kind
+        if kind == "table":
+            review_cells = [c for f in self.result.findings if f.severity == "review" for c in f.cells]
+            views: list[w.Widget] = [w.HTML(table_html(self.obj, self.result.failing_cells, review_cells))]
+            stats = self.result.details.get("cell_stats")
+            if stats is not None:
+                toggle = w.ToggleButton(description="Show units per cell", icon="table")
+                box = w.Output()
+
+                def show(change: dict[str, Any]) -> None:
+                    box.clear_output()
+                    if change["new"]:
+                        with box:
+                            from IPython.display import HTML, display
+
+                            display(HTML(table_html(stats.to_frames()["units"], self.result.failing_cells)))
+
+                toggle.observe(show, names="value")
+                views += [toggle, box]
+            return views
+        if kind == "figure":
+            from .figures import as_figure
+
+            fig = as_figure(self.obj)
+            if fig is not None:
+                return [w.Image(value=figure_png(fig), format="png", layout=w.Layout(max_width="420px"))]
+        return []
+
+    def add(self) -> Any:
+        """Add the output to the basket with what the form says; shows the item's state or the problem."""
+        title = self.title.value.strip()
+        explanation = self.explanation.value.strip() or None
+        if not title:
+            self.message.value = "<div style='color:#cf222e'>Give the output a title first: it names the file for the checker.</div>"
+            return None
+        try:
+            with warnings.catch_warnings(record=True):
+                warnings.simplefilter("always")
+                self.item = self._basket_factory().add(
+                    self.obj, title, description=self.description.value.strip(), explanation=explanation,
+                    background=self.background.value, **self._check_args,
+                )
+        except UserError as exc:
+            self.message.value = f"<div style='color:#cf222e'>{html.escape(str(exc))}</div>"
+            return None
+        self.message.value = f"<div>{html.escape(item_state(self.item))}</div>"
+        self.add_button.description = "Added"
+        self.add_button.disabled = True
+        return self.item
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        text = self.result.report()
+        if self.source_note:
+            text = f"{text}\n{self.source_note}"
+        return _text_bundle(self, text, include, exclude)
+
+
+def item_state(item: Any) -> str:
+    """One sentence on where an item stands for the export."""
+    if getattr(item, "never_exportable", False):
+        what = "it can never be exported (identifying data or unit records)"
+    elif item.background:
+        what = "background information for the checker; it is not released"
+    elif item.status == "pass":
+        what = "ready to export"
+    elif item.has_explanation:
+        what = f"status {item.status}, explanation given: it goes to 1_Controle vooraf"
+    else:
+        what = f"status {item.status}, no explanation yet: it is held back until you add one (%cbs_basket)"
+    return f"Added to the export basket as '{item.title}' (id {item.id}): {what}."
+
+
+def _default_basket() -> Any:
+    from .basket import Basket
+
+    return Basket()
+
+
+class BasketPanel(w.VBox):
+    """The basket: items with status, explanation editing, remove, the output-light meter and the export plan."""
+
+    def __init__(self, basket: Any = None):
+        self.basket = basket if basket is not None else _default_basket()
+        self.header = w.HTML()
+        self.rows = w.VBox()
+        self.meter = w.HTML()
+        self.plan = w.HTML()
+        self.refresh_button = w.Button(description="Refresh", icon="refresh")
+        self.refresh_button.on_click(lambda _: self.refresh())
+        super().__init__([self.header, self.rows, self.meter, self.plan, self.refresh_button])
+        self.refresh()
+
+    def refresh(self) -> None:
+        items = self.basket.items
+        self.header.value = f"<b>Export basket</b> ({len(items)} item{'s' if len(items) != 1 else ''}) in <code>{html.escape(str(self.basket.folder))}</code>"
+        self.rows.children = [self._row(item) for item in items] or [w.HTML("<i>The basket is empty. Use %cbs_check OBJ and 'Add to export'.</i>")]
+        self.meter.value = light_meter_html(items)
+        self.plan.value = plan_html(self.basket)
+
+    def _row(self, item: Any) -> w.Widget:
+        fg, _, icon = STATUS_STYLE.get(item.status, STATUS_STYLE["review"])
+        flags = []
+        if item.background:
+            flags.append("background")
+        if item.never_exportable:
+            flags.append("never exportable")
+        if item.exported:
+            flags.append("exported")
+        label = w.HTML(
+            f"<span style='color:{fg}'>{icon}</span> <b>{html.escape(item.title)}</b> "
+            f"<span style='color:#57606a'>{html.escape(item.kind)} &middot; {html.escape(item.status)}"
+            f"{' &middot; ' + ', '.join(flags) if flags else ''}</span>"
+        )
+        explanation = w.Textarea(value=item.explanation or "", placeholder="Explanation (needed when not pass)",
+                                 layout=w.Layout(width="60%", height="3em"))
+        save = w.Button(description="Save explanation", icon="save")
+        remove = w.Button(description="Remove", icon="trash", button_style="danger")
+        note = w.HTML()
+
+        def on_save(_: Any) -> None:
+            try:
+                self.basket.set_explanation(item.id, explanation.value)
+            except UserError as exc:
+                note.value = html.escape(str(exc))
+                return
+            self.refresh()
+
+        def on_remove(_: Any) -> None:
+            try:
+                self.basket.remove(item.id)
+            except UserError as exc:
+                note.value = html.escape(str(exc))
+                return
+            self.refresh()
+
+        save.on_click(on_save)
+        remove.on_click(on_remove)
+        controls = [explanation, save] if item.needs_explanation else []
+        return w.VBox([label, w.HBox([*controls, remove]), note])
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return _text_bundle(self, basket_text(self.basket), include, exclude)
+
+
+def light_meter_html(items: list[Any]) -> str:
+    from .light import light_budget
+
+    budget = light_budget(items)
+    pct = min(100, round(100 * float(budget.fraction)))
+    colour = "#1a7f37" if budget.fits else "#cf222e"
+    why = "" if budget.fits else " Not light: " + html.escape("; ".join(budget.reasons or budget.exceeded))
+    return (
+        f"<div>Output light budget used: {pct}%{why}</div>"
+        f"<div style='background:#eaeef2;width:300px;height:10px;border-radius:5px'>"
+        f"<div style='background:{colour};width:{3 * pct}px;height:10px;border-radius:5px'></div></div>"
+    )
+
+
+def _plan_sentences(basket: Any) -> list[str] | None:
+    from .exportmap import plan_export
+    from .settings import load_settings
+
+    exportmap = load_settings().exportmap_folder
+    if exportmap is None:
+        return None
+    return plan_export(basket, exportmap).describe()
+
+
+def plan_html(basket: Any) -> str:
+    try:
+        sentences = _plan_sentences(basket)
+    except UserError as exc:
+        return f"<div><b>Export plan:</b> {html.escape(str(exc))}</div>"
+    if sentences is None:
+        return "<div><b>Export plan:</b> no exportmap is set; set it in the sidebar or with cbs-export.toml.</div>"
+    return "<div><b>Prepare export would now:</b><ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in sentences) + "</ul></div>"
+
+
+def basket_text(basket: Any) -> str:
+    from .light import light_budget
+
+    items = basket.items
+    lines = [f"Export basket in {basket.folder}: {len(items)} item(s)."]
+    for item in items:
+        extra = " [background]" if item.background else ""
+        extra += " [never exportable]" if item.never_exportable else ""
+        extra += " [exported]" if item.exported else ""
+        expl = f" - explanation: {item.explanation}" if item.explanation else (" - needs an explanation" if item.needs_explanation else "")
+        lines.append(f"  {item.status.upper():6} {item.kind:7} {item.id}: {item.title}{extra}{expl}")
+    budget = light_budget(items)
+    lines.append(f"Output light budget used: {round(100 * float(budget.fraction))}%" + ("" if budget.fits else " - not light: " + "; ".join(budget.reasons or budget.exceeded)))
+    try:
+        sentences = _plan_sentences(basket)
+    except UserError as exc:
+        sentences = [str(exc)]
+    if sentences is not None:
+        lines.append("Prepare export would now:")
+        lines += [f"  - {s}" for s in sentences]
+    return "\n".join(lines)
+

@@ -1,0 +1,184 @@
+"""%cbs_check and %cbs_basket in a real IPython shell, and the panels' widgets driven as a user would."""
+from __future__ import annotations
+
+import ipywidgets as w
+import matplotlib.pyplot as plt
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+import cbs_export_lab as cel
+from cbs_export_lab import demo
+from cbs_export_lab.magic import CbsMagics, guess_source, split_line
+
+
+@pytest.fixture
+def shell(persons):
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "cbs_export_lab")
+    ip.user_ns.clear()
+    ip.user_ns["personen"] = persons
+    yield ip
+    ip.user_ns.clear()
+
+
+def magics(ip) -> CbsMagics:
+    return ip.magics_manager.registry["CbsMagics"]
+
+
+def run(ip, line: str):
+    ip.run_line_magic("cbs_check", line)
+    return magics(ip).last
+
+
+def test_failing_table_names_the_cells_and_the_fix(shell, capsys):
+    personen = shell.user_ns["personen"]
+    shell.user_ns["t"] = cel.crosstab(personen.gemeente, personen.leeftijdsklasse, unit=personen.RINPERSOON)
+    panel = run(shell, "t")
+    out = capsys.readouterr().out
+    assert panel.result.status == "fail"
+    assert "FAIL" in out and "threshold" in out
+    assert "Vlieland" in out or "Schiermonnikoog" in out
+    assert "Fix:" in out
+    table_views = [c.value for c in panel.children if isinstance(c, w.HTML) and "<table" in c.value]
+    assert table_views and "#ffcecb" in table_views[0]
+
+
+def test_expression_with_spaces_and_options(shell, capsys):
+    panel = run(shell, 'personen.groupby(["geslacht"], observed=True).size() --title "Aantal personen naar geslacht"')
+    assert panel.title.value == "Aantal personen naar geslacht"
+    assert panel.result.status == "pass"
+    assert "PASS" in capsys.readouterr().out
+
+
+def test_split_line_keeps_expression_whole():
+    expr, opts = split_line("df[df.x > 3].groupby('a').size() --unit RINPERSOON --title 'Mijn tabel'")
+    assert expr == "df[df.x > 3].groupby('a').size()"
+    assert opts == {"data": None, "unit": "RINPERSOON", "weights": None, "title": "Mijn tabel"}
+
+
+@pytest.mark.parametrize(
+    "line, words",
+    [
+        ("undefined_table", "Could not evaluate the object 'undefined_table'"),
+        ("", "Say what to check"),
+        ("personen --data nope", "Could not evaluate --data 'nope'"),
+        ("personen --colour red", "unrecognized arguments"),
+        ("personen --title 'unclosed", "check the quotes"),
+    ],
+)
+def test_user_mistakes_get_one_clear_sentence(shell, capsys, line, words):
+    shell.run_line_magic("cbs_check", line)
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+
+
+def test_plain_table_finds_its_source_frame(shell, capsys):
+    personen = shell.user_ns["personen"]
+    shell.user_ns["klein"] = personen.head(50)[["gemeente", "inkomen"]]
+    shell.user_ns["gem"] = personen.groupby("gemeente", observed=True)["inkomen"].mean()
+    panel = run(shell, "gem")
+    assert "'personen'" in panel.source_note
+    assert "personen" in capsys.readouterr().out
+    found = guess_source(shell.user_ns["gem"], shell.user_ns)
+    assert found is not None and found[0] == "personen"
+
+
+def test_data_option_overrides_the_guess(shell):
+    personen = shell.user_ns["personen"]
+    shell.user_ns["andere"] = personen.copy()
+    shell.user_ns["gem"] = personen.groupby("gemeente", observed=True)["inkomen"].mean()
+    panel = run(shell, "gem --data andere")
+    assert panel.source_note == ""
+
+
+def test_add_to_export_from_the_panel(shell):
+    personen = shell.user_ns["personen"]
+    shell.user_ns["t"] = cel.crosstab(personen.geslacht, personen.leeftijdsklasse)
+    panel = run(shell, "t")
+    panel.title.value = ""
+    panel.add_button.click()
+    assert "title" in panel.message.value.lower()
+    assert cel.Basket().items == []
+
+    panel.title.value = "Personen naar geslacht en leeftijd"
+    panel.description.value = "Synthetische personen"
+    panel.add_button.click()
+    items = cel.Basket().items
+    assert [i.title for i in items if not i.background] == ["Personen naar geslacht en leeftijd"]
+    assert panel.add_button.disabled and "ready to export" in panel.message.value
+
+
+def test_review_output_asks_for_an_explanation_and_keeps_it(shell):
+    personen = shell.user_ns["personen"]
+    shell.user_ns["gem"] = personen.groupby("gemeente", observed=True)["inkomen"].mean() * 1.5
+    panel = run(shell, "gem --data personen")
+    assert panel.result.status != "pass"
+    assert panel.explanation.layout.display != "none"
+    panel.title.value = "Gemiddeld inkomen"
+    panel.explanation.value = "Rescaled means of groups of 100+ persons."
+    panel.add_button.click()
+    item = next(i for i in cel.Basket().items if i.title == "Gemiddeld inkomen")
+    assert item.explanation == "Rescaled means of groups of 100+ persons."
+
+
+def test_identifying_extract_cannot_be_added(shell, capsys):
+    panel = run(shell, "personen.head(30)")
+    assert panel.result.status == "fail" and panel.result.never_exportable
+    assert panel.add_button.disabled
+    assert "never" in capsys.readouterr().out
+
+
+def test_figure_panel_shows_a_thumbnail(shell):
+    fig, ax = plt.subplots()
+    ax.hist(shell.user_ns["personen"].inkomen, bins=20)
+    shell.user_ns["fig"] = fig
+    panel = run(shell, "fig")
+    images = [c for c in panel.children if isinstance(c, w.Image)]
+    assert images and images[0].value[:8] == b"\x89PNG\r\n\x1a\n"
+    assert panel.result.kind == "figure" and panel.result.status != "pass"
+    plt.close(fig)
+
+
+def test_units_per_cell_on_demand(shell):
+    personen = shell.user_ns["personen"]
+    shell.user_ns["t"] = cel.crosstab(personen.geslacht, personen.leeftijdsklasse, unit=personen.RINPERSOON)
+    panel = run(shell, "t")
+    toggle = next(c for c in panel.children if isinstance(c, w.ToggleButton))
+    toggle.value = True
+    toggle.value = False
+
+
+def test_basket_magic_lists_edits_and_removes(shell, capsys):
+    basket = cel.Basket()
+    personen = shell.user_ns["personen"]
+    table = cel.crosstab(personen.geslacht, personen.leeftijdsklasse)
+    basket.add(table, "Tabel A")
+    review = personen.groupby("gemeente", observed=True)["inkomen"].mean().round(-3)
+    basket.add(review, "Tabel B")
+    shell.run_line_magic("cbs_basket", "")
+    out = capsys.readouterr().out
+    assert "Tabel A" in out and "Tabel B" in out and "Output light budget used" in out
+    assert "needs an explanation" in out
+
+    panel = magics(shell).last
+    row_b = next(r for r in panel.rows.children if "Tabel B" in r.children[0].value)
+    explanation, save = row_b.children[1].children[0], row_b.children[1].children[1]
+    explanation.value = "Means over at least 100 persons."
+    save.click()
+    assert next(i for i in basket.items if i.title == "Tabel B").explanation == "Means over at least 100 persons."
+
+    row_a = next(r for r in panel.rows.children if "Tabel A" in r.children[0].value)
+    row_a.children[1].children[-1].click()
+    assert all(i.title != "Tabel A" for i in basket.items)
+
+
+def test_basket_panel_shows_the_plan_when_an_exportmap_is_set(shell, tmp_path):
+    from cbs_export_lab.settings import save_user_settings
+    from cbs_export_lab.widgets import BasketPanel
+
+    save_user_settings(exportmap=str(demo.make_exportmap(tmp_path / "exportmap", "vooraf")), project="1234")
+    basket = cel.Basket()
+    personen = shell.user_ns["personen"]
+    basket.add(cel.crosstab(personen.geslacht, personen.leeftijdsklasse), "Tabel A")
+    panel = BasketPanel(basket)
+    assert "1_Controle vooraf" in panel.plan.value
