@@ -1,15 +1,42 @@
 """The export basket: outputs chosen for export, stored on disk as a manifest plus rendered artefacts.
 
-The folder is the single source of truth shared by the kernel, the server and the CLI.
+The folder is the single source of truth shared by the kernel, the server and the CLI, so every read goes
+to disk and every write takes a file lock, re-reads the manifest, applies one change and replaces the
+manifest atomically. Readers never need the lock: they see the old manifest or the new one.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+import json
+import os
+import re
+import shutil
+import unicodedata
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
 
-from .results import Counts, Finding, never_exportable, overall_status
+from .atomic import write_bytes
+from .errors import UserError
+from .results import CheckResult, Counts, Finding, never_exportable, overall_status
 
 ITEM_KINDS = ("table", "model", "figure", "syntax", "file")
+MANIFEST = "manifest.json"
+LOCK = ".lock"
+ITEMS = "items"
+FORMAT = "cbs_export_lab basket"
+VERSION = 1
+LOCK_TIMEOUT = 60.0
+BACKGROUND_SUFFIX = " - achtergrondinformatie (niet vrijgeven)"
+TABLE_FILES = (".csv", ".xlsx", ".parquet")
+_ID_LETTER = {"table": "t", "model": "m", "figure": "g", "syntax": "s", "file": "f"}
+
+
+class BasketError(UserError):
+    """The basket folder or manifest cannot be used; the message names the file and how to recover."""
 
 
 @dataclass
@@ -46,3 +73,475 @@ class Item:
     @property
     def has_explanation(self) -> bool:
         return bool(self.explanation and self.explanation.strip())
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["findings"] = [f.to_dict() for f in self.findings]
+        d["counts"] = self.counts.to_dict()
+        d["never_exportable"] = self.never_exportable
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Item":
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in d.items() if k in known}
+        values["findings"] = [Finding.from_dict(f) for f in d.get("findings", [])]
+        values["counts"] = Counts.from_dict(d.get("counts", {}))
+        return cls(**values)
+
+
+@dataclass
+class _Manifest:
+    items: list[dict[str, Any]]
+    next_number: int = 1
+
+    def to_json(self) -> bytes:
+        doc = {"format": FORMAT, "version": VERSION, "next_number": self.next_number, "items": self.items}
+        return json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+class Basket:
+    """The basket in `folder` (None: the folder the project settings name). Created if missing."""
+
+    def __init__(self, folder: str | os.PathLike[str] | None = None) -> None:
+        if folder is None:
+            from .settings import load_settings
+
+            folder = load_settings().basket_folder
+        self.folder = Path(folder).expanduser().resolve()
+        try:
+            (self.folder / ITEMS).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BasketError(
+                f"The basket folder {self.folder} cannot be created or used: {exc.strerror or exc}. "
+                "Choose a folder you can write to (the `basket` setting) and try again."
+            ) from None
+
+    def __repr__(self) -> str:
+        return f"Basket({str(self.folder)!r})"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.folder / MANIFEST
+
+    # -- reading -------------------------------------------------------------------------------------------
+
+    @property
+    def items(self) -> list[Item]:
+        """All items in insertion order, read from disk (another process may have changed them)."""
+        return [self._item(d) for d in self._read().items]
+
+    def get(self, item_id: str) -> Item:
+        return self._item(self._find(self._read(), item_id))
+
+    def path(self, item: Item | str, relative_file: str) -> Path:
+        """The absolute path of one of the item's files."""
+        item = self.get(item) if isinstance(item, str) else item
+        if relative_file not in item.files:
+            raise UserError(
+                f"{relative_file!r} is not a file of basket item {item.id!r}; its files are: {', '.join(item.files) or 'none'}."
+            )
+        return self.folder / Path(relative_file)
+
+    # -- adding --------------------------------------------------------------------------------------------
+
+    def add(
+        self, obj: Any, title: str, *, description: str = "", explanation: str | None = None, data: Any = None,
+        unit: Any = None, weights: Any = None, background: bool = False, background_for: str | None = None,
+    ) -> Item:
+        """Check `obj` again, render it into the basket and store the verdict; returns the new item.
+
+        A disclosive object is stored, not refused; identifier and microdata outputs are marked never
+        exportable and warned about. A path to an existing file is copied as it is (status review).
+        """
+        from .check import active_rules, check
+
+        title = _clean_title(title)
+        rules = active_rules()
+        file = _existing_file(obj)
+        if file is not None:
+            result = _check_file(file, rules)
+            render: Callable[[Path, str, str], list[Path]] = lambda folder, stem, t: [_copy_file(file, folder)]
+            kind = "file"
+        else:
+            result = check(obj, data=data, unit=unit, weights=weights, rules=rules)
+            if result.kind not in ("table", "model", "figure"):
+                raise UserError(
+                    f"{title!r} cannot be added: a {type(obj).__module__}.{type(obj).__qualname__} is neither a "
+                    "checkable output (pandas table, statsmodels result, matplotlib figure) nor the path of an "
+                    "existing file. Add the table, model or figure itself, or save it to a file first."
+                )
+            kind = result.kind
+            render = _renderer(kind, obj, description, result)
+        compliant = rules.compliant
+        with self._locked() as manifest:
+            if background_for is not None:
+                self._find(manifest, background_for)
+            item = self._store(manifest, kind, title, result, render, description=description,
+                               explanation=explanation, background=background, background_for=background_for,
+                               rules_compliant=compliant)
+            stats = result.details.get("cell_stats")
+            if not background and kind == "table" and getattr(stats, "magnitude", False):
+                self._store_background(manifest, item, stats.to_frames(), rules)
+        if item.never_exportable:
+            warnings.warn(
+                f"Basket item {item.id!r} ({item.title}) contains identifying data or unit records "
+                "(a linking key such as RINPERSOON, or one row per person/business). It is kept in the "
+                "basket so you can see why, but it can never be exported. Aggregate it into a table "
+                "without identifiers and add that instead.",
+                UserWarning, stacklevel=2,
+            )
+        return item
+
+    def add_notebook(self, path: str | os.PathLike[str], title: str) -> Item:
+        """Add a stripped copy of a notebook (kind "syntax") with its scan findings; fail if the scan fails."""
+        from .check import active_rules
+        from .strip import strip_notebook
+
+        title = _clean_title(title)
+        src = Path(path).expanduser()
+        if not src.is_file():
+            raise UserError(f"Notebook {src} does not exist. Give the path of an .ipynb file.")
+        rules = active_rules()
+        reports = []
+
+        def render(folder: Path, stem: str, _title: str) -> list[Path]:
+            dst = folder / f"{stem}.ipynb"
+            reports.append(strip_notebook(src, dst))
+            return sorted(p for p in folder.iterdir() if p.is_file())
+
+        with self._locked() as manifest:
+            return self._store(manifest, "syntax", title, CheckResult(kind="syntax", rules_origin=rules.origin),
+                               render, description="", explanation=None, background=False, background_for=None,
+                               rules_compliant=rules.compliant, after_render=lambda item: _apply_strip(item, reports[0]))
+
+    # -- changing ------------------------------------------------------------------------------------------
+
+    def remove(self, item_id: str) -> None:
+        """Remove an item, its files and the background items that belong to it."""
+        with self._locked() as manifest:
+            self._find(manifest, item_id)
+            gone = [d for d in manifest.items if d["id"] == item_id or d.get("background_for") == item_id]
+            manifest.items = [d for d in manifest.items if d not in gone]
+            self._write(manifest)
+        for d in gone:
+            shutil.rmtree(self.folder / ITEMS / d["id"], ignore_errors=True)
+
+    def set_explanation(self, item_id: str, text: str | None) -> Item:
+        """Why this output has no disclosure risk; empty text removes the explanation."""
+        text = text.strip() if isinstance(text, str) else None
+        return self._update(item_id, lambda d: d.update(explanation=text or None))
+
+    def mark_exported(self, item_ids: Iterable[str], zip_path: str | os.PathLike[str], at: datetime | str | None = None) -> None:
+        """Record that these items went into `zip_path` (its exportmap subfolder and name are kept)."""
+        zip_path = Path(zip_path)
+        when = at.isoformat(timespec="seconds") if isinstance(at, datetime) else at or _now()
+        record = {"zip": zip_path.name, "folder": zip_path.parent.name, "at": when}
+        ids = list(item_ids)
+        with self._locked() as manifest:
+            for item_id in ids:
+                self._find(manifest, item_id).setdefault("exported", []).append(dict(record))
+            self._write(manifest)
+
+    # -- internals -----------------------------------------------------------------------------------------
+
+    def _update(self, item_id: str, change: Callable[[dict[str, Any]], None]) -> Item:
+        with self._locked() as manifest:
+            d = self._find(manifest, item_id)
+            change(d)
+            self._write(manifest)
+        return self._item(d)
+
+    def _store(
+        self, manifest: _Manifest, kind: str, title: str, result: CheckResult,
+        render: Callable[[Path, str, str], list[Path]], *, description: str, explanation: str | None,
+        background: bool, background_for: str | None, rules_compliant: bool,
+        after_render: Callable[[Item], None] | None = None,
+    ) -> Item:
+        title = _unique_title(title, {d["title"] for d in manifest.items})
+        item_id = self._new_id(manifest, kind, title)
+        folder = self.folder / ITEMS / item_id
+        try:
+            folder.mkdir(parents=True)
+            written = render(folder, item_id, title)
+        except OSError as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise BasketError(
+                f"Cannot write {title!r} into the basket folder {folder}: {exc.strerror or exc}. "
+                "Check that the folder is writable and the disk is not full, then add it again."
+            ) from None
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        item = Item(
+            id=item_id, title=title, kind=kind, status=result.status, findings=list(result.findings),
+            counts=result.counts, files=[p.relative_to(self.folder).as_posix() for p in written],
+            background=background, background_for=background_for,
+            explanation=(explanation or "").strip() or None, description=description, source=result.source,
+            unit=result.unit, weighted=result.weighted, rules_origin=result.rules_origin,
+            rules_compliant=rules_compliant, added_at=_now(),
+        )
+        if after_render is not None:
+            after_render(item)
+        manifest.items.append(item.to_dict())
+        self._write(manifest)
+        return item
+
+    def _store_background(self, manifest: _Manifest, item: Item, frames: Any, rules: Any) -> Item:
+        """Units per cell and dominance shares behind a magnitude table: for the checker, never released."""
+        from .check import check
+        from .excel import write_sheet
+
+        named = list(frames.items()) if isinstance(frames, Mapping) else [(f"deel {i + 1}", f) for i, f in enumerate(frames)]
+        title = item.title + BACKGROUND_SUFFIX
+        findings: list[Finding] = []
+        for name, frame in named:
+            for f in check(frame, rules=rules).findings:
+                findings.append(Finding(f.rule, f.severity, f.message, f"{name}: {f.where}" if f.where else str(name), f.fix, f.cells))
+        result = CheckResult(kind="table", findings=findings, source=item.source, rules_origin=rules.origin,
+                             unit=item.unit, weighted=item.weighted)
+
+        def render(folder: Path, stem: str, t: str) -> list[Path]:
+            return [
+                write_sheet(folder / f"{stem}-{_slug(str(name), 30)}.xlsx", frame, title=f"{t} - {name}",
+                            description=f"Background information for the checker of {item.title!r} "
+                                        f"(basket item {item.id}). Not for release.",
+                            meta={"Background for": item.id, "Release": "no (niet vrijgeven)"},
+                            sheet_name=str(name))
+                for name, frame in named
+            ]
+
+        return self._store(manifest, "table", title, result, render, description=f"Background information for {item.title}",
+                           explanation=None, background=True, background_for=item.id,
+                           rules_compliant=item.rules_compliant)
+
+    def _new_id(self, manifest: _Manifest, kind: str, title: str) -> str:
+        """A short Windows-valid id; numbers are never reused, and a folder left by a crashed add is skipped."""
+        number = manifest.next_number
+        while True:
+            item_id = f"{_ID_LETTER[kind]}{number:02d}-{_slug(title, 24)}"
+            number += 1
+            if not (self.folder / ITEMS / item_id).exists():
+                manifest.next_number = number
+                return item_id
+
+    def _item(self, d: Mapping[str, Any]) -> Item:
+        try:
+            return Item.from_dict(d)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise self._corrupt(f"item {d.get('id', '?')!r} cannot be read ({type(exc).__name__}: {exc})") from None
+
+    def _find(self, manifest: _Manifest, item_id: str) -> dict[str, Any]:
+        for d in manifest.items:
+            if d["id"] == item_id:
+                return d
+        known = ", ".join(d["id"] for d in manifest.items) or "none (the basket is empty)"
+        raise UserError(f"There is no item {item_id!r} in the basket {self.folder}. Known items: {known}.")
+
+    def _read(self) -> _Manifest:
+        path = self.manifest_path
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return _Manifest(items=[])
+        except OSError as exc:
+            raise BasketError(f"The basket manifest {path} cannot be read: {exc.strerror or exc}.") from None
+        try:
+            doc = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise self._corrupt(f"it is not valid JSON ({exc})") from None
+        return self._validated(doc)
+
+    def _validated(self, doc: Any) -> _Manifest:
+        if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
+            raise self._corrupt('it is not a basket manifest (expected an object with an "items" list)')
+        version = doc.get("version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise self._corrupt('it has no format "version" number')
+        if version > VERSION:
+            raise BasketError(
+                f"The basket manifest {self.manifest_path} was written by a newer cbs_export_lab (format "
+                f"version {version}; this one reads up to {VERSION}). Upgrade cbs_export_lab to use this basket."
+            )
+        seen: set[str] = set()
+        for i, d in enumerate(doc["items"], 1):
+            if not isinstance(d, dict):
+                raise self._corrupt(f"entry {i} of \"items\" is not an object")
+            for key, kind in (("id", str), ("title", str), ("kind", str), ("status", str), ("files", list)):
+                if not isinstance(d.get(key), kind):
+                    raise self._corrupt(f"entry {i} of \"items\" has no valid {key!r}")
+            if d["id"] in seen:
+                raise self._corrupt(f"the item id {d['id']!r} appears twice")
+            seen.add(d["id"])
+        next_number = doc.get("next_number", len(doc["items"]) + 1)
+        if not isinstance(next_number, int) or isinstance(next_number, bool) or next_number < 1:
+            raise self._corrupt('"next_number" is not a positive whole number')
+        return _Manifest(items=doc["items"], next_number=next_number)
+
+    def _corrupt(self, why: str) -> BasketError:
+        return BasketError(
+            f"The basket manifest {self.manifest_path} is damaged or was edited by hand: {why}. It has been left "
+            "as it is. Restore it from a backup or fix it; or move it (and the items folder) elsewhere to start "
+            "a new, empty basket."
+        )
+
+    def _write(self, manifest: _Manifest) -> None:
+        try:
+            write_bytes(self.manifest_path, manifest.to_json())
+        except OSError as exc:
+            raise BasketError(
+                f"The basket manifest {self.manifest_path} cannot be written: {exc.strerror or exc}. The previous "
+                "version is unchanged. Check that the folder is writable and the disk is not full."
+            ) from None
+
+    @contextmanager
+    def _locked(self) -> Iterator[_Manifest]:
+        """Hold the basket lock and yield the manifest as it is on disk now."""
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(str(self.folder / LOCK), timeout=LOCK_TIMEOUT)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise BasketError(
+                f"The basket {self.folder} stayed locked by another process for {LOCK_TIMEOUT:.0f} seconds. "
+                "Wait until the other export or kernel has finished, then try again."
+            ) from None
+        except OSError as exc:
+            raise BasketError(f"The basket {self.folder} cannot be locked: {exc.strerror or exc}. Check that it is writable.") from None
+        try:
+            yield self._read()
+        finally:
+            lock.release()
+
+
+def _renderer(kind: str, obj: Any, description: str, result: CheckResult) -> Callable[[Path, str, str], list[Path]]:
+    """How to write the artefacts of a checked object into its item folder."""
+    if kind == "table":
+        def render(folder: Path, stem: str, title: str) -> list[Path]:
+            from .excel import write_sheet
+
+            frame = getattr(obj, "data", obj) if type(obj).__name__ == "Styler" else obj
+            marked = [(r, c, f.message) for f in result.findings if f.severity == "fail" for r, c in f.cells]
+            return [write_sheet(folder / f"{stem}.xlsx", frame, title=title, description=description,
+                                meta=_table_meta(result), marked_cells=marked)]
+    elif kind == "model":
+        def render(folder: Path, stem: str, title: str) -> list[Path]:
+            from . import models
+
+            xlsx, txt = folder / f"{stem}.xlsx", folder / f"{stem}.txt"
+            models.write_excel(obj, xlsx, title=title, description=description)
+            models.write_text(obj, txt, title=title, description=description)
+            return [xlsx, txt]
+    else:
+        def render(folder: Path, stem: str, title: str) -> list[Path]:
+            from . import figures
+
+            png = folder / f"{stem}.png"
+            figures.save_png(figures.as_figure(obj), png)
+            return [png]
+    return render
+
+
+def _table_meta(result: CheckResult) -> dict[str, str]:
+    n = result.counts.observations
+    return {
+        "N": "unknown" if n is None else f"{n}",
+        "Unit": result.unit or "not given",
+        "Weighted": "yes (cells checked on unweighted counts)" if result.weighted else "no",
+        "Cell statistics from": result.source or "not known",
+        "Status": result.status,
+    }
+
+
+def _apply_strip(item: Item, report: Any) -> None:
+    item.findings = list(report.findings)
+    status = overall_status(item.findings)
+    item.status = "fail" if not report.ok else status
+
+
+def _existing_file(obj: Any) -> Path | None:
+    if isinstance(obj, (str, os.PathLike)):
+        try:
+            path = Path(obj).expanduser()
+            return path if path.is_file() else None
+        except (OSError, ValueError):
+            return None
+    return None
+
+
+def _check_file(path: Path, rules: Any) -> CheckResult:
+    """A file is copied as it is, so it is always reviewed; a plain table file is also checked as a table."""
+    findings = [Finding(
+        "unsupported", "review",
+        f"The file {path.name} is exported as it is; cbs_export_lab cannot fully check a file's contents.",
+        where=f"file {path.name}",
+        fix="Add the table, model or figure itself instead when you can, or explain in the explanation what the "
+            "file contains and why it has no disclosure risk.",
+    )]
+    counts = Counts()
+    table = _read_table(path)
+    if table is not None:
+        from .check import check
+
+        checked = check(table, rules=rules)
+        findings += checked.findings
+        counts = checked.counts
+    return CheckResult(kind="file", findings=findings, counts=counts, source=f"file {path.name}", rules_origin=rules.origin)
+
+
+def _read_table(path: Path) -> Any:
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_FILES:
+        return None
+    import pandas as pd
+
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(path)
+        if suffix == ".xlsx":
+            return pd.read_excel(path)
+        return pd.read_parquet(path)
+    except Exception:  # an unreadable file stays a plain file under review
+        return None
+
+
+def _copy_file(src: Path, folder: Path) -> Path:
+    dst = folder / _safe_filename(src.name)
+    shutil.copy2(src, dst)
+    return dst
+
+
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+
+
+def _safe_filename(name: str) -> str:
+    clean = re.sub(r'[<>:"/\\|?*\x00-\x1f]', "_", name).rstrip(". ") or "file"
+    if clean.split(".")[0].upper() in _WINDOWS_RESERVED:
+        clean = "_" + clean
+    return clean[:120]
+
+
+def _slug(text: str, limit: int) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:limit].rstrip("-") or "item"
+
+
+def _clean_title(title: Any) -> str:
+    if not isinstance(title, str) or not title.strip():
+        raise UserError("Every basket item needs a title: give a short non-empty text, e.g. \"Inkomen per gemeente\".")
+    return title.strip()
+
+
+def _unique_title(title: str, taken: set[str]) -> str:
+    if title not in taken:
+        return title
+    n = 2
+    while f"{title} ({n})" in taken:
+        n += 1
+    return f"{title} ({n})"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
