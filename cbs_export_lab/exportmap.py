@@ -1,0 +1,491 @@
+"""Prepare the export: route basket items into the exportmap zips CBS asks for (DESIGN section 2).
+
+`plan_export` only decides (it reads the basket and the exportmap, writes nothing); `prepare_export` writes the
+planned zips under temporary names, renames them when all are complete and only then marks the items exported,
+so a failed export leaves no zip and an unchanged basket.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import unicodedata
+import zipfile
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from .atomic import replace_with_retry
+from .basket import Item
+from .errors import UserError
+from .settings import MODES, load_settings
+
+VOORAF = "1_Controle vooraf"
+ACHTERAF = "2_Controle achteraf"
+BACKGROUND = "3_Achtergrondinformatie (niet vrijgeven)"
+BACKGROUND_IN_ZIP = "achtergrondinformatie (niet vrijgeven)"
+BACKGROUND_LABEL = "achtergrondinformatie"
+SYNTAX_LABEL = "syntax"
+FORM_NAME = "outputcontroleformulier.xlsx"
+CHECKSUMS_NAME = "checksums.sha256"
+PARTIAL_SUFFIX = ".partial"
+WRITE_ORDER = (BACKGROUND, VOORAF, ACHTERAF)
+_UNSAFE = re.compile(r"[^A-Za-z0-9._ ()-]+")
+_ZIP_EPOCH_MIN = datetime(1980, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass
+class PlannedZip:
+    """One zip to write: the exportmap subfolder, its file name, the item ids in it, LIGHT_ or not, and why."""
+
+    folder: str
+    name: str
+    items: list[str]
+    light: bool
+    why: str
+    label: str = ""
+
+
+@dataclass
+class Blocked:
+    """An item held back from this export: in no zip and on no form."""
+
+    item_id: str
+    title: str
+    reason: str
+
+
+@dataclass
+class ExportPlan:
+    """What `prepare_export` would write, decided without writing anything."""
+
+    mode: str
+    zips: list[PlannedZip] = field(default_factory=list)
+    blocked: list[Blocked] = field(default_factory=list)
+    exportmap: Path | None = None
+    project: str | None = None
+    researcher: str | None = None
+    created: datetime | None = None
+    items: dict[str, Item] = field(default_factory=dict, repr=False)
+
+    def describe(self) -> list[str]:
+        """Plain sentences for the sidebar and `cbs-export prepare --dry-run`."""
+        lines = []
+        if not self.zips:
+            lines.append("Nothing to export: the basket has no item that can leave now.")
+        for z in self.zips:
+            outputs = [self.items[i] for i in z.items if not self.items[i].background]
+            background = [self.items[i] for i in z.items if self.items[i].background]
+            what = _count(len(outputs), "syntax file" if z.label == SYNTAX_LABEL else "output")
+            if not outputs:
+                what = _count(len(background), "background file")
+            titles = ", ".join(f"'{i.title}'" for i in (outputs or background))
+            line = f"{what.capitalize()} go{'es' if (len(outputs) or len(background)) == 1 else ''} to {z.folder} as {z.name}: {titles}."
+            if outputs and background:
+                line += f" With {_count(len(background), 'background file')} inside, under '{BACKGROUND_IN_ZIP}/'."
+            lines.append(f"{line} {z.why}")
+        for b in self.blocked:
+            lines.append(f"'{b.title}' is held back because {b.reason}")
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "exportmap": str(self.exportmap) if self.exportmap else None,
+            "project": self.project,
+            "researcher": self.researcher,
+            "zips": [
+                {"folder": z.folder, "name": z.name, "items": list(z.items), "light": z.light, "why": z.why,
+                 "label": z.label}
+                for z in self.zips
+            ],
+            "blocked": [{"item_id": b.item_id, "title": b.title, "reason": b.reason} for b in self.blocked],
+            "description": self.describe(),
+        }
+
+
+@dataclass
+class ExportResult:
+    """The zips written (full paths) and the items held back."""
+
+    zips: list[Path] = field(default_factory=list)
+    blocked: list[Blocked] = field(default_factory=list)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def export_clock() -> datetime:
+    """The export time: $SOURCE_DATE_EPOCH (UTC) when set, so the same basket gives the same zips; else now."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch:
+        try:
+            return datetime.fromtimestamp(int(epoch), timezone.utc)
+        except (ValueError, OverflowError, OSError):
+            raise UserError(
+                f"SOURCE_DATE_EPOCH={epoch!r} is not a number of seconds since 1970. Unset it or give whole seconds."
+            ) from None
+    return datetime.now().astimezone()
+
+
+def safe_name(text: str, fallback: str = "output", limit: int = 60) -> str:
+    """ASCII, valid on Windows and without path separators: accents dropped, other characters become '_'."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    cleaned = _UNSAFE.sub("_", ascii_text).strip(" ._")[:limit].strip(" ._")
+    return cleaned or fallback
+
+
+def _project_part(project: str | None) -> str:
+    return safe_name(project or "", fallback="output", limit=40).replace(" ", "_")
+
+
+def zip_name(project: str | None, when: datetime, label: str = "", light: bool = False, counter: int = 1) -> str:
+    """`[LIGHT_]<project>_<YYYYMMDD-HHMMSS>[_<label>][_<counter>].zip`."""
+    parts = [_project_part(project), when.strftime("%Y%m%d-%H%M%S")]
+    if label:
+        parts.append(label)
+    if counter > 1:
+        parts.append(str(counter))
+    return ("LIGHT_" if light else "") + "_".join(parts) + ".zip"
+
+
+# --- deciding ------------------------------------------------------------------------------------------------
+
+
+def resolve_mode(exportmap: Path, mode: str | None, settings_mode: str | None) -> str:
+    """The argument, then the project settings, then what the exportmap's subfolders say."""
+    chosen = mode or settings_mode
+    if chosen is not None:
+        if chosen not in MODES:
+            raise UserError(f"Mode must be 'vooraf' or 'achteraf', not {chosen!r}.")
+        return chosen
+    if (exportmap / ACHTERAF).is_dir():
+        return "achteraf"
+    if (exportmap / VOORAF).is_dir():
+        return "vooraf"
+    raise UserError(
+        f"The exportmap {exportmap} has no subfolder '{VOORAF}', so this does not look like a CBS exportmap. "
+        "Set the right exportmap path in the project settings or give it with --exportmap."
+    )
+
+
+def _compliant(item: Item) -> bool:
+    return item.status == "pass" and item.rules_compliant
+
+
+def _hold_reason(item: Item) -> str | None:
+    if item.never_exportable:
+        return ("it contains identifying data or unit records (identifier or microdata), which never leave the RA, "
+                "whatever the explanation. Remove it from the basket and export an aggregated version.")
+    if item.status != "pass" and not item.has_explanation:
+        return (f"its check says '{item.status}' and it has no explanation. Fix the findings and add it again, or "
+                "add an explanation why there is no disclosure risk.")
+    return None
+
+
+def route(items: Sequence[Item], mode: str, *, include_exported: bool = False) -> tuple[list[PlannedZip], list[Blocked]]:
+    """Where each item goes (DESIGN section 2); zips come back unnamed, in the order they must be written."""
+    if mode not in MODES:
+        raise UserError(f"Mode must be 'vooraf' or 'achteraf', not {mode!r}.")
+    by_id = {i.id: i for i in items}
+    todo = [i for i in items if include_exported or not i.exported]
+    blocked: list[Blocked] = []
+    dest: dict[str, tuple[str, str]] = {}
+    for item in todo:
+        if item.background:
+            continue
+        reason = _hold_reason(item)
+        if reason:
+            blocked.append(Blocked(item.id, item.title, reason))
+            continue
+        label = SYNTAX_LABEL if item.kind == "syntax" else ""
+        folder = ACHTERAF if mode == "achteraf" and _compliant(item) else VOORAF
+        dest[item.id] = (folder, label)
+
+    output_zip_keys = [k for k in dict.fromkeys(dest.values()) if k[1] == ""]
+    for item in todo:
+        if not item.background:
+            continue
+        owner = by_id.get(item.background_for) if item.background_for else None
+        if item.background_for and owner is None:
+            reason = f"the output it belongs to ({item.background_for}) is no longer in the basket."
+        elif owner is not None and owner.id not in dest:
+            if any(b.item_id == owner.id for b in blocked):
+                reason = f"it belongs to '{owner.title}', which is held back."
+            else:
+                reason = (f"it belongs to '{owner.title}', which was exported before. Export again including "
+                          "exported items to send them together.")
+        elif owner is None and not output_zip_keys:
+            reason = "there is no output in this export for it to go with."
+        else:
+            reason = None
+        if reason:
+            blocked.append(Blocked(item.id, item.title, reason))
+            continue
+        if owner is not None:
+            key = dest[owner.id]
+        else:
+            key = (ACHTERAF, "") if (ACHTERAF, "") in output_zip_keys else output_zip_keys[0]
+        dest[item.id] = (BACKGROUND, BACKGROUND_LABEL) if key[0] == ACHTERAF else key
+
+    zips = []
+    keys = sorted(dict.fromkeys(dest.values()), key=lambda k: (WRITE_ORDER.index(k[0]), k[1]))
+    for folder, label in keys:
+        members = [i.id for i in todo if dest.get(i.id) == (folder, label)]
+        outputs = [by_id[i] for i in members if not by_id[i].background]
+        light, why = _why(mode, folder, label, outputs)
+        zips.append(PlannedZip(folder, "", members, light, why, label))
+    return zips, blocked
+
+
+def _why(mode: str, folder: str, label: str, outputs: list[Item]) -> tuple[bool, str]:
+    if folder == BACKGROUND:
+        return False, ("Background information for the outputs in 2_Controle achteraf: it helps the checker and "
+                       "is not released.")
+    if label == SYNTAX_LABEL:
+        where = ("they contain no data" if folder == ACHTERAF and mode == "achteraf"
+                 else "CBS checks them beforehand" if mode == "achteraf" else "the project is checked beforehand")
+        return False, f"Syntax and documentation go in their own zip, never LIGHT_ ({where}); exporting them is free."
+    if folder == ACHTERAF:
+        return False, ("They fully meet the guidelines (status pass under the default rules), so they may be checked "
+                       "afterwards; output light is not allowed in 2_Controle achteraf.")
+    if mode == "vooraf":
+        why = "The project's output is checked beforehand by CBS, so all output goes in one zip in 1_Controle vooraf."
+    else:
+        why = ("They do not fully meet the guidelines (an explained review or fail, or checked with rules looser "
+               "than the defaults), so CBS checks them beforehand.")
+    from .light import light_budget
+
+    budget = light_budget(outputs)
+    if budget.fits:
+        return True, f"{why} It is output light, so the name starts with LIGHT_."
+    reasons = "; ".join(budget.reasons) if budget.reasons else "it is over the output-light budget"
+    return False, f"{why} It is not output light ({reasons}), so the name has no LIGHT_."
+
+
+def _basket_items(basket: Any) -> list[Item]:
+    items = basket.items if hasattr(basket, "items") and not isinstance(basket, (list, tuple)) else basket
+    return list(items)
+
+
+def _exportmap_folder(exportmap: str | os.PathLike[str] | None, settings_exportmap: Path | None) -> Path:
+    chosen = exportmap if exportmap is not None else settings_exportmap
+    if chosen is None:
+        raise UserError("No exportmap given and none in the project settings. Give the exportmap folder "
+                        "(e.g. --exportmap F:/exportmap) or set 'exportmap' in cbs-export.toml.")
+    root = Path(chosen).expanduser()
+    if not root.is_dir():
+        raise UserError(f"The exportmap {root} does not exist or is not a folder. Check the path (on the RA it is "
+                        "on the F: drive) or set the right one in the project settings.")
+    return root.resolve()
+
+
+def plan_export(
+    basket: Any,
+    exportmap: str | os.PathLike[str] | None = None,
+    *,
+    mode: str | None = None,
+    project: str | None = None,
+    researcher: str | None = None,
+    include_exported: bool = False,
+) -> ExportPlan:
+    """Decide which items go in which zip, and which are held back. Writes nothing."""
+    settings = load_settings()
+    root = _exportmap_folder(exportmap, settings.exportmap_folder)
+    chosen_mode = resolve_mode(root, mode, settings.mode)
+    items = _basket_items(basket)
+    zips, blocked = route(items, chosen_mode, include_exported=include_exported)
+    for folder in dict.fromkeys([VOORAF if chosen_mode == "vooraf" else ACHTERAF, *(z.folder for z in zips)]):
+        if not (root / folder).is_dir():
+            needed = "which every exportmap has" if folder == VOORAF else f"which mode '{chosen_mode}' needs"
+            raise UserError(
+                f"The exportmap {root} has no subfolder '{folder}', {needed}. Check the exportmap path, or the "
+                "mode: only projects that CBS approved for checking afterwards use 'achteraf'."
+            )
+    when = export_clock()
+    project = project or settings.project
+    named = [replace(z, name=_free_name(root / z.folder, project, when, z.label, z.light)) for z in zips]
+    return ExportPlan(
+        mode=chosen_mode, zips=named, blocked=blocked, exportmap=root, project=project,
+        researcher=researcher or settings.researcher, created=when, items={i.id: i for i in items},
+    )
+
+
+def _free_name(folder: Path, project: str | None, when: datetime, label: str, light: bool) -> str:
+    counter = 1
+    while True:
+        name = zip_name(project, when, label, light, counter)
+        if not (folder / name).exists() and not (folder / (name + PARTIAL_SUFFIX)).exists():
+            return name
+        counter += 1
+
+
+# --- writing -------------------------------------------------------------------------------------------------
+
+
+def prepare_export(
+    basket: Any,
+    exportmap: str | os.PathLike[str] | None = None,
+    *,
+    mode: str | None = None,
+    project: str | None = None,
+    researcher: str | None = None,
+    include_exported: bool = False,
+) -> ExportResult:
+    """Write the planned zips into the exportmap, then mark their items exported in the basket."""
+    plan = plan_export(basket, exportmap, mode=mode, project=project, researcher=researcher,
+                       include_exported=include_exported)
+    if not plan.zips:
+        return ExportResult([], plan.blocked)
+    contents = [(z, _zip_members(plan, z, basket)) for z in plan.zips]
+    written = write_zips(plan, contents)
+    for z, path in zip(plan.zips, written):
+        basket.mark_exported(list(z.items), path, plan.created)
+    return ExportResult(written, plan.blocked)
+
+
+@dataclass(frozen=True)
+class Member:
+    """One artefact in a zip: the item it belongs to, its name in the zip and its file on disk."""
+
+    item_id: str
+    name: str
+    source: Path
+
+
+def _zip_members(plan: ExportPlan, planned: PlannedZip, basket: Any) -> list[Member]:
+    """The artefacts of one zip as (name in the zip, file on disk), in plan order, with their files checked."""
+    members: list[Member] = []
+    for n, item_id in enumerate(planned.items, 1):
+        item = plan.items[item_id]
+        folder = f"{n:02d}_{safe_name(item.title, fallback=item.kind)}"
+        if item.background and planned.folder != BACKGROUND:
+            folder = f"{BACKGROUND_IN_ZIP}/{folder}"
+        used: set[str] = set()
+        for rel in item.files:
+            source = Path(basket.path(item, rel)).resolve()
+            if not source.is_relative_to(Path(basket.folder).resolve()):
+                raise UserError(
+                    f"Basket item '{item.title}' ({item.id}) names the file {rel!r}, which lies outside the basket "
+                    f"{basket.folder}; the manifest was edited by hand. Remove the item and add the output again."
+                )
+            if not source.is_file():
+                raise UserError(
+                    f"The file {source} of basket item '{item.title}' ({item.id}) is missing. Remove the item from "
+                    "the basket and add the output again, then prepare the export again."
+                )
+            name = _unique(safe_name(Path(rel).stem, fallback="file") + _suffix(rel), used)
+            members.append(Member(item.id, f"{folder}/{name}", source))
+    return members
+
+
+def _suffix(rel: str) -> str:
+    suffix = Path(rel).suffix
+    return suffix if re.fullmatch(r"\.[A-Za-z0-9]{1,10}", suffix) else ""
+
+
+def _unique(name: str, used: set[str]) -> str:
+    stem, suffix = os.path.splitext(name)
+    candidate, n = name, 1
+    while candidate.lower() in used:
+        n += 1
+        candidate = f"{stem}_{n}{suffix}"
+    used.add(candidate.lower())
+    return candidate
+
+
+def write_zips(plan: ExportPlan, contents: Sequence[tuple[PlannedZip, list[Member]]]) -> list[Path]:
+    """Write every zip under a temporary name, then rename them in the planned order (3_ before 2_).
+
+    Any failure removes the temporary files and every zip this export already renamed.
+    """
+    assert plan.exportmap is not None and plan.created is not None
+    root = plan.exportmap
+    stamp = max(plan.created, _ZIP_EPOCH_MIN)
+    temps: list[tuple[Path, Path]] = []
+    done: list[Path] = []
+    try:
+        for planned, members in contents:
+            target = _inside(root, root / planned.folder / planned.name)
+            tmp = target.with_name(target.name + PARTIAL_SUFFIX)
+            temps.append((tmp, target))
+            data = build_zip(plan, planned, members, stamp)
+            _write_file(tmp, data)
+        for tmp, target in temps:
+            if target.exists():
+                raise FileExistsError(f"{target} appeared while the export was being written")
+            replace_with_retry(tmp, target)
+            done.append(target)
+    except BaseException as exc:
+        for tmp, _ in temps:
+            tmp.unlink(missing_ok=True)
+        for path in done:
+            path.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            where = exc.filename or root
+            raise UserError(
+                f"Writing the export into {where} failed ({exc.strerror or exc}); nothing was exported and the basket "
+                "is unchanged. Check that the exportmap is reachable and that you may write in it, then try again."
+            ) from exc
+        raise
+    return done
+
+
+def _inside(root: Path, path: Path) -> Path:
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root):
+        raise UserError(f"The zip name {path.name!r} would end up outside the exportmap {root}; nothing was written.")
+    return resolved
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    with open(path, "xb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def build_zip(plan: ExportPlan, planned: PlannedZip, members: Sequence[Member], stamp: datetime) -> bytes:
+    """The zip's bytes: artefacts, the form (for zips with outputs) and checksums of every other member last."""
+    entries: list[tuple[str, bytes]] = []
+    items = [plan.items[i] for i in planned.items]
+    if any(not i.background for i in items):
+        from .form import FormHeader, build_form
+
+        header = FormHeader(plan.project, plan.researcher, stamp, plan.mode, planned.folder, planned.name, planned.why)
+        files = {i.id: [m.name for m in members if m.item_id == i.id] for i in items}
+        entries.append((FORM_NAME, workbook_bytes(build_form(header, items, files), stamp)))
+    entries.extend((m.name, m.source.read_bytes()) for m in members)
+    checksums = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in entries)
+    entries.append((CHECKSUMS_NAME, checksums.encode("utf-8")))
+    return zip_bytes(entries, stamp)
+
+
+def workbook_bytes(workbook: Any, stamp: datetime) -> bytes:
+    """An openpyxl workbook as xlsx bytes that depend only on its content and `stamp`."""
+    from openpyxl.writer.excel import ExcelWriter
+
+    naive_utc = stamp.astimezone(timezone.utc).replace(tzinfo=None)
+    workbook.properties.created = workbook.properties.modified = naive_utc
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+        ExcelWriter(workbook, archive).save()
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as written:
+        return zip_bytes([(info.filename, written.read(info)) for info in written.infolist()], stamp)
+
+
+def zip_bytes(entries: Iterable[tuple[str, bytes]], stamp: datetime) -> bytes:
+    """A deflated zip with fixed member timestamps and attributes, so equal input gives equal bytes."""
+    date_time = stamp.timetuple()[:6]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in entries:
+            info = zipfile.ZipInfo(name, date_time=date_time)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            info.create_system = 0
+            zf.writestr(info, data)
+    return buf.getvalue()
