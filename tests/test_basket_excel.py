@@ -1,0 +1,97 @@
+"""excel.write_sheet: what an output checker sees when opening a table from the basket."""
+from __future__ import annotations
+
+import json
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from cbs_export_lab import demo
+from cbs_export_lab.excel import MARK_FILL, write_sheet
+
+
+def rows(path):
+    return [list(r) for r in openpyxl.load_workbook(path).active.iter_rows(values_only=True)]
+
+
+def red_cells(path):
+    ws = openpyxl.load_workbook(path).active
+    return {
+        (c.row, c.column): c.comment.text if c.comment else None
+        for row in ws.iter_rows() for c in row if c.fill.fgColor.rgb and c.fill.fgColor.rgb.endswith(MARK_FILL)
+    }
+
+
+def find_row(table_rows, *labels):
+    n = len(labels)
+    return next(i + 1 for i, r in enumerate(table_rows) if tuple(r[:n]) == labels)
+
+
+@pytest.fixture
+def table(persons):
+    return pd.crosstab([persons.gemeente, persons.geslacht], persons.leeftijdsklasse, margins=True)
+
+
+def test_title_description_meta_and_table_with_index_levels(tmp_path, table):
+    path = write_sheet(tmp_path / "t.xlsx", table, title="Personen naar gemeente", description="Telling, 2022",
+                       meta={"N": "5000", "Unit": "RINPERSOON", "Weighted": "no", "Status": "fail"})
+    got = rows(path)
+    assert got[0][0] == "Personen naar gemeente"
+    assert got[1][0] == "Telling, 2022"
+    assert [r[:2] for r in got[2:6]] == [["N", "5000"], ["Unit", "RINPERSOON"], ["Weighted", "no"], ["Status", "fail"]]
+    header = got[7]
+    assert header[:2] == ["gemeente", "geslacht"]
+    assert header[2:2 + table.shape[1]] == list(table.columns)
+    r = find_row(got, "Amsterdam", "vrouw") - 1
+    assert got[r][2:2 + table.shape[1]] == [int(v) for v in table.loc[("Amsterdam", "vrouw")]]
+    assert sum(1 for x in got if x[0] in demo.GEMEENTEN) == len(table) - 1
+
+
+def test_marked_cells_are_red_with_their_note_even_after_a_json_round_trip(tmp_path, table):
+    small = [(r, c) for r in table.index for c in table.columns if 0 < table.loc[r, c] < 10][:3]
+    assert small, "the demo data has small cells by design"
+    labels_as_stored = json.loads(json.dumps([[list(r), c] for r, c in small]))
+    marks = [(r, c, f"only {table.loc[tuple(r), c]} persons") for r, c in labels_as_stored]
+    path = write_sheet(tmp_path / "t.xlsx", table, title="t", marked_cells=marks)
+    got = rows(path)
+    first_col = {name: 3 + i for i, name in enumerate(table.columns)}
+    expected = {(find_row(got, *r), first_col[c]): f"only {table.loc[r, c]} persons" for r, c in small}
+    assert red_cells(path) == expected
+
+
+def test_series_cells_and_cells_not_in_the_table(tmp_path, persons):
+    counts = persons.groupby("gemeente", observed=True).size()
+    smallest = counts.idxmin()
+    path = write_sheet(tmp_path / "s.xlsx", counts, title="Per gemeente",
+                       marked_cells=[(smallest, None, "too few"), ("Atlantis", None, "not here")])
+    got = rows(path)
+    assert red_cells(path) == {(find_row(got, smallest), 2): "too few"}
+    tail = [r[:2] for r in got[find_row(got, "Also failing (not located in this table):"):]]
+    assert tail == [["row Atlantis", "not here"]]
+
+
+def test_multiindex_columns_get_one_header_row_per_level(tmp_path, persons):
+    table = pd.crosstab(persons.gemeente, [persons.geslacht, persons.leeftijdsklasse])
+    path = write_sheet(tmp_path / "m.xlsx", table, title="t", marked_cells=[("Utrecht", ("vrouw", "80+"))])
+    got = rows(path)
+    assert got[2][1:1 + table.shape[1]] == list(table.columns.get_level_values(0))
+    assert got[3][:1 + table.shape[1]] == ["gemeente", *table.columns.get_level_values(1)]
+    col = 2 + list(table.columns).index(("vrouw", "80+"))
+    assert set(red_cells(path)) == {(find_row(got, "Utrecht"), col)}
+
+
+def test_missing_values_are_empty_cells_and_odd_labels_are_text(tmp_path):
+    frame = pd.DataFrame({"a": [1.5, float("nan")], "b": [pd.Interval(0, 5), None]}, index=pd.Index(["x", "y"], name="k"))
+    got = rows(write_sheet(tmp_path / "n.xlsx", frame, title="t"))
+    assert got[-2:] == [["x", 1.5, str(frame.loc["x", "b"])], ["y", None, None]]
+
+
+def test_replaces_an_existing_file_and_leaves_no_temp_files(tmp_path, table):
+    target = tmp_path / "t.xlsx"
+    target.write_bytes(b"old")
+    write_sheet(target, table, title="new", sheet_name="Tabel: a/b [1]")
+    wb = openpyxl.load_workbook(target)
+    assert wb.sheetnames == ["Tabel_ a_b _1_"]
+    assert wb.active["A1"].value == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["t.xlsx"]
