@@ -1,0 +1,450 @@
+"""Fitted statsmodels models as they are in the kernel: disclosure checks and the coefficient table for export.
+
+A model result is judged on what its coefficients can reveal: too few residual degrees of freedom, a level
+of a categorical regressor (or a 0/1 dummy) with few observations, and a saturated model, whose coefficients
+reproduce the table of its covariate patterns. Only coefficients and fit measures are rendered, never
+residuals, fitted values or data.
+"""
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from .atomic import write_bytes
+from .errors import UserError
+from .excel import write_sheet
+from .results import CheckResult, Counts, Finding
+from .rules import Rules
+
+COLUMNS = ("estimate", "std error", "statistic", "p-value", "CI low", "CI high")
+TESTED_MODELS = frozenset({
+    "OLS", "WLS", "GLS", "GLSAR", "GLM", "Logit", "Probit", "MNLogit", "Poisson", "NegativeBinomial",
+    "NegativeBinomialP", "GeneralizedPoisson", "MixedLM", "QuantReg",
+})
+_DISCRETE_OUTCOME = frozenset({"Logit", "Probit", "MNLogit"})
+_FIX_LEVEL = (
+    "Merge this level with a larger one (or drop it from the data) and refit, so that every level of a "
+    "categorical regressor has at least {n} observations."
+)
+
+
+@dataclass(frozen=True)
+class Group:
+    """Rows of the fit that share one level (or one combination of levels) of a regressor."""
+
+    term: str
+    level: str
+    keys: np.ndarray
+    key: Any
+
+
+@dataclass(frozen=True)
+class Design:
+    """What a fit was made of: its regressor matrix, and per categorical factor the level of every row."""
+
+    exog: np.ndarray
+    names: list[str]
+    factors: dict[str, np.ndarray]
+    categorical_columns: frozenset[int]
+    interactions: list[tuple[str, ...]]
+
+
+def check_model(res: Any, *, data: Any = None, unit: Any = None, rules: Rules) -> CheckResult:
+    """Check one fitted statsmodels model (DESIGN section 3: `dof`, `threshold` per level, saturated models)."""
+    model = res.model
+    name = type(model).__name__
+    rows = _Rows.of(res)
+    units, unit_name, source = _units(rows, data, unit, rules)
+    design = _design(res, rows)
+
+    findings = [*_dof_findings(res, rules)]
+    findings += _level_findings(design, units, unit_name, rules)
+    findings += _saturated_findings(res, design, units, unit_name, rules)
+    if name not in TESTED_MODELS:
+        findings.append(Finding(
+            rule="unsupported", severity=rules.unsupported,
+            message=f"{name} is not one of the model classes cbs_export_lab knows; its residual degrees of freedom "
+                    "and regressor levels were checked, but anything particular to this model (for instance "
+                    "group-level estimates or an extra design matrix) was not.",
+            where=f"the whole {name} model",
+            fix="Explain in the explanation why the rest of this model has no disclosure risk.",
+        ))
+    observations = rows.n if units is None else int(pd.Series(units).nunique())
+    return CheckResult(
+        kind="model", findings=findings, counts=Counts(models=1, observations=observations), source=source,
+        rules_origin=rules.origin, unit=unit_name, details={"model": name, "nobs": rows.n},
+    )
+
+
+def coefficient_table(res: Any) -> pd.DataFrame:
+    """Estimate, standard error, statistic, p-value and 95% interval per term (rows (equation, term) for MNLogit)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        params = np.asarray(res.params, dtype=float)
+        columns = [params, res.bse, res.tvalues, res.pvalues]
+        ci = np.asarray(res.conf_int(), dtype=float)
+    if params.ndim == 2:
+        equations = _equation_names(res, params.shape[1])
+        terms = list(res.model.exog_names)
+        index = pd.MultiIndex.from_product([equations, terms], names=["equation", "term"])
+        values = [np.asarray(c, dtype=float).T.ravel() for c in columns]
+    else:
+        index = pd.Index(_param_names(res, params.size), name="term")
+        values = [np.asarray(c, dtype=float).ravel() for c in columns]
+    ci = ci.reshape(-1, 2)
+    return pd.DataFrame(dict(zip(COLUMNS, [*values, ci[:, 0], ci[:, 1]])), index=index)
+
+
+def model_info(res: Any) -> dict[str, object]:
+    """Model class, outcome, N, degrees of freedom, fit measures and covariance type: what a checker reads first."""
+    model = res.model
+    info: dict[str, object] = {"model": type(model).__name__}
+    family = getattr(model, "family", None)
+    if family is not None:
+        info["family"] = type(family).__name__
+        info["link"] = type(family.link).__name__
+    quantile = _number(res, "q")
+    if quantile is not None:
+        info["quantile"] = quantile
+    info["dependent variable"] = model.endog_names if isinstance(model.endog_names, str) else str(model.endog_names)
+    info["N"] = int(res.nobs)
+    groups = getattr(model, "group_labels", None)
+    if groups is not None:
+        info["groups"] = len(groups)
+    for label, attr in (
+        ("df_resid", "df_resid"), ("df_model", "df_model"), ("R²", "rsquared"), ("adj. R²", "rsquared_adj"),
+        ("pseudo R²", "prsquared"), ("log-likelihood", "llf"), ("AIC", "aic"), ("BIC", "bic_llf"), ("BIC", "bic"),
+    ):
+        if label not in info:
+            value = _number(res, attr)
+            if value is not None:
+                info[label] = value
+    cov = getattr(res, "cov_type", None)
+    if cov:
+        info["covariance type"] = cov
+    info["statistic"] = "t" if getattr(res, "use_t", False) else "z"
+    return info
+
+
+def write_text(res: Any, path: str | os.PathLike[str], *, title: str, description: str = "") -> Path:
+    """The coefficient table and model information as plain text (UTF-8)."""
+    lines = [title, "=" * len(title)]
+    if description:
+        lines += [description]
+    lines.append("")
+    info = model_info(res)
+    width = max(len(k) for k in info)
+    lines += [f"{key:<{width}}  {_show(value)}" for key, value in info.items()]
+    lines += ["", "Coefficients", coefficient_table(res).to_string(float_format=_show), ""]
+    return write_bytes(path, "\n".join(lines).encode("utf-8"))
+
+
+def write_excel(res: Any, path: str | os.PathLike[str], *, title: str, description: str = "") -> Path:
+    """One sheet: title, description, model information rows, then the coefficient table."""
+    return write_sheet(path, coefficient_table(res), title=title, description=description, meta=model_info(res),
+                       sheet_name="model")
+
+
+def _show(value: object) -> str:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.6g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _number(res: Any, attr: str) -> float | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            value = getattr(res, attr, None)
+    except Exception:  # some fit measures are not defined for some models and raise on access
+        return None
+    if value is None or callable(value) or np.ndim(value) != 0:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _param_names(res: Any, size: int) -> list[str]:
+    params = res.params
+    if isinstance(params, pd.Series):
+        return [str(x) for x in params.index]
+    for names in (getattr(res.model.data, "param_names", None), getattr(res.model, "exog_names", None)):
+        if names is not None and len(names) == size:
+            return [str(x) for x in names]
+    return [f"param {i}" for i in range(size)]
+
+
+def _equation_names(res: Any, count: int) -> list[str]:
+    """'outcome=level' for each equation of a multinomial model (the first level is the base)."""
+    outcome = res.model.endog_names
+    levels = getattr(res.model, "_ynames_map", None)
+    if levels and len(levels) == count + 1:
+        return [f"{outcome}={levels[i]}" for i in sorted(levels)[1:]]
+    return [f"{outcome}={i}" for i in range(1, count + 1)]
+
+
+# --- the rows of the fit and the units behind them -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Which rows the fit used: their labels in the source frame (formula API or pandas input) and how many."""
+
+    n: int
+    labels: pd.Index | None
+    frame: pd.DataFrame | None
+
+    @classmethod
+    def of(cls, res: Any) -> "_Rows":
+        data = res.model.data
+        n = int(np.asarray(res.model.exog).shape[0]) if res.model.exog is not None else int(res.nobs)
+        labels = getattr(data, "row_labels", None)
+        labels = pd.Index(labels) if labels is not None and len(labels) == n else None
+        frame = getattr(data, "frame", None)
+        if frame is not None and not isinstance(frame, pd.DataFrame):
+            frame = pd.DataFrame(frame)
+        return cls(n, labels, frame)
+
+    def frame_rows(self) -> pd.DataFrame | None:
+        """The rows of the formula's data frame that the fit used, in the model's order."""
+        if self.frame is None:
+            return None
+        return self.select(self.frame, "the model's data frame")
+
+    def select(self, source: pd.DataFrame | pd.Series, what: str) -> Any:
+        if self.labels is not None and source.index.is_unique and self.labels.isin(source.index).all():
+            return source.loc[self.labels]
+        if len(source) == self.n:
+            return source
+        raise UserError(
+            f"{what} has {len(source)} rows but the model was fitted on {self.n} rows, and its row labels do "
+            "not match the model's. Pass the data frame the model was fitted on (after dropping missing values), "
+            "or one unit id per row of the fit."
+        )
+
+
+def _units(rows: _Rows, data: Any, unit: Any, rules: Rules) -> tuple[np.ndarray | None, str | None, str | None]:
+    """The unit id of every row of the fit, the name to show for it, and a note when it was found by itself."""
+    if data is not None and not isinstance(data, pd.DataFrame):
+        raise UserError(f"data= must be a pandas DataFrame, not {type(data).__name__}.")
+    frames = [(f, w) for f, w in ((data, "data="), (rows.frame, "the formula's data frame")) if f is not None]
+    if unit is None:
+        for frame, what in frames:
+            keys = [c for c in frame.columns if rules.is_linking_key(c)]
+            if keys:
+                values = rows.select(frame[keys], what)
+                best = max(keys, key=lambda c: values[c].nunique())
+                note = (f"observations counted as distinct {best} (a linking key in {what}); pass unit= to "
+                        "count on another id")
+                return np.asarray(values[best]), str(best), note
+        return None, None, None
+    if isinstance(unit, str):
+        for frame, what in frames:
+            if unit in frame.columns:
+                return np.asarray(rows.select(frame[unit], what)), unit, None
+        where = " or ".join(w for _, w in frames) or "any data (the model was fitted on arrays; pass data= too)"
+        raise UserError(f"unit={unit!r} is not a column of {where}. Pass an existing column name or the ids themselves.")
+    values = rows.select(unit if isinstance(unit, pd.Series) else pd.Series(np.asarray(unit).ravel()), "unit=")
+    name = str(unit.name) if isinstance(unit, pd.Series) and unit.name is not None else "the given unit ids"
+    return np.asarray(values), name, None
+
+
+# --- the regressor design -------------------------------------------------------------------------------------------
+
+
+def _design(res: Any, rows: _Rows) -> Design:
+    model = res.model
+    exog = np.asarray(model.exog, dtype=float)
+    if exog.ndim == 1:
+        exog = exog[:, None]
+    names = [str(n) for n in model.exog_names][: exog.shape[1]]
+    spec = getattr(model.data, "model_spec", None) or getattr(model.data, "design_info", None)
+    if spec is None:
+        return Design(exog, names, {}, frozenset(), [])
+    frame = rows.frame_rows()
+    if frame is None:
+        raise ValueError("the model has a formula but no data frame to read its categorical regressors from")
+    if type(spec).__module__.startswith("patsy"):
+        return _patsy_design(exog, names, spec, frame)
+    return _formulaic_design(exog, names, spec, frame)
+
+
+def _patsy_design(exog: np.ndarray, names: list[str], spec: Any, frame: pd.DataFrame) -> Design:
+    from patsy.categorical import categorical_to_int
+    from patsy.missing import NAAction
+
+    factors: dict[str, np.ndarray] = {}
+    for factor, info in spec.factor_infos.items():
+        if info.type == "categorical":
+            codes = np.asarray(categorical_to_int(factor.eval(info.state, frame), info.categories, NAAction(NA_types=[])))
+            factors[factor.name()] = np.asarray(info.categories, dtype=object)[codes]
+    columns: set[int] = set()
+    interactions = []
+    for term in spec.terms:
+        categorical = tuple(f.name() for f in term.factors if f.name() in factors)
+        if categorical:
+            columns.update(range(exog.shape[1])[spec.slice(term)])
+        if len(categorical) > 1:
+            interactions.append(categorical)
+    return Design(exog, names, factors, frozenset(columns), interactions)
+
+
+def _formulaic_design(exog: np.ndarray, names: list[str], spec: Any, frame: pd.DataFrame) -> Design:
+    factors: dict[str, np.ndarray] = {}
+    for expr, (kind, state) in spec.encoder_state.items():
+        if getattr(kind, "value", kind) != "categorical":
+            continue
+        levels = list(state["categories"])
+        single = spec.update(formula=f"0 + {expr}", ensure_full_rank=False, structure=None)
+        dummies = np.asarray(single.get_model_matrix(frame), dtype=float)
+        if dummies.shape != (len(frame), len(levels)) or not (dummies.sum(axis=1) == 1).all():
+            raise ValueError(f"the levels of {expr} could not be read back from the data")
+        factors[str(expr)] = np.asarray(levels, dtype=object)[dummies.argmax(axis=1)]
+    columns: set[int] = set()
+    interactions = []
+    for term, slice_ in spec.term_slices.items():
+        categorical = tuple(str(f.expr) for f in term.factors if str(f.expr) in factors)
+        if categorical:
+            columns.update(range(exog.shape[1])[slice_])
+        if len(categorical) > 1:
+            interactions.append(categorical)
+    return Design(exog, names, factors, frozenset(columns), interactions)
+
+
+def _groups(design: Design) -> Iterator[Group]:
+    """Every level of every categorical regressor, every cell of interactions, and both values of 0/1 columns."""
+    for name, labels in design.factors.items():
+        for level in pd.unique(labels):
+            yield Group(name, str(level), labels, level)
+    for names in design.interactions:
+        combined = np.array([" / ".join(map(str, t)) for t in zip(*(design.factors[n] for n in names))], dtype=object)
+        for level in pd.unique(combined):
+            yield Group(":".join(names), str(level), combined, level)
+    for j, name in enumerate(design.names):
+        if j in design.categorical_columns:
+            continue
+        column = design.exog[:, j]
+        if np.isin(column, (0.0, 1.0)).all() and 0 < column.sum() < column.size:
+            for value in (1.0, 0.0):
+                yield Group(name, f"{value:g}", column, value)
+
+
+def _count(keys: np.ndarray, key: Any, units: np.ndarray | None) -> int:
+    mask = keys == key
+    return int(mask.sum()) if units is None else int(pd.Series(units[mask]).nunique())
+
+
+def _counted(n: int, unit_name: str | None) -> str:
+    noun = "observation" if unit_name is None else "unit"
+    plural = "" if n == 1 else "s"
+    return f"{n} {noun}{plural}" + ("" if unit_name is None else f" (distinct {unit_name})")
+
+
+# --- the rules ------------------------------------------------------------------------------------------------------
+
+
+def _dof_findings(res: Any, rules: Rules) -> list[Finding]:
+    df = _number(res, "df_resid")
+    if df is None:
+        return [Finding(
+            rule="dof", severity="review",
+            message="The residual degrees of freedom of this model could not be established.",
+            where="the whole model", fix="Explain in the explanation how many observations and parameters it has.",
+        )]
+    if df < rules.dof:
+        return [Finding(
+            rule="dof", severity="fail",
+            message=f"The model has {df:g} residual degrees of freedom, fewer than the minimum of {rules.dof}: with "
+                    "so few observations per parameter the coefficients come close to describing individuals.",
+            where="the whole model",
+            fix=f"Fit it on more observations or with fewer parameters, so at least {rules.dof} residual degrees "
+                "of freedom remain.",
+        )]
+    return []
+
+
+def _level_findings(design: Design, units: np.ndarray | None, unit_name: str | None, rules: Rules) -> list[Finding]:
+    minimum = rules.model_level_threshold
+    findings = []
+    for group in _groups(design):
+        n = _count(group.keys, group.key, units)
+        if 0 < n < minimum:
+            findings.append(Finding(
+                rule="threshold", severity="fail",
+                message=f"Level {group.level!r} of {group.term} has {_counted(n, unit_name)}, fewer than "
+                        f"{minimum}: its coefficient describes so few people that it can disclose them.",
+                where=f"term {group.term}, level {group.level}",
+                fix=_FIX_LEVEL.format(n=minimum),
+            ))
+    return findings
+
+
+def _saturated_findings(res: Any, design: Design, units: np.ndarray | None, unit_name: str | None,
+                        rules: Rules) -> list[Finding]:
+    """A model with as many parameters as covariate patterns reproduces the table of those patterns."""
+    exog = design.exog
+    k = exog.shape[1]
+    if any(np.unique(exog[:, j]).size > k for j in range(k)):
+        return []
+    patterns, inverse = np.unique(exog, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    if len(patterns) > k:
+        return []
+    labels = [_pattern_label(design, int(np.argmax(inverse == i))) for i in range(len(patterns))]
+    saturated = f"The model is saturated ({k} parameters for {len(patterns)} covariate patterns), so its " \
+                "coefficients reproduce the table of these patterns"
+    fix = "Merge small categories so every pattern holds enough observations, or export the table itself and " \
+          "check it as a table."
+    cells, outcomes = inverse, [None]
+    outcome = _discrete_outcome(res)
+    if outcome is not None:
+        outcomes, codes = np.unique(outcome, return_inverse=True)
+        cells = inverse * len(outcomes) + codes.ravel()
+    findings = []
+    for cell in range(len(patterns) * len(outcomes)):
+        pattern, value = divmod(cell, len(outcomes))
+        label = labels[pattern] if outcome is None else f"{labels[pattern]}, {res.model.endog_names}={outcomes[value]:g}"
+        n = _count(cells, cell, units)
+        if n == 0:
+            findings.append(Finding(
+                rule="zero", severity=rules.zero,
+                message=f"{saturated}; nobody in the pattern {labels[pattern]} has {res.model.endog_names}="
+                        f"{outcomes[value]:g}, which the coefficients reveal.",
+                where=f"covariate pattern {label}", fix=fix,
+            ))
+        elif n < rules.threshold:
+            findings.append(Finding(
+                rule="threshold", severity="fail",
+                message=f"{saturated}; the cell {label} has {_counted(n, unit_name)}, fewer than {rules.threshold}.",
+                where=f"covariate pattern {label}", fix=fix,
+            ))
+    return findings
+
+
+def _pattern_label(design: Design, row: int) -> str:
+    parts = [f"{name}={labels[row]}" for name, labels in design.factors.items()]
+    parts += [
+        f"{name}={design.exog[row, j]:g}" for j, name in enumerate(design.names)
+        if j not in design.categorical_columns and np.ptp(design.exog[:, j]) > 0
+    ]
+    return ", ".join(parts) or "all rows"
+
+
+def _discrete_outcome(res: Any) -> np.ndarray | None:
+    """The outcome of a model whose coefficients give the share of each outcome per pattern, else None."""
+    model = res.model
+    family = getattr(model, "family", None)
+    binomial = family is not None and type(family).__name__ == "Binomial"
+    if type(model).__name__ not in _DISCRETE_OUTCOME and not binomial:
+        return None
+    endog = np.asarray(model.endog, dtype=float)
+    return endog if endog.ndim == 1 else None
