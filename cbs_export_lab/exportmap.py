@@ -250,20 +250,20 @@ def _why(mode: str, folder: str, label: str, outputs: list[Item]) -> tuple[bool,
                  else "CBS checks them beforehand" if mode == "achteraf" else "the project is checked beforehand")
         return False, f"Syntax and documentation go in their own zip, never LIGHT_ ({where}); exporting them is free."
     if folder == ACHTERAF:
-        return False, ("They fully meet the guidelines (status pass under the default rules), so they may be checked "
-                       "afterwards; output light is not allowed in 2_Controle achteraf.")
+        return False, ("Fully compliant output (status pass under the default rules) may be checked afterwards; "
+                       "output light is not allowed in 2_Controle achteraf.")
     if mode == "vooraf":
         why = "The project's output is checked beforehand by CBS, so all output goes in one zip in 1_Controle vooraf."
     else:
-        why = ("They do not fully meet the guidelines (an explained review or fail, or checked with rules looser "
-               "than the defaults), so CBS checks them beforehand.")
+        why = ("Output that does not fully meet the guidelines (an explained review or fail, or checked with rules "
+               "looser than the defaults) is checked beforehand by CBS.")
     from .light import light_budget
 
     budget = light_budget(outputs)
     if budget.fits:
-        return True, f"{why} It is output light, so the name starts with LIGHT_."
-    reasons = "; ".join(budget.reasons) if budget.reasons else "it is over the output-light budget"
-    return False, f"{why} It is not output light ({reasons}), so the name has no LIGHT_."
+        return True, f"{why} This zip is output light ({budget.fraction:.0%} of the budget), so its name starts with LIGHT_."
+    reasons = "; ".join([*budget.exceeded, *budget.reasons]) or "it is over the output-light budget"
+    return False, f"{why} This zip is not output light ({reasons}), so its name has no LIGHT_."
 
 
 def _basket_items(basket: Any) -> list[Item]:

@@ -1,0 +1,114 @@
+"""`cbs-export check | basket | prepare` as a researcher runs them in a terminal."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+
+import pandas as pd
+import pytest
+
+import cbs_export_lab as cel
+from cbs_export_lab import demo
+from cbs_export_lab.cli import main
+from cbs_export_lab.exportmap import ACHTERAF
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cbs-export: ") and "Traceback" not in err
+    return lines[0]
+
+
+@pytest.fixture
+def basket(tmp_path):
+    return cel.Basket(tmp_path / "basket")
+
+
+@pytest.fixture
+def exportmap(tmp_path):
+    return demo.make_exportmap(tmp_path / "exportmap", "achteraf")
+
+
+def test_check_exit_codes_follow_the_verdict(tmp_path, persons, capsys):
+    passing = tmp_path / "leeftijd.csv"
+    pd.crosstab(persons["leeftijdsklasse"], persons["geslacht"]).to_csv(passing)
+    failing = tmp_path / "gemeente.xlsx"
+    pd.crosstab(persons["gemeente"], persons["geslacht"]).to_excel(failing)
+    review = tmp_path / "gemiddelden.parquet"
+    persons.groupby("gemeente", observed=True)[["inkomen"]].mean().reset_index().to_parquet(review)
+
+    code, out, _ = run(capsys, "check", str(passing))
+    assert code == 0 and "PASS" in out
+    code, out, _ = run(capsys, "check", str(failing))
+    assert code == 1 and "FAIL" in out and "Vlieland" in out
+    code, out, _ = run(capsys, "check", str(review), "--json")
+    assert code == 3 and json.loads(out)["status"] == "review"
+
+
+def test_check_bad_file_is_one_line_and_exit_2(tmp_path, capsys):
+    code, _, err = run(capsys, "check", str(tmp_path / "missing.csv"))
+    assert code == 2 and "missing.csv does not exist" in one_line_error(err)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    code, _, err = run(capsys, "check", str(notes))
+    assert code == 2 and "reads .csv, .xlsx, .parquet files" in one_line_error(err)
+
+
+def test_basket_lists_items_in_text_and_json(basket, persons, capsys):
+    basket.add(pd.crosstab(persons["leeftijdsklasse"], persons["geslacht"]), "Leeftijd")
+    basket.add(pd.crosstab(persons["gemeente"], persons["geslacht"]), "Gemeente", explanation="Merged later.")
+    code, out, _ = run(capsys, "basket", "--basket", str(basket.folder))
+    assert code == 0
+    assert "[pass] Leeftijd (table; no explanation; not exported)" in out
+    assert "[fail] Gemeente (table; explained; not exported)" in out
+    code, out, _ = run(capsys, "basket", "--basket", str(basket.folder), "--json")
+    doc = json.loads(out)
+    assert [(i["title"], i["status"]) for i in doc["items"]] == [("Leeftijd", "pass"), ("Gemeente", "fail")]
+
+
+def test_prepare_dry_run_says_the_plan_and_writes_nothing(basket, exportmap, persons, capsys):
+    basket.add(pd.crosstab(persons["leeftijdsklasse"], persons["geslacht"]), "Leeftijd")
+    basket.add(pd.crosstab(persons["gemeente"], persons["geslacht"]), "Gemeente")
+    code, out, _ = run(capsys, "prepare", "--basket", str(basket.folder), "--exportmap", str(exportmap),
+                       "--project", "9001", "--dry-run")
+    assert code == 0
+    assert "1 output goes to 2_Controle achteraf as 9001_" in out
+    assert "'Gemeente' is held back because its check says 'fail'" in out
+    assert list(exportmap.rglob("*.zip")) == []
+    code, out, _ = run(capsys, "prepare", "--basket", str(basket.folder), "--exportmap", str(exportmap),
+                       "--mode", "vooraf", "--dry-run", "--json")
+    plan = json.loads(out)
+    assert plan["mode"] == "vooraf" and [z["folder"] for z in plan["zips"]] == ["1_Controle vooraf"]
+
+
+def test_prepare_writes_the_zips_and_reports_them(basket, exportmap, persons, capsys):
+    basket.add(pd.crosstab(persons["leeftijdsklasse"], persons["geslacht"]), "Leeftijd")
+    code, out, _ = run(capsys, "prepare", "--basket", str(basket.folder), "--exportmap", str(exportmap), "--json")
+    assert code == 0
+    written = json.loads(out)["zips"]
+    assert len(written) == 1 and f"/{ACHTERAF}/" in written[0].replace("\\", "/")
+    assert "outputcontroleformulier.xlsx" in zipfile.ZipFile(written[0]).namelist()
+    code, out, _ = run(capsys, "prepare", "--basket", str(basket.folder), "--exportmap", str(exportmap))
+    assert code == 0 and "Nothing was exported" in out
+
+
+def test_prepare_mistakes_are_one_line_and_exit_2(basket, tmp_path, capsys):
+    code, _, err = run(capsys, "prepare", "--basket", str(basket.folder), "--exportmap", str(tmp_path / "nope"))
+    assert code == 2 and "nope does not exist" in one_line_error(err)
+    code, _, err = run(capsys, "prepare", "--basket", str(basket.folder))
+    assert code == 2 and "No exportmap given" in one_line_error(err)
+
+
+def test_console_script_runs(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "cbs_export_lab.cli", "prepare", "--exportmap", str(tmp_path / "x"),
+                           "--basket", str(tmp_path / "b")], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip().startswith("cbs-export: The exportmap") and "Traceback" not in done.stderr
