@@ -244,7 +244,7 @@ def rule_findings(table: PlainTable, kinds: np.ndarray, values: np.ndarray, rule
                                            "describe().drop(['min', 'max']), or show percentiles such as 10%/90%.",
             cells=cells,
         ))
-    unknown = np.isin(kinds, (UNKNOWN, MAGNITUDE, SHARE, TEXT))
+    unknown = np.isin(kinds, (UNKNOWN, MAGNITUDE, SHARE, TEXT)) & ~zero
     if unknown.any():
         cells = table.cells(unknown)
         what = _unknown_what(kinds[unknown])
@@ -436,3 +436,303 @@ def _check_column_argument(arg: str, value: Any, source: pd.DataFrame | None) ->
         length = len(value) if np.ndim(value) == 1 else "no"
         raise UserError(f"{arg}= has {length} values but the source frame has {len(source)} rows. "
                         f"Pass a column name of the source frame or one value per row.")
+
+
+
+# ---------------------------------------------------------------- recovering the table from a source frame
+
+_PANDAS_STATS = {
+    "count": "count", "counts": "size", "size": "size", "n": "size", "aantal": "size", "freq": "size",
+    "frequency": "size", "nunique": "nunique", "sum": "sum", "mean": "mean", "average": "mean",
+    "gemiddelde": "mean", "median": "median", "std": "std", "var": "var", "sem": "sem", "min": "min", "max": "max",
+    "minimum": "min", "maximum": "max", "first": "first", "last": "last", "prod": "prod",
+    "proportion": "share", "percentage": "share", "percent": "share", "pct": "share", "share": "share",
+    "aandeel": "share", "fraction": "share", "normalized": "share",
+}
+_COUNTING = ("size", "count", "nunique")
+_ALL = object()  # a margin ("All") in a cell's key values
+
+
+def statistic_name(label: Any) -> str | None:
+    """The pandas statistic a label names ('mean', 'q0.25' for '25%', 'share' for 'proportion'), or None."""
+    if not isinstance(label, str):
+        return None
+    name = label.strip().lower()
+    if _PERCENTILE.fullmatch(name):
+        q = float(name[:-1]) / 100
+        return "min" if q == 0 else "max" if q == 1 else f"q{q:g}"
+    return _PANDAS_STATS.get(name)
+
+
+@dataclass(frozen=True)
+class Role:
+    """What one row or column label says: values of the grouping keys, the value column, the statistic."""
+
+    keys: tuple[Any, ...] = ()
+    value: Any = None
+    statistic: str | None = None
+
+
+def _is_column(source: pd.DataFrame, name: Any) -> bool:
+    try:
+        return name is not None and name in source.columns
+    except TypeError:
+        return False
+
+
+def _axis_roles(index: pd.Index, source: pd.DataFrame, *, rows: bool) -> tuple[list[Any], list[Role]] | None:
+    """Keys (levels named after source columns) and a role per label; None when a row label cannot be placed."""
+    names = list(index.names)
+    key_levels = [i for i, n in enumerate(names) if _is_column(source, n)]
+    roles = []
+    for label in index:
+        parts = label if isinstance(label, tuple) else (label,)
+        value = statistic = None
+        for i, part in enumerate(parts):
+            if i in key_levels:
+                continue
+            stat = statistic_name(part)
+            if stat is not None and statistic is None:
+                statistic = stat
+            elif value is None and _is_column(source, part):
+                value = part
+            elif rows:
+                return None
+        roles.append(Role(tuple(parts[i] for i in key_levels), value, statistic))
+    return [names[i] for i in key_levels], roles
+
+
+@dataclass
+class Layout:
+    """How a plain table maps onto a source frame: grouping keys and, per cell, key values, value and statistic."""
+
+    row_keys: list[Any]
+    col_keys: list[Any]
+    cell_keys: list[tuple[Any, ...]]  # one per cell, row-major; _ALL for a margin
+    values: list[Any]
+    statistics: list[str | None]
+    margins_name: str | None
+
+    @property
+    def keys(self) -> list[Any]:
+        return self.row_keys + self.col_keys
+
+
+def read_layout(table: PlainTable, source: pd.DataFrame) -> Layout | None:
+    """Recover the grouping keys and each cell's value column and statistic from the labels."""
+    row_part = _axis_roles(table.frame.index, source, rows=True)
+    if table.is_series:
+        name = table.frame.columns[0]
+        stat = statistic_name(name)
+        col_part = ([], [Role((), name if stat is None and _is_column(source, name) else None, stat)])
+    else:
+        col_part = _axis_roles(table.frame.columns, source, rows=False)
+    if row_part is None or col_part is None:
+        return None
+    (row_keys, rows), (col_keys, cols) = row_part, col_part
+    if len(set(row_keys + col_keys)) != len(row_keys + col_keys):
+        return None
+    margins_name = _margins_name(rows, cols, row_keys + col_keys, source)
+    cell_keys, values, statistics = [], [], []
+    for r in rows:
+        for c in cols:
+            keys = r.keys + c.keys
+            cell_keys.append(tuple(_ALL if margins_name is not None and k == margins_name else k for k in keys))
+            if r.value is not None and c.value is not None and r.value != c.value:
+                return None
+            values.append(r.value if r.value is not None else c.value)
+            if r.statistic is not None and c.statistic is not None and r.statistic != c.statistic:
+                return None
+            statistics.append(r.statistic or c.statistic)
+    return Layout(row_keys, col_keys, cell_keys, values, statistics, margins_name)
+
+
+def _margins_name(rows: list[Role], cols: list[Role], keys: list[Any], source: pd.DataFrame) -> str | None:
+    """The label pandas gave margins ('All'), if a key value is one and the source has no such value."""
+    seen = {k for role in rows + cols for k in role.keys if isinstance(k, str) and k.strip().lower() in MARGIN_NAMES}
+    for name in seen:
+        if not any(_has_value(source[key], name) for key in keys):
+            return name
+    return None
+
+
+def _has_value(column: pd.Series, value: Any) -> bool:
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return value in column.cat.categories
+    try:
+        return bool((column == value).any())
+    except TypeError:
+        return False
+
+
+def _grouped(source: pd.DataFrame, keys: list[Any], value: Any, statistic: str) -> pd.Series | float:
+    """One statistic of `value` per group of `keys` (a number when there are no keys)."""
+    if statistic == "size" or value is None:
+        if not keys:
+            return float(len(source))
+        return source.groupby(keys, observed=True, sort=False).size()
+    column = source[value]
+    if not keys:
+        return float(column.quantile(float(statistic[1:])) if statistic[0] == "q" else column.agg(statistic))
+    groups = column.groupby([source[k] for k in keys], observed=True, sort=False)
+    return groups.quantile(float(statistic[1:])) if statistic[0] == "q" else groups.agg(statistic)
+
+
+def reproduce(source: pd.DataFrame, keys: list[Any], cell_keys: list[tuple[Any, ...]], value: Any,
+              statistic: str) -> np.ndarray:
+    """The statistic for each cell, recomputed from the source; margins (_ALL keys) over the other keys."""
+    out = np.full(len(cell_keys), np.nan)
+    patterns: dict[tuple[bool, ...], list[int]] = {}
+    for p, cell in enumerate(cell_keys):
+        patterns.setdefault(tuple(k is _ALL for k in cell), []).append(p)
+    for pattern, positions in patterns.items():
+        kept = [i for i, is_all in enumerate(pattern) if not is_all]
+        grouped = _grouped(source, [keys[i] for i in kept], value, statistic)
+        if isinstance(grouped, pd.Series):
+            labels = [tuple(cell_keys[p][i] for i in kept) for p in positions]
+            index = pd.MultiIndex.from_tuples(labels) if len(kept) > 1 else pd.Index([lab[0] for lab in labels], dtype=object)
+            got = pd.to_numeric(grouped.reindex(index), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        else:
+            got = np.full(len(positions), grouped, dtype=float)
+        if statistic in _COUNTING or value is None:
+            got = np.nan_to_num(got, nan=0.0)
+        out[positions] = got
+    return out
+
+
+def _tolerance(values: np.ndarray) -> float:
+    """Half a unit of the precision the table's numbers were rounded to (0 when they were not rounded)."""
+    finite = np.abs(values[np.isfinite(values)])
+    if finite.size == 0:
+        return 0.0
+    with np.errstate(all="ignore"):
+        for decimals in range(0, 7):
+            scaled = finite * 10.0**decimals
+            if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6 * np.maximum(1.0, scaled)):
+                return 0.5 * 10.0**-decimals
+    return 0.0
+
+
+def values_match(table: np.ndarray, recomputed: np.ndarray, counting: bool) -> bool:
+    """Whether the recomputed statistics give the table's numbers, up to the table's rounding."""
+    if table.shape != recomputed.shape:
+        return False
+    tolerance = _tolerance(table)
+    with np.errstate(all="ignore"):
+        close = np.abs(table - recomputed) <= np.maximum(tolerance, 1e-9 * np.abs(recomputed)) + 1e-12
+    both_empty = np.isnan(table) & np.isnan(recomputed)
+    empty_zero = np.isnan(table) & (recomputed == 0) if counting else np.zeros_like(close)
+    return bool(np.all(close | both_empty | empty_zero))
+
+
+@dataclass(frozen=True)
+class Match:
+    """A block of cells the source reproduces: which value column, which statistic, and for shares the base."""
+
+    positions: np.ndarray
+    value: Any
+    statistic: str
+    share_of: str | None = None  # "all", "rows" or "columns" for percentages/proportions
+    scale: float = 1.0
+
+
+_WHOLE_STATS = ("size", "nunique", "count", "sum", "mean", "median", "min", "max")
+_FRACTION_STATS = ("share", "mean", "sum", "median", "std", "var", "min", "max", "sem")
+_SAMPLE_CELLS = 8
+
+
+def _options(source: pd.DataFrame, keys: list[Any], value: Any, statistic: str | None, whole: bool,
+             id_columns: list[Any]) -> list[tuple[Any, str]]:
+    """(value column, statistic) pairs worth trying, most likely first."""
+    numeric = [c for c in source.columns if c not in keys and pd.api.types.is_numeric_dtype(source[c].dtype)
+               and not pd.api.types.is_bool_dtype(source[c].dtype)]
+    stats = [statistic] if statistic else list(_WHOLE_STATS if whole else _FRACTION_STATS)
+    out: list[tuple[Any, str]] = []
+    for stat in stats:
+        if stat in ("size", "share"):
+            if value is None:
+                out.append((None, stat))
+            continue
+        if stat == "count" and value is None:
+            out.append((None, "size"))
+            columns = [c for c in numeric if source[c].hasnans]
+        elif stat == "nunique":
+            columns = [value] if value is not None else [c for c in id_columns if c not in keys]
+        else:
+            columns = [value] if value is not None else numeric
+        out += [(c, stat) for c in columns]
+    return list(dict.fromkeys(out))
+
+
+def _sample(cell_keys: list[tuple[Any, ...]], table_values: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    usable = [p for p in positions if np.isfinite(table_values[p]) and not any(k is _ALL for k in cell_keys[p])]
+    if len(usable) <= _SAMPLE_CELLS:
+        return np.array(usable, dtype=int)
+    step = len(usable) / _SAMPLE_CELLS
+    return np.array([usable[int(i * step)] for i in range(_SAMPLE_CELLS)], dtype=int)
+
+
+def _rows_of(source: pd.DataFrame, keys: list[Any], cells: list[tuple[Any, ...]]) -> pd.DataFrame:
+    """The source rows of these cells' groups (and a few more): where every key takes one of their values."""
+    mask = np.ones(len(source), dtype=bool)
+    for i, key in enumerate(keys):
+        wanted = list({c[i] for c in cells})
+        try:
+            mask &= source[key].isin(wanted).to_numpy()
+        except TypeError:
+            return source
+    return source[mask]
+
+
+def find_block(source: pd.DataFrame, layout: Layout, table_values: np.ndarray, positions: np.ndarray,
+               value: Any, statistic: str | None, id_columns: list[Any]) -> Match | None:
+    """The first (value, statistic) that reproduces every cell of a block exactly, or None."""
+    block = table_values[positions]
+    finite = block[np.isfinite(block)]
+    whole = bool(finite.size) and bool(np.all(finite == np.floor(finite))) and bool(np.all(finite >= 0))
+    cell_keys = [layout.cell_keys[p] for p in positions]
+    if statistic in (None, "share") and value is None:
+        share = _find_share(source, layout, block, cell_keys)
+        if share is not None:
+            return Match(positions, None, "size", *share)
+        if statistic == "share":
+            return None
+    sample = _sample(layout.cell_keys, table_values, positions)
+    sample_keys = [layout.cell_keys[p] for p in sample]
+    rows = _rows_of(source, layout.keys, sample_keys) if len(sample) else source
+    for candidate, stat in _options(source, layout.keys, value, statistic, whole, id_columns):
+        counting = stat in _COUNTING or candidate is None
+        try:
+            if len(sample) and not values_match(
+                    table_values[sample], reproduce(rows, layout.keys, sample_keys, candidate, stat), counting):
+                continue
+            if values_match(block, reproduce(source, layout.keys, cell_keys, candidate, stat), counting):
+                return Match(positions, candidate, stat)
+        except (TypeError, ValueError, KeyError, NotImplementedError, AttributeError):
+            continue
+    return None
+
+
+def _find_share(source: pd.DataFrame, layout: Layout, block: np.ndarray,
+                cell_keys: list[tuple[Any, ...]]) -> tuple[str, float] | None:
+    """Proportions or percentages of the counts, of the whole table, of each row or of each column."""
+    finite = block[np.isfinite(block)]
+    if finite.size == 0 or finite.min() < 0 or finite.max() > 100 * (1 + 1e-9):
+        return None
+    n_row = len(layout.row_keys)
+    counts = reproduce(source, layout.keys, cell_keys, None, "size")
+    bases = {
+        "all": [tuple(_ALL for _ in c) for c in cell_keys],
+        "rows": [c[:n_row] + tuple(_ALL for _ in c[n_row:]) for c in cell_keys],
+        "columns": [tuple(_ALL for _ in c[:n_row]) + c[n_row:] for c in cell_keys],
+    }
+    for share_of, base_keys in bases.items():
+        if share_of != "all" and not (layout.row_keys and layout.col_keys):
+            continue
+        base = reproduce(source, layout.keys, base_keys, None, "size")
+        with np.errstate(all="ignore"):
+            fraction = np.where(base > 0, counts / base, np.nan)
+        for scale in (1.0, 100.0):
+            if values_match(block, fraction * scale, counting=False):
+                return share_of, scale
+    return None
