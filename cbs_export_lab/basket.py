@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Iterator
 
 from .atomic import write_bytes
@@ -207,7 +207,7 @@ class Basket:
 
         def render(folder: Path, stem: str, _title: str) -> list[Path]:
             dst = folder / f"{stem}.ipynb"
-            reports.append(strip_notebook(src, dst))
+            reports.append(strip_notebook(src, dst, rules=rules))
             return sorted(p for p in folder.iterdir() if p.is_file())
 
         with self._locked() as manifest:
@@ -264,6 +264,18 @@ class Basket:
         try:
             folder.mkdir(parents=True)
             written = render(folder, item_id, title)
+            item = Item(
+                id=item_id, title=title, kind=kind, status=result.status, findings=list(result.findings),
+                counts=result.counts, files=[p.relative_to(self.folder).as_posix() for p in written],
+                background=background, background_for=background_for,
+                explanation=(explanation or "").strip() or None, description=description, source=result.source,
+                unit=result.unit, weighted=result.weighted, rules_origin=result.rules_origin,
+                rules_compliant=rules_compliant, added_at=_now(),
+            )
+            if after_render is not None:
+                after_render(item)
+            manifest.items.append(item.to_dict())
+            self._write(manifest)
         except OSError as exc:
             shutil.rmtree(folder, ignore_errors=True)
             raise BasketError(
@@ -273,18 +285,6 @@ class Basket:
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        item = Item(
-            id=item_id, title=title, kind=kind, status=result.status, findings=list(result.findings),
-            counts=result.counts, files=[p.relative_to(self.folder).as_posix() for p in written],
-            background=background, background_for=background_for,
-            explanation=(explanation or "").strip() or None, description=description, source=result.source,
-            unit=result.unit, weighted=result.weighted, rules_origin=result.rules_origin,
-            rules_compliant=rules_compliant, added_at=_now(),
-        )
-        if after_render is not None:
-            after_render(item)
-        manifest.items.append(item.to_dict())
-        self._write(manifest)
         return item
 
     def _store_background(self, manifest: _Manifest, item: Item, frames: Any, rules: Any) -> Item:
@@ -370,6 +370,8 @@ class Basket:
             for key, kind in (("id", str), ("title", str), ("kind", str), ("status", str), ("files", list)):
                 if not isinstance(d.get(key), kind):
                     raise self._corrupt(f"entry {i} of \"items\" has no valid {key!r}")
+            if not all(isinstance(f, str) and _inside(f) for f in d["files"]):
+                raise self._corrupt(f"item {d['id']!r} names a file outside the basket folder")
             if d["id"] in seen:
                 raise self._corrupt(f"the item id {d['id']!r} appears twice")
             seen.add(d["id"])
@@ -541,6 +543,11 @@ def _unique_title(title: str, taken: set[str]) -> str:
     while f"{title} ({n})" in taken:
         n += 1
     return f"{title} ({n})"
+
+
+def _inside(relative: str) -> bool:
+    path = PurePosixPath(relative)
+    return not path.is_absolute() and ".." not in path.parts and not PureWindowsPath(relative).drive
 
 
 def _now() -> str:
