@@ -54,7 +54,34 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_strip(args: argparse.Namespace) -> int:
-    raise UserError("'cbs-export strip' is not available yet.")
+    """Exit 1 when something would leak (--check) or when a stripped copy still has failing findings; else 0."""
+    from .strip import strip
+
+    if args.check and (args.in_place or args.output_dir):
+        raise UserError("--check writes nothing: leave out -o and --in-place, or drop --check to write stripped copies.")
+    if args.in_place and args.output_dir:
+        raise UserError("Give either --in-place or -o DIR, not both.")
+    sources = [Path(p) for p in args.notebooks]
+    targets = [] if args.check else [_strip_target(src, args) for src in sources]
+    clashes = sorted({str(t) for t in targets if targets.count(t) > 1})
+    if clashes:
+        raise UserError(f"Two notebooks would be stripped to the same file ({', '.join(clashes)}). "
+                        "Strip them one at a time, or into different folders with -o DIR.")
+    stripped = [strip(src) for src in sources]
+    if args.check:
+        reports = [s.report for s in stripped]
+    else:
+        reports = [s.write(dst, in_place=args.in_place) for s, dst in zip(stripped, targets)]
+    print("\n\n".join(r.text() for r in reports))
+    if args.check:
+        return 1 if any(r.would_leak for r in reports) else 0
+    return 0 if all(r.ok for r in reports) else 1
+
+
+def _strip_target(src: Path, args: argparse.Namespace) -> Path:
+    if args.in_place:
+        return src
+    return (args.output_dir or src.parent) / f"{src.stem}.stripped.ipynb"
 
 
 def _cmd_basket(args: argparse.Namespace) -> int:
@@ -114,7 +141,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_cmd_check)
 
-    p = sub.add_parser("strip", help="strip outputs and data from notebooks before exporting syntax")
+    p = sub.add_parser(
+        "strip", help="strip outputs and data from notebooks before exporting syntax",
+        description="Write NAME.stripped.ipynb and NAME.stripped.py without outputs, attachments, embedded data or "
+                    "widget state, and report ids or pasted numbers left in the code or text.",
+    )
+    p.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="the .ipynb files to strip")
+    p.add_argument("-o", "--output-dir", type=Path, metavar="DIR",
+                   help="write the stripped copies into DIR (default: next to each notebook)")
+    p.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 when a notebook holds outputs, embedded data or findings "
+                        "(for a git pre-commit hook)")
+    p.add_argument("--in-place", action="store_true", help="overwrite the notebooks themselves")
     p.set_defaults(func=_cmd_strip)
 
     p = sub.add_parser("basket", help="list the export basket")
