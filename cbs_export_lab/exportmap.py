@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .atomic import replace_with_retry
-from .basket import Item
+from .basket import Basket, Item
 from .errors import UserError
 from .settings import MODES, load_settings
 
@@ -33,6 +33,7 @@ CHECKSUMS_NAME = "checksums.sha256"
 PARTIAL_SUFFIX = ".partial"
 WRITE_ORDER = (BACKGROUND, VOORAF, ACHTERAF)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ ()-]+")
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 _ZIP_EPOCH_MIN = datetime(1980, 1, 1, tzinfo=timezone.utc)
 
 
@@ -135,6 +136,8 @@ def safe_name(text: str, fallback: str = "output", limit: int = 60) -> str:
     """ASCII, valid on Windows and without path separators: accents dropped, other characters become '_'."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     cleaned = _UNSAFE.sub("_", ascii_text).strip(" ._")[:limit].strip(" ._")
+    if cleaned.split(".")[0].upper() in _WINDOWS_RESERVED:
+        cleaned = "_" + cleaned
     return cleaned or fallback
 
 
@@ -266,9 +269,8 @@ def _why(mode: str, folder: str, label: str, outputs: list[Item]) -> tuple[bool,
     return False, f"{why} This zip is not output light ({reasons}), so its name has no LIGHT_."
 
 
-def _basket_items(basket: Any) -> list[Item]:
-    items = basket.items if hasattr(basket, "items") and not isinstance(basket, (list, tuple)) else basket
-    return list(items)
+def _basket_items(basket: Basket | Sequence[Item]) -> list[Item]:
+    return basket.items if isinstance(basket, Basket) else list(basket)
 
 
 def _exportmap_folder(exportmap: str | os.PathLike[str] | None, settings_exportmap: Path | None) -> Path:
@@ -284,7 +286,7 @@ def _exportmap_folder(exportmap: str | os.PathLike[str] | None, settings_exportm
 
 
 def plan_export(
-    basket: Any,
+    basket: Basket | Sequence[Item],
     exportmap: str | os.PathLike[str] | None = None,
     *,
     mode: str | None = None,
@@ -327,7 +329,7 @@ def _free_name(folder: Path, project: str | None, when: datetime, label: str, li
 
 
 def prepare_export(
-    basket: Any,
+    basket: Basket,
     exportmap: str | os.PathLike[str] | None = None,
     *,
     mode: str | None = None,
@@ -356,7 +358,7 @@ class Member:
     source: Path
 
 
-def _zip_members(plan: ExportPlan, planned: PlannedZip, basket: Any) -> list[Member]:
+def _zip_members(plan: ExportPlan, planned: PlannedZip, basket: Basket) -> list[Member]:
     """The artefacts of one zip as (name in the zip, file on disk), in plan order, with their files checked."""
     members: list[Member] = []
     for n, item_id in enumerate(planned.items, 1):
@@ -366,8 +368,8 @@ def _zip_members(plan: ExportPlan, planned: PlannedZip, basket: Any) -> list[Mem
             folder = f"{BACKGROUND_IN_ZIP}/{folder}"
         used: set[str] = set()
         for rel in item.files:
-            source = Path(basket.path(item, rel)).resolve()
-            if not source.is_relative_to(Path(basket.folder).resolve()):
+            source = basket.path(item, rel).resolve()
+            if not source.is_relative_to(basket.folder):
                 raise UserError(
                     f"Basket item '{item.title}' ({item.id}) names the file {rel!r}, which lies outside the basket "
                     f"{basket.folder}; the manifest was edited by hand. Remove the item and add the output again."

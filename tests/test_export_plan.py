@@ -168,7 +168,8 @@ def test_zip_names_are_ascii_windows_valid_and_labelled():
     assert zip_name("Één/twee:drie?", when, "syntax", light=False) == "Een_twee_drie_20260304-050607_syntax.zip"
     assert zip_name(None, when, light=True) == "LIGHT_output_20260304-050607.zip"
     assert zip_name("..", when, counter=2) == "output_20260304-050607_2.zip"
-    assert safe_name('con<>:"|?*') == "con"
+    assert safe_name('con<>:"|?*') == "_con"
+    assert safe_name("nul.xlsx") == "_nul.xlsx" and safe_name("console") == "console"
 
 
 @pytest.fixture
