@@ -1,0 +1,388 @@
+import { Widget } from '@lumino/widgets';
+import { deleteIcon, LabIcon, refreshIcon } from '@jupyterlab/ui-components';
+
+import { IBasket, IBudget, IItem, IPlan, IPrepared, ISettings, requestAPI, sendJSON } from './api';
+import { exportIcon, kindIcons, statusIcons, statusWords } from './icons';
+
+const POLL_MS = 3000;
+const MODE_CHOICES: [string, string][] = [
+  ['', 'Detect from the exportmap'],
+  ['vooraf', 'vooraf (checked beforehand)'],
+  ['achteraf', 'achteraf (approved for checking afterwards)']
+];
+
+type Child = Node | string | null | undefined | false;
+
+function h(tag: string, props: Record<string, string> = {}, ...children: Child[]): HTMLElement {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === 'class') {
+      node.className = value;
+    } else {
+      node.setAttribute(key, value);
+    }
+  }
+  for (const child of children) {
+    if (child) {
+      node.append(child);
+    }
+  }
+  return node;
+}
+
+function icon(labIcon: LabIcon, className = ''): HTMLElement {
+  return labIcon.element({ tag: 'span', className: `jp-CbsExport-icon ${className}`, elementPosition: 'center' });
+}
+
+function button(label: string, onClick: () => void, className = '', labIcon?: LabIcon): HTMLButtonElement {
+  const node = h('button', { class: `jp-Button jp-CbsExport-button ${className}`, type: 'button', title: label }) as HTMLButtonElement;
+  if (labIcon) {
+    node.append(icon(labIcon));
+    node.setAttribute('aria-label', label);
+  } else {
+    node.textContent = label;
+  }
+  node.addEventListener('click', onClick);
+  return node;
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * The "CBS export" panel: a view over the server extension. Every decision (status, routing, budget) comes from
+ * the server; this only shows it and sends what the researcher typed.
+ */
+export class ExportSidebar extends Widget {
+  private settingsBox = h('div', { class: 'jp-CbsExport-settings' });
+  private basketBox = h('div', { class: 'jp-CbsExport-basket' });
+  private meterBox = h('div', { class: 'jp-CbsExport-light' });
+  private planBox = h('div', { class: 'jp-CbsExport-plan' });
+  private resultBox = h('div', { class: 'jp-CbsExport-result' });
+  private errorBox = h('div', { class: 'jp-CbsExport-error', role: 'alert' });
+  private prepareButton: HTMLButtonElement;
+  private lastBasket = '';
+  private timer = 0;
+  private busy = false;
+
+  constructor() {
+    super();
+    this.id = 'cbs-export-lab-sidebar';
+    this.addClass('jp-CbsExport');
+    this.title.icon = exportIcon;
+    this.title.caption = 'CBS export: basket and "Prepare export"';
+    this.prepareButton = button('Prepare export', () => void this.prepare(), 'jp-mod-styled jp-mod-accept jp-CbsExport-prepare');
+    const header = h(
+      'header',
+      { class: 'jp-CbsExport-header' },
+      h('h2', {}, 'CBS export'),
+      button('Refresh', () => void this.refresh(), 'jp-CbsExport-iconButton', refreshIcon)
+    );
+    this.node.append(
+      header,
+      this.errorBox,
+      this.section('Project', this.settingsBox),
+      this.section('Basket', this.basketBox),
+      this.section('Output light', this.meterBox),
+      this.section('Export plan', this.planBox, this.prepareButton, this.resultBox)
+    );
+    this.errorBox.hidden = true;
+  }
+
+  private section(title: string, ...content: HTMLElement[]): HTMLElement {
+    return h('section', { class: 'jp-CbsExport-section' }, h('h3', { class: 'jp-CbsExport-sectionTitle' }, title), ...content);
+  }
+
+  protected onAfterShow(): void {
+    void this.refresh();
+    this.timer = window.setInterval(() => void this.poll(), POLL_MS);
+  }
+
+  protected onBeforeHide(): void {
+    window.clearInterval(this.timer);
+  }
+
+  protected onAfterAttach(): void {
+    if (this.isVisible) {
+      this.onAfterShow();
+    }
+  }
+
+  protected onBeforeDetach(): void {
+    window.clearInterval(this.timer);
+  }
+
+  /** Read everything again (after a change here, or when asked). */
+  async refresh(): Promise<void> {
+    await this.guard(async () => {
+      const settings = await requestAPI<ISettings>('settings');
+      this.renderSettings(settings);
+      await this.loadBasket(true);
+    });
+  }
+
+  /** The kernel may have added items: re-read the basket and redraw only when it changed. */
+  private async poll(): Promise<void> {
+    if (this.busy || !this.isVisible) {
+      return;
+    }
+    try {
+      await this.loadBasket(false);
+    } catch {
+      // a missed poll is retried in a few seconds; errors from user actions are shown by guard()
+    }
+  }
+
+  private async loadBasket(force: boolean): Promise<void> {
+    const basket = await requestAPI<IBasket>('basket');
+    const key = JSON.stringify(basket);
+    if (!force && key === this.lastBasket) {
+      return;
+    }
+    const editing = this.basketBox.contains(document.activeElement) && document.activeElement?.tagName === 'TEXTAREA';
+    if (editing && !force) {
+      return;
+    }
+    this.lastBasket = key;
+    this.renderBasket(basket.items);
+    this.renderBudget(basket.budget, basket.items);
+    await this.loadPlan();
+  }
+
+  private async loadPlan(): Promise<void> {
+    try {
+      this.renderPlan(await requestAPI<IPlan>('plan'));
+    } catch (error) {
+      this.planBox.replaceChildren(h('p', { class: 'jp-CbsExport-problem' }, (error as Error).message));
+      this.prepareButton.disabled = true;
+    }
+  }
+
+  private async guard(action: () => Promise<void>): Promise<void> {
+    this.busy = true;
+    this.showError(null);
+    try {
+      await action();
+    } catch (error) {
+      this.showError((error as Error).message);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private showError(message: string | null): void {
+    this.errorBox.hidden = !message;
+    this.errorBox.textContent = message ?? '';
+  }
+
+  private renderSettings(s: ISettings): void {
+    const field = (label: string, name: string, value: string | null, placeholder: string): HTMLElement => {
+      const input = h('input', { class: 'jp-mod-styled jp-CbsExport-input', name, placeholder, 'aria-label': label }) as HTMLInputElement;
+      input.value = value ?? '';
+      return h('label', { class: 'jp-CbsExport-field' }, h('span', {}, label), input);
+    };
+    const mode = h('select', { class: 'jp-mod-styled jp-CbsExport-input', name: 'mode', 'aria-label': 'Mode' }) as HTMLSelectElement;
+    for (const [value, label] of MODE_CHOICES) {
+      const option = h('option', { value }, label) as HTMLOptionElement;
+      option.selected = (s.mode ?? '') === value;
+      mode.append(option);
+    }
+    const form = h(
+      'form',
+      { class: 'jp-CbsExport-form' },
+      field('Project number', 'project', s.project, 'e.g. 9876'),
+      field('Researcher', 'researcher', s.researcher, 'your name, for the output control form'),
+      field('Exportmap', 'exportmap', s.exportmap, 'F:/exportmap'),
+      h('label', { class: 'jp-CbsExport-field' }, h('span', {}, 'Mode'), mode),
+      button('Save settings', () => void this.saveSettings(form as HTMLFormElement), 'jp-mod-styled jp-CbsExport-save')
+    );
+    form.addEventListener('submit', event => {
+      event.preventDefault();
+      void this.saveSettings(form as HTMLFormElement);
+    });
+    const detected = s.detected_mode
+      ? `Mode: ${s.detected_mode} (${s.mode_source === 'settings' ? 'set in the settings' : 'detected from the exportmap'})`
+      : 'Mode: not known yet';
+    const folders = h(
+      'ul',
+      { class: 'jp-CbsExport-folders' },
+      ...s.folders.map(f =>
+        h('li', { class: f.exists ? 'jp-mod-present' : 'jp-mod-missing' }, f.exists ? '✓ ' : '– ', f.name, f.exists ? '' : ' (not there)')
+      )
+    );
+    this.settingsBox.replaceChildren(
+      form,
+      h('p', { class: 'jp-CbsExport-mode' }, detected),
+      s.exportmap_exists ? folders : '',
+      s.problem ? h('p', { class: 'jp-CbsExport-problem' }, s.problem) : ''
+    );
+  }
+
+  private async saveSettings(form: HTMLFormElement): Promise<void> {
+    const value = (name: string) => (form.elements.namedItem(name) as HTMLInputElement | HTMLSelectElement).value.trim();
+    await this.guard(async () => {
+      const body = { project: value('project'), researcher: value('researcher'), exportmap: value('exportmap'), mode: value('mode') };
+      this.renderSettings(await requestAPI<ISettings>('settings', sendJSON('PUT', body)));
+      await this.loadBasket(true);
+    });
+  }
+
+  private renderBasket(items: IItem[]): void {
+    if (items.length === 0) {
+      this.basketBox.replaceChildren(
+        h('p', { class: 'jp-CbsExport-empty' }, 'The basket is empty. Add outputs from a notebook, e.g. cel.Basket().add(table, "title"), or strip a notebook into it.')
+      );
+      return;
+    }
+    const list = h('ul', { class: 'jp-CbsExport-items' }, ...items.map(item => this.renderItem(item)));
+    this.basketBox.replaceChildren(list);
+  }
+
+  private renderItem(item: IItem): HTMLElement {
+    const status = h('span', { class: `jp-CbsExport-status jp-mod-${item.status}`, title: statusWords[item.status] }, icon(statusIcons[item.status] ?? statusIcons.review));
+    const kind = kindIcons[item.kind];
+    const row = h(
+      'div',
+      { class: 'jp-CbsExport-itemRow' },
+      status,
+      h('span', { class: 'jp-CbsExport-itemTitle', title: item.title }, item.title),
+      h('span', { class: 'jp-CbsExport-kind' }, kind ? icon(kind) : '', item.background ? 'background' : item.kind),
+      button(`Remove "${item.title}" from the basket`, () => void this.remove(item), 'jp-CbsExport-iconButton jp-CbsExport-remove', deleteIcon)
+    );
+    const notes: string[] = [statusWords[item.status] ?? item.status];
+    if (item.exported.length > 0) {
+      notes.push('already exported');
+    }
+    if (item.never_exportable) {
+      notes.push('can never be exported (identifiers or microdata)');
+    }
+    const details = item.findings.length
+      ? h(
+          'details',
+          { class: 'jp-CbsExport-findings' },
+          h('summary', {}, plural(item.findings.length, 'finding')),
+          h(
+            'ul',
+            {},
+            ...item.findings.map(f =>
+              h(
+                'li',
+                { class: `jp-mod-${f.severity}` },
+                h('strong', {}, f.severity === 'fail' ? 'Fails: ' : 'Review: '),
+                f.message,
+                f.where ? h('div', { class: 'jp-CbsExport-where' }, `Where: ${f.where}`) : '',
+                f.fix ? h('div', { class: 'jp-CbsExport-fix' }, `Fix: ${f.fix}`) : ''
+              )
+            )
+          )
+        )
+      : '';
+    return h(
+      'li',
+      { class: `jp-CbsExport-item jp-mod-${item.status}`, 'data-item-id': item.id },
+      row,
+      h('div', { class: 'jp-CbsExport-note' }, notes.join(' · ')),
+      details,
+      item.needs_explanation && !item.never_exportable ? this.renderExplanation(item) : ''
+    );
+  }
+
+  private renderExplanation(item: IItem): HTMLElement {
+    const text = h('textarea', {
+      class: 'jp-mod-styled jp-CbsExport-explanation',
+      rows: '2',
+      placeholder: 'Why is there no disclosure risk? Needed before this output can leave.',
+      'aria-label': `Explanation for "${item.title}"`
+    }) as HTMLTextAreaElement;
+    text.value = item.explanation ?? '';
+    const save = button('Save explanation', () => void this.explain(item, text.value), 'jp-mod-styled jp-CbsExport-saveExplanation');
+    const state = h('span', { class: 'jp-CbsExport-note' }, item.has_explanation ? 'Explanation saved' : 'No explanation yet');
+    return h('div', { class: 'jp-CbsExport-explain' }, text, h('div', { class: 'jp-CbsExport-explainRow' }, save, state));
+  }
+
+  private async explain(item: IItem, text: string): Promise<void> {
+    await this.guard(async () => {
+      await requestAPI<IItem>(`basket/${encodeURIComponent(item.id)}`, sendJSON('PUT', { explanation: text }));
+      (document.activeElement as HTMLElement | null)?.blur();
+      await this.loadBasket(true);
+    });
+  }
+
+  private async remove(item: IItem): Promise<void> {
+    await this.guard(async () => {
+      await requestAPI<null>(`basket/${encodeURIComponent(item.id)}`, { method: 'DELETE' });
+      await this.loadBasket(true);
+    });
+  }
+
+  private renderBudget(budget: IBudget, items: IItem[]): void {
+    const outputs = items.filter(i => !i.background && i.exported.length === 0);
+    if (outputs.length === 0) {
+      this.meterBox.replaceChildren(h('p', { class: 'jp-CbsExport-empty' }, 'No outputs waiting.'));
+      return;
+    }
+    const percent = Math.round(budget.fraction * 100);
+    const meter = h('div', { class: `jp-CbsExport-meter ${budget.fits ? 'jp-mod-fits' : 'jp-mod-over'}`, role: 'meter', 'aria-valuenow': String(percent), 'aria-valuemin': '0', 'aria-valuemax': '100' });
+    const bar = h('div', { class: 'jp-CbsExport-meterBar' });
+    bar.style.width = `${Math.min(percent, 100)}%`;
+    meter.append(bar);
+    const summary = budget.fits
+      ? `${percent}% of the output-light budget used: these outputs can go as output light (LIGHT_) where CBS allows it.`
+      : `Not output light (${percent}% of the budget).`;
+    const parts = [
+      budget.tables ? plural(budget.tables, 'table') : '',
+      budget.cells ? plural(budget.cells, 'cell') : '',
+      budget.count_cells ? plural(budget.count_cells, 'cell') + ' with counts' : '',
+      budget.models ? plural(budget.models, 'model') : '',
+      budget.figures ? plural(budget.figures, 'graph') : ''
+    ].filter(Boolean);
+    const why = [...budget.exceeded, ...budget.reasons];
+    this.meterBox.replaceChildren(
+      meter,
+      h('p', { class: 'jp-CbsExport-meterText' }, summary),
+      parts.length ? h('p', { class: 'jp-CbsExport-note' }, parts.join(', ')) : '',
+      why.length ? h('ul', { class: 'jp-CbsExport-reasons' }, ...why.map(r => h('li', {}, r))) : ''
+    );
+  }
+
+  private renderPlan(plan: IPlan): void {
+    this.planBox.replaceChildren(
+      h('p', { class: 'jp-CbsExport-note' }, `Mode: ${plan.mode}`),
+      h('ul', { class: 'jp-CbsExport-sentences' }, ...plan.description.map(line => h('li', {}, line)))
+    );
+    this.prepareButton.disabled = plan.zips.length === 0;
+  }
+
+  private async prepare(): Promise<void> {
+    this.prepareButton.disabled = true;
+    await this.guard(async () => {
+      const result = await requestAPI<IPrepared>('prepare', sendJSON('POST', {}));
+      this.renderResult(result);
+      await this.loadBasket(true);
+    });
+    if (!this.errorBox.hidden) {
+      this.prepareButton.disabled = false;
+    }
+  }
+
+  private renderResult(result: IPrepared): void {
+    if (result.zips.length === 0) {
+      this.resultBox.replaceChildren(h('p', { class: 'jp-CbsExport-note' }, 'Nothing was written: no item could leave now.'));
+      return;
+    }
+    this.resultBox.replaceChildren(
+      h('h4', {}, `Written to ${result.exportmap}`),
+      h(
+        'ul',
+        { class: 'jp-CbsExport-written' },
+        ...result.zips.map(z =>
+          h('li', {}, h('strong', {}, z.name), ` in ${z.folder}`, h('div', { class: 'jp-CbsExport-note' }, `${plural(z.files.length, 'file')}: ${z.files.join(', ')}`))
+        )
+      ),
+      result.blocked.length
+        ? h('ul', { class: 'jp-CbsExport-reasons' }, ...result.blocked.map(b => h('li', {}, `'${b.title}' was held back because ${b.reason}`)))
+        : ''
+    );
+  }
+}
