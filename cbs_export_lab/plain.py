@@ -80,16 +80,12 @@ class PlainTable:
     frame: pd.DataFrame
     is_series: bool
 
-    @property
-    def rows(self) -> list[Any]:
-        return list(self.frame.index)
-
-    @property
-    def cols(self) -> list[Any]:
-        return list(self.frame.columns)
+    def __post_init__(self) -> None:
+        self.rows = list(self.frame.index)
+        self.cols = list(self.frame.columns)
 
     def cell(self, i: int, j: int) -> tuple[Any, Any]:
-        return (self.frame.index[i], None if self.is_series else self.frame.columns[j])
+        return (self.rows[i], None if self.is_series else self.cols[j])
 
     def cells(self, mask: np.ndarray) -> list[tuple[Any, Any]]:
         return [self.cell(i, j) for i, j in zip(*np.nonzero(mask))]
@@ -644,8 +640,8 @@ _SAMPLE_CELLS = 8
 def _options(source: pd.DataFrame, keys: list[Any], value: Any, statistic: str | None, whole: bool,
              id_columns: list[Any]) -> list[tuple[Any, str]]:
     """(value column, statistic) pairs worth trying, most likely first."""
-    numeric = [c for c in source.columns if c not in keys and pd.api.types.is_numeric_dtype(source[c].dtype)
-               and not pd.api.types.is_bool_dtype(source[c].dtype)]
+    numeric = [c for c in source.columns if c not in keys and c not in id_columns
+               and pd.api.types.is_numeric_dtype(source[c].dtype) and not pd.api.types.is_bool_dtype(source[c].dtype)]
     stats = [statistic] if statistic else list(_WHOLE_STATS if whole else _FRACTION_STATS)
     out: list[tuple[Any, str]] = []
     for stat in stats:
@@ -713,6 +709,12 @@ def find_block(source: pd.DataFrame, layout: Layout, table_values: np.ndarray, p
     return None
 
 
+def _sums_to(totals: np.ndarray, scale: float) -> bool:
+    """Whether shares add up to the whole (rounded percentages may be off by a little)."""
+    present = totals[totals > 0]
+    return bool(present.size) and bool(np.all(np.abs(present - scale) <= 0.01 * scale))
+
+
 def _find_share(source: pd.DataFrame, layout: Layout, block: np.ndarray,
                 cell_keys: list[tuple[Any, ...]]) -> tuple[str, float] | None:
     """Proportions or percentages of the counts, of the whole table, of each row or of each column."""
@@ -720,6 +722,14 @@ def _find_share(source: pd.DataFrame, layout: Layout, block: np.ndarray,
     if finite.size == 0 or finite.min() < 0 or finite.max() > 100 * (1 + 1e-9):
         return None
     n_row = len(layout.row_keys)
+    inner = [not any(k is _ALL for k in c) for c in cell_keys]
+    sums = pd.DataFrame({
+        "value": np.nan_to_num(block[inner]),
+        "row": [c[:n_row] for c, keep in zip(cell_keys, inner) if keep],
+        "col": [c[n_row:] for c, keep in zip(cell_keys, inner) if keep],
+    })
+    totals = {"all": np.array([sums["value"].sum()]), "rows": sums.groupby("row")["value"].sum().to_numpy(),
+              "columns": sums.groupby("col")["value"].sum().to_numpy()}
     counts = reproduce(source, layout.keys, cell_keys, None, "size")
     bases = {
         "all": [tuple(_ALL for _ in c) for c in cell_keys],
@@ -729,6 +739,8 @@ def _find_share(source: pd.DataFrame, layout: Layout, block: np.ndarray,
     for share_of, base_keys in bases.items():
         if share_of != "all" and not (layout.row_keys and layout.col_keys):
             continue
+        if not any(_sums_to(totals[share_of], scale) for scale in (1.0, 100.0)):
+            continue
         base = reproduce(source, layout.keys, base_keys, None, "size")
         with np.errstate(all="ignore"):
             fraction = np.where(base > 0, counts / base, np.nan)
@@ -736,3 +748,49 @@ def _find_share(source: pd.DataFrame, layout: Layout, block: np.ndarray,
             if values_match(block, fraction * scale, counting=False):
                 return share_of, scale
     return None
+
+
+@dataclass
+class Recovery:
+    """How the source reproduces a table: the layout and one match per block of cells."""
+
+    layout: Layout
+    matches: list[Match]
+
+    def describe(self) -> str:
+        """E.g. 'mean, max of inkomen; number of rows by gemeente, geslacht'."""
+        by_stat: dict[str, list[str]] = {}
+        for m in self.matches:
+            if m.share_of:
+                what = f"{'percentages' if m.scale == 100 else 'proportions'} of rows (of the {m.share_of} total)"
+                by_stat.setdefault(what, [])
+            elif m.value is None:
+                by_stat.setdefault("number of rows", [])
+            else:
+                by_stat.setdefault(m.statistic.replace("q", "quantile ") if m.statistic[0] == "q" else m.statistic, [])
+        values = list(dict.fromkeys(str(m.value) for m in self.matches if m.value is not None))
+        stats = [s for s in by_stat if s != "number of rows" and not s.endswith("total)")]
+        parts = [s for s in by_stat if s == "number of rows" or s.endswith("total)")]
+        if stats:
+            parts.append(f"{', '.join(stats)} of {', '.join(values)}")
+        keys = ", ".join(str(k) for k in self.layout.keys) or "no grouping"
+        return f"{'; '.join(parts)} by {keys}"
+
+
+def recover(table: PlainTable, source: pd.DataFrame, id_columns: list[Any]) -> Recovery | str:
+    """The recovery, or why the source does not reproduce the table."""
+    layout = read_layout(table, source)
+    if layout is None:
+        return "its row labels are not values of source columns, statistic names or column names"
+    values = table.numbers()[0].ravel()
+    blocks: dict[tuple[Any, str | None], list[int]] = {}
+    for p, block in enumerate(zip(layout.values, layout.statistics)):
+        blocks.setdefault(block, []).append(p)
+    matches = []
+    for (value, statistic), positions in blocks.items():
+        match = find_block(source, layout, values, np.array(positions), value, statistic, id_columns)
+        if match is None:
+            what = f"the {statistic or 'statistic'} of {value}" if value is not None else statistic or "any statistic tried"
+            return f"recomputing {what} from it does not give the table's numbers"
+        matches.append(match)
+    return Recovery(layout, matches)
