@@ -7,6 +7,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
+from . import figures as _figures  # noqa: F401 - installs the cheap matplotlib hooks, see figures.install_hooks
+
 __version__ = "0.1.0"
 
 _PUBLIC = {
