@@ -32,6 +32,10 @@ VERSION = 1
 LOCK_TIMEOUT = 60.0
 BACKGROUND_SUFFIX = " - achtergrondinformatie (niet vrijgeven)"
 TABLE_FILES = (".csv", ".xlsx", ".parquet")
+BACKGROUND_SHEETS = {
+    "units": "units per cell", "rows": "records per cell", "largest_share": "share of the largest contributor",
+    "two_largest_share": "share of the two largest contributors", "weighted": "weighted value per cell",
+}
 _ID_LETTER = {"table": "t", "model": "m", "figure": "g", "syntax": "s", "file": "f"}
 
 
@@ -182,7 +186,7 @@ class Basket:
                                rules_compliant=compliant)
             stats = result.details.get("cell_stats")
             if not background and kind == "table" and getattr(stats, "magnitude", False):
-                self._store_background(manifest, item, stats.to_frames(), rules)
+                self._store_background(manifest, item, stats.to_frames(), result)
         if item.never_exportable:
             warnings.warn(
                 f"Basket item {item.id!r} ({item.title}) contains identifying data or unit records "
@@ -287,33 +291,26 @@ class Basket:
             raise
         return item
 
-    def _store_background(self, manifest: _Manifest, item: Item, frames: Any, rules: Any) -> Item:
-        """Units per cell and dominance shares behind a magnitude table: for the checker, never released."""
-        from .check import check
-        from .excel import write_sheet
+    def _store_background(self, manifest: _Manifest, item: Item, frames: Mapping[str, Any], result: CheckResult) -> Item:
+        """Units per cell and dominance shares behind a magnitude table: for the checker, never released.
 
-        named = list(frames.items()) if isinstance(frames, Mapping) else [(f"deel {i + 1}", f) for i, f in enumerate(frames)]
+        It carries the table's own findings (they are about the same cells), for display only.
+        """
+        from .excel import Sheet, write_book
+
         title = item.title + BACKGROUND_SUFFIX
-        findings: list[Finding] = []
-        for name, frame in named:
-            for f in check(frame, rules=rules).findings:
-                findings.append(Finding(f.rule, f.severity, f.message, f"{name}: {f.where}" if f.where else str(name), f.fix, f.cells))
-        result = CheckResult(kind="table", findings=findings, source=item.source, rules_origin=rules.origin,
-                             unit=item.unit, weighted=item.weighted)
+        about = f"Background information for the checker of {item.title!r} (basket item {item.id}). Not for release."
 
         def render(folder: Path, stem: str, t: str) -> list[Path]:
-            return [
-                write_sheet(folder / f"{stem}-{_slug(str(name), 30)}.xlsx", frame, title=f"{t} - {name}",
-                            description=f"Background information for the checker of {item.title!r} "
-                                        f"(basket item {item.id}). Not for release.",
-                            meta={"Background for": item.id, "Release": "no (niet vrijgeven)"},
-                            sheet_name=str(name))
-                for name, frame in named
+            sheets = [
+                Sheet(frame, f"{t}: {BACKGROUND_SHEETS.get(name, name)}", about,
+                      {"Background for": item.id, "Release": "no (niet vrijgeven)"}, name=name)
+                for name, frame in frames.items()
             ]
+            return [write_book(folder / f"{stem}.xlsx", sheets)]
 
-        return self._store(manifest, "table", title, result, render, description=f"Background information for {item.title}",
-                           explanation=None, background=True, background_for=item.id,
-                           rules_compliant=item.rules_compliant)
+        return self._store(manifest, "table", title, result, render, description=about, explanation=None,
+                           background=True, background_for=item.id, rules_compliant=item.rules_compliant)
 
     def _new_id(self, manifest: _Manifest, kind: str, title: str) -> str:
         """A short Windows-valid id; numbers are never reused, and a folder left by a crashed add is skipped."""

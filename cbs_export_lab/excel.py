@@ -9,8 +9,9 @@ import math
 import os
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
@@ -21,6 +22,18 @@ MARK_FILL = "FFC7CE"
 MARK_FONT = "9C0006"
 DEFAULT_NOTE = "This cell fails a disclosure rule: do not release it as it is."
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One table on its own sheet, with the rows a checker reads above it."""
+
+    frame: pd.DataFrame | pd.Series
+    title: str
+    description: str = ""
+    meta: Mapping[str, Any] | None = None
+    marked_cells: Sequence[tuple] = ()
+    name: str = "output"
 
 
 def write_sheet(
@@ -39,22 +52,39 @@ def write_sheet(
     column or row (a Series has no column label). Marked cells not found in the table are listed under it, so a
     checker still sees them.
     """
+    return write_book(path, [Sheet(frame, title, description, meta, tuple(marked_cells), sheet_name)])
+
+
+def write_book(path: str | os.PathLike[str], sheets: Iterable[Sheet]) -> Path:
+    """Write several tables into one new .xlsx, one sheet each, atomically."""
     from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    used: set[str] = set()
+    for sheet in sheets:
+        name = _sheet_name(sheet.name, used)
+        used.add(name.lower())
+        _fill(wb.create_sheet(name), sheet)
+    with atomic_path(path) as tmp:
+        wb.save(tmp)
+    return Path(path)
+
+
+def _fill(ws: Any, sheet: Sheet) -> None:
     from openpyxl.comments import Comment
     from openpyxl.styles import Font, PatternFill
 
+    frame = sheet.frame
     if isinstance(frame, pd.Series):
         frame = frame.to_frame(name=frame.name if frame.name is not None else "value")
-    wb = Workbook()
-    ws = wb.active
-    ws.title = _sheet_name(sheet_name)
     bold = Font(bold=True)
 
-    ws.append([title])
+    ws.append([sheet.title])
     ws["A1"].font = Font(bold=True, size=14)
-    if description:
-        ws.append([description])
-    for key, value in (meta or {}).items():
+    if sheet.description:
+        ws.append([sheet.description])
+    for key, value in (sheet.meta or {}).items():
         ws.append([str(key), _cell_value(value)])
         ws.cell(ws.max_row, 1).font = bold
     ws.append([])
@@ -76,7 +106,7 @@ def write_sheet(
 
     fill = PatternFill("solid", fgColor=MARK_FILL)
     font = Font(color=MARK_FONT, bold=True)
-    positions, missing = _locate(frame, marked_cells)
+    positions, missing = _locate(frame, sheet.marked_cells)
     for (r, c), notes in positions.items():
         cell = ws.cell(first_data_row + r, n_index + c + 1)
         cell.fill = fill
@@ -92,14 +122,15 @@ def write_sheet(
     for c in range(1, n_index + 1):
         ws.column_dimensions[ws.cell(1, c).column_letter].width = 22
 
-    with atomic_path(path) as tmp:
-        wb.save(tmp)
-    return Path(path)
 
-
-def _sheet_name(name: str) -> str:
-    clean = _BAD_SHEET_CHARS.sub("_", name).strip("'") or "output"
-    return clean[:31]
+def _sheet_name(name: str, used: set[str]) -> str:
+    """Excel allows 31 characters, none of []:*?/\\, and no two sheets whose names differ only in case."""
+    clean = (_BAD_SHEET_CHARS.sub("_", str(name)).strip("'") or "output")[:31]
+    candidate, n = clean, 2
+    while candidate.lower() in used:
+        candidate = f"{clean[:27]} ({n})"
+        n += 1
+    return candidate
 
 
 def _header(name: Any, fallback: str) -> Any:
