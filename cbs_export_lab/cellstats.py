@@ -1,0 +1,289 @@
+"""The statistics behind every cell of a table, computed in one grouped pass over factorized keys.
+
+A checker needs, per cell: how many distinct units and source records it rests on, the weighted total, and
+the largest absolute contributions (summed per unit first). `grouped_stats` computes all of them with
+`np.bincount` / `np.maximum.at` over integer group codes, so a 10M-row table costs a few passes over arrays
+instead of one pandas crosstab per statistic.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+FREQUENCY = frozenset({"count", "size"})
+EXTREMES = frozenset({"min", "max"})
+KEEP_LARGEST = 2
+
+
+@dataclass(eq=False)
+class CellStats:
+    """The statistics behind every cell of a table, aligned with its labels (all arrays are rows x columns).
+
+    `units` are unweighted distinct units (or source records when no unit is known); `top1`/`top2` the largest
+    and second-largest absolute contribution, summed per unit first; `abs_total` the sum of the absolute
+    contributions. `top_more` holds ranks 3, 4, ... when a stricter dominance rule needs them.
+    """
+
+    index: pd.Index
+    columns: pd.Index
+    units: np.ndarray
+    rows: np.ndarray
+    weighted: np.ndarray | None
+    top1: np.ndarray
+    top2: np.ndarray
+    abs_total: np.ndarray
+    statistic: str
+    magnitude: bool
+    is_margin: np.ndarray
+    unit_name: str | None
+    weighted_table: bool
+    source: str | None
+    top_more: np.ndarray | None = None
+    quantile: float | None = None
+    normalized: str | None = None
+    observations: int | None = None
+    digest: str | None = field(default=None, repr=False)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.units.shape
+
+    @property
+    def frequency(self) -> bool:
+        """Cells hold frequencies (counts, or percentages/proportions of counts)."""
+        return self.statistic in FREQUENCY
+
+    @property
+    def reveals_extremes(self) -> bool:
+        return self.statistic in EXTREMES or (self.statistic == "quantile" and self.quantile in (0.0, 1.0))
+
+    def largest(self, n: int) -> np.ndarray | None:
+        """Sum of the n largest contributions per cell, or None when fewer ranks were kept."""
+        ranks = [self.top1, self.top2] + ([] if self.top_more is None else list(self.top_more))
+        if n > len(ranks):
+            return None
+        return np.sum(ranks[:n], axis=0)
+
+    def to_frames(self) -> dict[str, pd.DataFrame]:
+        """Units, records and the dominance shares per cell, labelled like the table (background information)."""
+        def frame(values: np.ndarray) -> pd.DataFrame:
+            return pd.DataFrame(values, index=self.index, columns=self.columns)
+
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share1 = np.where(self.abs_total > 0, self.top1 / self.abs_total, np.nan)
+            share2 = np.where(self.abs_total > 0, (self.top1 + self.top2) / self.abs_total, np.nan)
+        frames = {"units": frame(self.units), "rows": frame(self.rows),
+                  "largest_share": frame(share1), "two_largest_share": frame(share2)}
+        if self.weighted is not None:
+            frames["weighted"] = frame(self.weighted)
+        return frames
+
+    def align(self, index: pd.Index, columns: pd.Index) -> "CellStats":
+        """The same statistics on other labels of the same grouping; labels absent here have no source rows."""
+        rows_at = _positions(self.index, index)
+        cols_at = _positions(self.columns, columns)
+
+        def take(values: np.ndarray | None, fill: Any = 0) -> np.ndarray | None:
+            if values is None:
+                return None
+            return _take2(values, rows_at, cols_at, fill)
+
+        more = None if self.top_more is None else np.stack([take(m) for m in self.top_more])
+        return CellStats(
+            index=index, columns=columns, units=take(self.units), rows=take(self.rows), weighted=take(self.weighted),
+            top1=take(self.top1), top2=take(self.top2), abs_total=take(self.abs_total), statistic=self.statistic,
+            magnitude=self.magnitude, is_margin=take(self.is_margin, False), unit_name=self.unit_name,
+            weighted_table=self.weighted_table, source=self.source, top_more=more, quantile=self.quantile,
+            normalized=self.normalized, observations=self.observations,
+        )
+
+
+def _positions(have: pd.Index, want: pd.Index) -> np.ndarray:
+    if have.equals(want):
+        return np.arange(len(want))
+    if isinstance(have, pd.MultiIndex) or isinstance(want, pd.MultiIndex):
+        lookup = {_plain(label): i for i, label in enumerate(have)}
+        return np.array([lookup.get(_plain(label), -1) for label in want], dtype=np.int64)
+    return np.asarray(pd.Index(have, dtype=object).get_indexer(pd.Index(want, dtype=object)))
+
+
+def _plain(label: Any) -> Any:
+    """A hashable label where every missing value compares equal (NaN != NaN otherwise)."""
+    if isinstance(label, tuple):
+        return tuple(_plain(x) for x in label)
+    return "\0missing" if label is None or (isinstance(label, float) and np.isnan(label)) or label is pd.NA else label
+
+
+def _take2(values: np.ndarray, rows_at: np.ndarray, cols_at: np.ndarray, fill: Any) -> np.ndarray:
+    out = values[np.ix_(np.maximum(rows_at, 0), np.maximum(cols_at, 0))] if values.size else \
+        np.zeros((len(rows_at), len(cols_at)), dtype=values.dtype)
+    out = out.copy()
+    out[rows_at < 0, :] = fill
+    out[:, cols_at < 0] = fill
+    return out
+
+
+# --- one grouped pass -------------------------------------------------------------------------------------
+
+@dataclass
+class Groups:
+    """Rows mapped to table cells: `cell` = row group * n_cols + column group, for the rows that count."""
+
+    row: np.ndarray          # row group per kept source row
+    col: np.ndarray          # column group per kept source row
+    n_rows: int
+    n_cols: int
+
+    @property
+    def cell(self) -> np.ndarray:
+        return self.row * self.n_cols + self.col
+
+
+@dataclass
+class Grid:
+    """Statistics on the grid of observed row groups x column groups, plus one margin row and column."""
+
+    units: np.ndarray
+    rows: np.ndarray
+    weighted: np.ndarray | None
+    largest: np.ndarray      # (ranks, R + 1, C + 1)
+    abs_total: np.ndarray
+    observations: int
+
+
+def largest_per_group(group: np.ndarray, values: np.ndarray, n_groups: int, ranks: int) -> np.ndarray:
+    """The `ranks` largest values per group, ties kept (shape ranks x n_groups, 0 where a group has fewer)."""
+    out = np.zeros((ranks, n_groups))
+    filled = np.zeros(n_groups, dtype=np.int64)
+    remaining = values.astype(float, copy=True)
+    for _ in range(ranks):
+        top = np.full(n_groups, -np.inf)
+        np.maximum.at(top, group, remaining)
+        live = np.isfinite(top)
+        if not live.any():
+            break
+        hit = live[group] & (remaining == top[group])
+        ties = np.bincount(group[hit], minlength=n_groups)
+        for rank in range(ranks):
+            put = live & (filled <= rank) & (rank < filled + ties)
+            out[rank, put] = top[put]
+        filled += ties
+        remaining[hit] = -np.inf
+    return np.maximum(out, 0.0)
+
+
+def _distinct_pairs(group: np.ndarray, unit: np.ndarray, n_units: int) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of the distinct (group, unit) pairs per row, and the pair keys (group * n_units + unit)."""
+    codes, keys = pd.factorize(group.astype(np.int64) * n_units + unit, sort=False)
+    return codes, np.asarray(keys)
+
+
+def grouped_stats(groups: Groups, *, values: np.ndarray | None, unit: np.ndarray | None, n_units: int,
+                  weights: np.ndarray | None, magnitude: bool, ranks: int = KEEP_LARGEST) -> Grid:
+    """Units, records, weighted totals and largest contributions per cell and per margin, in one pass."""
+    R, C = groups.n_rows, groups.n_cols
+    cell = groups.cell
+    n_cells = R * C
+    shape = (R + 1, C + 1)
+
+    def with_margins(inner: np.ndarray, by_row: np.ndarray, by_col: np.ndarray, total: Any) -> np.ndarray:
+        out = np.zeros(shape, dtype=np.result_type(inner, by_row, by_col))
+        out[:R, :C] = inner.reshape(R, C)
+        out[:R, C] = by_row
+        out[R, :C] = by_col
+        out[R, C] = total
+        return out
+
+    rows_inner = np.bincount(cell, minlength=n_cells).reshape(R, C)
+    rows = with_margins(rows_inner.ravel(), rows_inner.sum(1), rows_inner.sum(0), rows_inner.sum())
+
+    weighted = None
+    if weights is not None:
+        w = weights * values if magnitude and values is not None else weights
+        inner = np.bincount(cell, w, minlength=n_cells).reshape(R, C)
+        weighted = with_margins(inner.ravel(), inner.sum(1), inner.sum(0), inner.sum())
+
+    x = values if magnitude and values is not None else None
+    if unit is None:
+        units = rows
+        observations = int(len(cell))
+        if x is None:
+            largest = np.zeros((ranks,) + shape)
+            abs_total = np.zeros(shape)
+        else:
+            ax = np.abs(x)
+            inner_top = largest_per_group(cell, ax, n_cells, ranks)
+            abs_inner = np.bincount(cell, ax, minlength=n_cells)
+            largest, abs_total = _margins_from_cells(inner_top, abs_inner, R, C, ranks)
+    else:
+        pair_code, pair_key = _distinct_pairs(cell, unit, n_units)
+        pair_cell = pair_key // n_units
+        pair_unit = pair_key % n_units
+        unit_counts = np.bincount(pair_cell, minlength=n_cells)
+        pair_row, pair_col = pair_cell // C, pair_cell % C
+        by_row = _count_distinct(pair_row, pair_unit, n_units, R)
+        by_col = _count_distinct(pair_col, pair_unit, n_units, C)
+        observations = int(np.unique(pair_unit).size)
+        units = with_margins(unit_counts, by_row, by_col, observations)
+        if x is None:
+            largest = np.zeros((ranks,) + shape)
+            abs_total = np.zeros(shape)
+        else:
+            contrib = np.bincount(pair_code, x, minlength=len(pair_key))
+            largest = np.zeros((ranks,) + shape)
+            abs_total = np.zeros(shape)
+            top, tot = _top_and_total(pair_cell, contrib, n_cells, ranks)
+            largest[:, :R, :C] = top.reshape(ranks, R, C)
+            abs_total[:R, :C] = tot.reshape(R, C)
+            for axis_codes, n, put in ((pair_row, R, np.s_[:R, C]), (pair_col, C, np.s_[R, :C])):
+                codes, keys = _distinct_pairs(axis_codes, pair_unit, n_units)
+                summed = np.bincount(codes, contrib, minlength=len(keys))
+                top, tot = _top_and_total(keys // n_units, summed, n, ranks)
+                largest[(slice(None),) + put] = top
+                abs_total[put] = tot
+            per_unit = np.bincount(pair_unit, contrib, minlength=n_units)
+            top, tot = _top_and_total(np.zeros(n_units, dtype=np.int64), per_unit, 1, ranks)
+            largest[:, R, C] = top[:, 0]
+            abs_total[R, C] = tot[0]
+    return Grid(units=units, rows=rows, weighted=weighted, largest=largest, abs_total=abs_total,
+                observations=observations)
+
+
+def _count_distinct(group: np.ndarray, unit: np.ndarray, n_units: int, n_groups: int) -> np.ndarray:
+    _, keys = _distinct_pairs(group, unit, n_units)
+    return np.bincount(keys // n_units, minlength=n_groups)
+
+
+def _top_and_total(group: np.ndarray, contrib: np.ndarray, n_groups: int, ranks: int) -> tuple[np.ndarray, np.ndarray]:
+    a = np.abs(contrib)
+    return largest_per_group(group, a, n_groups, ranks), np.bincount(group, a, minlength=n_groups)
+
+
+def _margins_from_cells(inner_top: np.ndarray, abs_inner: np.ndarray, R: int, C: int,
+                        ranks: int) -> tuple[np.ndarray, np.ndarray]:
+    """Without units, each record sits in one cell: a margin's largest records are among its cells' largest."""
+    largest = np.zeros((ranks, R + 1, C + 1))
+    abs_total = np.zeros((R + 1, C + 1))
+    grid = inner_top.reshape(ranks, R, C)
+    largest[:, :R, :C] = grid
+    abs_grid = abs_inner.reshape(R, C)
+    abs_total[:R, :C] = abs_grid
+    abs_total[:R, C] = abs_grid.sum(1)
+    abs_total[R, :C] = abs_grid.sum(0)
+    abs_total[R, C] = abs_grid.sum()
+    row_of = np.repeat(np.arange(R), C)
+    col_of = np.tile(np.arange(C), R)
+    flat = grid.reshape(ranks, R * C)
+    candidates = flat.ravel()
+    largest[:, :R, C] = largest_per_group(np.tile(row_of, ranks), candidates, R, ranks)
+    largest[:, R, :C] = largest_per_group(np.tile(col_of, ranks), candidates, C, ranks)
+    largest[:, R, C] = largest_per_group(np.zeros(candidates.size, dtype=np.int64), candidates, 1, ranks)[:, 0]
+    return largest, abs_total
+
+
+def grid_labels(labels: Sequence[Any], margin: Any) -> pd.Index:
+    """Labels of the observed groups followed by the margin label, as tuples when there are several levels."""
+    return pd.Index(list(labels) + [margin], tupleize_cols=True)

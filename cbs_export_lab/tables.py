@@ -1,0 +1,742 @@
+"""`crosstab` and `pivot_table` as in pandas, returning tables that carry their cell statistics, and their check.
+
+The table a researcher sees is pandas' own: the cell values are computed in one grouped pass over factorized
+keys (see `cellstats`), and pandas lays them out from a frame with one row per observed cell, so labels, order,
+margins and fill values follow pandas exactly. The statistics travel in `table.attrs` and are trusted only while
+the table's labels and values are those they were computed for.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import is_integer_dtype, is_list_like, is_numeric_dtype
+
+from .cellstats import (
+    FREQUENCY, KEEP_LARGEST, CellStats, Groups, _plain, _positions, _take2, grid_labels, grouped_stats,
+)
+from .errors import UserError
+from .results import CheckResult, Counts, Finding, format_cells, format_label
+from .rules import RULES_ENV, Rules, load_rules
+
+STATS_ATTR = "cbs_export_lab.cell_stats"
+MAX_CELLS = 20_000_000
+_NAMED = ("count", "size", "sum", "mean", "median", "std", "var", "min", "max")
+_WEIGHTABLE = ("count", "size", "sum", "mean")
+
+
+class Quantile:
+    """`aggfunc=quantile(q)`: a quantile that pandas can apply too and that the checks recognise."""
+
+    def __init__(self, q: float) -> None:
+        if not 0 <= q <= 1:
+            raise UserError(f"quantile({q!r}): q must be between 0 and 1, e.g. quantile(0.5) for the median.")
+        self.q = float(q)
+        self.__name__ = f"quantile_{self.q:g}"
+
+    def __call__(self, values: pd.Series) -> float:
+        return values.quantile(self.q)
+
+    def __repr__(self) -> str:
+        return f"quantile({self.q:g})"
+
+
+def quantile(q: float) -> Quantile:
+    return Quantile(q)
+
+
+# --- arguments --------------------------------------------------------------------------------------------
+
+def _statistic(aggfunc: Any) -> tuple[str | None, float | None]:
+    """Our name for an aggfunc pandas understands, or (None, None) when we cannot tell what it computes."""
+    if aggfunc is None or aggfunc is len:
+        return ("count" if aggfunc is None else "size"), None
+    if isinstance(aggfunc, Quantile):
+        return "quantile", aggfunc.q
+    if isinstance(aggfunc, str):
+        if aggfunc in _NAMED:
+            return aggfunc, None
+        if aggfunc == "quantile":
+            return "quantile", 0.5
+    return None, None
+
+
+def _active_rules() -> Rules:
+    if os.environ.get(RULES_ENV):
+        return load_rules()
+    from .settings import load_settings
+
+    return load_rules(load_settings().rules)
+
+
+def _column_or_array(data: pd.DataFrame | None, arg: Any, what: str, n: int, index: pd.Index | None) -> tuple[np.ndarray, str]:
+    """`unit=` / `weights=`: a column name of `data`, or an array-like aligned with the rows."""
+    if isinstance(arg, str):
+        if data is None:
+            raise UserError(f"{what}={arg!r} is a column name, but there is no data frame to take it from. "
+                            f"Pass the column itself, e.g. {what}=df[{arg!r}].")
+        if arg not in data.columns:
+            raise UserError(f"{what}={arg!r}: the data has no column {arg!r}. Columns: {', '.join(map(str, data.columns))}.")
+        return np.asarray(data[arg]), arg
+    if isinstance(arg, pd.Series) and index is not None and len(arg) == n and not arg.index.equals(index):
+        arg = arg.reindex(index)
+    values = np.asarray(arg)
+    if values.ndim != 1 or len(values) != n:
+        raise UserError(f"{what}= has {len(values) if values.ndim == 1 else values.shape} values but the data has "
+                        f"{n} rows. Pass a column of the same data (one value per row).")
+    name = getattr(arg, "name", None)
+    return values, (f"{name}" if name is not None else f"the {what}= values")
+
+
+def _weights(values: np.ndarray) -> np.ndarray:
+    if not is_numeric_dtype(values.dtype):
+        raise UserError("weights= must be numbers (one weight per row).")
+    w = values.astype(float)
+    if np.isnan(w).any() or (w < 0).any():
+        raise UserError("weights= contains missing or negative weights. Give every row a weight of 0 or more.")
+    return w
+
+
+@dataclass
+class _Key:
+    """One grouping key, factorized: a code per row (-1: dropped) and how to turn codes back into labels."""
+
+    codes: np.ndarray
+    size: int
+    labels: Callable[[np.ndarray], Any]
+
+
+def _factor(values: Any, dropna: bool) -> _Key:
+    series = values if isinstance(values, pd.Series) else pd.Series(values)
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes = series.cat.codes.to_numpy().astype(np.int64)
+        dtype = series.dtype
+        n = len(dtype.categories)
+
+        def labels(c: np.ndarray) -> Any:
+            return pd.Categorical.from_codes(np.where(c >= n, -1, c), dtype=dtype)
+    else:
+        codes, uniques = pd.factorize(series, sort=True)
+        codes = codes.astype(np.int64)
+        n = len(uniques)
+
+        def labels(c: np.ndarray) -> Any:
+            return uniques.take(np.where(c >= n, -1, c), allow_fill=True)
+    if not dropna and (codes < 0).any():
+        codes = np.where(codes < 0, n, codes)
+        return _Key(codes, n + 1, labels)
+    return _Key(codes, n, labels)
+
+
+def _combine(keys: Sequence[_Key], valid: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """One group id per valid row for several keys, and each key's code per group."""
+    sizes = [k.size for k in keys]
+    flat = np.zeros(int(valid.sum()), dtype=np.int64)
+    for k in keys:
+        flat = flat * k.size + k.codes[valid]
+    span = int(np.prod(sizes, dtype=float)) if sizes else 1
+    if span <= 1 << 24:
+        present = np.flatnonzero(np.bincount(flat, minlength=span))
+        remap = np.full(span, -1, dtype=np.int64)
+        remap[present] = np.arange(present.size)
+        group = remap[flat]
+    else:
+        group, present = pd.factorize(flat, sort=True)
+        present = np.asarray(present)
+    per_key = list(np.unravel_index(present, sizes)) if sizes else []
+    return group.astype(np.int64), [np.asarray(c, dtype=np.int64) for c in per_key]
+
+
+# --- the table and its statistics --------------------------------------------------------------------------
+
+@dataclass
+class _Spec:
+    rows: list[Any]
+    cols: list[Any]
+    row_names: list[Any]
+    col_names: list[Any]
+    values: Any
+    value_name: Any
+    unit: np.ndarray | None
+    unit_name: str | None
+    weights: np.ndarray | None
+    source: str
+
+
+def _display(stat: str, q: float | None, group: np.ndarray, n: int, x: np.ndarray | None,
+             w: np.ndarray | None) -> np.ndarray:
+    """The table's value per group, as pandas computes it (weighted when weights are given)."""
+    if stat in FREQUENCY:
+        return np.bincount(group, minlength=n) if w is None else np.bincount(group, w, minlength=n)
+    if stat == "sum":
+        return np.bincount(group, x, minlength=n) if w is None else np.bincount(group, w * x, minlength=n)
+    if stat == "mean":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if w is None:
+                return np.bincount(group, x, minlength=n) / np.bincount(group, minlength=n)
+            return np.bincount(group, w * x, minlength=n) / np.bincount(group, w, minlength=n)
+    grouped = pd.Series(x).groupby(group)
+    out = grouped.quantile(q) if stat == "quantile" else grouped.agg(stat)
+    return out.reindex(range(n)).to_numpy()
+
+
+def _with_margins(inner: np.ndarray, by_row: np.ndarray, by_col: np.ndarray, total: np.ndarray, R: int, C: int) -> np.ndarray:
+    dtype = np.result_type(inner, by_row, by_col, total)
+    out = np.zeros((R + 1, C + 1), dtype=dtype)
+    out[:R, :C] = inner.reshape(R, C)
+    out[:R, C] = by_row
+    out[R, :C] = by_col
+    out[R, C] = total[0]
+    return out
+
+
+def _margin_label(names: Sequence[Any], margins_name: Any) -> Any:
+    return margins_name if len(names) <= 1 else (margins_name,) + ("",) * (len(names) - 1)
+
+
+def _build(spec: _Spec, stat: str | None, q: float | None, *, aggfunc: Any, margins: bool, margins_name: Any,
+           dropna: bool, fill_value: Any, observed: bool, sort: bool, pandas_table: Callable[[], pd.DataFrame],
+           ranks: int) -> pd.DataFrame:
+    """Compute the cells in one pass; let pandas lay them out; attach the statistics."""
+    n = len(spec.rows[0])
+    row_keys = [_factor(k, dropna) for k in spec.rows]
+    col_keys = [_factor(k, dropna) for k in spec.cols]
+    valid = np.ones(n, dtype=bool)
+    for k in row_keys + col_keys:
+        valid &= k.codes >= 0
+    rg, row_codes = _combine(row_keys, valid)
+    cg, col_codes = _combine(col_keys, valid) if col_keys else (np.zeros(int(valid.sum()), np.int64), [])
+    R = len(row_codes[0]) if row_codes else 1
+    C = len(col_codes[0]) if col_codes else 1
+    if R * C > MAX_CELLS:
+        raise UserError(f"This table would have {R * C:,} cells; that is far too many to check or export. "
+                        "Group the keys into fewer categories first.")
+
+    raw = None if spec.values is None else np.asarray(spec.values)[valid]
+    x = None
+    keep = np.ones(len(rg), dtype=bool)
+    if raw is not None:
+        if stat not in FREQUENCY and not is_numeric_dtype(raw.dtype):
+            raise UserError(f"values= must be numbers for aggfunc {stat or aggfunc!r}; {spec.value_name!r} is not.")
+        if is_numeric_dtype(raw.dtype):
+            x = raw.astype(float)
+            if stat != "size":
+                keep = ~np.isnan(x)
+        else:
+            keep = ~pd.isna(raw)
+    magnitude = spec.values is not None and stat not in FREQUENCY
+    w = None if spec.weights is None else spec.weights[valid]
+    if w is not None and stat is not None and stat not in _WEIGHTABLE:
+        raise UserError(f"weights= works with the count, size, sum and mean statistics, not {stat!r}. "
+                        "Use a weighted count, sum or mean, or leave weights out.")
+    unit = None
+    n_units = 0
+    if spec.unit is not None:
+        unit_codes, uniques = pd.factorize(spec.unit[valid])
+        if (unit_codes < 0).any():
+            raise UserError(f"unit= ({spec.unit_name}) has missing values. Every row needs a unit id.")
+        unit, n_units = unit_codes.astype(np.int64)[keep], max(1, len(uniques))
+    groups = Groups(row=rg[keep], col=cg[keep], n_rows=R, n_cols=C)
+    grid = grouped_stats(groups, values=None if x is None else x[keep], unit=unit, n_units=n_units,
+                         weights=None if w is None else w[keep], magnitude=magnitude, ranks=ranks)
+
+    row_index = grid_labels(_labels(row_keys, row_codes), _margin_label(spec.row_names, margins_name))
+    col_labels = _labels(col_keys, col_codes) if col_keys else [spec.value_name]
+    col_index = grid_labels(col_labels, _margin_label(spec.col_names, margins_name))
+
+    if stat is None or (isinstance(aggfunc, str) and aggfunc == "size"):
+        table = pandas_table()  # pandas lays out aggfunc="size" its own way (a Series per group)
+    else:
+        table = _layout(spec, stat, q, rg, cg, R, C, x, w, keep, row_keys, col_keys, row_codes, col_codes,
+                        row_index, col_index, margins=margins, margins_name=margins_name, dropna=dropna,
+                        fill_value=fill_value, observed=observed, sort=sort)
+
+    stats = _grid_to_stats(grid, row_index, col_index, stat or getattr(aggfunc, "__name__", "custom"), q,
+                           magnitude or stat is None, spec, table, margins_name)
+    return table, stats
+
+
+def _labels(keys: Sequence[_Key], codes: Sequence[np.ndarray]) -> list[Any]:
+    arrays = [list(k.labels(c)) for k, c in zip(keys, codes)]
+    return arrays[0] if len(arrays) == 1 else list(zip(*arrays))
+
+
+def _layout(spec: _Spec, stat: str, q: float | None, rg: np.ndarray, cg: np.ndarray, R: int, C: int,
+            x: np.ndarray | None, w: np.ndarray | None, keep: np.ndarray, row_keys: list[_Key], col_keys: list[_Key],
+            row_codes: list[np.ndarray], col_codes: list[np.ndarray], row_index: pd.Index, col_index: pd.Index, *,
+            margins: bool, margins_name: Any, dropna: bool, fill_value: Any, observed: bool, sort: bool) -> pd.DataFrame:
+    cell = rg * C + cg
+    present = np.flatnonzero(np.bincount(cell, minlength=R * C))
+    kept_rows = rg if stat == "size" else rg[keep]
+    kept_cols = cg if stat == "size" else cg[keep]
+    xk = None if x is None else (x if stat == "size" else x[keep])
+    wk = None if w is None else (w if stat == "size" else w[keep])
+    zero = np.zeros(len(kept_rows), dtype=np.int64)
+    value = _with_margins(
+        _display(stat, q, kept_rows * C + kept_cols, R * C, xk, wk), _display(stat, q, kept_rows, R, xk, wk),
+        _display(stat, q, kept_cols, C, xk, wk), _display(stat, q, zero, 1, xk, wk), R, C)
+    integer_source = spec.values is not None and is_integer_dtype(np.asarray(spec.values).dtype)
+    if w is None and integer_source and stat in ("sum", "min", "max") and not np.isnan(value[:R, :C].ravel()[present]).any():
+        value = value.astype(np.int64) if stat == "sum" else value
+    names = [f"__r{i}" for i in range(len(row_keys))] + [f"__c{i}" for i in range(len(col_keys))]
+    small = {}
+    p_row, p_col = present // C, present % C
+    for i, (k, c) in enumerate(zip(row_keys, row_codes)):
+        small[names[i]] = k.labels(c[p_row])
+    for i, (k, c) in enumerate(zip(col_keys, col_codes)):
+        small[names[len(row_keys) + i]] = k.labels(c[p_col])
+    inner = value[:R, :C].ravel()[present]
+    if stat in ("min", "max") and integer_source and w is None and not np.isnan(inner).any():
+        inner = inner.astype(np.asarray(spec.values).dtype)
+    small["__v"] = inner
+    frame = pd.DataFrame(small)
+    layout_agg = "sum" if stat in FREQUENCY or stat == "sum" else "min" if stat == "min" else "max"
+    table = frame.pivot_table(
+        "__v", index=names[:len(row_keys)], columns=names[len(row_keys):] or None, aggfunc=layout_agg,
+        fill_value=fill_value, margins=margins, margins_name=margins_name, dropna=dropna, observed=observed, sort=sort,
+    )
+    if margins:
+        rows_at = _positions(row_index, table.index)
+        cols_at = _positions(col_index, table.columns if col_keys else pd.Index([spec.value_name]))
+        is_margin = _margin_mask(table.index, table.columns if col_keys else pd.Index([None]), spec, margins_name)
+        found = (rows_at >= 0)[:, None] & (cols_at >= 0)[None, :] & is_margin
+        if found.any():
+            mine = _take2(value.astype(float), rows_at, cols_at, np.nan)
+            table = table.copy()
+            for j in np.flatnonzero(found.any(axis=0)):
+                column = table.iloc[:, j]
+                cells = column.to_numpy(dtype=float, copy=True)
+                cells[found[:, j]] = mine[found[:, j], j]
+                if column.dtype.kind in "iu" and not np.isnan(cells).any():
+                    cells = cells.astype(column.dtype)
+                table.isetitem(int(j), cells)
+    if not col_keys:
+        table.columns = pd.Index([spec.value_name])
+    table = table.rename_axis(index=spec.row_names)
+    if col_keys:
+        table = table.rename_axis(columns=spec.col_names)
+    return table
+
+
+def _margin_mask(index: pd.Index, columns: pd.Index, spec: _Spec, margins_name: Any) -> np.ndarray:
+    row_margin = np.array([_is_margin(label, margins_name) for label in index], dtype=bool)
+    col_margin = np.array([_is_margin(label, margins_name) for label in columns], dtype=bool)
+    return row_margin[:, None] | col_margin[None, :]
+
+
+def _is_margin(label: Any, margins_name: Any) -> bool:
+    if isinstance(label, tuple):
+        return len(label) > 0 and label[0] == margins_name and all(x == "" for x in label[1:])
+    return label == margins_name
+
+
+def _grid_to_stats(grid: Any, row_index: pd.Index, col_index: pd.Index, stat: str, q: float | None, magnitude: bool,
+                   spec: _Spec, table: pd.DataFrame, margins_name: Any) -> CellStats:
+    on_grid = CellStats(
+        index=row_index, columns=col_index, units=grid.units, rows=grid.rows, weighted=grid.weighted,
+        top1=grid.largest[0], top2=grid.largest[1], abs_total=grid.abs_total, statistic=stat, magnitude=magnitude,
+        is_margin=np.zeros(grid.units.shape, dtype=bool), unit_name=spec.unit_name,
+        weighted_table=spec.weights is not None, source=spec.source,
+        top_more=grid.largest[2:] if len(grid.largest) > 2 else None, quantile=q, observations=grid.observations,
+    )
+    stats = on_grid.align(table.index, table.columns)
+    margin_columns = table.columns if spec.cols else pd.Index([None] * len(table.columns))
+    stats.is_margin = _margin_mask(table.index, margin_columns, spec, margins_name)
+    return stats
+
+
+# --- normalize (crosstab) -----------------------------------------------------------------------------------
+
+def _normalize(table: pd.DataFrame, how: Any, margins: bool) -> pd.DataFrame:
+    """Proportions as pandas' crosstab(normalize=...) gives them, margins included."""
+    if isinstance(how, bool):
+        how = "all"
+    elif how in (0, 1) and not isinstance(how, str):
+        how = {0: "index", 1: "columns"}[how]
+    if how not in ("all", "index", "columns"):
+        raise UserError(f"normalize={how!r} is not valid. Use True/'all', 'index' (or 0) or 'columns' (or 1).")
+
+    def core(t: pd.DataFrame) -> pd.DataFrame:
+        if how == "all":
+            out = t / t.sum(axis=1).sum(axis=0)
+        elif how == "columns":
+            out = t / t.sum()
+        else:
+            out = t.div(t.sum(axis=1), axis=0)
+        return out.fillna(0)
+
+    if not margins:
+        return core(table)
+    inner = core(table.iloc[:-1, :-1])
+    by_row = table.iloc[:-1, -1]
+    by_col = table.iloc[-1, :-1]
+    cells = np.zeros(table.shape)
+    cells[:-1, :-1] = inner.to_numpy()
+    if how == "index":
+        out = np.vstack([inner.to_numpy(), (by_col / by_col.sum()).to_numpy()[None, :]])
+        return pd.DataFrame(out, index=table.index, columns=table.columns[:-1]).fillna(0)
+    if how == "columns":
+        out = np.hstack([inner.to_numpy(), (by_row / by_row.sum()).to_numpy()[:, None]])
+        return pd.DataFrame(out, index=table.index[:-1], columns=table.columns).fillna(0)
+    cells[:-1, -1] = by_row / by_row.sum()
+    cells[-1, :-1] = by_col / by_col.sum()
+    cells[-1, -1] = 1.0
+    return pd.DataFrame(cells, index=table.index, columns=table.columns).fillna(0)
+
+
+# --- public builders ---------------------------------------------------------------------------------------
+
+def _names(arrays: list[Any], given: Any, prefix: str) -> list[Any]:
+    if given is not None:
+        given = list(given) if is_list_like(given) else [given]
+        if len(given) != len(arrays):
+            raise UserError(f"{prefix}names has {len(given)} names for {len(arrays)} keys; give one name per key.")
+        return given
+    return [a.name if isinstance(a, pd.Series) and a.name is not None else f"{prefix}_{i}" for i, a in enumerate(arrays)]
+
+
+def _as_list(keys: Any) -> list[Any]:
+    if isinstance(keys, (pd.Series, np.ndarray, pd.Index, pd.Categorical)):
+        return [keys]
+    if is_list_like(keys) and len(keys) and all(is_list_like(k) and not isinstance(k, (str, tuple)) for k in keys):
+        return list(keys)
+    return [keys]
+
+
+def crosstab(index: Any, columns: Any, values: Any = None, rownames: Any = None, colnames: Any = None,
+             aggfunc: Any = None, margins: bool = False, margins_name: str = "All", dropna: bool = True,
+             normalize: Any = False, *, unit: Any = None, weights: Any = None) -> pd.DataFrame:
+    """`pd.crosstab` with the cell statistics attached; `unit=` counts distinct units, `weights=` weights the cells."""
+    if values is None and aggfunc is not None:
+        raise UserError("aggfunc= needs values=: pass the numbers to aggregate, e.g. values=df['inkomen'].")
+    if values is not None and aggfunc is None:
+        raise UserError("values= needs an aggfunc=, e.g. aggfunc='mean' or 'sum'.")
+    rows, cols = _as_list(index), _as_list(columns)
+    lengths = {len(a) for a in rows + cols}
+    if len(lengths) != 1:
+        raise UserError(f"crosstab keys have different lengths {sorted(lengths)}; pass columns of one data frame.")
+    series = [a for a in rows + cols if isinstance(a, pd.Series)]
+    common = series[0].index if series else None
+    if any(not s.index.equals(common) for s in series[1:]):
+        pandas = pd.crosstab(index, columns, values, rownames, colnames, aggfunc, margins, margins_name, dropna, normalize)
+        return pandas
+    n = lengths.pop()
+    row_names, col_names = _names(rows, rownames, "row"), _names(cols, colnames, "col")
+    unit_values, unit_name = (None, None) if unit is None else _column_or_array(None, unit, "unit", n, common)
+    w = None if weights is None else _weights(_column_or_array(None, weights, "weights", n, common)[0])
+    if values is not None:
+        values = _column_or_array(None, values, "values", n, common)[0]
+    if w is not None and values is None:
+        stat_aggfunc: Any = None
+    else:
+        stat_aggfunc = aggfunc
+    stat, q = _statistic(stat_aggfunc)
+    what = " x ".join(map(format_label, row_names + col_names))
+    source = f"cel.crosstab of {what}" + ("" if values is None else f", {stat or aggfunc} of the values")
+    spec = _Spec(rows=[np.asarray(a) if not isinstance(a, pd.Series) else a.reset_index(drop=True) for a in rows],
+                 cols=[np.asarray(a) if not isinstance(a, pd.Series) else a.reset_index(drop=True) for a in cols],
+                 row_names=row_names, col_names=col_names, values=values, value_name="__v",
+                 unit=unit_values, unit_name=unit_name, weights=w, source=source)
+
+    def pandas_table() -> pd.DataFrame:
+        return pd.crosstab(index, columns, values, rownames, colnames, aggfunc, margins, margins_name, dropna)
+
+    table, stats = _build(spec, stat, q, aggfunc=aggfunc, margins=margins, margins_name=margins_name, dropna=dropna,
+                          fill_value=0 if values is None else None, observed=dropna, sort=True,
+                          pandas_table=pandas_table, ranks=_ranks())
+    if normalize is not False:
+        table = _normalize(table, normalize, margins)
+        stats = _restat(stats, table, normalized=str(normalize))
+    return attach_stats(table, stats)
+
+
+def _restat(stats: CellStats, table: pd.DataFrame, normalized: str | None = None) -> CellStats:
+    out = stats.align(table.index, table.columns)
+    rows_at = _positions(stats.index, table.index)
+    cols_at = _positions(stats.columns, table.columns)
+    out.is_margin = _take2(stats.is_margin, rows_at, cols_at, False)
+    out.normalized = normalized
+    return out
+
+
+def _ranks() -> int:
+    return max(KEEP_LARGEST, _active_rules().dominance_n)
+
+
+def pivot_table(data: pd.DataFrame, values: Any = None, index: Any = None, columns: Any = None, aggfunc: Any = "mean",
+                fill_value: Any = None, margins: bool = False, dropna: bool = True, margins_name: str = "All",
+                observed: bool = True, sort: bool = True, *, unit: Any = None, weights: Any = None) -> pd.DataFrame:
+    """`pd.pivot_table` with the cell statistics attached; `unit=`/`weights=` are column names or arrays."""
+    if not isinstance(data, pd.DataFrame):
+        raise UserError(f"pivot_table needs a pandas DataFrame as data, not a {type(data).__name__}.")
+    kwargs = dict(values=values, index=index, columns=columns, aggfunc=aggfunc, fill_value=fill_value,
+                  margins=margins, dropna=dropna, margins_name=margins_name, observed=observed, sort=sort)
+    rows = [] if index is None else (list(index) if is_list_like(index) and not isinstance(index, tuple) else [index])
+    cols = [] if columns is None else (list(columns) if is_list_like(columns) and not isinstance(columns, tuple) else [columns])
+    for key in rows + cols + ([values] if values is not None and not is_list_like(values) else []):
+        if not isinstance(key, str) or key not in data.columns:
+            if isinstance(key, str):
+                raise UserError(f"pivot_table: the data has no column {key!r}. Columns: {', '.join(map(str, data.columns))}.")
+            return pd.pivot_table(data, **kwargs)
+    simple = rows and values is not None and not is_list_like(values) and not (isinstance(aggfunc, (list, dict)))
+    if not simple or len(set(rows + cols)) != len(rows + cols):
+        return pd.pivot_table(data, **kwargs)
+    n = len(data)
+    unit_values, unit_name = (None, None)
+    rules = _active_rules()
+    if unit is not None:
+        unit_values, unit_name = _column_or_array(data, unit, "unit", n, data.index)
+    else:
+        key = linking_key_column(data, rules)
+        if key is not None:
+            unit_values, unit_name = np.asarray(data[key]), f"{key} (linking key in the source)"
+    w = None if weights is None else _weights(_column_or_array(data, weights, "weights", n, data.index)[0])
+    stat, q = _statistic(aggfunc)
+    by = " x ".join(map(str, rows + cols))
+    source = f"cel.pivot_table: {stat or getattr(aggfunc, '__name__', 'custom')} of {values} by {by}"
+    spec = _Spec(rows=[data[k] for k in rows], cols=[data[k] for k in cols], row_names=rows, col_names=cols,
+                 values=data[values].to_numpy(), value_name=values, unit=unit_values, unit_name=unit_name, weights=w,
+                 source=source)
+    table, stats = _build(spec, stat, q, aggfunc=aggfunc, margins=margins, margins_name=margins_name, dropna=dropna,
+                          fill_value=fill_value, observed=observed, sort=sort,
+                          pandas_table=lambda: pd.pivot_table(data, **kwargs),
+                          ranks=max(KEEP_LARGEST, rules.dominance_n))
+    return attach_stats(table, stats)
+
+
+def linking_key_column(data: pd.DataFrame, rules: Rules) -> Any:
+    """The source's linking-key column to count units on: the one with the most distinct values (so RINPERSOON,
+    not the register type RINPERSOONS), judged on the first rows."""
+    keys = [c for c in data.columns if rules.is_linking_key(c)]
+    if len(keys) <= 1:
+        return keys[0] if keys else None
+    head = data[keys].iloc[:10_000]
+    return max(keys, key=lambda c: head[c].nunique())
+
+
+def cell_stats(data: pd.DataFrame, index: list, columns: list, values: Any = None, aggfunc: Any = "count", *,
+               unit: Any = None, weights: Any = None, margins: bool = False, dropna: bool = True,
+               margins_name: str = "All") -> CellStats:
+    """The statistics behind `pd.pivot_table(data, values, index, columns, aggfunc, ...)`, labelled like it.
+
+    With `values=None` the cells are counts of rows. Use `CellStats.align` to put them on another table's labels.
+    """
+    index = list(index) if is_list_like(index) else [index]
+    columns = list(columns or []) if is_list_like(columns) or columns is None else [columns]
+    if not index:
+        raise UserError("cell statistics need at least one row key (index=).")
+    for key in index + columns + ([values] if values is not None else []):
+        if key not in data.columns:
+            raise UserError(f"cell statistics: the data has no column {key!r}.")
+    if values is None:
+        count_of = "__rows"
+        data = data.assign(**{count_of: 0})
+        table = pivot_table(data, values=count_of, index=index, columns=columns or None, aggfunc="size",
+                            margins=margins, dropna=dropna, margins_name=margins_name, unit=unit, weights=weights)
+    else:
+        table = pivot_table(data, values=values, index=index, columns=columns or None, aggfunc=aggfunc,
+                            margins=margins, dropna=dropna, margins_name=margins_name, unit=unit, weights=weights)
+    stats = carried_stats(table)
+    if stats is None:
+        raise UserError(f"cell statistics cannot be computed for aggfunc {aggfunc!r} with these arguments.")
+    return stats
+
+
+# --- carrying statistics -----------------------------------------------------------------------------------
+
+def _digest(table: pd.DataFrame | pd.Series) -> str:
+    values = np.asarray(table.to_numpy()).ravel()
+    hashed = pd.util.hash_array(values.astype(object) if values.dtype.kind not in "biufc" else values)
+    return hashlib.sha1(hashed.tobytes() + repr(table.shape).encode()).hexdigest()
+
+
+def attach_stats(table: pd.DataFrame, stats: CellStats) -> pd.DataFrame:
+    """Put the statistics in `table.attrs`, with a fingerprint of the values they belong to."""
+    stats.digest = _digest(table)
+    table.attrs[STATS_ATTR] = stats
+    return table
+
+
+def carried_stats(table: Any) -> CellStats | None:
+    """The table's own statistics, or None when it has none or they no longer match its labels and values."""
+    attrs = getattr(table, "attrs", None)
+    stats = attrs.get(STATS_ATTR) if isinstance(attrs, dict) else None
+    if not isinstance(stats, CellStats) or not isinstance(table, pd.DataFrame):
+        return None
+    if table.shape != stats.shape or not _same_labels(table.index, stats.index) or \
+            not _same_labels(table.columns, stats.columns):
+        return None
+    if stats.digest is None or _digest(table) != stats.digest:
+        return None
+    return stats
+
+
+def _same_labels(a: pd.Index, b: pd.Index) -> bool:
+    return a.equals(b) and list(a.names) == list(b.names)
+
+
+# --- the check ---------------------------------------------------------------------------------------------
+
+_MERGE_FIX = ("merge categories (e.g. combine {example} with a neighbouring category) or suppress these cells; "
+              "secondary suppression is needed so they cannot be recovered from the margins.")
+
+
+def _cell_list(stats: CellStats, mask: np.ndarray) -> list[tuple[Any, Any]]:
+    rows, cols = np.nonzero(mask)
+    return [(stats.index[r], stats.columns[c]) for r, c in zip(rows, cols)]
+
+
+def _example(cells: list[tuple[Any, Any]]) -> str:
+    return format_label(cells[0][0]) if cells else "the smallest category"
+
+
+def check_with_stats(table: Any, stats: CellStats, rules: Rules) -> CheckResult:
+    """Threshold, zero, dominance, p-percent and min/max, cell by cell, on statistics that match the table."""
+    findings: list[Finding] = []
+    units = stats.units
+    who = "units" if stats.unit_name else "records"
+    unit_words = f"{who} ({stats.unit_name})" if stats.unit_name else "records (no unit id known)"
+
+    small = (units > 0) & (units < rules.threshold)
+    if small.any():
+        cells = _cell_list(stats, small)
+        findings.append(Finding(
+            rule="threshold", severity="fail",
+            message=f"{len(cells)} cell(s) rest on fewer than {rules.threshold} {unit_words} "
+                    f"(smallest: {int(units[small].min())}); such cells can identify people or businesses.",
+            where=format_cells(cells), fix=_MERGE_FIX.format(example=_example(cells)), cells=cells))
+
+    empty = units == 0
+    full = _full_lines(stats) if stats.frequency else np.zeros_like(empty)
+    if empty.any() or full.any():
+        cells = _cell_list(stats, empty | full)
+        parts = []
+        if empty.any():
+            parts.append(f"{int(empty.sum())} empty cell(s) (0 {who}): a zero can disclose that nobody in a group "
+                         "has an attribute")
+        if full.any():
+            parts.append(f"{int(full.sum())} cell(s) hold every unit of their row or column (group disclosure: "
+                         "everyone in that group shares the attribute)")
+        findings.append(Finding(
+            rule="zero", severity=rules.zero, message="; ".join(parts) + ".", where=format_cells(cells),
+            fix="Merge categories so no row or column has all its units in one cell and no cell is structurally "
+                "empty, or explain in the explanation why these zeros disclose nothing (e.g. impossible combinations).",
+            cells=cells))
+
+    if stats.magnitude:
+        total = stats.abs_total
+        top_n = stats.largest(rules.dominance_n)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if top_n is None:
+                dominated = np.zeros_like(empty)
+                findings.append(Finding(
+                    rule="unknown_counts", severity=rules.unknown_counts,
+                    message=f"The table's statistics keep fewer than the {rules.dominance_n} largest contributions "
+                            "the dominance rule needs.", where="the whole table",
+                    fix="Rebuild the table with cel.crosstab / cel.pivot_table under the current rules."))
+            else:
+                dominated = (units > 0) & (total > 0) & (top_n >= rules.dominance_k * total)
+            remainder = total - stats.top1 - stats.top2
+            p_fail = (units > 0) & (stats.top1 > 0) & (remainder < rules.p_percent * stats.top1)
+        if dominated.any():
+            cells = _cell_list(stats, dominated)
+            findings.append(Finding(
+                rule="dominance", severity="fail",
+                message=f"In {len(cells)} cell(s) the {rules.dominance_n} largest contributors hold at least "
+                        f"{rules.dominance_k:.0%} of the total (absolute values, summed per unit), so the value "
+                        "reveals what those contributors have.",
+                where=format_cells(cells), fix=_MERGE_FIX.format(example=_example(cells)), cells=cells))
+        if p_fail.any():
+            cells = _cell_list(stats, p_fail)
+            findings.append(Finding(
+                rule="p_percent", severity="fail",
+                message=f"In {len(cells)} cell(s) the second-largest contributor could estimate the largest one "
+                        f"to within {rules.p_percent:.0%} (the rest of the cell is too small).",
+                where=format_cells(cells), fix=_MERGE_FIX.format(example=_example(cells)), cells=cells))
+
+    if stats.reveals_extremes:
+        shown = units > 0
+        cells = _cell_list(stats, shown)
+        what = stats.statistic if stats.statistic != "quantile" else f"the {stats.quantile:.0%} quantile"
+        findings.append(Finding(
+            rule="min_max", severity=rules.min_max,
+            message=f"The table shows {what} values: a minimum or maximum is the value of a single unit.",
+            where=format_cells(cells) or "the whole table",
+            fix="Show a less extreme statistic instead (e.g. the 5th/95th percentile, or the mean and standard "
+                "deviation), or leave these values out.", cells=cells))
+
+    if stats.statistic not in FREQUENCY and stats.statistic not in ("sum", "mean", "median", "std", "var", "min",
+                                                                   "max", "quantile"):
+        findings.append(Finding(
+            rule="unknown_counts", severity=rules.unknown_counts,
+            message=f"The table uses the custom aggregation {stats.statistic!r}; its cells were checked as "
+                    "magnitudes, but what the function reveals (e.g. a single value) cannot be established.",
+            where="the whole table",
+            fix="Use a named statistic (count, sum, mean, median, ...) or explain what the function computes."))
+
+    findings.extend(_identifier_findings(table, rules))
+    n_cells = int(np.prod(stats.shape))
+    counts = Counts(tables=1, cells=n_cells, count_cells=n_cells if stats.frequency else 0,
+                    observations=stats.observations)
+    return CheckResult(kind="table", findings=findings, counts=counts, source=stats.source,
+                       rules_origin=rules.origin, unit=stats.unit_name, weighted=stats.weighted_table,
+                       details={"cell_stats": stats})
+
+
+def _full_lines(stats: CellStats) -> np.ndarray:
+    """Inner cells that hold all units of their row or column while that line has other (empty) cells."""
+    margin_row = stats.is_margin.all(axis=1) if stats.is_margin.size else np.zeros(stats.shape[0], bool)
+    margin_col = stats.is_margin.all(axis=0) if stats.is_margin.size else np.zeros(stats.shape[1], bool)
+    inner = stats.units[~margin_row][:, ~margin_col]
+    out = np.zeros(stats.shape, dtype=bool)
+    if inner.shape[0] < 2 and inner.shape[1] < 2:
+        return out
+    flags = np.zeros(inner.shape, dtype=bool)
+    if inner.shape[1] >= 2:
+        flags |= ((inner > 0).sum(axis=1) == 1)[:, None] & (inner > 0)
+    if inner.shape[0] >= 2:
+        flags |= ((inner > 0).sum(axis=0) == 1)[None, :] & (inner > 0)
+    out[np.ix_(~margin_row, ~margin_col)] = flags
+    return out
+
+
+def _identifier_findings(table: Any, rules: Rules) -> list[Finding]:
+    """Linking keys used as row or column keys, or id-like labels: never exportable."""
+    names = [n for axis in (table.index, table.columns) for n in axis.names if rules.is_linking_key(n)]
+    labels = [lab for axis in (table.index, table.columns) for lab in _flat_labels(axis) if rules.looks_like_id(lab)]
+    if not names and not labels:
+        return []
+    what = f"linking key(s) {', '.join(map(str, names))}" if names else f"id-like labels such as {labels[0]!r}"
+    return [Finding(
+        rule="identifier", severity="fail",
+        message=f"The table is keyed by {what}: it shows data of single, identifiable persons or businesses.",
+        where="the row and column labels",
+        fix="Group by a category (region, age band, sector) instead of a linking key; linking keys never leave the RA.")]
+
+
+def _flat_labels(axis: pd.Index) -> list[Any]:
+    if isinstance(axis, pd.MultiIndex):
+        return [x for level in axis.levels for x in level[:1000]]
+    return list(axis[:1000])
+
+
+def check_table(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None, rules: Rules) -> CheckResult:
+    """Carried statistics when they still match the table; otherwise the checks for plain pandas tables."""
+    table = getattr(obj, "data", obj) if type(obj).__module__.startswith("pandas.io.formats.style") else obj
+    stats = carried_stats(table)
+    if stats is not None and unit is None and weights is None:
+        return check_with_stats(table, stats, rules)
+    try:
+        from .plain import check_plain_table
+    except ImportError:
+        return CheckResult(kind="table", findings=[Finding(
+            rule="unknown_counts", severity=rules.unknown_counts,
+            message="This table carries no cell statistics, so the counts behind its numbers are unknown.",
+            where="the whole table",
+            fix="Build it with cel.crosstab or cel.pivot_table, or explain where the numbers come from.")],
+            counts=Counts(tables=1, cells=int(np.prod(getattr(table, "shape", (0,))))), rules_origin=rules.origin)
+    return check_plain_table(table, data=data, unit=unit, weights=weights, rules=rules)
