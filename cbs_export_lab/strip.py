@@ -550,6 +550,8 @@ def _code_data_hits(code: str) -> list[_Hit]:
         comments = [line if line.lstrip().startswith("#") else "" for line in code.split("\n")]
         return _text_data_hits(comments, first_line=1, what="comments") + _bracketed_hits(code)
     hits = _literal_hits(tree)
+    literal_lines = {h.line for h in hits}
+    hits += [h for h in _bracketed_hits(code) if h.line not in literal_lines]
     for first_line, lines, what, one_line in _strings_and_comments(python):
         found = _text_data_hits(lines, first_line=first_line, what=what)
         hits += [replace(h, line=first_line) for h in found] if one_line else found
@@ -557,7 +559,7 @@ def _code_data_hits(code: str) -> list[_Hit]:
 
 
 def _bracketed_hits(code: str) -> list[_Hit]:
-    """Code that is not Python (R, Julia, broken cells): long bracketed runs of numbers."""
+    """Long bracketed runs of numbers, also in code that is not Python (R's `c(...)`, Julia, broken cells)."""
     hits = []
     for match in _BRACKETED_NUMBERS.finditer(code):
         numbers = [v for x in re.findall(_PLAIN_NUMBER, match.group()) if (v := _as_float(x)) is not None]
