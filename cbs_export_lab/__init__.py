@@ -39,6 +39,9 @@ _PUBLIC = {
 
 __all__ = sorted(_PUBLIC)
 
+# Bound now: importing the submodule `check` later (any module does) would otherwise shadow the function.
+from .check import check  # noqa: E402
+
 
 def __getattr__(name: str) -> Any:
     module = _PUBLIC.get(name)
