@@ -12,7 +12,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -24,9 +24,8 @@ from .results import CheckResult, Counts, Finding
 from .rules import Rules
 
 COLUMNS = ("estimate", "std error", "statistic", "p-value", "CI low", "CI high")
-TESTED_MODELS = frozenset({
-    "OLS", "WLS", "GLS", "GLSAR", "GLM", "Logit", "Probit", "MNLogit", "Poisson", "NegativeBinomial",
-    "NegativeBinomialP", "GeneralizedPoisson", "MixedLM", "QuantReg",
+SUPPORTED_MODELS = frozenset({
+    "OLS", "WLS", "GLS", "GLM", "Logit", "Probit", "MNLogit", "Poisson", "NegativeBinomial", "MixedLM", "QuantReg",
 })
 _DISCRETE_OUTCOME = frozenset({"Logit", "Probit", "MNLogit"})
 _FIX_LEVEL = (
@@ -36,22 +35,33 @@ _FIX_LEVEL = (
 
 
 @dataclass(frozen=True)
-class Group:
-    """Rows of the fit that share one level (or one combination of levels) of a regressor."""
+class Grouping:
+    """The rows of a fit split by one regressor (or a combination of them): a code per row, a label per code."""
 
     term: str
-    level: str
-    keys: np.ndarray
-    key: Any
+    codes: np.ndarray
+    labels: list[str]
+
+    def counts(self, units: np.ndarray | None) -> np.ndarray:
+        """Rows per code, or distinct units per code when `units` holds an integer unit code per row."""
+        if units is None:
+            return np.bincount(self.codes, minlength=len(self.labels))
+        width = int(units.max()) + 1 if units.size else 1
+        pairs = np.unique(self.codes.astype(np.int64) * width + units)
+        return np.bincount(pairs // width, minlength=len(self.labels))
+
+    def crossed(self, other: "Grouping", term: str, sep: str = " / ") -> "Grouping":
+        codes = self.codes.astype(np.int64) * len(other.labels) + other.codes
+        return Grouping(term, codes, [f"{a}{sep}{b}" for a in self.labels for b in other.labels])
 
 
 @dataclass(frozen=True)
 class Design:
-    """What a fit was made of: its regressor matrix, and per categorical factor the level of every row."""
+    """What a fit was made of: its regressor matrix, and the level of every row for each categorical factor."""
 
     exog: np.ndarray
     names: list[str]
-    factors: dict[str, np.ndarray]
+    factors: dict[str, Grouping]
     categorical_columns: frozenset[int]
     interactions: list[tuple[str, ...]]
 
@@ -61,13 +71,14 @@ def check_model(res: Any, *, data: Any = None, unit: Any = None, rules: Rules) -
     model = res.model
     name = type(model).__name__
     rows = _Rows.of(res)
-    units, unit_name, source = _units(rows, data, unit, rules)
+    ids, unit_name, source = _units(rows, data, unit, rules)
+    units, distinct = (None, rows.n) if ids is None else _unit_codes(ids)
     design = _design(res, rows)
 
     findings = [*_dof_findings(res, rules)]
     findings += _level_findings(design, units, unit_name, rules)
     findings += _saturated_findings(res, design, units, unit_name, rules)
-    if name not in TESTED_MODELS:
+    if name not in SUPPORTED_MODELS:
         findings.append(Finding(
             rule="unsupported", severity=rules.unsupported,
             message=f"{name} is not one of the model classes cbs_export_lab knows; its residual degrees of freedom "
@@ -76,9 +87,8 @@ def check_model(res: Any, *, data: Any = None, unit: Any = None, rules: Rules) -
             where=f"the whole {name} model",
             fix="Explain in the explanation why the rest of this model has no disclosure risk.",
         ))
-    observations = rows.n if units is None else int(pd.Series(units).nunique())
     return CheckResult(
-        kind="model", findings=findings, counts=Counts(models=1, observations=observations), source=source,
+        kind="model", findings=findings, counts=Counts(models=1, observations=distinct), source=source,
         rules_origin=rules.origin, unit=unit_name, details={"model": name, "nobs": rows.n},
     )
 
@@ -258,6 +268,12 @@ def _units(rows: _Rows, data: Any, unit: Any, rules: Rules) -> tuple[np.ndarray 
     return np.asarray(values), name, None
 
 
+def _unit_codes(ids: np.ndarray) -> tuple[np.ndarray, int]:
+    """An integer code per row for its unit, and the number of distinct units (a missing id counts as one unit)."""
+    codes, uniques = pd.factorize(ids, use_na_sentinel=False)
+    return codes.astype(np.int64), len(uniques)
+
+
 # --- the regressor design -------------------------------------------------------------------------------------------
 
 
@@ -274,73 +290,77 @@ def _design(res: Any, rows: _Rows) -> Design:
     if frame is None:
         raise ValueError("the model has a formula but no data frame to read its categorical regressors from")
     if type(spec).__module__.startswith("patsy"):
-        return _patsy_design(exog, names, spec, frame)
-    return _formulaic_design(exog, names, spec, frame)
-
-
-def _patsy_design(exog: np.ndarray, names: list[str], spec: Any, frame: pd.DataFrame) -> Design:
-    from patsy.categorical import categorical_to_int
-    from patsy.missing import NAAction
-
-    factors: dict[str, np.ndarray] = {}
-    for factor, info in spec.factor_infos.items():
-        if info.type == "categorical":
-            codes = np.asarray(categorical_to_int(factor.eval(info.state, frame), info.categories, NAAction(NA_types=[])))
-            factors[factor.name()] = np.asarray(info.categories, dtype=object)[codes]
+        factors = _patsy_factors(spec, frame)
+        terms = [(tuple(f.name() for f in term.factors), spec.slice(term)) for term in spec.terms]
+    else:
+        factors = _formulaic_factors(spec, frame)
+        terms = [(tuple(str(f.expr) for f in term.factors), cols) for term, cols in spec.term_slices.items()]
     columns: set[int] = set()
     interactions = []
-    for term in spec.terms:
-        categorical = tuple(f.name() for f in term.factors if f.name() in factors)
+    for term_factors, cols in terms:
+        categorical = tuple(f for f in term_factors if f in factors)
         if categorical:
-            columns.update(range(exog.shape[1])[spec.slice(term)])
+            columns.update(range(exog.shape[1])[cols])
         if len(categorical) > 1:
             interactions.append(categorical)
     return Design(exog, names, factors, frozenset(columns), interactions)
 
 
-def _formulaic_design(exog: np.ndarray, names: list[str], spec: Any, frame: pd.DataFrame) -> Design:
-    factors: dict[str, np.ndarray] = {}
+def _patsy_factors(spec: Any, frame: pd.DataFrame) -> dict[str, Grouping]:
+    from patsy.categorical import categorical_to_int
+    from patsy.missing import NAAction
+
+    factors = {}
+    for factor, info in spec.factor_infos.items():
+        if info.type == "categorical":
+            values = factor.eval(info.state, frame)
+            codes = np.asarray(categorical_to_int(values, info.categories, NAAction(NA_types=[])))
+            factors[factor.name()] = Grouping(factor.name(), codes, [str(c) for c in info.categories])
+    return factors
+
+
+def _formulaic_factors(spec: Any, frame: pd.DataFrame) -> dict[str, Grouping]:
+    factors = {}
     for expr, (kind, state) in spec.encoder_state.items():
         if getattr(kind, "value", kind) != "categorical":
             continue
-        levels = list(state["categories"])
+        levels = [str(c) for c in state["categories"]]
         single = spec.update(formula=f"0 + {expr}", ensure_full_rank=False, structure=None)
         dummies = np.asarray(single.get_model_matrix(frame), dtype=float)
         if dummies.shape != (len(frame), len(levels)) or not (dummies.sum(axis=1) == 1).all():
             raise ValueError(f"the levels of {expr} could not be read back from the data")
-        factors[str(expr)] = np.asarray(levels, dtype=object)[dummies.argmax(axis=1)]
-    columns: set[int] = set()
-    interactions = []
-    for term, slice_ in spec.term_slices.items():
-        categorical = tuple(str(f.expr) for f in term.factors if str(f.expr) in factors)
-        if categorical:
-            columns.update(range(exog.shape[1])[slice_])
-        if len(categorical) > 1:
-            interactions.append(categorical)
-    return Design(exog, names, factors, frozenset(columns), interactions)
+        factors[str(expr)] = Grouping(str(expr), dummies.argmax(axis=1), levels)
+    return factors
 
 
-def _groups(design: Design) -> Iterator[Group]:
-    """Every level of every categorical regressor, every cell of interactions, and both values of 0/1 columns."""
-    for name, labels in design.factors.items():
-        for level in pd.unique(labels):
-            yield Group(name, str(level), labels, level)
+def _groupings(design: Design) -> Iterator[Grouping]:
+    """Every categorical regressor, every interaction of them, and every other column holding only 0 and 1."""
+    yield from design.factors.values()
     for names in design.interactions:
-        combined = np.array([" / ".join(map(str, t)) for t in zip(*(design.factors[n] for n in names))], dtype=object)
-        for level in pd.unique(combined):
-            yield Group(":".join(names), str(level), combined, level)
+        grouping = design.factors[names[0]]
+        for name in names[1:]:
+            grouping = grouping.crossed(design.factors[name], ":".join(names))
+        yield grouping
     for j, name in enumerate(design.names):
         if j in design.categorical_columns:
             continue
         column = design.exog[:, j]
-        if np.isin(column, (0.0, 1.0)).all() and 0 < column.sum() < column.size:
-            for value in (1.0, 0.0):
-                yield Group(name, f"{value:g}", column, value)
+        ones = column == 1.0
+        if (ones | (column == 0.0)).all() and 0 < ones.sum() < column.size:
+            yield Grouping(name, ones.astype(np.int64), ["0", "1"])
 
 
-def _count(keys: np.ndarray, key: Any, units: np.ndarray | None) -> int:
-    mask = keys == key
-    return int(mask.sum()) if units is None else int(pd.Series(units[mask]).nunique())
+def _patterns(exog: np.ndarray, limit: int) -> np.ndarray | None:
+    """A code per row for its covariate pattern (distinct row of exog), or None once there are more than `limit`."""
+    codes = np.zeros(exog.shape[0], dtype=np.int64)
+    count = 1
+    for column in exog.T:
+        values, distinct = pd.factorize(column)
+        codes, uniques = pd.factorize(codes * len(distinct) + values)
+        count = len(uniques)
+        if count > limit:
+            return None
+    return codes
 
 
 def _counted(n: int, unit_name: str | None) -> str:
@@ -375,63 +395,57 @@ def _dof_findings(res: Any, rules: Rules) -> list[Finding]:
 def _level_findings(design: Design, units: np.ndarray | None, unit_name: str | None, rules: Rules) -> list[Finding]:
     minimum = rules.model_level_threshold
     findings = []
-    for group in _groups(design):
-        n = _count(group.keys, group.key, units)
-        if 0 < n < minimum:
-            findings.append(Finding(
-                rule="threshold", severity="fail",
-                message=f"Level {group.level!r} of {group.term} has {_counted(n, unit_name)}, fewer than "
-                        f"{minimum}: its coefficient describes so few people that it can disclose them.",
-                where=f"term {group.term}, level {group.level}",
-                fix=_FIX_LEVEL.format(n=minimum),
-            ))
+    for grouping in _groupings(design):
+        for label, n in zip(grouping.labels, grouping.counts(units)):
+            if 0 < n < minimum:
+                findings.append(Finding(
+                    rule="threshold", severity="fail",
+                    message=f"Level {label!r} of {grouping.term} has {_counted(int(n), unit_name)}, fewer than "
+                            f"{minimum}: its coefficient describes so few people that it can disclose them.",
+                    where=f"term {grouping.term}, level {label}",
+                    fix=_FIX_LEVEL.format(n=minimum),
+                ))
     return findings
 
 
 def _saturated_findings(res: Any, design: Design, units: np.ndarray | None, unit_name: str | None,
                         rules: Rules) -> list[Finding]:
     """A model with as many parameters as covariate patterns reproduces the table of those patterns."""
-    exog = design.exog
-    k = exog.shape[1]
-    if any(np.unique(exog[:, j]).size > k for j in range(k)):
+    k = design.exog.shape[1]
+    codes = _patterns(design.exog, k)
+    if codes is None:
         return []
-    patterns, inverse = np.unique(exog, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
-    if len(patterns) > k:
-        return []
-    labels = [_pattern_label(design, int(np.argmax(inverse == i))) for i in range(len(patterns))]
-    saturated = f"The model is saturated ({k} parameters for {len(patterns)} covariate patterns), so its " \
-                "coefficients reproduce the table of these patterns"
-    fix = "Merge small categories so every pattern holds enough observations, or export the table itself and " \
-          "check it as a table."
-    cells, outcomes = inverse, [None]
+    first_rows = np.unique(codes, return_index=True)[1]
+    patterns = Grouping("covariate pattern", codes, [_pattern_label(design, int(row)) for row in first_rows])
+    saturated = (f"The model is saturated ({k} parameters for {len(first_rows)} covariate patterns), so its "
+                 "coefficients reproduce the table of these patterns")
+    fix = ("Merge small categories so every pattern holds enough observations, or export the table itself and "
+           "check it as a table.")
     outcome = _discrete_outcome(res)
+    cells = patterns
     if outcome is not None:
-        outcomes, codes = np.unique(outcome, return_inverse=True)
-        cells = inverse * len(outcomes) + codes.ravel()
+        values, outcome_codes = np.unique(outcome, return_inverse=True)
+        outcome_labels = [f"{res.model.endog_names}={v:g}" for v in values]
+        cells = patterns.crossed(Grouping("outcome", outcome_codes.ravel(), outcome_labels), "cell", sep=", ")
     findings = []
-    for cell in range(len(patterns) * len(outcomes)):
-        pattern, value = divmod(cell, len(outcomes))
-        label = labels[pattern] if outcome is None else f"{labels[pattern]}, {res.model.endog_names}={outcomes[value]:g}"
-        n = _count(cells, cell, units)
-        if n == 0:
+    for label, n in zip(cells.labels, cells.counts(units)):
+        if n == 0 and outcome is not None:
             findings.append(Finding(
                 rule="zero", severity=rules.zero,
-                message=f"{saturated}; nobody in the pattern {labels[pattern]} has {res.model.endog_names}="
-                        f"{outcomes[value]:g}, which the coefficients reveal.",
+                message=f"{saturated}; nobody in the cell {label} exists, which the coefficients reveal.",
                 where=f"covariate pattern {label}", fix=fix,
             ))
-        elif n < rules.threshold:
+        elif 0 < n < rules.threshold:
             findings.append(Finding(
                 rule="threshold", severity="fail",
-                message=f"{saturated}; the cell {label} has {_counted(n, unit_name)}, fewer than {rules.threshold}.",
+                message=f"{saturated}; the cell {label} has {_counted(int(n), unit_name)}, fewer than {rules.threshold}.",
                 where=f"covariate pattern {label}", fix=fix,
             ))
     return findings
 
 
 def _pattern_label(design: Design, row: int) -> str:
-    parts = [f"{name}={labels[row]}" for name, labels in design.factors.items()]
+    parts = [f"{name}={g.labels[g.codes[row]]}" for name, g in design.factors.items()]
     parts += [
         f"{name}={design.exog[row, j]:g}" for j, name in enumerate(design.names)
         if j not in design.categorical_columns and np.ptp(design.exog[:, j]) > 0
