@@ -3,8 +3,20 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# JupyterLab installed from the built wheel, as a researcher gets it: the browser test and `make lab` use it.
+WHEEL_VENV ?= .venv-wheel
+WHEEL_STAMP := $(WHEEL_VENV)/.installed
+WHEEL_BUILT := dist/.built
+CHROMIUM ?= /usr/bin/chromium
+DEMO_HOME ?= binder/demo-home
+# jlpm (from the jupyter-builder pip package) must be on PATH for the labextension build hook.
+export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: lab test install clean
+SOURCES := pyproject.toml $(wildcard cbs_export_lab/*.py cbs_export_lab/*.toml) \
+	$(wildcard labextension/src/*.ts labextension/style/*) labextension/package.json labextension/yarn.lock \
+	jupyter-config/server-config/cbs_export_lab.json
+
+.PHONY: lab test install wheel chromium demo clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,12 +26,39 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: install
-	$(BIN)/python -m pytest tests; rc=$$?; \
+# One wheel build (sdist, then the wheel from it): the labextension is built fresh, never a leftover dev build.
+$(WHEEL_BUILT): $(STAMP) $(SOURCES)
+	rm -rf cbs_export_lab/labextension dist
+	$(BIN)/python -m build --outdir dist .
+	touch $(WHEEL_BUILT)
+
+$(WHEEL_STAMP): $(WHEEL_BUILT)
+	test -x $(WHEEL_VENV)/bin/python || $(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(WHEEL_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps dist/cbs_export_lab-*.whl
+	$(WHEEL_VENV)/bin/python -m pip install --quiet dist/cbs_export_lab-*.whl
+	touch $(WHEEL_STAMP)
+
+wheel: $(WHEEL_STAMP)
+
+# Debian's Chromium drives the browser test (Playwright's own browser download is not used).
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if command -v apt-get >/dev/null 2>&1; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else echo "No $(CHROMIUM) and no apt-get: the browser test will be skipped outside CI."; fi; \
+	fi
+
+test: install wheel chromium
+	CBS_LAB_VENV=$(WHEEL_VENV) CBS_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 
-lab: install
-	$(BIN)/jupyter lab binder/demo.ipynb
+# The demo project: binder/cbs-export.toml points the kernel and the server at binder/demo-exportmap (achteraf) and
+# binder/demo-basket; CBS_EXPORT_HOME keeps what the sidebar saves away from the user's own settings.
+demo: $(WHEEL_STAMP)
+	cd binder && $(abspath $(WHEEL_VENV))/bin/python -c "from cbs_export_lab import demo; demo.make_exportmap('demo-exportmap', 'achteraf')"
+
+lab: demo
+	cd binder && CBS_EXPORT_HOME=$(abspath $(DEMO_HOME)) $(abspath $(WHEEL_VENV))/bin/jupyter lab $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) demo.ipynb
 
 clean:
-	rm -rf $(VENV) build dist
+	rm -rf $(VENV) $(WHEEL_VENV) build dist cbs_export_lab/labextension $(DEMO_HOME)

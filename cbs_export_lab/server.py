@@ -138,8 +138,10 @@ class SettingsHandler(BaseHandler):
 
     def describe(self, settings: Any) -> dict[str, Any]:
         from .exportmap import ACHTERAF, BACKGROUND, VOORAF, resolve_mode
+        from .settings import find_project_file
 
         folder = settings.exportmap_folder
+        project_file = find_project_file(self.root)
         exists = folder is not None and folder.is_dir()
         mode, problem = None, None
         if folder is None:
@@ -158,6 +160,8 @@ class SettingsHandler(BaseHandler):
             "exportmap_exists": exists,
             "folders": [{"name": n, "exists": bool(exists and (folder / n).is_dir())} for n in (VOORAF, ACHTERAF, BACKGROUND)],
             "problem": problem, "basket": str(settings.basket_folder), "origins": settings.origins,
+            "project_file": str(project_file) if project_file else None,
+            "from_project_file": [k for k in EDITABLE_SETTINGS if project_file and settings.origins.get(k) == str(project_file)],
         }
 
 

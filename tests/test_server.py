@@ -99,6 +99,17 @@ async def test_settings_with_a_relative_exportmap_is_taken_from_the_server_root(
     assert [f["exists"] for f in body["folders"]] == [True, False, False]
 
 
+async def test_settings_say_which_values_a_project_file_fixes(api, jp_root_dir):
+    (jp_root_dir / "cbs-export.toml").write_text('project = "1234"\nexportmap = "em"\n', encoding="utf-8")
+    demo.make_exportmap(jp_root_dir / "em", "achteraf")
+    status, body = await api("PUT", "settings", {"project": "5555", "researcher": "B. Onderzoeker"})
+    assert status == 200
+    assert body["project"] == "1234" and body["researcher"] == "B. Onderzoeker"
+    assert Path(body["project_file"]) == jp_root_dir / "cbs-export.toml"
+    assert sorted(body["from_project_file"]) == ["exportmap", "project"]
+    assert body["detected_mode"] == "achteraf"
+
+
 async def test_a_bad_setting_comes_back_as_the_settings_message(api):
     with pytest.raises(UserError) as expected:
         cel.settings.save_user_settings(mode="sometimes")

@@ -52,6 +52,8 @@ export interface ISettings {
   exportmap_exists: boolean;
   folders: { name: string; exists: boolean }[];
   problem: string | null;
+  project_file: string | null;
+  from_project_file: string[];
 }
 
 export interface IPlan {

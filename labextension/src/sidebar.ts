@@ -177,12 +177,15 @@ export class ExportSidebar extends Widget {
   }
 
   private renderSettings(s: ISettings): void {
+    const fixed = new Set(s.from_project_file);
     const field = (label: string, name: string, value: string | null, placeholder: string): HTMLElement => {
       const input = h('input', { class: 'jp-mod-styled jp-CbsExport-input', name, placeholder, 'aria-label': label }) as HTMLInputElement;
       input.value = value ?? '';
+      input.disabled = fixed.has(name);
       return h('label', { class: 'jp-CbsExport-field' }, h('span', {}, label), input);
     };
     const mode = h('select', { class: 'jp-mod-styled jp-CbsExport-input', name: 'mode', 'aria-label': 'Mode' }) as HTMLSelectElement;
+    mode.disabled = fixed.has('mode');
     for (const [value, label] of MODE_CHOICES) {
       const option = h('option', { value }, label) as HTMLOptionElement;
       option.selected = (s.mode ?? '') === value;
@@ -215,14 +218,22 @@ export class ExportSidebar extends Widget {
       form,
       h('p', { class: 'jp-CbsExport-mode' }, detected),
       s.exportmap_exists ? folders : '',
-      s.problem ? h('p', { class: 'jp-CbsExport-problem' }, s.problem) : ''
+      s.problem ? h('p', { class: 'jp-CbsExport-problem' }, s.problem) : '',
+      fixed.size && s.project_file
+        ? h('p', { class: 'jp-CbsExport-note' }, `Greyed-out values are set in ${s.project_file}; change them there.`)
+        : ''
     );
   }
 
   private async saveSettings(form: HTMLFormElement): Promise<void> {
-    const value = (name: string) => (form.elements.namedItem(name) as HTMLInputElement | HTMLSelectElement).value.trim();
+    const body: Record<string, string> = {};
+    for (const name of ['project', 'researcher', 'exportmap', 'mode']) {
+      const input = form.elements.namedItem(name) as HTMLInputElement | HTMLSelectElement;
+      if (!input.disabled) {
+        body[name] = input.value.trim();
+      }
+    }
     await this.guard(async () => {
-      const body = { project: value('project'), researcher: value('researcher'), exportmap: value('exportmap'), mode: value('mode') };
       this.renderSettings(await requestAPI<ISettings>('settings', sendJSON('PUT', body)));
       await this.loadBasket(true);
     });
