@@ -100,7 +100,7 @@ def test_magnitude_table_stores_background_that_never_counts(basket, persons):
     assert bg.background and bg.background_for == main.id and bg.kind == "table"
     assert bg.title == "Inkomen naar gemeente" + BACKGROUND_SUFFIX
     assert not bg.needs_explanation and bg.findings == main.findings
-    frames = cel.check(table, unit=persons.RINPERSOON).details["cell_stats"].to_frames()
+    frames = cel.check(table).details["cell_stats"].to_frames()
     [xlsx] = bg.files
     wb = openpyxl.load_workbook(basket.path(bg, xlsx))
     assert wb.sheetnames == list(frames)
