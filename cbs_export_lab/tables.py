@@ -135,9 +135,10 @@ def _factor(values: Any, dropna: bool) -> _Key:
 def _combine(keys: Sequence[_Key], valid: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
     """One group id per valid row for several keys, and each key's code per group."""
     sizes = [k.size for k in keys]
-    flat = np.zeros(int(valid.sum()), dtype=np.int64)
+    everything = bool(valid.all())
+    flat = np.zeros(len(valid) if everything else int(valid.sum()), dtype=np.int64)
     for k in keys:
-        flat = flat * k.size + k.codes[valid]
+        flat = flat * k.size + (k.codes if everything else k.codes[valid])
     span = int(np.prod(sizes, dtype=float)) if sizes else 1
     if span <= 1 << 24:
         present = np.flatnonzero(np.bincount(flat, minlength=span))
@@ -184,6 +185,29 @@ def _display(stat: str, q: float | None, group: np.ndarray, n: int, x: np.ndarra
     return out.reindex(range(n)).to_numpy()
 
 
+def _values_with_margins(stat: str, q: float | None, rows: np.ndarray, cols: np.ndarray, R: int, C: int,
+                         x: np.ndarray | None, w: np.ndarray | None) -> np.ndarray:
+    """The table's values per cell and per margin; additive statistics get their margins from the cells."""
+    cell = rows * C + cols
+    if stat in FREQUENCY or stat in ("sum", "mean"):
+        if stat in FREQUENCY:
+            top = np.bincount(cell, w, minlength=R * C) if w is not None else np.bincount(cell, minlength=R * C)
+        else:
+            top = np.bincount(cell, x if w is None else w * x, minlength=R * C)
+        parts = [top.reshape(R, C)]
+        if stat == "mean":
+            bottom = np.bincount(cell, w, minlength=R * C) if w is not None else np.bincount(cell, minlength=R * C)
+            parts.append(bottom.reshape(R, C))
+        sums = [_with_margins(p.ravel(), p.sum(1), p.sum(0), np.array([p.sum()]), R, C) for p in parts]
+        if stat != "mean":
+            return sums[0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return sums[0] / sums[1]
+    zero = np.zeros(len(rows), dtype=np.int64)
+    return _with_margins(_display(stat, q, cell, R * C, x, w), _display(stat, q, rows, R, x, w),
+                         _display(stat, q, cols, C, x, w), _display(stat, q, zero, 1, x, w), R, C)
+
+
 def _with_margins(inner: np.ndarray, by_row: np.ndarray, by_col: np.ndarray, total: np.ndarray, R: int, C: int) -> np.ndarray:
     dtype = np.result_type(inner, by_row, by_col, total)
     out = np.zeros((R + 1, C + 1), dtype=dtype)
@@ -216,7 +240,8 @@ def _build(spec: _Spec, stat: str | None, q: float | None, *, aggfunc: Any, marg
         raise UserError(f"This table would have {R * C:,} cells; that is far too many to check or export. "
                         "Group the keys into fewer categories first.")
 
-    raw = None if spec.values is None else np.asarray(spec.values)[valid]
+    subset = (lambda a: a) if valid.all() else (lambda a: a[valid])
+    raw = None if spec.values is None else subset(np.asarray(spec.values))
     x = None
     keep = np.ones(len(rg), dtype=bool)
     if raw is not None:
@@ -229,20 +254,21 @@ def _build(spec: _Spec, stat: str | None, q: float | None, *, aggfunc: Any, marg
         else:
             keep = ~pd.isna(raw)
     magnitude = spec.values is not None and stat not in FREQUENCY
-    w = None if spec.weights is None else spec.weights[valid]
+    w = None if spec.weights is None else subset(spec.weights)
     if w is not None and stat is not None and stat not in _WEIGHTABLE:
         raise UserError(f"weights= works with the count, size, sum and mean statistics, not {stat!r}. "
                         "Use a weighted count, sum or mean, or leave weights out.")
+    only = (lambda a: a) if keep.all() else (lambda a: a[keep])
     unit = None
     n_units = 0
     if spec.unit is not None:
-        unit_codes, uniques = pd.factorize(spec.unit[valid])
+        unit_codes, uniques = pd.factorize(subset(spec.unit))
         if (unit_codes < 0).any():
             raise UserError(f"unit= ({spec.unit_name}) has missing values. Every row needs a unit id.")
-        unit, n_units = unit_codes.astype(np.int64)[keep], max(1, len(uniques))
-    groups = Groups(row=rg[keep], col=cg[keep], n_rows=R, n_cols=C)
-    grid = grouped_stats(groups, values=None if x is None else x[keep], unit=unit, n_units=n_units,
-                         weights=None if w is None else w[keep], magnitude=magnitude, ranks=ranks)
+        unit, n_units = only(unit_codes.astype(np.int64)), max(1, len(uniques))
+    groups = Groups(row=only(rg), col=only(cg), n_rows=R, n_cols=C)
+    grid = grouped_stats(groups, values=None if x is None else only(x), unit=unit, n_units=n_units,
+                         weights=None if w is None else only(w), magnitude=magnitude, ranks=ranks)
 
     row_index = grid_labels(_labels(row_keys, row_codes), _margin_label(spec.row_names, margins_name))
     col_labels = _labels(col_keys, col_codes) if col_keys else [spec.value_name]
@@ -271,14 +297,11 @@ def _layout(spec: _Spec, stat: str, q: float | None, rg: np.ndarray, cg: np.ndar
             margins: bool, margins_name: Any, dropna: bool, fill_value: Any, observed: bool, sort: bool) -> pd.DataFrame:
     cell = rg * C + cg
     present = np.flatnonzero(np.bincount(cell, minlength=R * C))
-    kept_rows = rg if stat == "size" else rg[keep]
-    kept_cols = cg if stat == "size" else cg[keep]
-    xk = None if x is None else (x if stat == "size" else x[keep])
-    wk = None if w is None else (w if stat == "size" else w[keep])
-    zero = np.zeros(len(kept_rows), dtype=np.int64)
-    value = _with_margins(
-        _display(stat, q, kept_rows * C + kept_cols, R * C, xk, wk), _display(stat, q, kept_rows, R, xk, wk),
-        _display(stat, q, kept_cols, C, xk, wk), _display(stat, q, zero, 1, xk, wk), R, C)
+    only = (lambda a: a) if stat == "size" or keep.all() else (lambda a: a[keep])
+    kept_rows, kept_cols = only(rg), only(cg)
+    xk = None if x is None else only(x)
+    wk = None if w is None else only(w)
+    value = _values_with_margins(stat, q, kept_rows, kept_cols, R, C, xk, wk)
     integer_source = spec.values is not None and is_integer_dtype(np.asarray(spec.values).dtype)
     if w is None and integer_source and stat in ("sum", "min", "max") and not np.isnan(value[:R, :C].ravel()[present]).any():
         value = value.astype(np.int64) if stat == "sum" else value
