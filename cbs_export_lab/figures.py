@@ -176,7 +176,8 @@ def _record_hist(args: dict[str, Any], result: Any) -> None:
             continue
         counts = np.histogram(values, bins=edges)[0]
         record = HistRecord(edges, counts, float(values.min()), float(values.max()), weighted)
-        setattr(artists, _HIST, record)
+        if not isinstance(artists, list):
+            setattr(artists, _HIST, record)
         for artist in artists:
             setattr(artist, _HIST, record)
 
@@ -583,7 +584,8 @@ class _FigureReader:
             self.add(
                 "threshold", "fail", f"{message[0].upper()}{message[1:]}; each {unit} needs at least {t}.",
                 f"{_listing(names)} of the {what} in {place}",
-                fix or f"Merge the small {unit}s with their neighbours or leave them out, so each has at least {t}.",
+                fix or f"Merge each small {unit} with a neighbouring one (or into an 'other' group) or leave it out, "
+                       f"so every {unit} has at least {t} observations.",
             )
         empty = np.flatnonzero(counts == 0)
         if zeros and empty.size:
