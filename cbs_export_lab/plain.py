@@ -9,6 +9,7 @@ Identifiers and unit records are looked for always.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -349,6 +350,25 @@ def _is_id_like(values: pd.Index | pd.Series, name: Any, rules: Rules) -> bool:
     return sum(rules.looks_like_id(v) for v in sample) >= 0.5 * len(sample)
 
 
+def _rows_of_source(obj: pd.DataFrame | pd.Series, data: pd.DataFrame, sample: int = 50) -> bool:
+    """Whether the table is an extract: its index labels are source rows and its values are those rows' values."""
+    frame = obj.to_frame() if isinstance(obj, pd.Series) else obj
+    if len(frame) == 0 or frame.columns.nlevels != 1 or not data.index.is_unique:
+        return False
+    shared = [c for c in frame.columns if _is_column(data, c)]
+    if not shared or any(_is_column(data, n) for n in frame.index.names):
+        return False
+    rows = frame.index[:sample]
+    try:
+        if not rows.isin(data.index).all():
+            return False
+        mine = frame.loc[rows, shared].astype(object).to_numpy()
+        theirs = data.loc[rows, shared].astype(object).to_numpy()
+    except (TypeError, ValueError, KeyError):
+        return False
+    return bool(np.all(pd.isna(mine) & pd.isna(theirs) | (mine == theirs)))
+
+
 def microdata_findings(obj: pd.DataFrame | pd.Series, rules: Rules, data: pd.DataFrame | None) -> list[Finding]:
     """Unit records: an id column or index, or about as many rows as the source frame."""
     reasons = []
@@ -364,6 +384,8 @@ def microdata_findings(obj: pd.DataFrame | pd.Series, rules: Rules, data: pd.Dat
                 break
     if data is not None and len(data) >= 2 and len(obj) >= MICRODATA_ROW_SHARE * len(data):
         reasons.append(f"it has {len(obj):,} rows for {len(data):,} rows in the source frame")
+    elif data is not None and _rows_of_source(obj, data):
+        reasons.append("its rows are rows of the source frame")
     if not reasons:
         return []
     return [Finding(
@@ -387,11 +409,81 @@ def check_plain_table(obj: Any, *, data: Any = None, unit: Any = None, weights: 
         table = as_plain_table(raw)
     except TypeError as exc:
         return _unsupported(rules, str(exc))
-    always = identifier_findings(raw, rules) + microdata_findings(raw, rules, source)
-    kinds, values = classify(table)
-    findings = always + rule_findings(table, kinds, values, rules)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        always = identifier_findings(raw, rules) + microdata_findings(raw, rules, source)
+        if source is not None:
+            checked = _check_with_source(table, source, unit, weights, rules)
+            if isinstance(checked, CheckResult):
+                checked.findings = always + checked.findings
+                return checked
+            always.append(_not_reproduced(checked, rules))
+        kinds, values = classify(table)
     counts = Counts(tables=1, cells=int(kinds.size), count_cells=count_cells(kinds))
-    return CheckResult(kind="table", findings=findings, counts=counts, rules_origin=rules.origin)
+    return CheckResult(kind="table", findings=always + rule_findings(table, kinds, values, rules), counts=counts,
+                       rules_origin=rules.origin)
+
+
+def _check_with_source(table: PlainTable, source: pd.DataFrame, unit: Any, weights: Any,
+                       rules: Rules) -> CheckResult | str:
+    """The checks on statistics recomputed from the source, or why the source cannot be trusted for this table."""
+    auto_unit = unit_column(source, rules) if unit is None else None
+    id_columns = [c for c in source.columns if rules.is_linking_key(c)] + ([unit] if isinstance(unit, str) else [])
+    try:
+        recovery = recover(table, source, id_columns)
+        if isinstance(recovery, str):
+            return recovery
+        engine = _Engine(source, recovery.layout, unit if unit is not None else auto_unit, weights)
+        results = [_block_check(table, recovery.layout, match, engine, rules) for match in recovery.matches]
+    except UserError:
+        raise
+    except Exception as exc:  # fail closed: a source we could not use is not trusted
+        return f"recomputing the table from it failed ({type(exc).__name__}: {exc})"
+    if any(r is None for r in results):
+        return "its cells do not fall into blocks of one statistic each"
+    findings = merge_findings([f for r in results for f in r.findings if f.rule != "identifier"])
+    frequency_cells = sum(r.counts.cells for r, m in zip(results, recovery.matches) if r.counts.count_cells)
+    observations = [r.counts.observations for r in results if r.counts.observations is not None]
+    unit_name = next((r.unit for r in results if r.unit), None)
+    where = f"the data= frame ({len(source):,} rows): {recovery.describe()}"
+    if auto_unit is not None and unit_name:
+        where += f"; units counted on {auto_unit}, a linking key in the source (no unit= given)"
+    return CheckResult(
+        kind="table", findings=findings,
+        counts=Counts(tables=1, cells=int(table.frame.size), count_cells=frequency_cells,
+                      observations=max(observations) if observations else None),
+        source=where, rules_origin=rules.origin, unit=unit_name, weighted=any(r.weighted for r in results),
+        details={"cell_stats": [r.details.get("cell_stats") for r in results]},
+    )
+
+
+def merge_findings(findings: list[Finding]) -> list[Finding]:
+    """One finding per rule and severity: blocks of one table (e.g. the min and max rows) report together."""
+    merged: dict[tuple[str, str], list[Finding]] = {}
+    for f in findings:
+        merged.setdefault((f.rule, f.severity), []).append(f)
+    out = []
+    for (rule, severity), group in merged.items():
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        cells = [c for f in group for c in f.cells]
+        messages = list(dict.fromkeys(f.message for f in group))
+        out.append(Finding(rule=rule, severity=severity, message=" ".join(messages),
+                           where=format_cells(cells) if cells else group[0].where,
+                           fix=" ".join(dict.fromkeys(f.fix for f in group)), cells=cells))
+    return out
+
+
+def _not_reproduced(why: str, rules: Rules) -> Finding:
+    return Finding(
+        rule="unknown_counts", severity=rules.unknown_counts,
+        message=f"The source frame given with data= does not reproduce this table: {why}. Its counts are not "
+                "used; the table is checked as a table without a source.",
+        where="the whole table",
+        fix="Pass the frame the table was made from, after any filtering (e.g. data=df[df.jaar == 2022]), or build "
+            "the table with cel.crosstab / cel.pivot_table.",
+    )
 
 
 def _unsupported(rules: Rules, why: str) -> CheckResult:
@@ -532,8 +624,7 @@ def read_layout(table: PlainTable, source: pd.DataFrame) -> Layout | None:
     cell_keys, values, statistics = [], [], []
     for r in rows:
         for c in cols:
-            keys = r.keys + c.keys
-            cell_keys.append(tuple(_ALL if margins_name is not None and k == margins_name else k for k in keys))
+            cell_keys.append(_marked(r.keys, margins_name) + _marked(c.keys, margins_name))
             if r.value is not None and c.value is not None and r.value != c.value:
                 return None
             values.append(r.value if r.value is not None else c.value)
@@ -541,6 +632,16 @@ def read_layout(table: PlainTable, source: pd.DataFrame) -> Layout | None:
                 return None
             statistics.append(r.statistic or c.statistic)
     return Layout(row_keys, col_keys, cell_keys, values, statistics, margins_name)
+
+
+def _marked(keys: tuple[Any, ...], margins_name: str | None) -> tuple[Any, ...]:
+    """Key values with margins as _ALL; pandas labels a margin of several keys ('All', '', '')."""
+    if margins_name is None or margins_name not in keys:
+        return keys
+    first = keys.index(margins_name)
+    if all(k == "" for k in keys[first + 1:]):
+        return keys[:first] + (_ALL,) * (len(keys) - first)
+    return tuple(_ALL if k == margins_name else k for k in keys)
 
 
 def _margins_name(rows: list[Role], cols: list[Role], keys: list[Any], source: pd.DataFrame) -> str | None:
@@ -574,26 +675,113 @@ def _grouped(source: pd.DataFrame, keys: list[Any], value: Any, statistic: str) 
     return groups.quantile(float(statistic[1:])) if statistic[0] == "q" else groups.agg(statistic)
 
 
-def reproduce(source: pd.DataFrame, keys: list[Any], cell_keys: list[tuple[Any, ...]], value: Any,
-              statistic: str) -> np.ndarray:
+_FAST = ("size", "count", "sum", "mean")
+_MAX_SPAN = 1 << 24
+
+
+class Grouper:
+    """Source rows as integer group ids for any subset of a table's keys, built from each key's codes once.
+
+    Counts, sums and means then cost one `np.bincount` each instead of a pandas groupby.
+    """
+
+    def __init__(self, source: pd.DataFrame, keys: list[Any]) -> None:
+        self.source, self.keys = source, keys
+        self._codes = [self._factorize(source[k]) for k in keys]
+        self.valid = np.ones(len(source), dtype=bool)
+        for codes, _ in self._codes:
+            self.valid &= codes >= 0
+        self._ids: dict[tuple[int, ...], tuple[np.ndarray, int] | None] = {}
+        self._numbers: dict[Any, np.ndarray] = {}
+
+    @staticmethod
+    def _factorize(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            return column.cat.codes.to_numpy().astype(np.int64), pd.Index(column.cat.categories, dtype=object)
+        codes, uniques = pd.factorize(column)
+        return codes.astype(np.int64), pd.Index(uniques, dtype=object)
+
+    def ids(self, kept: tuple[int, ...]) -> tuple[np.ndarray, int] | None:
+        """A group id per valid row and the number of possible groups; None when there are too many."""
+        if kept not in self._ids:
+            span = 1
+            flat = np.zeros(int(self.valid.sum()), dtype=np.int64)
+            for i in kept:
+                codes, uniques = self._codes[i]
+                span *= max(1, len(uniques))
+                if span > _MAX_SPAN:
+                    self._ids[kept] = None
+                    return None
+                flat = flat * max(1, len(uniques)) + codes[self.valid]
+            self._ids[kept] = (flat, span)
+        return self._ids[kept]
+
+    def cell_ids(self, kept: tuple[int, ...], cells: list[tuple[Any, ...]]) -> np.ndarray:
+        """The group id of each cell's key values (-1 when a value does not occur in the source)."""
+        out = np.zeros(len(cells), dtype=np.int64)
+        missing = np.zeros(len(cells), dtype=bool)
+        for i in kept:
+            _, uniques = self._codes[i]
+            at = uniques.get_indexer(pd.Index([c[i] for c in cells], dtype=object))
+            missing |= at < 0
+            out = out * max(1, len(uniques)) + np.maximum(at, 0)
+        return np.where(missing, -1, out)
+
+    def numbers(self, value: Any) -> np.ndarray:
+        if value not in self._numbers:
+            column = self.source[value]
+            if not pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
+                raise TypeError(f"{value!r} is not numeric")
+            self._numbers[value] = column.to_numpy(dtype=float, na_value=np.nan)[self.valid]
+        return self._numbers[value]
+
+    def per_group(self, kept: tuple[int, ...], value: Any, statistic: str) -> np.ndarray | None:
+        found = self.ids(kept)
+        if found is None or statistic not in _FAST:
+            return None
+        ids, span = found
+        if statistic == "size" or value is None:
+            return np.bincount(ids, minlength=span).astype(float)
+        x = self.numbers(value)
+        present = ~np.isnan(x)
+        n = np.bincount(ids[present], minlength=span).astype(float)
+        if statistic == "count":
+            return n
+        total = np.bincount(ids[present], x[present], minlength=span)
+        rows = np.bincount(ids, minlength=span)
+        with np.errstate(all="ignore"):
+            result = total if statistic == "sum" else total / n
+        return np.where(rows > 0, result, np.nan)
+
+
+def reproduce(grouper: Grouper, cell_keys: list[tuple[Any, ...]], value: Any, statistic: str) -> np.ndarray:
     """The statistic for each cell, recomputed from the source; margins (_ALL keys) over the other keys."""
     out = np.full(len(cell_keys), np.nan)
-    patterns: dict[tuple[bool, ...], list[int]] = {}
+    patterns: dict[tuple[int, ...], list[int]] = {}
     for p, cell in enumerate(cell_keys):
-        patterns.setdefault(tuple(k is _ALL for k in cell), []).append(p)
-    for pattern, positions in patterns.items():
-        kept = [i for i, is_all in enumerate(pattern) if not is_all]
-        grouped = _grouped(source, [keys[i] for i in kept], value, statistic)
-        if isinstance(grouped, pd.Series):
-            labels = [tuple(cell_keys[p][i] for i in kept) for p in positions]
-            index = pd.MultiIndex.from_tuples(labels) if len(kept) > 1 else pd.Index([lab[0] for lab in labels], dtype=object)
-            got = pd.to_numeric(grouped.reindex(index), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        patterns.setdefault(tuple(i for i, k in enumerate(cell) if k is not _ALL), []).append(p)
+    source, keys = grouper.source[grouper.valid], grouper.keys
+    for kept, positions in patterns.items():
+        cells = [cell_keys[p] for p in positions]
+        per_group = grouper.per_group(kept, value, statistic)
+        if per_group is not None:
+            at = grouper.cell_ids(kept, cells)
+            got = np.where(at >= 0, per_group[np.maximum(at, 0)], np.nan)
         else:
-            got = np.full(len(positions), grouped, dtype=float)
+            got = _by_pandas(source, [keys[i] for i in kept], [tuple(c[i] for i in kept) for c in cells], value, statistic)
         if statistic in _COUNTING or value is None:
             got = np.nan_to_num(got, nan=0.0)
         out[positions] = got
     return out
+
+
+def _by_pandas(source: pd.DataFrame, keys: list[Any], labels: list[tuple[Any, ...]], value: Any,
+               statistic: str) -> np.ndarray:
+    grouped = _grouped(source, keys, value, statistic)
+    if not isinstance(grouped, pd.Series):
+        return np.full(len(labels), grouped, dtype=float)
+    index = pd.MultiIndex.from_tuples(labels) if len(keys) > 1 else pd.Index([lab[0] for lab in labels], dtype=object)
+    return pd.to_numeric(grouped.reindex(index), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
 def _tolerance(values: np.ndarray) -> float:
@@ -680,7 +868,7 @@ def _rows_of(source: pd.DataFrame, keys: list[Any], cells: list[tuple[Any, ...]]
     return source[mask]
 
 
-def find_block(source: pd.DataFrame, layout: Layout, table_values: np.ndarray, positions: np.ndarray,
+def find_block(grouper: Grouper, layout: Layout, table_values: np.ndarray, positions: np.ndarray,
                value: Any, statistic: str | None, id_columns: list[Any]) -> Match | None:
     """The first (value, statistic) that reproduces every cell of a block exactly, or None."""
     block = table_values[positions]
@@ -688,21 +876,24 @@ def find_block(source: pd.DataFrame, layout: Layout, table_values: np.ndarray, p
     whole = bool(finite.size) and bool(np.all(finite == np.floor(finite))) and bool(np.all(finite >= 0))
     cell_keys = [layout.cell_keys[p] for p in positions]
     if statistic in (None, "share") and value is None:
-        share = _find_share(source, layout, block, cell_keys)
+        share = _find_share(grouper, layout, block, cell_keys)
         if share is not None:
             return Match(positions, None, "size", *share)
         if statistic == "share":
             return None
     sample = _sample(layout.cell_keys, table_values, positions)
     sample_keys = [layout.cell_keys[p] for p in sample]
-    rows = _rows_of(source, layout.keys, sample_keys) if len(sample) else source
+    source = grouper.source
+    small = None
     for candidate, stat in _options(source, layout.keys, value, statistic, whole, id_columns):
         counting = stat in _COUNTING or candidate is None
         try:
-            if len(sample) and not values_match(
-                    table_values[sample], reproduce(rows, layout.keys, sample_keys, candidate, stat), counting):
+            if len(sample) and stat not in _FAST and small is None:
+                small = Grouper(_rows_of(source, layout.keys, sample_keys), layout.keys)
+            if len(sample) and stat not in _FAST and not values_match(
+                    table_values[sample], reproduce(small, sample_keys, candidate, stat), counting):
                 continue
-            if values_match(block, reproduce(source, layout.keys, cell_keys, candidate, stat), counting):
+            if values_match(block, reproduce(grouper, cell_keys, candidate, stat), counting):
                 return Match(positions, candidate, stat)
         except (TypeError, ValueError, KeyError, NotImplementedError, AttributeError):
             continue
@@ -715,7 +906,7 @@ def _sums_to(totals: np.ndarray, scale: float) -> bool:
     return bool(present.size) and bool(np.all(np.abs(present - scale) <= 0.01 * scale))
 
 
-def _find_share(source: pd.DataFrame, layout: Layout, block: np.ndarray,
+def _find_share(grouper: Grouper, layout: Layout, block: np.ndarray,
                 cell_keys: list[tuple[Any, ...]]) -> tuple[str, float] | None:
     """Proportions or percentages of the counts, of the whole table, of each row or of each column."""
     finite = block[np.isfinite(block)]
@@ -730,7 +921,7 @@ def _find_share(source: pd.DataFrame, layout: Layout, block: np.ndarray,
     })
     totals = {"all": np.array([sums["value"].sum()]), "rows": sums.groupby("row")["value"].sum().to_numpy(),
               "columns": sums.groupby("col")["value"].sum().to_numpy()}
-    counts = reproduce(source, layout.keys, cell_keys, None, "size")
+    counts = None
     bases = {
         "all": [tuple(_ALL for _ in c) for c in cell_keys],
         "rows": [c[:n_row] + tuple(_ALL for _ in c[n_row:]) for c in cell_keys],
@@ -741,7 +932,8 @@ def _find_share(source: pd.DataFrame, layout: Layout, block: np.ndarray,
             continue
         if not any(_sums_to(totals[share_of], scale) for scale in (1.0, 100.0)):
             continue
-        base = reproduce(source, layout.keys, base_keys, None, "size")
+        counts = reproduce(grouper, cell_keys, None, "size") if counts is None else counts
+        base = reproduce(grouper, base_keys, None, "size")
         with np.errstate(all="ignore"):
             fraction = np.where(base > 0, counts / base, np.nan)
         for scale in (1.0, 100.0):
@@ -787,10 +979,128 @@ def recover(table: PlainTable, source: pd.DataFrame, id_columns: list[Any]) -> R
     for p, block in enumerate(zip(layout.values, layout.statistics)):
         blocks.setdefault(block, []).append(p)
     matches = []
+    grouper = Grouper(source, layout.keys)
     for (value, statistic), positions in blocks.items():
-        match = find_block(source, layout, values, np.array(positions), value, statistic, id_columns)
+        match = find_block(grouper, layout, values, np.array(positions), value, statistic, id_columns)
         if match is None:
             what = f"the {statistic or 'statistic'} of {value}" if value is not None else statistic or "any statistic tried"
             return f"recomputing {what} from it does not give the table's numbers"
         matches.append(match)
     return Recovery(layout, matches)
+
+
+# ---------------------------------------------------------------- checking with recomputed cell statistics
+
+_CONSTANT_KEY = "__cbs_whole_table"
+_ONE = "__cbs_record"  # counted with aggfunc="count" to count records
+
+
+def unit_column(source: pd.DataFrame, rules: Rules) -> Any:
+    """The source's linking key to count units on when unit= is not given: the one with the most distinct
+    values (RINPERSOON rather than RINPERSOONS), judged on a sample."""
+    keys = [c for c in source.columns if rules.is_linking_key(c)]
+    if len(keys) <= 1:
+        return keys[0] if keys else None
+    sample = source.iloc[:: max(1, len(source) // 20_000)]
+    return max(keys, key=lambda c: sample[c].nunique())
+
+
+def _axis_label(keys: tuple[Any, ...], margins_name: str | None) -> Any:
+    """The label pandas' pivot_table gives these key values (margins as 'All' or ('All', '', ...))."""
+    if not keys:
+        return None
+    if all(k is _ALL for k in keys):
+        return margins_name if len(keys) == 1 else (margins_name,) + ("",) * (len(keys) - 1)
+    return keys[0] if len(keys) == 1 else tuple(keys)
+
+
+def _label_key(label: Any) -> Any:
+    if isinstance(label, tuple):
+        return tuple(_label_key(x) for x in label)
+    return "\0missing" if label is None or label is pd.NA or isinstance(label, float) and np.isnan(label) else label
+
+
+def _positions_of(labels: list[Any], axis: pd.Index) -> np.ndarray:
+    if len(axis) == 1 and all(label is None for label in labels):
+        return np.zeros(len(labels), dtype=np.int64)
+    lookup = {_label_key(label): i for i, label in enumerate(axis)}
+    return np.array([lookup.get(_label_key(label), -1) for label in labels], dtype=np.int64)
+
+
+def _take(values: np.ndarray | None, rows_at: np.ndarray, cols_at: np.ndarray, fill: Any = 0) -> np.ndarray | None:
+    """values[rows_at, cols_at], with `fill` where a label has no source rows (-1)."""
+    if values is None:
+        return None
+    if values.size == 0:
+        return np.full((len(rows_at), len(cols_at)), fill)
+    out = values[np.ix_(np.maximum(rows_at, 0), np.maximum(cols_at, 0))].copy()
+    out[rows_at < 0, :] = fill
+    out[:, cols_at < 0] = fill
+    return out
+
+
+class _Engine:
+    """Cell statistics from the table engine, one computation per value column, reused across statistics."""
+
+    def __init__(self, source: pd.DataFrame, layout: Layout, unit: Any, weights: Any) -> None:
+        self.layout = layout
+        self.rows = layout.row_keys or [_CONSTANT_KEY]
+        self.source = source.assign(**{_CONSTANT_KEY: 0, _ONE: 1})
+        self.unit, self.weights = unit, weights
+        self.cache: dict[tuple[Any, ...], Any] = {}
+
+    def stats(self, match: Match) -> Any:
+        from dataclasses import replace
+
+        from .tables import cell_stats
+
+        frequency = match.value is None or match.statistic in _COUNTING
+        values = None if match.value is None or match.statistic == "nunique" else match.value
+        unit = match.value if match.statistic == "nunique" else self.unit
+        aggfunc = "count" if values is None or match.statistic == "count" else "sum"
+        values = _ONE if values is None else values
+        key = (values, aggfunc, id(unit) if not isinstance(unit, (str, type(None))) else unit)
+        if key not in self.cache:
+            self.cache[key] = cell_stats(
+                self.source, index=self.rows, columns=self.layout.col_keys, values=values, aggfunc=aggfunc,
+                unit=unit, weights=self.weights, margins=self.layout.margins_name is not None,
+                margins_name=self.layout.margins_name or "All",
+            )
+        stats = self.cache[key]
+        if frequency:
+            return replace(stats, statistic="count", magnitude=False, normalized=match.share_of)
+        quantile = float(match.statistic[1:]) if match.statistic[0] == "q" else None
+        return replace(stats, statistic="quantile" if quantile is not None else match.statistic, magnitude=True,
+                       quantile=quantile)
+
+
+def _block_check(table: PlainTable, layout: Layout, match: Match, engine: _Engine, rules: Rules) -> CheckResult | None:
+    """check_with_stats on the rectangle of cells one match covers, labelled like the user's table."""
+    from .tables import check_with_stats
+
+    n_cols = table.frame.shape[1]
+    rows = np.unique(match.positions // n_cols)
+    cols = np.unique(match.positions % n_cols)
+    if rows.size * cols.size != match.positions.size:
+        return None
+    stats = engine.stats(match)
+    n_row_keys = len(layout.row_keys)
+    row_labels = [_axis_label(layout.cell_keys[i * n_cols][:n_row_keys], layout.margins_name) for i in rows]
+    col_labels = [_axis_label(layout.cell_keys[j][n_row_keys:], layout.margins_name) for j in cols]
+    if not layout.row_keys:
+        row_labels = [0] * len(rows)
+    rows_at, cols_at = _positions_of(row_labels, stats.index), _positions_of(col_labels, stats.columns)
+    sub = table.frame.iloc[rows, cols]
+    if table.is_series:
+        sub = sub.set_axis(pd.Index([None]), axis=1)
+    more = None if stats.top_more is None else np.stack([_take(m, rows_at, cols_at) for m in stats.top_more])
+    on_table = type(stats)(
+        index=sub.index, columns=sub.columns, units=_take(stats.units, rows_at, cols_at),
+        rows=_take(stats.rows, rows_at, cols_at), weighted=_take(stats.weighted, rows_at, cols_at),
+        top1=_take(stats.top1, rows_at, cols_at), top2=_take(stats.top2, rows_at, cols_at),
+        abs_total=_take(stats.abs_total, rows_at, cols_at), statistic=stats.statistic, magnitude=stats.magnitude,
+        is_margin=_take(stats.is_margin, rows_at, cols_at, False), unit_name=stats.unit_name,
+        weighted_table=stats.weighted_table, source=stats.source, top_more=more, quantile=stats.quantile,
+        normalized=stats.normalized, observations=stats.observations,
+    )
+    return check_with_stats(sub, on_table, rules)
