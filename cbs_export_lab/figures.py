@@ -29,6 +29,7 @@ _HIST2D = "_cbs_hist2d"
 _BOX = "_cbs_box"
 _PIE = "_cbs_pie"
 _LISTED = 5
+Label = Callable[[int], str]
 SAFE_HIST = "use cbs_export_lab.figures.safe_hist(ax, x), or merge the outer bins"
 
 
@@ -163,18 +164,19 @@ def _finite(values: np.ndarray) -> np.ndarray:
 def _record_hist(args: dict[str, Any], result: Any) -> None:
     import numpy as np
 
-    _, edges, patches = result
+    heights, edges, patches = result
     datasets = _datasets(_argument(args, "x"))
     groups = [patches] if len(datasets) == 1 else list(patches)
     if len(groups) != len(datasets):
         return
     edges = np.asarray(edges, dtype=float)
     weighted = args.get("weights") is not None
+    plain = len(datasets) == 1 and not (weighted or args.get("density") or args.get("cumulative"))
     for values, artists in zip(datasets, groups):
         values = _finite(values)
         if not values.size:
             continue
-        counts = np.histogram(values, bins=edges)[0]
+        counts = np.asarray(heights).astype(np.int64) if plain else np.histogram(values, bins=edges)[0]
         record = HistRecord(edges, counts, float(values.min()), float(values.max()), weighted)
         if not isinstance(artists, list):
             setattr(artists, _HIST, record)
@@ -285,10 +287,12 @@ def _is_count(values: np.ndarray) -> bool:
     return bool(values.size) and bool(np.all(values >= 0)) and bool(np.allclose(values, np.round(values), rtol=0, atol=1e-9))
 
 
-def _listing(labels: list[str], counts: Iterable[float] | None = None) -> str:
+def _listing(labels: list[str], total: int | None = None, counts: Iterable[float] | None = None) -> str:
+    """The first few names (with their counts), and how many more there are of `total`."""
     parts = labels if counts is None else [f"{label}: {_observations(n)}" for label, n in zip(labels, counts)]
+    total = len(parts) if total is None else total
     shown = ", ".join(parts[:_LISTED])
-    return shown + (f" and {len(parts) - _LISTED} more" if len(parts) > _LISTED else "")
+    return shown + (f" and {total - _LISTED} more" if total > _LISTED else "")
 
 
 def _format_n(n: float) -> str:
@@ -303,16 +307,20 @@ def _at(edge: float, extreme: float, span: float) -> bool:
     return abs(edge - extreme) <= 1e-9 * max(1.0, abs(span))
 
 
-def _tick_label(axis: Any, position: float) -> str | None:
-    """The tick label a reader sees at `position` (category names of bar charts and heatmaps), if any."""
-    import numpy as np
+class _TickNames:
+    """The tick label a reader sees at a position (category names of bar charts and heatmaps), if any."""
 
-    locs = np.asarray(axis.get_majorticklocs(), dtype=float)
-    hits = np.flatnonzero(np.isclose(locs, position, rtol=0, atol=1e-6))
-    if not hits.size:
-        return None
-    text = str(axis.get_major_formatter().format_ticks(list(locs))[hits[0]])
-    return text or None
+    def __init__(self, axis: Any) -> None:
+        import numpy as np
+
+        self._locs = np.asarray(axis.get_majorticklocs(), dtype=float)
+        self._labels = [str(t) for t in axis.get_major_formatter().format_ticks(list(self._locs))]
+
+    def __call__(self, position: float) -> str | None:
+        import numpy as np
+
+        hits = np.flatnonzero(np.isclose(self._locs, position, rtol=0, atol=1e-6))
+        return (self._labels[hits[0]] or None) if hits.size else None
 
 
 class _FigureReader:
@@ -457,8 +465,8 @@ class _FigureReader:
             import numpy as np
 
             values = np.asarray(container.markerline.get_ydata(), dtype=float)
-            labels = [_x_label(ax, x) for x in np.asarray(container.markerline.get_xdata(), dtype=float)]
-            self._values(values, labels, "stem plot", place, "stem")
+            x = np.asarray(container.markerline.get_xdata(), dtype=float)
+            self._values(values, _x_labels(ax, x), "stem plot", place, "stem")
             return {id(a) for a in _flatten(container)}
         return set()
 
@@ -543,57 +551,56 @@ class _FigureReader:
             return
         if line.get_linestyle() in ("None", "", " ", "none") and line.get_marker() not in (None, "None", "", " "):
             return self._scatter(len(y), f"the points drawn with plot() in {place}")
-        labels = [_x_label(ax, value) for value in x]
-        self._values(y, labels, _named("line", 1, 1, line), place, "point")
+        self._values(y, _x_labels(ax, x), _named("line", 1, 1, line), place, "point")
 
-    def _values(self, values: np.ndarray, labels: list[str], what: str, place: str, unit: str,
+    def _values(self, values: np.ndarray, label: Label, what: str, place: str, unit: str,
                 zeros: bool = True) -> None:
-        """Drawn values read like table cells: counts (whole numbers) are judged, other numbers are unknown."""
+        """Drawn values read like table cells: counts (whole numbers) are judged, other numbers are unknown.
+
+        `label(i)` names value i for messages; it is asked only for the values a finding lists."""
         import numpy as np
 
         self.data_artists += 1
-        shown = np.isfinite(values)
-        values, labels = values[shown], [label for label, keep in zip(labels, shown) if keep]
-        if not values.size:
+        shown = np.flatnonzero(np.isfinite(values))
+        if not shown.size:
             return
         where = f"the {what} in {place}"
-        if not _is_count(values):
+        if not _is_count(values[shown]):
             self.add(
                 "unknown_counts", self.rules.unknown_counts,
-                f"The {len(values)} values of {where} are not counts, so the number of units behind each is unknown.",
+                f"The {shown.size} values of {where} are not counts, so the number of units behind each is unknown.",
                 where,
                 "State the number of observations behind each value (at least "
                 f"{self.rules.threshold}), or explain in the explanation why they are safe.",
             )
             return
-        self.drawn.append(int(values.sum()))
-        self._small(values, labels, what, place, unit, zeros)
+        self.drawn.append(int(values[shown].sum()))
+        self._small(values, shown, label, what, place, unit, zeros)
 
-    def _small(self, counts: np.ndarray, labels: list[str], what: str, place: str, unit: str, zeros: bool,
-               fix: str | None = None) -> None:
-        import numpy as np
-
+    def _small(self, counts: np.ndarray, shown: np.ndarray, label: Label, what: str, place: str, unit: str,
+               zeros: bool, fix: str | None = None) -> None:
         t = self.rules.threshold
-        small = np.flatnonzero((counts > 0) & (counts < t))
+        drawn = counts[shown]
+        small = shown[(drawn > 0) & (drawn < t)]
         if small.size:
-            names = [f"{unit} {labels[i]}" for i in small]
+            names = [f"{unit} {label(i)}" for i in small[: _LISTED + 1]]
             first = f"{names[0]} of the {what} in {place} has {_observations(counts[small[0]])}"
             more = small.size - 1
             message = first + (f", and {more} more {unit}{'s have' if more > 1 else ' has'} fewer than {t} "
-                               f"({_listing(names[1:], counts[small[1:]])})" if more else "")
+                               f"({_listing(names[1:], more, counts[small[1:]])})" if more else "")
             self.add(
                 "threshold", "fail", f"{message[0].upper()}{message[1:]}; each {unit} needs at least {t}.",
-                f"{_listing(names)} of the {what} in {place}",
+                f"{_listing(names, small.size)} of the {what} in {place}",
                 fix or f"Merge each small {unit} with a neighbouring one (or into an 'other' group) or leave it out, "
                        f"so every {unit} has at least {t} observations.",
             )
-        empty = np.flatnonzero(counts == 0)
+        empty = shown[drawn == 0]
         if zeros and empty.size:
-            names = [f"{unit} {labels[i]}" for i in empty]
+            names = _listing([f"{unit} {label(i)}" for i in empty[:_LISTED]], empty.size)
             self.add(
                 "zero", self.rules.zero,
-                f"{_listing(names)} of the {what} in {place} {'is' if empty.size == 1 else 'are'} empty (0).",
-                f"{_listing(names)} of the {what} in {place}",
+                f"{names[0].upper()}{names[1:]} of the {what} in {place} {'is' if empty.size == 1 else 'are'} empty (0).",
+                f"{names} of the {what} in {place}",
                 "Check that an empty category does not reveal something about a group; merge or leave it out.",
             )
 
@@ -604,8 +611,10 @@ class _FigureReader:
         self.recorded = True
         counts = record.counts
         self.drawn.append(int(counts.sum()))
-        labels = [str(i) for i in range(1, len(counts) + 1)]
-        self._small(counts, labels, what, place, "bin", zeros=False, fix=f"Use wider bins, {SAFE_HIST}.")
+        import numpy as np
+
+        self._small(counts, np.arange(len(counts)), _numbered, what, place, "bin", zeros=False,
+                    fix=f"Use wider bins, {SAFE_HIST}.")
         edges = record.edges
         span = record.data_max - record.data_min
         sides = [name for name, hit in (
@@ -652,7 +661,7 @@ class _FigureReader:
 
         self.recorded = True
         values = np.asarray(record.values, dtype=float)[wedges]
-        self._values(values, [str(i + 1) for i in wedges], what, place, "wedge")
+        self._values(values, lambda i: str(wedges[i] + 1), what, place, "wedge")
 
     def _cells(self, ax: Axes, artist: Any, place: str) -> None:
         """Each cell of a heatmap, image or 2D histogram read as a table cell; hidden (masked) cells left out."""
@@ -672,14 +681,13 @@ class _FigureReader:
             what = "image" if type(artist).__name__ == "AxesImage" else "heatmap"
             counts = np.ma.getdata(values)
         rows, cols = np.nonzero(shown)
-        labels = _cell_labels(ax, artist, rows, cols)
-        self._values(counts[rows, cols], labels, what, place, "cell")
+        self._values(counts[rows, cols], _cell_labels(ax, artist, rows, cols), what, place, "cell")
 
     def _hexbin(self, ax: Axes, artist: Any, place: str) -> None:
         import numpy as np
 
         values = np.asarray(artist.get_array(), dtype=float).ravel()
-        self._values(values, [str(i) for i in range(1, len(values) + 1)], "hexbin plot", place, "hexagon")
+        self._values(values, _numbered, "hexbin plot", place, "hexagon")
         self.add(
             "min_max", "review",
             f"The hexagon grid of the hexbin plot in {place} may be laid out from the data's minimum and maximum.",
@@ -712,14 +720,13 @@ class _FigureReader:
         heights = np.array([p.get_height() if vertical else p.get_width() for p in patches], dtype=float)
         starts = np.array([p.get_x() if vertical else p.get_y() for p in patches], dtype=float)
         widths = np.array([p.get_width() if vertical else p.get_height() for p in patches], dtype=float)
-        axis = ax.xaxis if vertical else ax.yaxis
-        labels = [_tick_label(axis, s + w / 2) or str(i) for i, (s, w) in enumerate(zip(starts, widths), 1)]
+        names = _TickNames(ax.xaxis if vertical else ax.yaxis)
         label = container.get_label()
         contiguous = len(patches) > 1 and np.allclose(starts[:-1] + widths[:-1], starts[1:], rtol=0,
                                                       atol=1e-9 * max(1.0, float(np.abs(widths).max())))
         if contiguous:
             what = "histogram" + (f" '{label}'" if label and not label.startswith("_") else "")
-            self._values(heights, [str(i) for i in range(1, len(heights) + 1)], what, place, "bin", zeros=False)
+            self._values(heights, _numbered, what, place, "bin", zeros=False)
             self.add(
                 "min_max", "review",
                 f"The {what} in {place} was not drawn with Axes.hist, so it is unknown whether its outer edges are "
@@ -729,7 +736,7 @@ class _FigureReader:
             )
         else:
             what = "bar chart" + (f" '{label}'" if label and not label.startswith("_") else "")
-            self._values(heights, [f"'{text}'" for text in labels], what, place, "bar")
+            self._values(heights, lambda i: f"'{names(starts[i] + widths[i] / 2) or i + 1}'", what, place, "bar")
 
 
 def _named(kind: str, number: int, total: int, artist: Any) -> str:
@@ -738,22 +745,29 @@ def _named(kind: str, number: int, total: int, artist: Any) -> str:
     return name + (f" '{label}'" if label and not str(label).startswith("_") else "")
 
 
-def _cell_labels(ax: Axes, artist: Any, rows: np.ndarray, cols: np.ndarray) -> list[str]:
+def _cell_labels(ax: Axes, artist: Any, rows: np.ndarray, cols: np.ndarray) -> Label:
     """'(row Vlieland, column vrouw)' from the tick labels at the cell centres, else row and column numbers."""
-    import numpy as np
-
     if not hasattr(artist, "get_coordinates"):
-        return [f"(row {r + 1}, column {c + 1})" for r, c in zip(rows, cols)]
+        return lambda k: f"(row {rows[k] + 1}, column {cols[k] + 1})"
     corners = artist.get_coordinates()
     xs = (corners[0, :-1, 0] + corners[0, 1:, 0]) / 2
     ys = (corners[:-1, 0, 1] + corners[1:, 0, 1]) / 2
-    row_names = {r: _tick_label(ax.yaxis, ys[r]) or str(r + 1) for r in np.unique(rows)}
-    col_names = {c: _tick_label(ax.xaxis, xs[c]) or str(c + 1) for c in np.unique(cols)}
-    return [f"(row {row_names[r]}, column {col_names[c]})" for r, c in zip(rows, cols)]
+    row_names, col_names = _TickNames(ax.yaxis), _TickNames(ax.xaxis)
+
+    def label(k: int) -> str:
+        r, c = rows[k], cols[k]
+        return f"(row {row_names(ys[r]) or r + 1}, column {col_names(xs[c]) or c + 1})"
+
+    return label
 
 
-def _x_label(ax: Axes, x: float) -> str:
-    return _tick_label(ax.xaxis, x) or f"x = {x:g}"
+def _x_labels(ax: Axes, x: np.ndarray) -> Label:
+    names = _TickNames(ax.xaxis)
+    return lambda i: names(x[i]) or f"x = {x[i]:g}"
+
+
+def _numbered(i: int) -> str:
+    return str(i + 1)
 
 
 def _has_points(line: Any) -> bool:
@@ -771,11 +785,11 @@ def _flatten(container: Any) -> list[Any]:
 
 
 def _structural(ax: Axes, artist: Any) -> bool:
-    """Spines, axes, titles, legend, background and insets: not data."""
+    """Spines, axis lines, legend, background and insets: not data (titles are texts, read elsewhere)."""
     return (
-        artist is ax.patch or artist is ax.legend_ or artist in ax.spines.values()
-        or artist in (ax.xaxis, ax.yaxis, ax.title, ax._left_title, ax._right_title)
-        or artist in getattr(ax, "child_axes", [])
+        artist is ax.patch or artist is ax.legend_ or artist is ax.xaxis or artist is ax.yaxis
+        or any(artist is spine for spine in ax.spines.values())
+        or any(artist is inset for inset in getattr(ax, "child_axes", []))
     )
 
 
