@@ -217,7 +217,7 @@ class Basket:
         with self._locked() as manifest:
             return self._store(manifest, "syntax", title, CheckResult(kind="syntax", rules_origin=rules.origin),
                                render, description="", explanation=None, background=False, background_for=None,
-                               rules_compliant=rules.compliant, after_render=lambda item: _apply_strip(item, reports[0]))
+                               rules_compliant=rules.compliant, after_render=lambda item: _apply_strip(item, reports[0], src.name))
 
     # -- changing ------------------------------------------------------------------------------------------
 
@@ -453,7 +453,9 @@ def _table_meta(result: CheckResult) -> dict[str, str]:
     }
 
 
-def _apply_strip(item: Item, report: Any) -> None:
+def _apply_strip(item: Item, report: Any, name: str) -> None:
+    removed = ", ".join(f"{part.replace('_', ' ')} ({n})" for part, n in report.removed.items() if n) or "nothing"
+    item.description = f"Notebook {name} without outputs or embedded data (removed: {removed}), with its code as a script."
     item.findings = list(report.findings)
     status = overall_status(item.findings)
     item.status = "fail" if not report.ok else status

@@ -194,6 +194,7 @@ def test_notebook_is_stripped_and_scanned(basket, tmp_path):
     files = {Path(f).suffix: basket.path(item, f) for f in item.files}
     assert set(files) == {".ipynb", ".py"}
     assert nbformat.read(files[".ipynb"], as_version=4).cells[0].outputs == []
+    assert "analyse.ipynb" in item.description and "outputs (1)" in item.description
     assert "print(1 + 1)" in files[".py"].read_text(encoding="utf-8")
     assert same(Basket(basket.folder).get(item.id), item)
 
