@@ -453,9 +453,7 @@ class _FigureReader:
             self._bars(ax, container, place)
             return {id(patch) for patch in container.patches}
         if isinstance(container, ErrorbarContainer):
-            self.data_artists += 1
-            self.add(
-                "unknown_counts", self.rules.unknown_counts,
+            self._unknown_counts(
                 f"The error bars in {place} show estimates and their uncertainty; the counts behind them are unknown.",
                 f"the error bars in {place}",
                 "State the number of observations behind each point, or explain in the explanation why they are safe.",
@@ -489,17 +487,13 @@ class _FigureReader:
         elif isinstance(artist, PolyCollection) and artist.get_array() is not None and len(artist.get_offsets()) > 1:
             self._hexbin(ax, artist, place)
         elif isinstance(artist, (PolyCollection, Polygon)):
-            self.data_artists += 1
-            self.add(
-                "unknown_counts", self.rules.unknown_counts,
+            self._unknown_counts(
                 f"A filled area in {place} (a band, density or violin) shows values whose counts are unknown.",
                 f"the filled area in {place}",
                 "Explain what the area shows and how many observations are behind it, or leave it out.",
             )
         elif isinstance(artist, Wedge):
-            self.data_artists += 1
-            self.add(
-                "unknown_counts", self.rules.unknown_counts,
+            self._unknown_counts(
                 f"The pie chart in {place} was not drawn with Axes.pie, so the counts behind its wedges are unknown.",
                 f"the pie chart in {place}", "Draw it with ax.pie(counts) from a table of counts.",
             )
@@ -520,12 +514,14 @@ class _FigureReader:
         )
 
     def _reference(self, what: str) -> None:
-        self.data_artists += 1
-        self.add(
-            "unknown_counts", self.rules.unknown_counts,
+        self._unknown_counts(
             f"{what[0].upper()}{what[1:]} marks a value whose counts are unknown (a mean, a percentile?).",
             what, "Say in the explanation what the line or band shows and how many observations are behind it.",
         )
+
+    def _unknown_counts(self, message: str, where: str, fix: str) -> None:
+        self.data_artists += 1
+        self.add("unknown_counts", self.rules.unknown_counts, message, where, fix)
 
     def _scatter(self, points: int, where: str) -> None:
         self.data_artists += 1
