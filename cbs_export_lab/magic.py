@@ -16,7 +16,7 @@ from IPython.core.magic import Magics, line_magic, magics_class
 from .check import check, kind_of
 from .errors import UserError
 
-_OPTION = re.compile(r"(?:^|\s)--(?:data|unit|weights|title)(?=[\s=]|$)")
+_OPTION = re.compile(r"(?:^|\s)--[A-Za-z][\w-]*(?=[\s=]|$)")
 _HELP = "Usage: %cbs_check OBJ [--data DF] [--unit COL] [--weights COL] [--title \"...\"]"
 
 

@@ -42,7 +42,7 @@ class Finding:
 
     def text(self) -> str:
         """One paragraph: what, where, and the fix."""
-        parts = [f"[{self.severity.upper()}] {self.message}"]
+        parts = [f"[{self.severity.upper()} {self.rule}] {self.message}"]
         if self.where:
             parts.append(f"Where: {self.where}.")
         if self.fix:
