@@ -435,8 +435,6 @@ def _check_with_source(table: PlainTable, source: pd.DataFrame, unit: Any, weigh
             return recovery
         engine = _Engine(source, recovery.layout, unit if unit is not None else auto_unit, weights)
         results = [_block_check(table, recovery.layout, match, engine, rules) for match in recovery.matches]
-    except UserError:
-        raise
     except Exception as exc:  # fail closed: a source we could not use is not trusted
         return f"recomputing the table from it failed ({type(exc).__name__}: {exc})"
     if any(r is None for r in results):
@@ -507,6 +505,7 @@ def _source_frame(data: Any) -> pd.DataFrame | None:
 
 
 def _check_column_argument(arg: str, value: Any, source: pd.DataFrame | None) -> None:
+    """unit= / weights= must name a source column or give one value per source row."""
     if value is None:
         return
     if isinstance(value, str):
@@ -516,14 +515,23 @@ def _check_column_argument(arg: str, value: Any, source: pd.DataFrame | None) ->
         if value not in source.columns:
             available = ", ".join(str(c) for c in source.columns)
             raise UserError(f"{arg}={value!r} is not a column of the source frame. Available columns: {available}.")
-        return
-    if source is None:
-        raise UserError(f"{arg}= was given without the source frame it belongs to. "
-                        f"Pass it too: cel.check(table, data=df, {arg}=...).")
-    if np.ndim(value) != 1 or len(value) != len(source):
-        length = len(value) if np.ndim(value) == 1 else "no"
-        raise UserError(f"{arg}= has {length} values but the source frame has {len(source)} rows. "
-                        f"Pass a column name of the source frame or one value per row.")
+        values = source[value]
+        where = f"column {value!r}"
+    else:
+        if source is None:
+            raise UserError(f"{arg}= was given without the source frame it belongs to. "
+                            f"Pass it too: cel.check(table, data=df, {arg}=...).")
+        if np.ndim(value) != 1 or len(value) != len(source):
+            length = len(value) if np.ndim(value) == 1 else "no"
+            raise UserError(f"{arg}= has {length} values but the source frame has {len(source)} rows. "
+                            f"Pass a column name of the source frame or one value per row.")
+        values = pd.Series(np.asarray(value))
+        where = f"{arg}="
+    if values.isna().any():
+        raise UserError(f"{where} has missing values in {int(values.isna().sum())} row(s). Every row needs "
+                        f"a {'unit id' if arg == 'unit' else 'weight'}; fill or drop those rows first.")
+    if arg == "weights" and (not pd.api.types.is_numeric_dtype(values.dtype) or (values < 0).any()):
+        raise UserError(f"{where} must hold numbers of 0 or more (one weight per row).")
 
 
 
@@ -841,7 +849,8 @@ def _options(source: pd.DataFrame, keys: list[Any], value: Any, statistic: str |
             out.append((None, "size"))
             columns = [c for c in numeric if source[c].hasnans]
         elif stat == "nunique":
-            columns = [value] if value is not None else [c for c in id_columns if c not in keys]
+            columns = [c for c in ([value] if value is not None else id_columns)
+                       if c not in keys and _is_column(source, c) and not source[c].hasnans]
         else:
             columns = [value] if value is not None else numeric
         out += [(c, stat) for c in columns]

@@ -5,16 +5,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import cbs_export_lab as cel
 from cbs_export_lab import demo
 from cbs_export_lab.errors import UserError
 from cbs_export_lab.plain import check_plain_table
 from cbs_export_lab.rules import default_rules
 
-RULES = default_rules()
-
 
 def check(obj, **kwargs):
-    return check_plain_table(obj, rules=RULES, **kwargs)
+    return cel.check(obj, **kwargs)
 
 
 def rules_of(result, severity=None):
@@ -157,7 +156,7 @@ def test_reset_index_table_reads_its_label_columns_as_labels(people):
 
 
 def test_not_a_table_is_unsupported_not_an_error():
-    result = check([1, 2, 3])
+    result = check_plain_table([1, 2, 3], rules=default_rules())
     assert result.status == "review" and rules_of(result) == {"unsupported"}
 
 
@@ -169,3 +168,157 @@ def test_wrong_unit_column_is_a_user_error(people):
         check(table, data=people, weights="gewichten")
     with pytest.raises(UserError, match="no source frame"):
         check(table, unit="RINPERSOON")
+
+
+# ---------------------------------------------------------------- with the source frame
+
+
+def reproduced(result):
+    return result.source is not None and not any("does not reproduce" in f.message for f in result.findings)
+
+
+def test_groupby_size_with_source_counts_units(people):
+    table = people.groupby(["gemeente", "geslacht"]).size()
+    result = check(table, data=people)
+    assert reproduced(result), result.report()
+    assert "gemeente" in result.source and "geslacht" in result.source
+    assert cells_of(result, "threshold") == small_cells(table)
+    assert result.counts.count_cells == result.counts.cells == len(table)
+    assert result.counts.observations == people.RINPERSOON.nunique()
+
+
+def test_units_are_counted_on_the_linking_key_when_no_unit_is_given():
+    panel = demo.panel(400, seed=2)
+    table = panel.groupby("gemeente").size()  # person-years: rows, not persons
+    persons = panel.groupby("gemeente")["RINPERSOON"].nunique()
+    assert (table > persons).any()
+    result = check(table, data=panel)
+    assert reproduced(result), result.report()
+    assert result.unit and "RINPERSOON" in result.unit
+    assert "linking key" in result.source and "RINPERSOON" in result.source
+    assert cells_of(result, "threshold") == small_cells(persons)
+
+
+def test_explicit_unit_is_used():
+    panel = demo.panel(400, seed=2)
+    table = panel.groupby("gemeente").size()
+    result = check(table, data=panel, unit="RINPERSOON")
+    assert result.unit == "RINPERSOON" and "no unit= given" not in result.source
+    assert cells_of(result, "threshold") == small_cells(panel.groupby("gemeente")["RINPERSOON"].nunique())
+
+
+def test_value_counts_normalized_is_reproduced_and_checked_on_counts(people):
+    table = people.gemeente.value_counts(normalize=True)
+    result = check(table, data=people)
+    assert reproduced(result), result.report()
+    counts = people.gemeente.value_counts()
+    assert cells_of(result, "threshold") == small_cells(counts)
+    assert result.counts.count_cells == len(table)
+
+
+def test_percentage_crosstab_is_reproduced(people):
+    table = (pd.crosstab(people.gemeente, people.geslacht, normalize="columns") * 100).round(1)
+    result = check(table, data=people)
+    assert reproduced(result), result.report()
+    assert "percentages" in result.source
+    counts = pd.crosstab(people.gemeente, people.geslacht)
+    assert cells_of(result, "threshold") == small_cells(counts)
+
+
+def test_crosstab_with_margins_and_source(people):
+    table = pd.crosstab(people.gemeente, people.leeftijdsklasse, margins=True)
+    result = check(table, data=people)
+    assert reproduced(result), result.report()
+    assert cells_of(result, "threshold") == small_cells(table)
+    assert result.counts.cells == table.size
+
+
+def test_multiindex_table_with_source(people):
+    table = people.groupby(["gemeente", "leeftijdsklasse", "geslacht"]).size()
+    result = check(table, data=people)
+    assert reproduced(result), result.report()
+    assert cells_of(result, "threshold") == small_cells(table)
+
+
+def test_pivot_table_of_means_with_source_checks_units_and_dominance(people):
+    table = pd.pivot_table(people, values="inkomen", index="gemeente", columns="geslacht", aggfunc="mean")
+    result = check(table, data=people)
+    assert reproduced(result), result.report()
+    assert "mean of inkomen" in result.source
+    units = pd.crosstab(people.gemeente, people.geslacht)
+    assert cells_of(result, "threshold") == small_cells(units)
+    assert "unknown_counts" not in rules_of(result)
+    assert result.counts.count_cells == 0
+    top_two = people.groupby(["gemeente", "geslacht"], observed=True)["inkomen"].apply(
+        lambda x: x.abs().nlargest(2).sum() / x.abs().sum() if x.abs().sum() else 0)
+    dominated = {cell for cell, share in top_two.items() if share >= 0.9}
+    assert cells_of(result, "dominance") == dominated
+
+
+def test_agg_with_several_functions_and_source(people):
+    table = people.groupby("gemeente")["inkomen"].agg(["mean", "count", "max"])
+    result = check(table, data=people)
+    assert reproduced(result), result.report()
+    assert cells_of(result, "min_max") == {(g, "max") for g in table.index}
+    small = {g for g, n in table["count"].items() if 0 < n < 10}
+    assert {row for row, _ in cells_of(result, "threshold")} == small
+
+
+def test_describe_with_source(people):
+    table = people[["leeftijd", "inkomen"]].describe()
+    result = check(table, data=people)
+    assert reproduced(result), result.report()
+    assert cells_of(result, "min_max") == {(r, c) for r in ("min", "max") for c in table.columns}
+    assert result.counts.count_cells == 2
+
+
+def test_table_from_a_subset_is_not_trusted_against_the_full_frame(people):
+    older = people[people.leeftijd >= 65]
+    table = older.groupby(["gemeente", "geslacht"]).size()
+    result = check(table, data=people)
+    assert result.source is None
+    assert any(f.rule == "unknown_counts" and "does not reproduce" in f.message for f in result.findings)
+    assert cells_of(result, "threshold") == small_cells(table)  # still read as counts without a source
+    assert result.status == "fail"
+    assert check(table, data=older).source is not None
+
+
+def test_rescaled_table_is_not_trusted(people):
+    table = people.groupby("geslacht")["inkomen"].mean() * 1.1
+    result = check(table, data=people)
+    assert result.source is None and result.status == "review"
+    assert any("does not reproduce" in f.message for f in result.findings)
+
+
+def test_mean_table_from_subset_never_passes(people):
+    table = people[people.inkomen > 0].groupby("geslacht")["inkomen"].mean()
+    result = check(table, data=people)
+    assert result.status != "pass"
+
+
+def test_extract_with_source_is_microdata(people):
+    extract = people[["gemeente", "inkomen"]].head(30)
+    result = check(extract, data=people)
+    assert "microdata" in rules_of(result, "fail") and result.never_exportable
+
+
+def test_whole_source_column_is_microdata(people):
+    result = check(people["inkomen"], data=people)
+    assert "microdata" in rules_of(result, "fail")
+
+
+def test_id_indexed_extract_with_source(people):
+    extract = people.set_index("RINPERSOON")[["inkomen"]].head(25)
+    result = check(extract, data=people)
+    assert {"identifier", "microdata"} <= rules_of(result, "fail")
+
+
+def test_count_table_with_large_cells_and_source_passes(people):
+    table = people.groupby("geslacht").size()
+    result = check(table, data=people)
+    assert reproduced(result) and result.status == "pass", result.report()
+
+
+def test_data_must_be_a_frame(people):
+    with pytest.raises(UserError, match="DataFrame"):
+        check(people.groupby("geslacht").size(), data=[1, 2])
