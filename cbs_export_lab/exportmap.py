@@ -457,7 +457,9 @@ def build_zip(plan: ExportPlan, planned: PlannedZip, members: Sequence[Member], 
     if any(not i.background for i in items):
         from .form import FormHeader, build_form
 
-        header = FormHeader(plan.project, plan.researcher, stamp, plan.mode, planned.folder, planned.name, planned.why)
+        background = next((f"{z.folder}/{z.name}" for z in plan.zips if z.folder == BACKGROUND), None)
+        header = FormHeader(plan.project, plan.researcher, stamp, plan.mode, planned.folder, planned.name, planned.why,
+                            background if planned.folder == ACHTERAF else None)
         files = {i.id: [m.name for m in members if m.item_id == i.id] for i in items}
         entries.append((FORM_NAME, workbook_bytes(build_form(header, items, files), stamp)))
     entries.extend((m.name, m.source.read_bytes()) for m in members)

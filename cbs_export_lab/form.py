@@ -47,6 +47,7 @@ class FormHeader:
     folder: str
     zip_name: str
     why: str
+    background_zip: str | None = None
 
 
 def build_form(header: FormHeader, items: Sequence[Item], files: dict[str, list[str]]) -> Workbook:
@@ -66,6 +67,9 @@ def build_form(header: FormHeader, items: Sequence[Item], files: dict[str, list[
         ("Waarom deze map / Why this folder", header.why),
         ("Aantal bestanden / Number of files", str(len(items))),
     ]
+    if header.background_zip:
+        rows.append(("Achtergrondinformatie (niet vrijgeven) / Background information (not for release)",
+                     header.background_zip))
     for label, value in rows:
         ws.append([label, value])
         ws.cell(ws.max_row, 1).font = bold

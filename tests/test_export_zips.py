@@ -72,7 +72,8 @@ def zips_in(root: Path) -> list[Path]:
 
 def test_vooraf_export_is_one_light_zip_with_form_and_checksums(basket, tmp_path, persons, fixed_clock):
     exportmap = demo.make_exportmap(tmp_path / "v", "vooraf")
-    table = basket.add(count_table(persons), "Personen naar leeftijd en geslacht", description="Aantal personen")
+    table = basket.add(cel.crosstab(persons["leeftijdsklasse"], persons["geslacht"], unit=persons["RINPERSOON"]),
+                       "Personen naar leeftijd en geslacht", description="Aantal personen")
     fig, ax = plt.subplots()
     counts = persons["leeftijdsklasse"].value_counts().sort_index()
     ax.bar(counts.index.astype(str), counts.values)
@@ -130,6 +131,8 @@ def test_achteraf_export_splits_zips_and_puts_background_in_3(basket, exportmap,
     assert all(name.endswith(".xlsx") for name in bg if name != CHECKSUMS_NAME)
     compliant = read_zip(result.zips[2])
     verify_checksums(compliant)
+    header = dict(form_sheets(compliant)["Formulier"][1:])
+    assert header["Achtergrondinformatie (niet vrijgeven) / Background information (not for release)"] == rel[0]
     text = form_text(compliant)
     assert "Personen naar leeftijd en geslacht" in text and "Omzet per sector" in text
     assert "Personen naar gemeente" not in text
