@@ -42,7 +42,6 @@ class HistRecord(NamedTuple):
     counts: Any
     data_min: float
     data_max: float
-    weighted: bool
 
 
 class Hist2DRecord(NamedTuple):
@@ -177,7 +176,7 @@ def _record_hist(args: dict[str, Any], result: Any) -> None:
         if not values.size:
             continue
         counts = np.asarray(heights).astype(np.int64) if plain else np.histogram(values, bins=edges)[0]
-        record = HistRecord(edges, counts, float(values.min()), float(values.max()), weighted)
+        record = HistRecord(edges, counts, float(values.min()), float(values.max()))
         if not isinstance(artists, list):
             setattr(artists, _HIST, record)
         for artist in artists:
@@ -284,7 +283,8 @@ def check_figure(obj: Any, *, rules: Rules) -> CheckResult:
 def _is_count(values: np.ndarray) -> bool:
     import numpy as np
 
-    return bool(values.size) and bool(np.all(values >= 0)) and bool(np.allclose(values, np.round(values), rtol=0, atol=1e-9))
+    whole = np.allclose(values, np.round(values), rtol=0, atol=1e-9)
+    return bool(values.size) and bool(np.all(values >= 0)) and bool(whole)
 
 
 def _listing(labels: list[str], total: int | None = None, counts: Iterable[float] | None = None) -> str:
@@ -595,7 +595,8 @@ class _FigureReader:
             names = _listing([f"{unit} {label(i)}" for i in empty[:_LISTED]], empty.size)
             self.add(
                 "zero", self.rules.zero,
-                f"{names[0].upper()}{names[1:]} of the {what} in {place} {'is' if empty.size == 1 else 'are'} empty (0).",
+                f"{names[0].upper()}{names[1:]} of the {what} in {place} "
+                f"{'is' if empty.size == 1 else 'are'} empty (0).",
                 f"{names} of the {what} in {place}",
                 "Check that an empty category does not reveal something about a group; merge or leave it out.",
             )
@@ -853,7 +854,9 @@ def _require_axes(ax: Any, helper: str) -> None:
 
     install_hooks()
     if as_figure(ax) is None or not hasattr(ax, "hist"):
-        raise UserError(f"{helper} draws on one Axes; pass ax from fig, ax = plt.subplots(), not a {type(ax).__name__}.")
+        raise UserError(
+            f"{helper} draws on one Axes; pass ax from fig, ax = plt.subplots(), not a {type(ax).__name__}."
+        )
 
 
 def safe_hist(ax: Axes, x: Any, *, bins: int = 10, lower: float = 1, upper: float = 99, min_count: int | None = None,
@@ -951,7 +954,9 @@ def safe_boxplot(ax: Axes, data: Any, *, whis: tuple[float, float] = (5, 95), ru
     _require_axes(ax, "safe_boxplot")
     rules = _rules_in_force(rules)
     if kw.get("showfliers"):
-        raise UserError("safe_boxplot never shows outlier points (they are single units' values); leave out showfliers.")
+        raise UserError(
+            "safe_boxplot never shows outlier points (they are single units' values); leave out showfliers."
+        )
     if not (isinstance(whis, (tuple, list)) and len(whis) == 2 and 0 < whis[0] < whis[1] < 100):
         raise UserError(f"whis must be two percentiles strictly between 0 and 100, e.g. (5, 95), not {whis!r}.")
     names, groups = _groups(data)
@@ -1035,7 +1040,9 @@ def _export_target(fig: Any, path: str | os.PathLike[str], suffix: str) -> tuple
 
     figure = as_figure(fig)
     if figure is None:
-        raise UserError(f"Only a matplotlib Figure or Axes can be saved as {suffix[1:].upper()}, not a {type(fig).__name__}.")
+        raise UserError(
+            f"Only a matplotlib Figure or Axes can be saved as {suffix[1:].upper()}, not a {type(fig).__name__}."
+        )
     target = Path(path)
     if target.suffix.lower() != suffix:
         raise UserError(f"{target.name} must end in {suffix}; choose a file name like 'figuur_inkomen{suffix}'.")
