@@ -16,6 +16,7 @@ import tempfile
 import time
 import tokenize
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -75,6 +76,7 @@ _PLAIN_NUMBER = r"[-+]?\d[\d.eE+-]*"
 _BRACKETED_NUMBERS = re.compile(rf"[\[({{]\s*{_PLAIN_NUMBER}(?:(?:\s*[,;]\s*|\s+){_PLAIN_NUMBER})+\s*[\])}}]")
 _TAG_WITHOUT_DATA = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,39}")
 _DIGIT_RUN = re.compile(r"\d{3,}")
+_ANY_DIGITS = re.compile(r"\d+")
 
 
 @dataclass
@@ -176,7 +178,7 @@ class StrippedNotebook:
                 f"{script_path} already exists and was not written by cbs-export strip, so it is not overwritten. "
                 "Move or rename it, or choose another destination folder (-o DIR)."
             )
-        notebook_bytes = nbformat.writes(self.notebook).encode("utf-8") + b"\n"
+        notebook_bytes = nbformat.v4.writes(self.notebook).encode("utf-8") + b"\n"
         _write_files_atomically([(dst, notebook_bytes), (script_path, self.script.encode("utf-8"))])
         return StripReport(
             ok=self.report.ok, findings=list(self.report.findings), removed=dict(self.report.removed),
@@ -231,7 +233,7 @@ def strip(src: str | os.PathLike[str], *, rules: Rules | None = None) -> Strippe
 
 def _read_json(src: Path) -> dict[str, Any]:
     try:
-        text = src.read_text(encoding="utf-8")
+        text = src.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise UserError(f"{src} does not exist. Check the name and the folder.") from None
     except IsADirectoryError:
@@ -410,16 +412,26 @@ def _cell_name(index: int, cell: nbformat.NotebookNode) -> str:
 def _scan_notebook(
     nb: nbformat.NotebookNode, script: str, line_map: Sequence[tuple[int, int] | None], rules: Rules
 ) -> list[Finding]:
-    """Scan every cell, then the script; the script adds only what the cells did not show already."""
+    """Scan every cell, then the script; the script adds only what the cells did not show already.
+
+    A code cell reappears in the script as the same text, so its scan is looked up, not repeated.
+    """
     findings: list[Finding] = []
     seen: set[tuple[str, int, int]] = set()
+    scanned: dict[str, list[_Hit]] = {}
     for index, cell in enumerate(nb.cells, 1):
         name = _cell_name(index, cell)
-        for hit in _hits(cell.source, cell.cell_type, rules):
+        if cell.cell_type == "code":
+            text = _comment_magics(cell.source)
+            hits = scanned[text] = _hits(text, "code", rules)
+        else:
+            hits = _hits(cell.source, cell.cell_type, rules)
+        for hit in hits:
             seen.add((hit.rule, index, hit.line))
             findings.append(_finding(hit, f"{name}, line {hit.line}"))
     for first_line, chunk in _script_chunks(script, line_map):
-        for hit in _hits(chunk, "code", rules):
+        hits = scanned[chunk] if chunk in scanned else _hits(chunk, "code", rules)
+        for hit in hits:
             line = first_line + hit.line - 1
             origin = line_map[line - 1] if line - 1 < len(line_map) else None
             if origin is not None and (hit.rule, *origin) in seen:
@@ -445,16 +457,28 @@ def _script_chunks(script: str, line_map: Sequence[tuple[int, int] | None]) -> I
 
 def _hits(text: str, kind: str, rules: Rules) -> list[_Hit]:
     hits = _identifier_hits(text, rules)
-    if kind == "code":
-        hits += _code_data_hits(text)
-    else:
-        hits += _text_data_hits(text.split("\n"), first_line=1, what=f"{kind} text")
+    if _may_hold_data(text):
+        lines = text.split("\n")
+        hits += _code_data_hits(text) if kind == "code" else _text_data_hits(lines, first_line=1, what=f"{kind} text")
     return sorted(hits, key=lambda h: (h.line, h.rule))
 
 
+def _may_hold_data(text: str) -> bool:
+    """A cheap necessary condition: every `data` rule needs two numbers, or one above a pandas footer."""
+    runs = len(_ANY_DIGITS.findall(text))
+    return runs >= 2 or (runs == 1 and ("dtype:" in text or " rows x " in text))
+
+
+_ID_FIX = (
+    "Remove the id from the notebook. Select records with a condition on variables, or keep the ids in a file "
+    "inside the RA and read it in the code."
+)
+
+
 def _identifier_hits(text: str, rules: Rules) -> list[_Hit]:
-    padded = re.compile(rf"(?<![A-Za-z0-9.])(?:{rules.id_pattern.pattern})(?![A-Za-z0-9]|\.\d)")
-    unpadded = re.compile(rf"(?<![A-Za-z0-9.])[1-9]\d{{{rules.id_digits - 2},{rules.id_digits - 1}}}(?![A-Za-z0-9]|\.\d)")
+    padded, unpadded = _id_regexes(rules.id_pattern.pattern, rules.id_digits)
+    if not padded.search(text) and not unpadded.search(text):
+        return []
     hits = []
     for n, line in enumerate(text.split("\n"), 1):
         for match in padded.finditer(line):
@@ -462,20 +486,26 @@ def _identifier_hits(text: str, rules: Rules) -> list[_Hit]:
                 "identifier", n,
                 f"The value {_masked(match.group())} looks like a person, address or business id "
                 f"(a zero-padded number of {rules.id_digits} digits, as RINPERSOON and similar keys are written).",
-                "Remove the id from the notebook. Select records with a condition on variables, or keep the ids in "
-                "a file inside the RA and read it in the code.",
+                _ID_FIX,
             ))
-        keys = [w for w in _WORD.findall(line) if rules.is_linking_key(w)]
-        if keys:
-            for match in unpadded.finditer(line):
-                hits.append(_Hit(
-                    "identifier", n,
-                    f"The number {_masked(match.group())} next to the linking key {keys[0]} looks like one of its "
-                    "values (an id without its leading zero).",
-                    "Remove the id from the notebook. Select records with a condition on variables, or keep the ids "
-                    "in a file inside the RA and read it in the code.",
-                ))
+        numbers = unpadded.findall(line)
+        keys = [w for w in _WORD.findall(line) if rules.is_linking_key(w)] if numbers else []
+        hits.extend(
+            _Hit("identifier", n, f"The number {_masked(number)} next to the linking key {keys[0]} looks like one of "
+                 "its values (an id without its leading zero).", _ID_FIX)
+            for number in (numbers if keys else [])
+        )
     return hits
+
+
+@lru_cache(maxsize=8)
+def _id_regexes(id_pattern: str, digits: int) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """A zero-padded id anywhere in a line, and a number as long as an id that lost its leading zero."""
+    edge_before, edge_after = r"(?<![A-Za-z0-9.])", r"(?![A-Za-z0-9]|\.\d)"
+    return (
+        re.compile(rf"{edge_before}(?:{id_pattern}){edge_after}"),
+        re.compile(rf"{edge_before}[1-9]\d{{{digits - 2},{digits - 1}}}{edge_after}"),
+    )
 
 
 def _masked(value: str) -> str:
