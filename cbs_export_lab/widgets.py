@@ -25,8 +25,8 @@ STATUS_TITLE = {
     "review": "Needs a look: fix the points below, or explain why there is no disclosure risk.",
     "fail": "Not safe to export as it is: fix the points below.",
 }
-MAX_ROWS = 40
-MAX_COLS = 20
+MAX_ROWS = 30
+MAX_COLS = 15
 
 
 def banner_html(status: str, headline: str, detail: str = "") -> str:
@@ -92,13 +92,13 @@ def table_html(table: Any, failing: list[tuple[Any, Any]], review: list[tuple[An
 
     def colour(block: pd.DataFrame) -> pd.DataFrame:
         styles = pd.DataFrame("", index=block.index, columns=block.columns)
-        for i, r in enumerate(block.index):
-            for j, c in enumerate(block.columns):
-                key = (r, None if single else c)
-                if key in fail_set or (r, c) in fail_set:
-                    styles.iat[i, j] = "background-color:#ffcecb;font-weight:bold"
-                elif key in review_set or (r, c) in review_set:
-                    styles.iat[i, j] = "background-color:#fff1b8"
+        rows_at = {label: i for i, label in enumerate(block.index)}
+        cols_at = {label: j for j, label in enumerate(block.columns)}
+        for cells, css in ((review_set, "background-color:#fff1b8"), (fail_set, "background-color:#ffcecb;font-weight:bold")):
+            for r, c in cells:
+                i, j = rows_at.get(r), cols_at.get(block.columns[0] if single else c)
+                if i is not None and j is not None:
+                    styles.iat[i, j] = css
         return styles
 
     styled = part.style.apply(colour, axis=None).format(precision=2, na_rep="")
