@@ -55,10 +55,12 @@ class Hist2DRecord(NamedTuple):
 
 
 class BoxRecord(NamedTuple):
-    """The statistics `Axes.bxp` drew: per box, whether each whisker ends at the data's extreme."""
+    """The statistics `Axes.bxp` drew: per box, whether each whisker ends at the data's extreme, and the
+    number of observations per box when `Axes.boxplot` computed the statistics (empty otherwise)."""
 
     low_at_min: list[bool]
     high_at_max: list[bool]
+    sizes: list[int]
 
 
 class PieRecord(NamedTuple):
@@ -110,7 +112,10 @@ class _WrapAfterExec:
 
 
 def _wrap_axes(axes_class: type) -> None:
-    recorders = {"hist": _record_hist, "hist2d": _record_hist2d, "bxp": _record_bxp, "pie": _record_pie}
+    recorders = {
+        "hist": _record_hist, "hist2d": _record_hist2d, "bxp": _record_bxp, "boxplot": _record_boxplot,
+        "pie": _record_pie,
+    }
     for name, recorder in recorders.items():
         method = axes_class.__dict__.get(name)
         if method is not None and not getattr(method, _WRAPPED, False):
@@ -209,11 +214,19 @@ def _record_bxp(args: dict[str, Any], result: dict[str, list[Any]]) -> None:
         fliers = np.asarray(stats.get("fliers", []), dtype=float)
         low_at_min.append(not np.any(fliers < stats["whislo"]))
         high_at_max.append(not np.any(fliers > stats["whishi"]))
-    record = BoxRecord(low_at_min, high_at_max)
+    record = BoxRecord(low_at_min, high_at_max, [])
     for part, artists in result.items():
         for i, artist in enumerate(artists):
             box = i // 2 if part in ("whiskers", "caps") else i
             setattr(artist, _BOX, (record, box, part))
+
+
+def _record_boxplot(args: dict[str, Any], result: dict[str, list[Any]]) -> None:
+    """`Axes.boxplot` has the data that `bxp` (already recorded inside it) never sees: the size of each box."""
+    record = getattr(result["medians"][0], _BOX)[0]
+    sizes = [int(_finite(values).size) for values in _datasets(_argument(args, "x"))]
+    if len(sizes) == len(record.low_at_min):
+        record.sizes.extend(sizes)
 
 
 def _record_pie(args: dict[str, Any], result: Any) -> None:
@@ -636,7 +649,8 @@ class _FigureReader:
                 extremes.append(f"box {number + 1}")
             if "fliers" in drawn:
                 fliers.append(f"box {number + 1}")
-        fix = f"Use cbs_export_lab.figures.safe_boxplot(ax, data): whiskers at percentiles and no outlier points."
+        fix = "Use cbs_export_lab.figures.safe_boxplot(ax, data): whiskers at percentiles and no outlier points."
+        self._box_sizes(record, sorted(parts), what, place)
         if extremes:
             self.add(
                 "min_max", self.rules.min_max,
@@ -652,6 +666,24 @@ class _FigureReader:
                 f"the outlier points of {_listing(fliers)} of the {what} in {place}",
                 f"Leave the outliers out with showfliers=False. {fix}",
             )
+
+    def _box_sizes(self, record: BoxRecord, boxes: list[int], what: str, place: str) -> None:
+        import numpy as np
+
+        if not record.sizes:
+            self.add(
+                "unknown_counts", self.rules.unknown_counts,
+                f"The number of observations behind each box of the {what} in {place} is unknown; a box of few "
+                "observations shows their values.",
+                f"the boxes of the {what} in {place}",
+                "Draw it with ax.boxplot or cbs_export_lab.figures.safe_boxplot, which know the size of each box, "
+                "or state n per box and explain in the explanation.",
+            )
+            return
+        sizes = np.array([record.sizes[box] for box in boxes])
+        self.drawn.append(int(sizes.sum()))
+        self._small(sizes, np.arange(len(boxes)), lambda i: str(boxes[i] + 1), what, place, "box", zeros=False,
+                    fix=f"Draw boxes only for groups of at least {self.rules.threshold} observations; merge small groups.")
 
     def _pie(self, record: PieRecord, wedges: list[int], what: str, place: str) -> None:
         import numpy as np

@@ -339,6 +339,17 @@ def test_whiskers_at_min_max_without_fliers_still_fail(people):
     assert "whiskers of box 1" in finding.where
 
 
+def test_box_of_few_observations_fails(people):
+    few = people.leeftijd[people.gemeente == "Schiermonnikoog"]
+    assert 0 < len(few) < T
+    fig, ax = plt.subplots()
+    ax.boxplot([people.leeftijd, few], whis=(5, 95), showfliers=False)
+    ax.set_title("Leeftijd")
+    fig.suptitle(f"N = {len(people)}")
+    (finding,) = rules_of(check(fig), "threshold")
+    assert finding.message.startswith(f"Box 2 of the box plot in the plot (title 'Leeftijd') has {len(few)} observation")
+
+
 def test_percentile_whiskers_without_fliers_pass(people):
     fig, ax = plt.subplots()
     ax.boxplot([people.leeftijd, people.leeftijd + 1], whis=(5, 95), showfliers=False)
@@ -480,11 +491,14 @@ def test_seaborn_plots(people):
     assert f"(row {name}, column {sex})" in finding.where
 
 
-def test_seaborn_boxplot_without_fliers_and_percentile_whiskers_passes(people):
+def test_seaborn_boxplot_with_percentile_whiskers_needs_review_for_its_box_sizes(people):
     sns = pytest.importorskip("seaborn")
     ax = sns.boxplot(x=people.geslacht, y=people.leeftijd, whis=(5, 95), showfliers=False)
     ax.set_title(f"N = {len(people)}")
-    assert check(ax).status == "pass"
+    result = check(ax)
+    assert result.status == "review" and not rules_of(result, "min_max")
+    (finding,) = rules_of(result, "unknown_counts")
+    assert "each box" in finding.message
 
 
 # --- the safe helpers ---------------------------------------------------------------------------------------
