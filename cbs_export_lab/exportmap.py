@@ -427,7 +427,7 @@ def write_zips(plan: ExportPlan, contents: Sequence[tuple[PlannedZip, list[Membe
         for path in done:
             path.unlink(missing_ok=True)
         if isinstance(exc, OSError):
-            where = exc.filename or root
+            where = Path(exc.filename).parent if exc.filename else root
             raise UserError(
                 f"Writing the export into {where} failed ({exc.strerror or exc}); nothing was exported and the basket "
                 "is unchanged. Check that the exportmap is reachable and that you may write in it, then try again."

@@ -258,6 +258,19 @@ def test_deleted_item_file_is_a_user_error_naming_it(basket, exportmap, persons)
     assert zips_in(exportmap) == [] and basket.manifest_path.read_bytes() == manifest
 
 
+def test_permission_denied_in_the_exportmap_names_the_folder(basket, exportmap, persons, monkeypatch):
+    basket.add(count_table(persons), "Personen naar leeftijd en geslacht")
+
+    def denied(path, data):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(em, "_write_file", denied)
+    with pytest.raises(UserError, match="may write in it") as info:
+        cel.prepare_export(basket, exportmap)
+    assert f"into {(exportmap / ACHTERAF).resolve()} failed (Permission denied)" in str(info.value)
+    assert zips_in(exportmap) == [] and not basket.items[0].exported
+
+
 def test_unwritable_exportmap_is_a_user_error(basket, exportmap, persons):
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         pytest.skip("root may write in a read-only folder")
@@ -301,3 +314,51 @@ def test_model_results_are_exported_with_their_files(basket, exportmap, persons,
     members = read_zip(result.zips[0])
     assert {n.rsplit(".", 1)[-1] for n in members if n.startswith("01_")} == {"xlsx", "txt"}
     verify_checksums(members)
+
+
+def write_notebook(path: Path, *sources: str) -> Path:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
+    nbformat.write(nb, path)
+    return path
+
+
+def test_syntax_goes_in_its_own_zip_never_light(basket, exportmap, tmp_path, persons, fixed_clock):
+    clean = write_notebook(tmp_path / "analyse.ipynb", "import pandas as pd\ntabel = pd.crosstab(df.a, df.b)")
+    leaky = write_notebook(tmp_path / "lijst.ipynb", f"ids = ['{persons['RINPERSOON'].iloc[0]}']")
+    basket.add(count_table(persons), "Personen naar leeftijd en geslacht")
+    basket.add_notebook(clean, "Analyse")
+    held = basket.add_notebook(leaky, "Lijst")
+    assert basket.get(held.id).status == "fail"
+
+    result = cel.prepare_export(basket, exportmap, project="9001")
+
+    rel = [p.relative_to(exportmap).as_posix() for p in result.zips]
+    assert rel == [f"{ACHTERAF}/9001_20260101-000000.zip", f"{ACHTERAF}/9001_20260101-000000_syntax.zip"]
+    members = read_zip(result.zips[1])
+    verify_checksums(members)
+    assert any(name.startswith("01_Analyse/") and name.endswith(".ipynb") for name in members)
+    assert [b.title for b in result.blocked] == ["Lijst"]
+
+    vooraf = demo.make_exportmap(tmp_path / "v", "vooraf")
+    again = cel.prepare_export(basket, vooraf, project="9001", include_exported=True)
+    assert [p.name for p in again.zips] == ["LIGHT_9001_20260101-000000.zip", "9001_20260101-000000_syntax.zip"]
+
+
+def test_graph_without_stated_observations_needs_an_explanation_and_is_not_light(basket, tmp_path, persons,
+                                                                                fixed_clock):
+    exportmap = demo.make_exportmap(tmp_path / "v", "vooraf")
+    fig, ax = plt.subplots()
+    counts = persons["geslacht"].value_counts().sort_index()
+    ax.bar(counts.index.astype(str), counts.values)
+    item = basket.add(fig, "Geslacht zonder N")
+    plt.close(fig)
+    assert item.status == "review"
+    assert cel.prepare_export(basket, exportmap).zips == []
+    basket.set_explanation(item.id, f"Based on {len(persons)} persons; N goes in the caption of the publication.")
+    result = cel.prepare_export(basket, exportmap)
+    assert [p.name for p in result.zips] == ["output_20260101-000000.zip"]
+    rows = form_sheets(read_zip(result.zips[0]))["Bestanden"]
+    assert "observations_not_shown" in rows[1][9] and rows[1][10].startswith("Based on")
