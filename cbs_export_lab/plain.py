@@ -580,22 +580,34 @@ def _axis_roles(index: pd.Index, source: pd.DataFrame, *, rows: bool) -> tuple[l
     """Keys (levels named after source columns) and a role per label; None when a row label cannot be placed."""
     names = list(index.names)
     key_levels = [i for i, n in enumerate(names) if _is_column(source, n)]
+    other_levels = [i for i in range(len(names)) if i not in key_levels]
+    described: dict[tuple[Any, ...], tuple[Any, str | None] | None] = {}
     roles = []
     for label in index:
         parts = label if isinstance(label, tuple) else (label,)
-        value = statistic = None
-        for i, part in enumerate(parts):
-            if i in key_levels:
-                continue
-            stat = statistic_name(part)
-            if stat is not None and statistic is None:
-                statistic = stat
-            elif value is None and _is_column(source, part):
-                value = part
-            elif rows:
-                return None
-        roles.append(Role(tuple(parts[i] for i in key_levels), value, statistic))
+        other = tuple(parts[i] for i in other_levels)
+        if other not in described:
+            described[other] = _describe_parts(other, source, rows)
+        found = described[other]
+        if found is None:
+            return None
+        keys = parts if not other_levels else tuple(parts[i] for i in key_levels)
+        roles.append(Role(keys, *found))
     return [names[i] for i in key_levels], roles
+
+
+def _describe_parts(parts: tuple[Any, ...], source: pd.DataFrame, rows: bool) -> tuple[Any, str | None] | None:
+    """The value column and statistic that label parts outside the key levels name; None if a row part is neither."""
+    value = statistic = None
+    for part in parts:
+        stat = statistic_name(part)
+        if stat is not None and statistic is None:
+            statistic = stat
+        elif value is None and _is_column(source, part):
+            value = part
+        elif rows:
+            return None
+    return value, statistic
 
 
 @dataclass
@@ -628,7 +640,7 @@ def read_layout(table: PlainTable, source: pd.DataFrame) -> Layout | None:
     (row_keys, rows), (col_keys, cols) = row_part, col_part
     if len(set(row_keys + col_keys)) != len(row_keys + col_keys):
         return None
-    margins_name = _margins_name(rows, cols, row_keys + col_keys, source)
+    margins_name = _margins_name(table.frame.index, table.frame.columns, row_keys + col_keys, source)
     cell_keys, values, statistics = [], [], []
     for r in rows:
         for c in cols:
@@ -652,9 +664,14 @@ def _marked(keys: tuple[Any, ...], margins_name: str | None) -> tuple[Any, ...]:
     return tuple(_ALL if k == margins_name else k for k in keys)
 
 
-def _margins_name(rows: list[Role], cols: list[Role], keys: list[Any], source: pd.DataFrame) -> str | None:
+def _margins_name(index: pd.Index, columns: pd.Index, keys: list[Any], source: pd.DataFrame) -> str | None:
     """The label pandas gave margins ('All'), if a key value is one and the source has no such value."""
-    seen = {k for role in rows + cols for k in role.keys if isinstance(k, str) and k.strip().lower() in MARGIN_NAMES}
+    seen = set()
+    for axis in (index, columns):
+        levels = axis.levels if isinstance(axis, pd.MultiIndex) else [axis.unique()]
+        for level, name in zip(levels, axis.names):
+            if name in keys:
+                seen |= {v for v in level if isinstance(v, str) and v.strip().lower() in MARGIN_NAMES}
     for name in seen:
         if not any(_has_value(source[key], name) for key in keys):
             return name
@@ -762,11 +779,14 @@ class Grouper:
         return np.where(rows > 0, result, np.nan)
 
 
-def reproduce(grouper: Grouper, cell_keys: list[tuple[Any, ...]], value: Any, statistic: str) -> np.ndarray:
+def reproduce(grouper: Grouper, cell_keys: list[tuple[Any, ...]], value: Any, statistic: str,
+              margins: bool = True) -> np.ndarray:
     """The statistic for each cell, recomputed from the source; margins (_ALL keys) over the other keys."""
     out = np.full(len(cell_keys), np.nan)
     patterns: dict[tuple[int, ...], list[int]] = {}
-    for p, cell in enumerate(cell_keys):
+    if not margins:
+        patterns[tuple(range(len(grouper.keys)))] = list(range(len(cell_keys)))
+    for p, cell in enumerate(cell_keys if margins else ()):
         patterns.setdefault(tuple(i for i, k in enumerate(cell) if k is not _ALL), []).append(p)
     source, keys = grouper.source[grouper.valid], grouper.keys
     for kept, positions in patterns.items():
@@ -857,8 +877,11 @@ def _options(source: pd.DataFrame, keys: list[Any], value: Any, statistic: str |
     return list(dict.fromkeys(out))
 
 
-def _sample(cell_keys: list[tuple[Any, ...]], table_values: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    usable = [p for p in positions if np.isfinite(table_values[p]) and not any(k is _ALL for k in cell_keys[p])]
+def _sample(cell_keys: list[tuple[Any, ...]], table_values: np.ndarray, positions: np.ndarray,
+            margins: bool) -> np.ndarray:
+    usable = positions[np.isfinite(table_values[positions])]
+    if margins:
+        usable = [p for p in usable if not any(k is _ALL for k in cell_keys[p])]
     if len(usable) <= _SAMPLE_CELLS:
         return np.array(usable, dtype=int)
     step = len(usable) / _SAMPLE_CELLS
@@ -890,7 +913,8 @@ def find_block(grouper: Grouper, layout: Layout, table_values: np.ndarray, posit
             return Match(positions, None, "size", *share)
         if statistic == "share":
             return None
-    sample = _sample(layout.cell_keys, table_values, positions)
+    margins = layout.margins_name is not None
+    sample = _sample(layout.cell_keys, table_values, positions, margins)
     sample_keys = [layout.cell_keys[p] for p in sample]
     source = grouper.source
     small = None
@@ -900,9 +924,9 @@ def find_block(grouper: Grouper, layout: Layout, table_values: np.ndarray, posit
             if len(sample) and stat not in _FAST and small is None:
                 small = Grouper(_rows_of(source, layout.keys, sample_keys), layout.keys)
             if len(sample) and stat not in _FAST and not values_match(
-                    table_values[sample], reproduce(small, sample_keys, candidate, stat), counting):
+                    table_values[sample], reproduce(small, sample_keys, candidate, stat, margins), counting):
                 continue
-            if values_match(block, reproduce(grouper, cell_keys, candidate, stat), counting):
+            if values_match(block, reproduce(grouper, cell_keys, candidate, stat, margins), counting):
                 return Match(positions, candidate, stat)
         except (TypeError, ValueError, KeyError, NotImplementedError, AttributeError):
             continue
@@ -922,7 +946,8 @@ def _find_share(grouper: Grouper, layout: Layout, block: np.ndarray,
     if finite.size == 0 or finite.min() < 0 or finite.max() > 100 * (1 + 1e-9):
         return None
     n_row = len(layout.row_keys)
-    inner = [not any(k is _ALL for k in c) for c in cell_keys]
+    margins = layout.margins_name is not None
+    inner = [not any(k is _ALL for k in c) for c in cell_keys] if margins else [True] * len(cell_keys)
     sums = pd.DataFrame({
         "value": np.nan_to_num(block[inner]),
         "row": [c[:n_row] for c, keep in zip(cell_keys, inner) if keep],
@@ -941,7 +966,7 @@ def _find_share(grouper: Grouper, layout: Layout, block: np.ndarray,
             continue
         if not any(_sums_to(totals[share_of], scale) for scale in (1.0, 100.0)):
             continue
-        counts = reproduce(grouper, cell_keys, None, "size") if counts is None else counts
+        counts = reproduce(grouper, cell_keys, None, "size", margins) if counts is None else counts
         base = reproduce(grouper, base_keys, None, "size")
         with np.errstate(all="ignore"):
             fraction = np.where(base > 0, counts / base, np.nan)

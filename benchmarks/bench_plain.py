@@ -1,0 +1,64 @@
+"""What checking a plain pandas table against its 1M-row source costs (target: under 1 s for 10,000 cells).
+
+Two tables of about 10,000 cells built with plain pandas from `demo.large_persons(1_000_000)`: a count table
+(`groupby(...).size()`) and a table of means (`pivot_table`). Each is checked with `cel.check(t, data=df)`
+(units counted on the source's RINPERSOON), with the same source without a linking key (records counted),
+and without a source. "recover" is the part that finds the grouping, value column and statistic and
+verifies every cell; the rest is the table engine's cell statistics and checks. Medians of interleaved runs.
+
+    .venv/bin/python benchmarks/bench_plain.py
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+import pandas as pd
+
+import cbs_export_lab as cel
+from cbs_export_lab import demo
+from cbs_export_lab.plain import as_plain_table, recover
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main(rows: int = 1_000_000, repeat: int = 5) -> None:
+    source = demo.large_persons(rows, seed=0)
+    source["inkomensklasse"] = pd.qcut(source["inkomen"], 40, labels=[f"k{i:02d}" for i in range(40)])
+    records_only = source.drop(columns="RINPERSOON")
+    tables = {
+        "count (groupby size)": source.groupby(["gemeente", "leeftijdsklasse", "geslacht", "inkomensklasse"]).size(),
+        "mean (pivot_table)": pd.pivot_table(source, values="gewicht", index=["gemeente", "inkomensklasse"],
+                                             columns=["leeftijdsklasse", "geslacht"], aggfunc="mean"),
+    }
+    runs = {
+        "recover": lambda t: recover(as_plain_table(t), source, ["RINPERSOON"]),
+        "check, units": lambda t: cel.check(t, data=source),
+        "check, records": lambda t: cel.check(t, data=records_only),
+        "check, no source": lambda t: cel.check(t),
+    }
+    times = {(name, run): [] for name in tables for run in runs}
+    for _ in range(repeat):
+        for name, table in tables.items():
+            for run, fn in runs.items():
+                times[name, run].append(timed(lambda: fn(table)))
+    print(f"source: {rows:,} rows; medians of {repeat} interleaved runs")
+    print(f"{'table':<22}{'cells':>7}  " + "".join(f"{run:>18}" for run in runs) + f"{'status':>9}")
+    for name, table in tables.items():
+        result = cel.check(table, data=source)
+        assert result.source is not None, result.report()
+        medians = [statistics.median(times[name, run]) for run in runs]
+        print(f"{name:<22}{table.size:>7}  " + "".join(f"{m * 1000:>16.0f}ms" for m in medians)
+              + f"{result.status:>9}")
+    for name in tables:
+        units = statistics.median(times[name, "check, units"])
+        records = statistics.median(times[name, "check, records"])
+        print(f"{name}: counting units costs {units / records:.1f}x counting records")
+
+
+if __name__ == "__main__":
+    main()
