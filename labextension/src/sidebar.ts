@@ -7,8 +7,8 @@ import { exportIcon, kindIcons, statusIcons, statusWords } from './icons';
 const POLL_MS = 3000;
 const MODE_CHOICES: [string, string][] = [
   ['', 'Detect from the exportmap'],
-  ['vooraf', 'vooraf (checked beforehand)'],
-  ['achteraf', 'achteraf (approved for checking afterwards)']
+  ['vooraf', 'vooraf (checked before release)'],
+  ['achteraf', 'achteraf (checked afterwards)']
 ];
 
 type Child = Node | string | null | undefined | false;
@@ -63,6 +63,7 @@ export class ExportSidebar extends Widget {
   private errorBox = h('div', { class: 'jp-CbsExport-error', role: 'alert' });
   private prepareButton: HTMLButtonElement;
   private lastBasket = '';
+  private settingsProblem: string | null = null;
   private timer = 0;
   private busy = false;
 
@@ -151,6 +152,11 @@ export class ExportSidebar extends Widget {
   }
 
   private async loadPlan(): Promise<void> {
+    if (this.settingsProblem) {
+      this.planBox.replaceChildren(h('p', { class: 'jp-CbsExport-note' }, 'The plan appears here once the exportmap above is set and found.'));
+      this.prepareButton.disabled = true;
+      return;
+    }
     try {
       this.renderPlan(await requestAPI<IPlan>('plan'));
     } catch (error) {
@@ -177,6 +183,7 @@ export class ExportSidebar extends Widget {
   }
 
   private renderSettings(s: ISettings): void {
+    this.settingsProblem = s.problem;
     const fixed = new Set(s.from_project_file);
     const field = (label: string, name: string, value: string | null, placeholder: string): HTMLElement => {
       const input = h('input', { class: 'jp-mod-styled jp-CbsExport-input', name, placeholder, 'aria-label': label }) as HTMLInputElement;
@@ -214,14 +221,24 @@ export class ExportSidebar extends Widget {
         h('li', { class: f.exists ? 'jp-mod-present' : 'jp-mod-missing' }, f.exists ? '✓ ' : '– ', f.name, f.exists ? '' : ' (not there)')
       )
     );
-    this.settingsBox.replaceChildren(
+    const summary = [s.project ? `Project ${s.project}` : 'No project number', s.researcher, s.detected_mode]
+      .filter(Boolean)
+      .join(' · ');
+    const details = h(
+      'details',
+      { class: 'jp-CbsExport-settingsDetails' },
+      h('summary', {}, summary),
       form,
-      h('p', { class: 'jp-CbsExport-mode' }, detected),
-      s.exportmap_exists ? folders : '',
-      s.problem ? h('p', { class: 'jp-CbsExport-problem' }, s.problem) : '',
       fixed.size && s.project_file
         ? h('p', { class: 'jp-CbsExport-note' }, `Greyed-out values are set in ${s.project_file}; change them there.`)
         : ''
+    ) as HTMLDetailsElement;
+    details.open = !!s.problem || !s.project;
+    this.settingsBox.replaceChildren(
+      details,
+      h('p', { class: 'jp-CbsExport-mode' }, detected),
+      s.exportmap_exists ? folders : '',
+      s.problem ? h('p', { class: 'jp-CbsExport-problem' }, s.problem) : ''
     );
   }
 
@@ -242,7 +259,7 @@ export class ExportSidebar extends Widget {
   private renderBasket(items: IItem[]): void {
     if (items.length === 0) {
       this.basketBox.replaceChildren(
-        h('p', { class: 'jp-CbsExport-empty' }, 'The basket is empty. Add outputs from a notebook, e.g. cel.Basket().add(table, "title"), or strip a notebook into it.')
+        h('p', { class: 'jp-CbsExport-empty' }, 'The basket is empty. Check an output in a notebook with %cbs_check and click "Add to export", or strip a notebook into the basket.')
       );
       return;
     }

@@ -1,0 +1,142 @@
+"""The sidebar in a real browser, on JupyterLab installed from the built wheel.
+
+A researcher sets the exportmap in the panel, the kernel puts outputs in the basket, the panel shows them without
+a reload, the researcher explains what needs explaining and clicks "Prepare export"; the zips are then read back
+from the exportmap. A screenshot of the panel is kept for every state (test-artifacts/).
+"""
+from __future__ import annotations
+
+import re
+import zipfile
+
+import nbformat
+import pandas as pd
+import pytest
+
+import cbs_export_lab as cel
+from cbs_export_lab import demo
+from cbs_export_lab.exportmap import CHECKSUMS_NAME, FORM_NAME
+
+pytestmark = pytest.mark.browser
+SIDEBAR = "#cbs-export-lab-sidebar"
+WAIT_MS = 60_000
+
+
+def open_sidebar(page, url: str):
+    page.goto(f"{url}/lab", wait_until="domcontentloaded")
+    page.wait_for_selector("#jp-main-dock-panel", timeout=WAIT_MS)
+    page.locator('.lm-TabBar-tab[data-id="cbs-export-lab-sidebar"]').click()
+    panel = page.locator(SIDEBAR)
+    panel.wait_for(state="visible", timeout=WAIT_MS)
+    return panel
+
+
+def shot(panel, artifacts, name: str) -> None:
+    panel.screenshot(path=str(artifacts / f"sidebar-{name}.png"))
+
+
+def test_the_wheel_enables_both_extensions(wheel_jupyter):
+    labext = wheel_jupyter("labextension", "list")
+    assert re.search(r"cbs-export-lab v\S+ enabled\s+OK \(python, cbs_export_lab\)", labext), labext
+    server = wheel_jupyter("server", "extension", "list")
+    assert re.search(r"cbs_export_lab enabled", server), server
+    assert re.search(r"cbs_export_lab \S+ OK", server), server
+
+
+def test_kernel_items_show_up_and_prepare_export_writes_the_zips(page, lab, artifacts, tmp_path):
+    exportmap = demo.make_exportmap(tmp_path / "exportmap", "achteraf")
+    panel = open_sidebar(page, lab["url"])
+    panel.locator(".jp-CbsExport-problem").first.wait_for(timeout=WAIT_MS)
+    assert "No exportmap is set" in panel.inner_text()
+    assert "The basket is empty" in panel.inner_text()
+    shot(panel, artifacts, "1-no-exportmap")
+
+    panel.locator("input[name=project]").fill("9876")
+    panel.locator("input[name=researcher]").fill("A. Onderzoeker")
+    panel.locator("input[name=exportmap]").fill(str(exportmap))
+    panel.get_by_role("button", name="Save settings").click()
+    panel.get_by_text("Mode: achteraf (detected from the exportmap)").wait_for(timeout=WAIT_MS)
+    assert cel.load_settings().exportmap == exportmap
+    shot(panel, artifacts, "2-settings")
+
+    persons = demo.persons(5_000, seed=4)
+    basket = cel.Basket()
+    basket.add(pd.crosstab(persons["leeftijdsklasse"], persons["geslacht"]), "Persons by age band and sex")
+    few = persons[persons["gemeente"] == persons["gemeente"].value_counts().index[-1]].head(12)
+    basket.add(pd.crosstab(few["leeftijdsklasse"], few["geslacht"]), "Small municipality by age band")
+    notes = tmp_path / "method.txt"
+    notes.write_text("Incomes are deflated to 2020 prices.\n", encoding="utf-8")
+    basket.add(str(notes), "Method notes")  # a file we cannot check: review, so it needs an explanation
+    items = panel.locator(".jp-CbsExport-item")
+    items.nth(2).wait_for(timeout=WAIT_MS)  # the panel polls the basket: no reload, no click
+    assert items.count() == 3
+    for item, shown in zip(basket.items, items.all()):
+        assert item.title in shown.inner_text()
+        assert f"jp-mod-{item.status}" in shown.get_attribute("class")
+        assert shown.locator(".jp-CbsExport-status svg").count() == 1
+    shot(panel, artifacts, "3-basket")
+
+    needing = [i for i in basket.items if i.needs_explanation]
+    for item in needing:
+        row = panel.locator(f'[data-item-id="{item.id}"]')
+        if item.findings:
+            row.locator("summary").click()
+            assert item.findings[0].message in row.inner_text()
+        row.locator("textarea").fill("The cells are pooled over five years; see the background file.")
+        row.get_by_role("button", name="Save explanation").click()
+        panel.locator(f'[data-item-id="{item.id}"]').get_by_text("Explanation saved").wait_for(timeout=WAIT_MS)
+    assert needing and all(basket.get(i.id).has_explanation for i in needing)
+    shot(panel, artifacts, "4-explained")
+
+    plan = cel.plan_export(basket, exportmap, project="9876")
+    sentences = panel.locator(".jp-CbsExport-sentences li")
+    page.wait_for_function(
+        "n => document.querySelectorAll('.jp-CbsExport-sentences li').length === n", arg=len(plan.describe()),
+        timeout=WAIT_MS)
+    shown = sentences.all_inner_texts()
+    for z in plan.zips:
+        assert any(z.folder in line for line in shown), (z.folder, shown)
+    assert "{" not in panel.inner_text(), "raw JSON shown to the user"
+
+    panel.get_by_role("button", name="Prepare export").click()
+    panel.locator(".jp-CbsExport-written li").first.wait_for(timeout=WAIT_MS)
+    shot(panel, artifacts, "5-prepared")
+
+    written = sorted(exportmap.rglob("*.zip"))
+    assert len(written) == len(plan.zips) > 0
+    listed = panel.locator(".jp-CbsExport-written").inner_text()
+    for path in written:
+        assert path.name in listed and path.parent.name in listed
+        with zipfile.ZipFile(path) as zf:
+            assert zf.testzip() is None
+            names = zf.namelist()
+        assert CHECKSUMS_NAME in names and any(n.endswith(FORM_NAME) for n in names)
+    assert all(item.exported for item in basket.items)
+    panel.get_by_text("Nothing to export").wait_for(timeout=WAIT_MS)
+    assert page.errors == []
+
+
+def test_strip_command_from_the_file_browser_shows_the_scan_report(page, lab, artifacts):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import pandas as pd\ndf = pd.read_parquet('persons.parquet')\ndf.describe()"),
+        nbformat.v4.new_code_cell("odd = df[df.RINPERSOON.isin(['000123456', '000654321'])]"),
+    ])
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", text="RINPERSOON 000123456 has 3 rows\n")]
+    nbformat.write(nb, lab["root"] / "analysis.ipynb")
+    open_sidebar(page, lab["url"])
+    if not page.locator("#filebrowser").is_visible():
+        page.locator('.lm-TabBar-tab[data-id="filebrowser"]').click()
+    entry = page.locator('.jp-DirListing-item[data-file-type="notebook"]', has_text="analysis.ipynb")
+    entry.click(button="right", timeout=WAIT_MS)
+    page.locator(".lm-Menu-item", has_text="Strip data and add as syntax").click()
+    dialog = page.locator(".jp-Dialog-content")
+    dialog.wait_for(timeout=WAIT_MS)
+    page.screenshot(path=str(artifacts / "strip-dialog.png"))
+    item = cel.Basket().items[0]
+    assert item.kind == "syntax" and item.title == "analysis" and item.findings
+    text = dialog.inner_text()
+    assert "analysis.ipynb" in text
+    for finding in item.findings:
+        assert finding.message in text
+    dialog.get_by_role("button", name="OK").click()
+    assert page.errors == []
