@@ -12,10 +12,11 @@ import os
 import re
 import unicodedata
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from .atomic import replace_with_retry
 from .basket import Basket, Item
@@ -31,6 +32,7 @@ SYNTAX_LABEL = "syntax"
 FORM_NAME = "outputcontroleformulier.xlsx"
 CHECKSUMS_NAME = "checksums.sha256"
 PARTIAL_SUFFIX = ".partial"
+EXPORT_LOCK = ".export.lock"
 WRITE_ORDER = (BACKGROUND, VOORAF, ACHTERAF)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ ()-]+")
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
@@ -337,16 +339,39 @@ def prepare_export(
     researcher: str | None = None,
     include_exported: bool = False,
 ) -> ExportResult:
-    """Write the planned zips into the exportmap, then mark their items exported in the basket."""
-    plan = plan_export(basket, exportmap, mode=mode, project=project, researcher=researcher,
-                       include_exported=include_exported)
-    if not plan.zips:
-        return ExportResult([], plan.blocked)
-    contents = [(z, _zip_members(plan, z, basket)) for z in plan.zips]
-    written = write_zips(plan, contents)
-    for z, path in zip(plan.zips, written):
-        basket.mark_exported(list(z.items), path, plan.created)
+    """Write the planned zips into the exportmap, then mark their items exported in the basket.
+
+    One export of a basket runs at a time, so a second click or a terminal export cannot send the same
+    outputs to CBS twice.
+    """
+    with _export_lock(basket):
+        plan = plan_export(basket, exportmap, mode=mode, project=project, researcher=researcher,
+                           include_exported=include_exported)
+        if not plan.zips:
+            return ExportResult([], plan.blocked)
+        contents = [(z, _zip_members(plan, z, basket)) for z in plan.zips]
+        written = write_zips(plan, contents)
+        for z, path in zip(plan.zips, written):
+            basket.mark_exported(list(z.items), path, plan.created)
     return ExportResult(written, plan.blocked)
+
+
+@contextmanager
+def _export_lock(basket: Basket) -> Iterator[None]:
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(basket.folder / EXPORT_LOCK), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise UserError(
+            f"Another export of the basket {basket.folder} is running. Wait until it has finished, then look at "
+            "the exportmap before exporting again."
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 @dataclass(frozen=True)

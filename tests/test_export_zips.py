@@ -362,3 +362,14 @@ def test_graph_without_stated_observations_needs_an_explanation_and_is_not_light
     assert [p.name for p in result.zips] == ["output_20260101-000000.zip"]
     rows = form_sheets(read_zip(result.zips[0]))["Bestanden"]
     assert "observations_not_shown" in rows[1][9] and rows[1][10].startswith("Based on")
+
+
+def test_a_second_export_of_the_same_basket_waits_its_turn(basket, exportmap, persons):
+    from filelock import FileLock
+
+    basket.add(count_table(persons), "Personen naar leeftijd en geslacht")
+    with FileLock(str(basket.folder / em.EXPORT_LOCK)):
+        with pytest.raises(UserError, match="Another export of the basket"):
+            cel.prepare_export(basket, exportmap)
+    assert zips_in(exportmap) == [] and not basket.items[0].exported
+    assert len(cel.prepare_export(basket, exportmap).zips) == 1
