@@ -274,8 +274,9 @@ def _build(spec: _Spec, stat: str | None, q: float | None, *, aggfunc: Any, marg
     col_labels = _labels(col_keys, col_codes) if col_keys else [spec.value_name]
     col_index = grid_labels(col_labels, _margin_label(spec.col_names, margins_name))
 
-    if stat is None or (isinstance(aggfunc, str) and aggfunc == "size"):
-        table = pandas_table()  # pandas lays out aggfunc="size" its own way (a Series per group)
+    if stat is None or not sort or (isinstance(aggfunc, str) and aggfunc == "size"):
+        # pandas' own layout: unknown functions, first-seen order, and "size" (which pandas lays out as a Series)
+        table = pandas_table()
     else:
         table = _layout(spec, stat, q, rg, cg, R, C, x, w, keep, row_keys, col_keys, row_codes, col_codes,
                         row_index, col_index, margins=margins, margins_name=margins_name, dropna=dropna,
