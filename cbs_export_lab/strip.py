@@ -130,13 +130,11 @@ class StripReport:
                 f"The notebook itself still holds outputs or embedded data: run `cbs-export strip --in-place {name}` "
                 f"to clean it, or `cbs-export strip {name}` and export or commit the stripped copy."
             )
-        failing = [f for f in self.findings if f.severity == "fail"]
         if not self.findings:
             lines.append("OK: no identifying values or pasted data found in the code and text.")
         else:
-            verdict = "FAIL" if failing else "REVIEW"
             lines.append(
-                f"{verdict}: {len(self.findings)} problem(s) in the code or text, which stripping cannot remove. "
+                f"FAIL: {len(self.findings)} problem(s) in the code or text, which stripping cannot remove. "
                 f"Fix them in {name} and strip again, or explain them when you add the syntax to the basket:"
             )
             lines.extend(f"{i}. {f.text()}" for i, f in enumerate(self.findings, 1))
@@ -212,7 +210,7 @@ def strip(src: str | os.PathLike[str], *, rules: Rules | None = None) -> Strippe
         nb = nbformat.convert(nbformat.versions[raw["nbformat"]].to_notebook_json(raw, minor=raw.get("nbformat_minor", 0)), 4)
     except (nbformat.ValidationError, AttributeError, KeyError, TypeError, ValueError) as exc:
         raise UserError(f"{src} is not a valid notebook and cannot be read: {exc}. Open it in JupyterLab and save it again.") from None
-    _strip_notebook_node(nb, removed)
+    _strip_notebook_node(nb, removed, src)
     try:
         nbformat.validate(nb)
     except nbformat.ValidationError as exc:
@@ -254,7 +252,8 @@ def _read_json(src: Path) -> dict[str, Any]:
     major = raw.get("nbformat") if isinstance(raw, dict) else None
     body = "cells" if major == 4 else "worksheets"
     if major not in (3, 4) or not isinstance(raw.get(body), list):
-        found = f"nbformat {major}" if isinstance(major, int) else "no 'nbformat' version and no cells"
+        found = (f"nbformat {major} without a list of {body}" if major in (3, 4) else
+                 f"nbformat {major}" if isinstance(major, int) else "no 'nbformat' version")
         raise UserError(
             f"{src} is not a Jupyter notebook this tool can read ({found}); it reads nbformat 3 and 4 files. "
             "Give an .ipynb file saved by Jupyter."
@@ -281,7 +280,7 @@ def _drop_outputs(raw: dict[str, Any], src: Path) -> int:
 # --- stripping -----------------------------------------------------------------------------------------
 
 
-def _strip_notebook_node(nb: nbformat.NotebookNode, removed: dict[str, int]) -> None:
+def _strip_notebook_node(nb: nbformat.NotebookNode, removed: dict[str, int], src: Path) -> None:
     nb.metadata.pop("orig_nbformat", None)
     nb.metadata.pop("orig_nbformat_minor", None)
     if nb.metadata.pop("widgets", None) is not None:
@@ -289,6 +288,9 @@ def _strip_notebook_node(nb: nbformat.NotebookNode, removed: dict[str, int]) -> 
     nb.metadata, dropped = _allowed_notebook_metadata(nb.metadata)
     removed["metadata_keys"] += dropped
     for cell in nb.cells:
+        if not isinstance(cell.get("source"), str):
+            raise UserError(f"{src} is not a valid notebook: a {cell.cell_type} cell has no text. "
+                            "Open it in JupyterLab and save it again.")
         if cell.cell_type == "code":
             if cell.get("execution_count") is not None:
                 removed["execution_counts"] += 1

@@ -236,6 +236,8 @@ def _bad_inputs(tmp_path: Path) -> dict[str, Path]:
         "ancient.ipynb": json.dumps({"nbformat": 2, "worksheets": []}),
         "nocells.ipynb": json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}}),
         "badcell.ipynb": json.dumps({"nbformat": 4, "nbformat_minor": 4, "metadata": {}, "cells": ["x = 1"]}),
+        "nosource.ipynb": json.dumps({"nbformat": 4, "nbformat_minor": 4, "metadata": {}, "cells": [
+            {"cell_type": "code", "source": 5, "metadata": {}, "outputs": [], "execution_count": None}]}),
     }
     paths = {}
     for name, text in files.items():
