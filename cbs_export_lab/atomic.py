@@ -10,22 +10,33 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 REPLACE_TRIES = 10
 REPLACE_PAUSE = 0.05
+T = TypeVar("T")
 
 
-def replace_with_retry(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
-    """`os.replace`, retried while Windows reports the target as in use."""
+def _retried(action: Callable[[], T]) -> T:
+    """Run `action`, retrying while Windows reports the file as in use by another process."""
     for attempt in range(REPLACE_TRIES):
         try:
-            os.replace(src, dst)
-            return
+            return action()
         except PermissionError:
             if attempt == REPLACE_TRIES - 1:
                 raise
             time.sleep(REPLACE_PAUSE * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def replace_with_retry(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    """`os.replace`, retried while Windows reports the target as in use."""
+    _retried(lambda: os.replace(src, dst))
+
+
+def read_bytes(path: str | os.PathLike[str]) -> bytes:
+    """Read a file that another process may be replacing at this moment (Windows refuses that briefly)."""
+    return _retried(Path(path).read_bytes)
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Iterator
 
-from .atomic import write_bytes
+from .atomic import read_bytes, write_bytes
 from .errors import UserError
 from .results import CheckResult, Counts, Finding, never_exportable, overall_status
 
@@ -191,14 +191,7 @@ class Basket:
             stats = result.details.get("cell_stats")
             if not background and kind == "table" and getattr(stats, "magnitude", False):
                 self._store_background(manifest, item, stats.to_frames(), result)
-        if item.never_exportable:
-            warnings.warn(
-                f"Basket item {item.id!r} ({item.title}) contains identifying data or unit records "
-                "(a linking key such as RINPERSOON, or one row per person/business). It is kept in the "
-                "basket so you can see why, but it can never be exported. Aggregate it into a table "
-                "without identifiers and add that instead.",
-                UserWarning, stacklevel=2,
-            )
+        _warn_if_never_exportable(item)
         return item
 
     def add_notebook(self, path: str | os.PathLike[str], title: str) -> Item:
@@ -219,9 +212,11 @@ class Basket:
             return sorted(p for p in folder.iterdir() if p.is_file())
 
         with self._locked() as manifest:
-            return self._store(manifest, "syntax", title, CheckResult(kind="syntax", rules_origin=rules.origin),
+            item = self._store(manifest, "syntax", title, CheckResult(kind="syntax", rules_origin=rules.origin),
                                render, description="", explanation=None, background=False, background_for=None,
-                               rules_compliant=rules.compliant, after_render=lambda item: _apply_strip(item, reports[0], src.name))
+                               rules_compliant=rules.compliant, after_render=lambda i: _apply_strip(i, reports[0], src.name))
+        _warn_if_never_exportable(item)
+        return item
 
     # -- changing ------------------------------------------------------------------------------------------
 
@@ -342,7 +337,7 @@ class Basket:
     def _read(self) -> _Manifest:
         path = self.manifest_path
         try:
-            raw = path.read_bytes()
+            raw = read_bytes(path)
         except FileNotFoundError:
             return _Manifest(items=[])
         except OSError as exc:
@@ -455,6 +450,22 @@ def _table_meta(result: CheckResult) -> dict[str, str]:
         "Cell statistics from": result.source or "not known",
         "Status": result.status,
     }
+
+
+def _warn_if_never_exportable(item: Item) -> None:
+    if not item.never_exportable:
+        return
+    if item.kind == "syntax":
+        what = "identifying values (such as RINPERSOON numbers) in its code or text"
+        fix = "Remove those values from the notebook and add it again."
+    else:
+        what = "identifying data or unit records (a linking key such as RINPERSOON, or one row per person or business)"
+        fix = "Aggregate it into a table without identifiers and add that instead."
+    warnings.warn(
+        f"Basket item {item.id!r} ({item.title}) contains {what}. It is kept in the basket so you can see why, "
+        f"but it can never be exported. {fix}",
+        UserWarning, stacklevel=3,
+    )
 
 
 def _apply_strip(item: Item, report: Any, name: str) -> None:
