@@ -620,6 +620,7 @@ class Layout:
     values: list[Any]
     statistics: list[str | None]
     margins_name: str | None
+    n_rows: int
 
     @property
     def keys(self) -> list[Any]:
@@ -651,7 +652,7 @@ def read_layout(table: PlainTable, source: pd.DataFrame) -> Layout | None:
             if r.statistic is not None and c.statistic is not None and r.statistic != c.statistic:
                 return None
             statistics.append(r.statistic or c.statistic)
-    return Layout(row_keys, col_keys, cell_keys, values, statistics, margins_name)
+    return Layout(row_keys, col_keys, cell_keys, values, statistics, margins_name, len(rows))
 
 
 def _marked(keys: tuple[Any, ...], margins_name: str | None) -> tuple[Any, ...]:
@@ -718,6 +719,7 @@ class Grouper:
             self.valid &= codes >= 0
         self._ids: dict[tuple[int, ...], tuple[np.ndarray, int] | None] = {}
         self._numbers: dict[Any, np.ndarray] = {}
+        self._cell_ids: dict[tuple[Any, ...], np.ndarray] = {}
 
     @staticmethod
     def _factorize(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -743,6 +745,12 @@ class Grouper:
 
     def cell_ids(self, kept: tuple[int, ...], cells: list[tuple[Any, ...]]) -> np.ndarray:
         """The group id of each cell's key values (-1 when a value does not occur in the source)."""
+        key = (kept, tuple(cells))
+        if key not in self._cell_ids:
+            self._cell_ids[key] = self._lookup(kept, cells)
+        return self._cell_ids[key]
+
+    def _lookup(self, kept: tuple[int, ...], cells: list[tuple[Any, ...]]) -> np.ndarray:
         out = np.zeros(len(cells), dtype=np.int64)
         missing = np.zeros(len(cells), dtype=bool)
         for i in kept:
@@ -861,7 +869,9 @@ def _options(source: pd.DataFrame, keys: list[Any], value: Any, statistic: str |
     stats = [statistic] if statistic else list(_WHOLE_STATS if whole else _FRACTION_STATS)
     out: list[tuple[Any, str]] = []
     for stat in stats:
-        if stat in ("size", "share"):
+        if stat == "share":
+            continue
+        if stat == "size":
             if value is None:
                 out.append((None, stat))
             continue
@@ -908,7 +918,7 @@ def find_block(grouper: Grouper, layout: Layout, table_values: np.ndarray, posit
     whole = bool(finite.size) and bool(np.all(finite == np.floor(finite))) and bool(np.all(finite >= 0))
     cell_keys = [layout.cell_keys[p] for p in positions]
     if statistic in (None, "share") and value is None:
-        share = _find_share(grouper, layout, block, cell_keys)
+        share = _find_share(grouper, layout, block, cell_keys, positions)
         if share is not None:
             return Match(positions, None, "size", *share)
         if statistic == "share":
@@ -939,35 +949,34 @@ def _sums_to(totals: np.ndarray, scale: float) -> bool:
     return bool(present.size) and bool(np.all(np.abs(present - scale) <= 0.01 * scale))
 
 
-def _find_share(grouper: Grouper, layout: Layout, block: np.ndarray,
-                cell_keys: list[tuple[Any, ...]]) -> tuple[str, float] | None:
+def _find_share(grouper: Grouper, layout: Layout, block: np.ndarray, cell_keys: list[tuple[Any, ...]],
+                positions: np.ndarray) -> tuple[str, float] | None:
     """Proportions or percentages of the counts, of the whole table, of each row or of each column."""
     finite = block[np.isfinite(block)]
     if finite.size == 0 or finite.min() < 0 or finite.max() > 100 * (1 + 1e-9):
         return None
     n_row = len(layout.row_keys)
     margins = layout.margins_name is not None
-    inner = [not any(k is _ALL for k in c) for c in cell_keys] if margins else [True] * len(cell_keys)
-    sums = pd.DataFrame({
-        "value": np.nan_to_num(block[inner]),
-        "row": [c[:n_row] for c, keep in zip(cell_keys, inner) if keep],
-        "col": [c[n_row:] for c, keep in zip(cell_keys, inner) if keep],
-    })
-    totals = {"all": np.array([sums["value"].sum()]), "rows": sums.groupby("row")["value"].sum().to_numpy(),
-              "columns": sums.groupby("col")["value"].sum().to_numpy()}
+    inner = np.array([not any(k is _ALL for k in c) for c in cell_keys], dtype=bool) if margins \
+        else np.ones(len(cell_keys), dtype=bool)
+    values = np.nan_to_num(block[inner])
+    totals = {"all": np.array([values.sum()])}
+    if layout.row_keys and layout.col_keys:
+        n_cols = len(layout.cell_keys) // layout.n_rows
+        rows, cols = np.divmod(positions[inner], n_cols)
+        totals["rows"] = np.bincount(rows, values)
+        totals["columns"] = np.bincount(cols, values)
     counts = None
     bases = {
-        "all": [tuple(_ALL for _ in c) for c in cell_keys],
-        "rows": [c[:n_row] + tuple(_ALL for _ in c[n_row:]) for c in cell_keys],
-        "columns": [tuple(_ALL for _ in c[:n_row]) + c[n_row:] for c in cell_keys],
+        "all": lambda: [tuple(_ALL for _ in c) for c in cell_keys],
+        "rows": lambda: [c[:n_row] + tuple(_ALL for _ in c[n_row:]) for c in cell_keys],
+        "columns": lambda: [tuple(_ALL for _ in c[:n_row]) + c[n_row:] for c in cell_keys],
     }
     for share_of, base_keys in bases.items():
-        if share_of != "all" and not (layout.row_keys and layout.col_keys):
-            continue
-        if not any(_sums_to(totals[share_of], scale) for scale in (1.0, 100.0)):
+        if share_of not in totals or not any(_sums_to(totals[share_of], scale) for scale in (1.0, 100.0)):
             continue
         counts = reproduce(grouper, cell_keys, None, "size", margins) if counts is None else counts
-        base = reproduce(grouper, base_keys, None, "size")
+        base = reproduce(grouper, base_keys(), None, "size")
         with np.errstate(all="ignore"):
             fraction = np.where(base > 0, counts / base, np.nan)
         for scale in (1.0, 100.0):
