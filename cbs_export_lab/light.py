@@ -87,12 +87,15 @@ def light_budget(items: Iterable["Item"]) -> LightBudget:
 
 
 def _graph_reasons(item: "Item") -> list[str]:
-    out = []
-    for f in item.findings:
-        if f.rule in GRAPH_RULES:
-            out.append(f"graph {item.title!r} must show at least {MIN_GRAPH_OBSERVATIONS} observations and say how many "
-                       f"({f.rule}: {f.message})")
+    """Output light needs every graph to state its observations, at least 10 (unknown fails closed)."""
+    out = [
+        f"graph {item.title!r} does not show at least {MIN_GRAPH_OBSERVATIONS} observations everywhere "
+        f"({f.rule}: {f.message})"
+        for f in item.findings if f.rule in GRAPH_RULES
+    ]
     n = item.counts.observations
-    if n is not None and n < MIN_GRAPH_OBSERVATIONS and not out:
+    if not out and n is None:
+        out.append(f"the number of observations of graph {item.title!r} is not known; output light needs it shown")
+    elif not out and n < MIN_GRAPH_OBSERVATIONS:
         out.append(f"graph {item.title!r} rests on {n} observations; output light needs at least {MIN_GRAPH_OBSERVATIONS}")
     return out

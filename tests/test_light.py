@@ -95,6 +95,36 @@ def test_a_graph_on_fewer_than_ten_observations_is_not_light():
     assert light_budget([item("figure", observations=10)]).fits
 
 
+def test_a_graph_whose_observations_are_unknown_fails_closed():
+    budget = light_budget([item("figure", observations=None)])
+    assert not budget.fits and "not known" in budget.reasons[0]
+
+
+def test_real_outputs_in_a_basket(tmp_path, persons):
+    """A count table, a model and a graph that states its N: light; the same graph without N: not light."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    import statsmodels.formula.api as smf
+
+    from cbs_export_lab.basket import Basket
+
+    basket = Basket(tmp_path / "basket")
+    table = basket.add(pd.crosstab(persons.geslacht, persons.leeftijdsklasse), "Tabel")
+    basket.add(smf.ols("inkomen ~ leeftijd", data=persons).fit(), "Model", data=persons)
+    fig, ax = plt.subplots()
+    ax.bar(["man", "vrouw"], persons.geslacht.value_counts().sort_index().to_numpy())
+    ax.set_title(f"Personen (N = {len(persons)})")
+    shown = basket.add(fig, "Met N")
+    budget = light_budget(basket.items)
+    assert budget.fits, budget.reasons
+    assert (budget.tables, budget.cells, budget.models, budget.figures) == (1, table.counts.cells, 1, 1)
+    assert budget.fraction == pytest.approx(max(1 / 10, table.counts.cells / 1000, table.counts.count_cells / 500) + 2 / 5)
+    ax.set_title("Personen")
+    hidden = basket.add(fig, "Zonder N")
+    plt.close(fig)
+    assert light_budget([shown]).fits and not light_budget([hidden]).fits
+
+
 def test_a_table_whose_cells_are_unknown_fails_closed():
     budget = light_budget([item("table", cells=0)])
     assert not budget.fits and "not known" in budget.reasons[0]
