@@ -120,6 +120,13 @@ async def test_a_bad_setting_comes_back_as_the_settings_message(api):
     assert status == 400 and "rules" in body["message"]
 
 
+async def test_a_body_that_is_not_json_is_refused_with_a_message(jp_fetch):
+    with pytest.raises(HTTPClientError) as refused:
+        await jp_fetch("cbs-export-lab", "strip", method="POST", body="path=analysis.ipynb")
+    assert refused.value.code == 400
+    assert "not valid JSON" in json.loads(refused.value.response.body)["message"]
+
+
 async def test_basket_lists_what_the_kernel_added_with_findings_and_budget(api, basket):
     status, body = await api("GET", "basket")
     assert status == 200
@@ -203,6 +210,11 @@ async def test_zip_listing_refuses_paths_outside_the_exportmap(api, exportmap, t
         assert status == 403 and "inside" in body["message"], path
     status, body = await api("GET", "zip", params={"path": f"{VOORAF}/missing.zip"})
     assert status == 404
+
+
+async def test_zip_listing_without_an_exportmap_says_what_to_set(api):
+    status, body = await api("GET", "zip", params={"path": "x.zip"})
+    assert status == 400 and "No exportmap is set" in body["message"]
 
 
 def _notebook(path: Path, code: str) -> Path:
