@@ -101,7 +101,7 @@ class PlainTable:
             if pd.api.types.is_bool_dtype(column.dtype):
                 text[:, j] = column.notna().to_numpy()
                 continue
-            if pd.api.types.is_numeric_dtype(column.dtype):
+            if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_complex_dtype(column.dtype):
                 with np.errstate(all="ignore"):
                     values[:, j] = pd.to_numeric(column, errors="coerce").astype("float64").to_numpy(na_value=np.nan)
                 continue
@@ -412,6 +412,9 @@ def check_plain_table(obj: Any, *, data: Any = None, unit: Any = None, weights: 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         always = identifier_findings(raw, rules) + microdata_findings(raw, rules, source)
+        if table.frame.size == 0:
+            return CheckResult(kind="table", findings=always + [_empty(rules)], counts=Counts(tables=1),
+                               rules_origin=rules.origin)
         if source is not None:
             checked = _check_with_source(table, source, unit, weights, rules)
             if isinstance(checked, CheckResult):
@@ -433,7 +436,7 @@ def _check_with_source(table: PlainTable, source: pd.DataFrame, unit: Any, weigh
         recovery = recover(table, source, id_columns)
         if isinstance(recovery, str):
             return recovery
-        engine = _Engine(source, recovery.layout, unit if unit is not None else auto_unit, weights)
+        engine = _Engine(recovery.source, recovery.layout, unit if unit is not None else auto_unit, weights)
         results = [_block_check(table, recovery.layout, match, engine, rules) for match in recovery.matches]
     except Exception as exc:  # fail closed: a source we could not use is not trusted
         return f"recomputing the table from it failed ({type(exc).__name__}: {exc})"
@@ -471,6 +474,14 @@ def merge_findings(findings: list[Finding]) -> list[Finding]:
                            where=format_cells(cells) if cells else group[0].where,
                            fix=" ".join(dict.fromkeys(f.fix for f in group)), cells=cells))
     return out
+
+
+def _empty(rules: Rules) -> Finding:
+    return Finding(
+        rule="unknown_counts", severity=rules.unknown_counts,
+        message="The table has no cells, so there is nothing to check; an empty output is usually a mistake.",
+        where="the whole table", fix="Check that the table was built from the right data before exporting it.",
+    )
 
 
 def _not_reproduced(why: str, rules: Rules) -> Finding:
@@ -601,10 +612,10 @@ def _describe_parts(parts: tuple[Any, ...], source: pd.DataFrame, rows: bool) ->
     value = statistic = None
     for part in parts:
         stat = statistic_name(part)
-        if stat is not None and statistic is None:
-            statistic = stat
-        elif value is None and _is_column(source, part):
+        if value is None and _is_column(source, part):
             value = part
+        elif stat is not None and statistic is None:
+            statistic = stat
         elif rows:
             return None
     return value, statistic
@@ -631,9 +642,7 @@ def read_layout(table: PlainTable, source: pd.DataFrame) -> Layout | None:
     """Recover the grouping keys and each cell's value column and statistic from the labels."""
     row_part = _axis_roles(table.frame.index, source, rows=True)
     if table.is_series:
-        name = table.frame.columns[0]
-        stat = statistic_name(name)
-        col_part = ([], [Role((), name if stat is None and _is_column(source, name) else None, stat)])
+        col_part = ([], [Role((), *_describe_parts((table.frame.columns[0],), source, rows=False))])
     else:
         col_part = _axis_roles(table.frame.columns, source, rows=False)
     if row_part is None or col_part is None:
@@ -991,6 +1000,7 @@ class Recovery:
 
     layout: Layout
     matches: list[Match]
+    source: pd.DataFrame  # with numeric keys binned as the table's interval labels
 
     def describe(self) -> str:
         """E.g. 'mean, max of inkomen; number of rows by gemeente, geslacht'."""
@@ -1012,6 +1022,22 @@ class Recovery:
         return f"{'; '.join(parts)} by {keys}"
 
 
+def _binned(source: pd.DataFrame, layout: Layout) -> pd.DataFrame:
+    """`groupby(pd.cut(df.leeftijd, bins))` labels rows with intervals: bin the numeric source key the same way."""
+    binned = {}
+    for i, key in enumerate(layout.keys):
+        labels = {c[i] for c in layout.cell_keys if c[i] is not _ALL}
+        if labels and all(isinstance(v, pd.Interval) for v in labels) and \
+                pd.api.types.is_numeric_dtype(source[key].dtype):
+            try:
+                bins = pd.IntervalIndex(sorted(labels, key=lambda v: (v.left, v.right)))
+                if bins.is_non_overlapping_monotonic:
+                    binned[key] = pd.cut(source[key], bins)
+            except (TypeError, ValueError):
+                continue
+    return source.assign(**binned) if binned else source
+
+
 def recover(table: PlainTable, source: pd.DataFrame, id_columns: list[Any]) -> Recovery | str:
     """The recovery, or why the source does not reproduce the table."""
     layout = read_layout(table, source)
@@ -1021,15 +1047,17 @@ def recover(table: PlainTable, source: pd.DataFrame, id_columns: list[Any]) -> R
     blocks: dict[tuple[Any, str | None], list[int]] = {}
     for p, block in enumerate(zip(layout.values, layout.statistics)):
         blocks.setdefault(block, []).append(p)
+    source = _binned(source, layout)
     matches = []
     grouper = Grouper(source, layout.keys)
     for (value, statistic), positions in blocks.items():
         match = find_block(grouper, layout, values, np.array(positions), value, statistic, id_columns)
         if match is None:
-            what = f"the {statistic or 'statistic'} of {value}" if value is not None else statistic or "any statistic tried"
+            what = f"the {statistic or 'statistic'} of {value}" if value is not None else \
+                f"the {statistic}" if statistic else "any statistic tried"
             return f"recomputing {what} from it does not give the table's numbers"
         matches.append(match)
-    return Recovery(layout, matches)
+    return Recovery(layout, matches, source)
 
 
 # ---------------------------------------------------------------- checking with recomputed cell statistics

@@ -322,3 +322,27 @@ def test_count_table_with_large_cells_and_source_passes(people):
 def test_data_must_be_a_frame(people):
     with pytest.raises(UserError, match="DataFrame"):
         check(people.groupby("geslacht").size(), data=[1, 2])
+
+
+def test_binned_key_is_reproduced_from_the_numeric_source_column(people):
+    bins = [0, 18, 65, 120]
+    table = people.groupby(pd.cut(people.leeftijd, bins), observed=False).size()
+    result = check(table, data=people)
+    assert reproduced(result), result.report()
+    assert result.counts.observations == people.RINPERSOON.nunique()
+
+
+def test_sums_of_whole_numbers_are_magnitudes_when_the_source_says_so():
+    firms = demo.businesses(2_000, seed=4)
+    table = firms.groupby("sector")["werkzame_personen"].sum()
+    assert table.min() >= 10
+    assert check(table).counts.count_cells == len(table)  # without a source: read as counts
+    result = check(table, data=firms)
+    assert reproduced(result) and "sum of werkzame_personen" in result.source
+    assert result.counts.count_cells == 0
+
+
+def test_empty_table_needs_review(people):
+    for empty in (people.iloc[:0].groupby("gemeente", observed=True).size(), pd.DataFrame()):
+        assert check(empty).status == "review"
+        assert check(empty, data=people).status == "review"
