@@ -475,8 +475,8 @@ class _FigureReader:
         if isinstance(container, StemContainer):
             import numpy as np
 
-            values = np.asarray(container.markerline.get_ydata(), dtype=float)
-            x = np.asarray(container.markerline.get_xdata(), dtype=float)
+            values = np.asarray(container.markerline.get_ydata(orig=False), dtype=float)
+            x = np.asarray(container.markerline.get_xdata(orig=False), dtype=float)
             self._values(values, _x_labels(ax, x), "stem plot", place, "stem")
             return {id(a) for a in _flatten(container)}
         return set()
@@ -550,8 +550,8 @@ class _FigureReader:
     def _line(self, ax: Axes, line: Any, place: str) -> None:
         import numpy as np
 
-        x = np.asarray(line.get_xdata(), dtype=float)
-        y = np.asarray(line.get_ydata(), dtype=float)
+        x = np.asarray(line.get_xdata(orig=False), dtype=float)
+        y = np.asarray(line.get_ydata(orig=False), dtype=float)
         if not y.size:
             return
         if line.get_transform() != ax.transData:

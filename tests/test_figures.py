@@ -272,6 +272,17 @@ def test_line_of_counts_passes_and_line_of_means_needs_review():
     assert rules_of(check(fig), "unknown_counts") and check(fig).status == "review"
 
 
+def test_time_series_of_counts_is_read_on_its_dates():
+    panel = demo.panel(2_000, seed=3)
+    per_year = panel.groupby("jaar").size()
+    per_year.index = pd.to_datetime(per_year.index.astype(str))
+    per_year.iloc[-1] = 4
+    ax = per_year.plot()
+    ax.set_xlabel(f"jaar (N = {panel.RINPERSOON.nunique()})")
+    (finding,) = rules_of(check(ax), "threshold")
+    assert finding.message.startswith("Point 2022 of the line in the plot has 4 observations")
+
+
 @pytest.mark.parametrize("draw", [
     lambda ax: ax.errorbar([1, 2, 3], [2.5, 3.1, 2.9], yerr=[0.2, 0.3, 0.2], fmt="o"),
     lambda ax: ax.fill_between([1, 2, 3], [2.1, 2.5, 2.6], [2.9, 3.4, 3.3]),
