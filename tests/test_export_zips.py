@@ -17,6 +17,7 @@ import cbs_export_lab as cel
 from cbs_export_lab import demo, exportmap as em
 from cbs_export_lab.errors import UserError
 from cbs_export_lab.exportmap import ACHTERAF, BACKGROUND, CHECKSUMS_NAME, FORM_NAME, VOORAF
+from cbs_export_lab.rules import default_rules
 
 EXPLAINED = "The small cells are structural: the island municipalities are shown merged in the publication."
 
@@ -373,3 +374,21 @@ def test_a_second_export_of_the_same_basket_waits_its_turn(basket, exportmap, pe
             cel.prepare_export(basket, exportmap)
     assert zips_in(exportmap) == [] and not basket.items[0].exported
     assert len(cel.prepare_export(basket, exportmap).zips) == 1
+
+
+def test_output_checked_with_looser_rules_goes_to_1_and_the_form_says_so(basket, exportmap, tmp_path, persons,
+                                                                         monkeypatch, fixed_clock):
+    loose = tmp_path / "loose-rules.toml"
+    loose.write_text("[threshold]\nmin_units = 5\n", encoding="utf-8")
+    monkeypatch.setenv("CBS_EXPORT_RULES", str(loose))
+    item = basket.add(count_table(persons), "Personen naar leeftijd en geslacht")
+    assert item.status == "pass" and not item.rules_compliant
+
+    result = cel.prepare_export(basket, exportmap)
+
+    assert [p.parent.name for p in result.zips] == [VOORAF]
+    rules = dict(row for row in form_sheets(read_zip(result.zips[0]))["Regels"] if len(row) == 2)
+    assert rules["Herkomst / Origin"] == str(loose.resolve())
+    assert rules["Volgens de standaard / Compliant with the defaults"].startswith("nee / no")
+    assert "threshold" in rules["Volgens de standaard / Compliant with the defaults"]
+    assert rules["Vingerafdruk / Fingerprint"] == cel.load_rules(loose).fingerprint != default_rules().fingerprint
