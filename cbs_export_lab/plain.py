@@ -433,7 +433,7 @@ def _check_with_source(table: PlainTable, source: pd.DataFrame, unit: Any, weigh
     auto_unit = unit_column(source, rules) if unit is None else None
     id_columns = [c for c in source.columns if rules.is_linking_key(c)] + ([unit] if isinstance(unit, str) else [])
     try:
-        recovery = recover(table, source, id_columns)
+        recovery = recover(table, source, id_columns, weights)
         if isinstance(recovery, str):
             return recovery
         engine = _Engine(recovery.source, recovery.layout, unit if unit is not None else auto_unit, weights)
@@ -710,7 +710,8 @@ def _grouped(source: pd.DataFrame, keys: list[Any], value: Any, statistic: str) 
     return groups.quantile(float(statistic[1:])) if statistic[0] == "q" else groups.agg(statistic)
 
 
-_FAST = ("size", "count", "sum", "mean")
+_FAST = ("size", "count", "sum", "mean", "wsize", "wsum", "wmean")
+_WEIGHT = "__cbs_weight"  # the weights= values, as a column of the source
 _MAX_SPAN = 1 << 24
 
 
@@ -782,15 +783,18 @@ class Grouper:
         if found is None or statistic not in _FAST:
             return None
         ids, span = found
-        if statistic == "size" or value is None:
-            return np.bincount(ids, minlength=span).astype(float)
+        weighted = statistic[0] == "w"
+        w = self.numbers(_WEIGHT) if weighted else None
+        if statistic in ("size", "wsize") or value is None:
+            return np.bincount(ids, w, minlength=span).astype(float)
         x = self.numbers(value)
         present = ~np.isnan(x)
-        n = np.bincount(ids[present], minlength=span).astype(float)
+        n = np.bincount(ids[present], None if w is None else w[present], minlength=span).astype(float)
         if statistic == "count":
             return n
-        total = np.bincount(ids[present], x[present], minlength=span)
+        total = np.bincount(ids[present], x[present] if w is None else (w * x)[present], minlength=span)
         rows = np.bincount(ids, minlength=span)
+        statistic = statistic.lstrip("w")
         with np.errstate(all="ignore"):
             result = total if statistic == "sum" else total / n
         return np.where(rows > 0, result, np.nan)
@@ -872,12 +876,18 @@ _SAMPLE_CELLS = 8
 
 def _options(source: pd.DataFrame, keys: list[Any], value: Any, statistic: str | None, whole: bool,
              id_columns: list[Any]) -> list[tuple[Any, str]]:
-    """(value column, statistic) pairs worth trying, most likely first."""
-    numeric = [c for c in source.columns if c not in keys and c not in id_columns
+    """(value column, statistic) pairs worth trying, most likely first; weighted ones first when weights= is given."""
+    numeric = [c for c in source.columns if c not in keys and c not in id_columns and c != _WEIGHT
                and pd.api.types.is_numeric_dtype(source[c].dtype) and not pd.api.types.is_bool_dtype(source[c].dtype)]
     stats = [statistic] if statistic else list(_WHOLE_STATS if whole else _FRACTION_STATS)
+    if _WEIGHT in source.columns:
+        counts = ["wsize"] if value is None and statistic in (None, "size", "count") else []
+        stats = counts + [f"w{s}" for s in stats if s in ("sum", "mean")] + stats
     out: list[tuple[Any, str]] = []
     for stat in stats:
+        if stat == "wsize":
+            out.append((None, stat))
+            continue
         if stat == "share":
             continue
         if stat == "size":
@@ -938,9 +948,9 @@ def find_block(grouper: Grouper, layout: Layout, table_values: np.ndarray, posit
     source = grouper.source
     small = None
     for candidate, stat in _options(source, layout.keys, value, statistic, whole, id_columns):
-        counting = stat in _COUNTING or candidate is None
+        counting = stat in _COUNTING or stat == "wsize" or candidate is None
         try:
-            if len(sample) and stat not in _FAST and small is None:
+            if len(sample) and stat not in _FAST and small is None:  # cheap rejection on a few cells' rows
                 small = Grouper(_rows_of(source, layout.keys, sample_keys), layout.keys)
             if len(sample) and stat not in _FAST and not values_match(
                     table_values[sample], reproduce(small, sample_keys, candidate, stat, margins), counting):
@@ -1010,16 +1020,22 @@ class Recovery:
                 what = f"{'percentages' if m.scale == 100 else 'proportions'} of rows (of the {m.share_of} total)"
                 by_stat.setdefault(what, [])
             elif m.value is None:
-                by_stat.setdefault("number of rows", [])
+                by_stat.setdefault("weighted number of rows" if m.statistic == "wsize" else "number of rows", [])
             else:
-                by_stat.setdefault(m.statistic.replace("q", "quantile ") if m.statistic[0] == "q" else m.statistic, [])
+                by_stat.setdefault(_statistic_words(m.statistic), [])
         values = list(dict.fromkeys(str(m.value) for m in self.matches if m.value is not None))
-        stats = [s for s in by_stat if s != "number of rows" and not s.endswith("total)")]
-        parts = [s for s in by_stat if s == "number of rows" or s.endswith("total)")]
+        stats = [s for s in by_stat if not s.endswith(("number of rows", "total)"))]
+        parts = [s for s in by_stat if s.endswith(("number of rows", "total)"))]
         if stats:
             parts.append(f"{', '.join(stats)} of {', '.join(values)}")
         keys = ", ".join(str(k) for k in self.layout.keys) or "no grouping"
         return f"{'; '.join(parts)} by {keys}"
+
+
+def _statistic_words(statistic: str) -> str:
+    if statistic[0] == "q":
+        return f"quantile {statistic[1:]}"
+    return f"weighted {statistic[1:]}" if statistic[0] == "w" else statistic
 
 
 def _binned(source: pd.DataFrame, layout: Layout) -> pd.DataFrame:
@@ -1038,8 +1054,10 @@ def _binned(source: pd.DataFrame, layout: Layout) -> pd.DataFrame:
     return source.assign(**binned) if binned else source
 
 
-def recover(table: PlainTable, source: pd.DataFrame, id_columns: list[Any]) -> Recovery | str:
-    """The recovery, or why the source does not reproduce the table."""
+def recover(table: PlainTable, source: pd.DataFrame, id_columns: list[Any], weights: Any = None) -> Recovery | str:
+    """The recovery, or why the source does not reproduce the table (weighted statistics too, with weights=)."""
+    if weights is not None:
+        source = source.assign(**{_WEIGHT: source[weights].to_numpy() if isinstance(weights, str) else np.asarray(weights)})
     layout = read_layout(table, source)
     if layout is None:
         return "its row labels are not values of source columns, statistic names or column names"
@@ -1141,7 +1159,7 @@ class _Engine:
         if frequency:
             return replace(stats, statistic="count", magnitude=False, normalized=match.share_of)
         quantile = float(match.statistic[1:]) if match.statistic[0] == "q" else None
-        return replace(stats, statistic="quantile" if quantile is not None else match.statistic, magnitude=True,
+        return replace(stats, statistic="quantile" if quantile is not None else match.statistic.lstrip("w"), magnitude=True,
                        quantile=quantile)
 
 

@@ -346,3 +346,22 @@ def test_empty_table_needs_review(people):
     for empty in (people.iloc[:0].groupby("gemeente", observed=True).size(), pd.DataFrame()):
         assert check(empty).status == "review"
         assert check(empty, data=people).status == "review"
+
+
+def test_weighted_counts_are_checked_on_unweighted_units(people):
+    table = people.groupby(["gemeente", "geslacht"])["gewicht"].sum().unstack()
+    result = check(table, data=people, weights="gewicht")
+    assert reproduced(result) and result.weighted, result.report()
+    assert "weighted number of rows" in result.source
+    assert result.counts.count_cells == table.size
+    units = pd.crosstab(people.gemeente, people.geslacht)
+    assert cells_of(result, "threshold") == small_cells(units)
+
+
+def test_weighted_mean_is_reproduced_with_weights(people):
+    weighted = people.inkomen * people.gewicht
+    table = (weighted.groupby(people.leeftijdsklasse).sum() / people.groupby("leeftijdsklasse").gewicht.sum())
+    table = table.rename("inkomen")
+    assert check(table, data=people).source is None  # unweighted statistics do not give these numbers
+    result = check(table, data=people, weights=people["gewicht"])
+    assert reproduced(result) and "weighted mean of inkomen" in result.source, result.report()
