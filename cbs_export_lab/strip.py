@@ -34,7 +34,8 @@ class PastedDataLimits:
     - `min_literal_numbers`: a literal list, tuple, set or dict (nested literals counted together) with at least
       this many numbers, or one line of text with this many numbers, is a pasted series or table. Bin edges,
       figure sizes, ticks and category codes are far shorter; an evenly spaced series (what `range` or
-      `linspace` would give) is never data and is not counted.
+      `linspace` would give, whatever its first and last value, like age bins 0, 5, ..., 90, 120) is a grid,
+      not data.
     - `min_block_rows` / `min_block_numbers`: consecutive lines of numbers (tab, comma, semicolon or space
       separated, optionally with one label per number) are a pasted table or printout when there are at least
       this many rows holding at least this many numbers in total. A pandas footer (`dtype: int64`,
@@ -670,11 +671,12 @@ def _number_value(node: ast.AST) -> float:
 
 
 def _evenly_spaced(numbers: Sequence[float]) -> bool:
-    """A series `range` or `linspace` would give: a grid, not data."""
-    if len(numbers) < 3:
+    """A grid as `range` or `linspace` gives, also with open ends (age bins 0, 5, ..., 90, 120): not data."""
+    if len(numbers) < 5:
         return False
-    step = numbers[1] - numbers[0]
-    return step != 0 and all(abs((b - a) - step) <= 1e-9 * max(1.0, abs(step)) for a, b in zip(numbers, numbers[1:]))
+    inner = numbers[1:-1]
+    step = inner[1] - inner[0]
+    return step != 0 and all(abs((b - a) - step) <= 1e-9 * max(1.0, abs(step)) for a, b in zip(inner, inner[1:]))
 
 
 _STRING_TOKENS = {tokenize.STRING} | ({tokenize.FSTRING_MIDDLE} if hasattr(tokenize, "FSTRING_MIDDLE") else set())

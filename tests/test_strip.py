@@ -390,6 +390,8 @@ CLEAN_ANALYSIS = [
         "months = {'jan': 1, 'feb': 2, 'mrt': 3, 'apr': 4, 'mei': 5, 'jun': 6, 'jul': 7, 'aug': 8,\n"
         "          'sep': 9, 'okt': 10, 'nov': 11, 'dec': 12}\n"
         "ages = list(range(18, 67))\nticks = [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]\n"
+        "five_years = [0, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90, 120]\n"
+        "open_top = [-1, 0, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, np.inf]\n"
         "grid = np.linspace(0, 1, 101)\n"
         "param_grid = [{'alpha': [0.01, 0.1, 1.0, 10.0], 'l1_ratio': [0.2, 0.5, 0.8]},\n"
         "              {'alpha': [0.05, 0.5], 'fit_intercept': [True, False]}]"
