@@ -27,6 +27,7 @@ COLUMNS = ("estimate", "std error", "statistic", "p-value", "CI low", "CI high")
 SUPPORTED_MODELS = frozenset({
     "OLS", "WLS", "GLS", "GLM", "Logit", "Probit", "MNLogit", "Poisson", "NegativeBinomial", "MixedLM", "QuantReg",
 })
+_DENSE_PAIRS = 50_000_000  # up to this many (level, unit) pairs, distinct units are counted with a bit table
 _DISCRETE_OUTCOME = frozenset({"Logit", "Probit", "MNLogit"})
 _FIX_LEVEL = (
     "Merge this level with a larger one (or drop it from the data) and refit, so that every level of a "
@@ -47,8 +48,12 @@ class Grouping:
         if units is None:
             return np.bincount(self.codes, minlength=len(self.labels))
         width = int(units.max()) + 1 if units.size else 1
-        pairs = np.unique(self.codes.astype(np.int64) * width + units)
-        return np.bincount(pairs // width, minlength=len(self.labels))
+        pairs = self.codes.astype(np.int64) * width + units
+        if len(self.labels) * width <= _DENSE_PAIRS:
+            seen = np.zeros(len(self.labels) * width, dtype=bool)
+            seen[pairs] = True
+            return seen.reshape(len(self.labels), width).sum(axis=1)
+        return np.bincount(pd.unique(pairs) // width, minlength=len(self.labels))
 
     def crossed(self, other: "Grouping", term: str, sep: str = " / ") -> "Grouping":
         codes = self.codes.astype(np.int64) * len(other.labels) + other.codes
@@ -231,6 +236,8 @@ class _Rows:
         return self.select(self.frame, "the model's data frame")
 
     def select(self, source: pd.DataFrame | pd.Series, what: str) -> Any:
+        if self.labels is not None and source.index.equals(self.labels):
+            return source
         if self.labels is not None and source.index.is_unique and self.labels.isin(source.index).all():
             return source.loc[self.labels]
         if len(source) == self.n:
@@ -353,14 +360,24 @@ def _groupings(design: Design) -> Iterator[Grouping]:
 def _patterns(exog: np.ndarray, limit: int) -> np.ndarray | None:
     """A code per row for its covariate pattern (distinct row of exog), or None once there are more than `limit`."""
     codes = np.zeros(exog.shape[0], dtype=np.int64)
-    count = 1
+    bound = 1
     for column in exog.T:
-        values, distinct = pd.factorize(column)
-        codes, uniques = pd.factorize(codes * len(distinct) + values)
-        count = len(uniques)
-        if count > limit:
-            return None
-    return codes
+        if ((column == 0.0) | (column == 1.0)).all():
+            values, distinct = column.astype(np.int64), 2
+        else:
+            values, uniques = pd.factorize(column)
+            distinct = len(uniques)
+            if distinct > limit:
+                return None
+        if bound * distinct > 2**62:
+            codes, uniques = pd.factorize(codes)
+            bound = len(uniques)
+            if bound > limit:
+                return None
+        codes = codes * distinct + values
+        bound *= distinct
+    codes, uniques = pd.factorize(codes)
+    return codes if len(uniques) <= limit else None
 
 
 def _counted(n: int, unit_name: str | None) -> str:
@@ -415,8 +432,8 @@ def _saturated_findings(res: Any, design: Design, units: np.ndarray | None, unit
     codes = _patterns(design.exog, k)
     if codes is None:
         return []
-    first_rows = np.unique(codes, return_index=True)[1]
-    patterns = Grouping("covariate pattern", codes, [_pattern_label(design, int(row)) for row in first_rows])
+    first_rows = np.flatnonzero(~pd.Series(codes).duplicated().to_numpy())
+    patterns = Grouping("covariate pattern", codes, _pattern_labels(design, first_rows))
     saturated = (f"The model is saturated ({k} parameters for {len(first_rows)} covariate patterns), so its "
                  "coefficients reproduce the table of these patterns")
     fix = ("Merge small categories so every pattern holds enough observations, or export the table itself and "
@@ -424,9 +441,9 @@ def _saturated_findings(res: Any, design: Design, units: np.ndarray | None, unit
     outcome = _discrete_outcome(res)
     cells = patterns
     if outcome is not None:
-        values, outcome_codes = np.unique(outcome, return_inverse=True)
+        outcome_codes, values = pd.factorize(outcome, sort=True)
         outcome_labels = [f"{res.model.endog_names}={v:g}" for v in values]
-        cells = patterns.crossed(Grouping("outcome", outcome_codes.ravel(), outcome_labels), "cell", sep=", ")
+        cells = patterns.crossed(Grouping("outcome", outcome_codes, outcome_labels), "cell", sep=", ")
     findings = []
     for label, n in zip(cells.labels, cells.counts(units)):
         if n == 0 and outcome is not None:
@@ -444,13 +461,18 @@ def _saturated_findings(res: Any, design: Design, units: np.ndarray | None, unit
     return findings
 
 
-def _pattern_label(design: Design, row: int) -> str:
-    parts = [f"{name}={g.labels[g.codes[row]]}" for name, g in design.factors.items()]
-    parts += [
-        f"{name}={design.exog[row, j]:g}" for j, name in enumerate(design.names)
+def _pattern_labels(design: Design, rows: np.ndarray) -> list[str]:
+    """'factor=level, column=value' for the given rows: categorical factors by level, other varying columns by value."""
+    varying = [
+        (j, name) for j, name in enumerate(design.names)
         if j not in design.categorical_columns and np.ptp(design.exog[:, j]) > 0
     ]
-    return ", ".join(parts) or "all rows"
+    labels = []
+    for row in rows:
+        parts = [f"{name}={g.labels[g.codes[row]]}" for name, g in design.factors.items()]
+        parts += [f"{name}={design.exog[row, j]:g}" for j, name in varying]
+        labels.append(", ".join(parts) or "all rows")
+    return labels
 
 
 def _discrete_outcome(res: Any) -> np.ndarray | None:
