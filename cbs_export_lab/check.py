@@ -6,21 +6,13 @@ raise `UserError` with a message saying what to do.
 """
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from .errors import UserError
+from .figures import as_figure
 from .results import CheckResult, Finding
-from .rules import RULES_ENV, Rules, load_rules
-
-
-def active_rules() -> Rules:
-    """The rules in force: $CBS_EXPORT_RULES, else the settings' rules override, else the defaults."""
-    if os.environ.get(RULES_ENV):
-        return load_rules()
-    from .settings import load_settings
-
-    return load_rules(load_settings().rules)
+from .rules import Rules
+from .settings import active_rules
 
 
 def kind_of(obj: Any) -> str:
@@ -32,14 +24,8 @@ def kind_of(obj: Any) -> str:
         return "table"
     if module.startswith("statsmodels") and hasattr(obj, "params") and hasattr(obj, "model"):
         return "model"
-    if module.startswith("matplotlib"):
-        from .figures import as_figure
-
-        return "figure" if as_figure(obj) is not None else "unsupported"
-    if module == "numpy" and type(obj).__name__ == "ndarray" and obj.dtype == object and obj.size:
-        first = obj.flat[0]
-        if (type(first).__module__ or "").startswith("matplotlib"):
-            return "figure"
+    if as_figure(obj) is not None:
+        return "figure"
     return "unsupported"
 
 
@@ -61,7 +47,10 @@ def check(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None, 
 
             result = check_figure(obj, rules=rules)
         else:
-            return unsupported(obj, rules, f"cbs_export_lab cannot inspect a {type(obj).__module__}.{type(obj).__qualname__}")
+            from .models import unsupported_model_reason
+
+            why = unsupported_model_reason(obj)
+            return unsupported(obj, rules, why or f"cbs_export_lab cannot inspect a {type(obj).__module__}.{type(obj).__qualname__}")
     except UserError:
         raise
     except Exception as exc:  # fail closed: a checker error must never look like a pass

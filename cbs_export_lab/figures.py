@@ -254,6 +254,8 @@ def as_figure(obj: Any) -> Figure | None:
         return _root(obj)
     if isinstance(obj, Axes):
         return _root(obj.get_figure())
+    if (type(obj).__module__ or "").startswith("seaborn") and isinstance(getattr(obj, "figure", None), FigureBase):
+        return _root(obj.figure)
     if type(obj).__name__ == "ndarray" or isinstance(obj, (list, tuple)):
         items = list(obj.flat) if hasattr(obj, "flat") else list(obj)
         if items and all(isinstance(ax, Axes) for ax in items):
@@ -858,15 +860,9 @@ def _n_pattern() -> Any:
 # --- the safe versions --------------------------------------------------------------------------------------
 
 def _rules_in_force(rules: Rules | None) -> Rules:
-    from .rules import RULES_ENV, load_rules
+    from .settings import active_rules
 
-    if rules is not None:
-        return rules
-    if os.environ.get(RULES_ENV):
-        return load_rules()
-    from .settings import load_settings
-
-    return load_rules(load_settings().rules)
+    return rules if rules is not None else active_rules()
 
 
 def _numbers(x: Any, name: str) -> np.ndarray:

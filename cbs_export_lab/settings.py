@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
+from .rules import RULES_ENV, Rules, load_rules
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -164,3 +165,10 @@ def with_overrides(settings: Settings, **overrides: Any) -> Settings:
     clean = {k: _validated(k, v, "argument") for k, v in overrides.items() if v is not None}
     origins = {**settings.origins, **{k: "argument" for k in clean}}
     return replace(settings, **clean, origins=origins)
+
+
+def active_rules() -> Rules:
+    """The rules in force: $CBS_EXPORT_RULES, else the settings' rules override, else the defaults."""
+    if os.environ.get(RULES_ENV):
+        return load_rules()
+    return load_rules(load_settings().rules)
