@@ -424,6 +424,13 @@ def test_script_is_scanned_with_the_same_rules(tmp_path):
     assert [f.rule for f in scan_text(leaky, cell=report.script.name, rules=rules)] == ["data"]
 
 
+def test_the_script_adds_what_only_it_shows(tmp_path):
+    ident = demo.persons(5, seed=9)["RINPERSOON"].iloc[0]
+    src = write_nb(tmp_path / f"person_{ident}.ipynb", v4.new_notebook(cells=[v4.new_code_cell("x = 1")]))
+    report = strip_notebook(src, tmp_path / "copy.ipynb")
+    assert [(f.rule, f.where) for f in report.findings] == [("identifier", "script line 1")]
+
+
 # --- the report ----------------------------------------------------------------------------------------
 
 

@@ -1,6 +1,7 @@
 """`cbs-export strip`: stripped copies next to the notebook or in a folder, and a --check for pre-commit hooks."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -123,13 +124,13 @@ def test_as_a_command_and_a_git_pre_commit_hook(tmp_path):
     )
     assert run.returncode == 1, run.stderr
     assert "a.ipynb: checked, nothing written." in run.stdout
-    if git is None:
-        pytest.skip("git is not installed")
+    if git is None or sys.platform == "win32":
+        pytest.skip("the hook part needs git and a POSIX shell")
 
     repo = tmp_path / "repo"
     repo.mkdir()
     env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.org", "HOME": str(tmp_path), "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"}
+           "GIT_COMMITTER_EMAIL": "t@example.org", "HOME": str(tmp_path), "PATH": os.pathsep.join([str(Path(sys.executable).parent), str(Path(git).parent), "/usr/bin", "/bin"])}
     subprocess.run([git, "init", "-q", str(repo)], check=True, env=env)
     hook = repo / ".git" / "hooks" / "pre-commit"
     hook.write_text(
