@@ -614,3 +614,14 @@ def test_save_png_user_errors(tmp_path, name, kwargs, words):
         figures.save_png(fig, tmp_path / name, **kwargs)
     with pytest.raises(UserError, match="matplotlib"):
         figures.save_pdf("not a figure", tmp_path / "x.pdf")
+
+
+def test_seaborn_grid_is_checked_as_its_figure():
+    sns = pytest.importorskip("seaborn")
+    persons = demo.persons(2_000, seed=3)
+    grid = sns.displot(persons, x="inkomen")
+    try:
+        result = cel.check(grid)
+        assert result.kind == "figure" and result.status != "pass"
+    finally:
+        plt.close(grid.figure)
