@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass
-from typing import Any, Iterable
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,17 +19,11 @@ import pandas as pd
 from .errors import UserError
 from .results import CheckResult, Counts, Finding, format_cells, format_label
 from .rules import Rules
+from .tables import CellStats, cell_stats, check_with_stats
 
 # What a cell holds, as far as the labels and values tell.
 EMPTY, COUNT, SHARE, EXTREME, MAGNITUDE, UNKNOWN, TEXT, NOT_APPLICABLE = range(8)
 
-_COUNT_NAMES = {"count", "counts", "size", "nunique", "n", "freq", "frequency", "aantal"}
-_SHARE_NAMES = {"proportion", "percentage", "percent", "pct", "%", "share", "aandeel", "fraction", "normalized"}
-_EXTREME_NAMES = {"min", "max", "minimum", "maximum", "0%", "100%", "idxmin", "idxmax"}
-_MAGNITUDE_NAMES = {
-    "mean", "sum", "median", "std", "var", "sem", "prod", "first", "last", "mad", "skew", "kurt",
-    "average", "gemiddelde", "totaal_bedrag", "quantile", "mode",
-}
 _PERCENTILE = re.compile(r"\d+(\.\d+)?%")
 MARGIN_NAMES = {"all", "total", "totaal", "totals", "totalen"}
 
@@ -37,32 +31,25 @@ MARGIN_NAMES = {"all", "total", "totaal", "totals", "totalen"}
 MICRODATA_ROW_SHARE = 0.8
 # An id column is one whose values are (almost) all different.
 ID_DISTINCT_SHARE = 0.9
+_NONE = object()  # "not found", where None is a valid name
 
 
 def _label_kind(label: Any) -> int | None:
     """What a row or column label says its cells hold (a statistic name), or None when it says nothing."""
     parts = label if isinstance(label, tuple) else (label,)
-    kinds = set()
-    for part in parts:
-        if not isinstance(part, str):
-            continue
-        name = part.strip().lower()
-        if name in _EXTREME_NAMES:
-            kinds.add(EXTREME)
-        elif name in _SHARE_NAMES:
-            kinds.add(SHARE)
-        elif name in _COUNT_NAMES:
-            kinds.add(COUNT)
-        elif name in _MAGNITUDE_NAMES or _PERCENTILE.fullmatch(name):
-            kinds.add(MAGNITUDE)
-    for kind in (EXTREME, MAGNITUDE, SHARE, COUNT):
-        if kind in kinds:
-            return kind
-    return None
+    return _strongest([_kind_of(statistic_name(part)) for part in parts])
 
 
-def _combine(row_kind: int | None, col_kind: int | None) -> int | None:
-    kinds = {k for k in (row_kind, col_kind) if k is not None}
+def _kind_of(statistic: str | None) -> int | None:
+    if statistic is None:
+        return None
+    if statistic in ("size", "count", "nunique"):
+        return COUNT
+    return {"share": SHARE, "min": EXTREME, "max": EXTREME}.get(statistic, MAGNITUDE)
+
+
+def _strongest(kinds: list[int | None]) -> int | None:
+    """Extremes outrank magnitudes, which outrank shares, which outrank counts."""
     for kind in (EXTREME, MAGNITUDE, SHARE, COUNT):
         if kind in kinds:
             return kind
@@ -162,7 +149,7 @@ def classify(table: PlainTable) -> tuple[np.ndarray, np.ndarray]:
     by_label = np.full((n_rows, n_cols), -1)
     for i, rk in enumerate(row_kinds):
         for j, ck in enumerate(col_kinds):
-            kind = _combine(rk, ck)
+            kind = _strongest([rk, ck])
             if kind is not None:
                 by_label[i, j] = kind
     with np.errstate(all="ignore"):
@@ -206,54 +193,40 @@ def _shares(table: PlainTable, kinds: np.ndarray, values: np.ndarray) -> np.ndar
 
 def rule_findings(table: PlainTable, kinds: np.ndarray, values: np.ndarray, rules: Rules) -> list[Finding]:
     """threshold / zero / min_max / unknown_counts, from what the cells are read to hold."""
-    findings: list[Finding] = []
     with np.errstate(all="ignore"):
         small = (kinds == COUNT) & (values > 0) & (values < rules.threshold)
         zero = ((kinds == COUNT) | (kinds == SHARE)) & (values == 0) | (kinds == EMPTY)
-    if small.any():
-        cells = table.cells(small)
-        findings.append(Finding(
-            rule="threshold", severity="fail",
-            message=f"{len(cells)} cell(s) count fewer than {rules.threshold} (whole numbers in a table without "
-                    "known statistics are read as counts of units); a small count can identify a person or business.",
-            where=format_cells(cells), fix=f"Combine categories until every count is at least {rules.threshold}, "
-                                           "or suppress these cells before export.",
-            cells=cells,
-        ))
-    if zero.any():
-        cells = table.cells(zero)
-        findings.append(Finding(
-            rule="zero", severity=rules.zero,
-            message=f"{len(cells)} cell(s) are zero or empty; an empty cell can reveal that nobody in a group has "
-                    "a property (group disclosure).",
-            where=format_cells(cells), fix="Check that the zeros disclose nothing (structural zeros are fine) and "
-                                           "say so in the explanation, or combine categories.",
-            cells=cells,
-        ))
-    extreme = kinds == EXTREME
-    if extreme.any():
-        cells = table.cells(extreme)
-        findings.append(Finding(
-            rule="min_max", severity=rules.min_max,
-            message=f"{len(cells)} cell(s) show a minimum, maximum or 0%/100% percentile, which is the value of a "
-                    "single unit.",
-            where=format_cells(cells), fix="Drop the min/max (0%/100%) rows or columns, e.g. "
-                                           "describe().drop(['min', 'max']), or show percentiles such as 10%/90%.",
-            cells=cells,
-        ))
     unknown = np.isin(kinds, (UNKNOWN, MAGNITUDE, SHARE, TEXT)) & ~zero
-    if unknown.any():
-        cells = table.cells(unknown)
-        what = _unknown_what(kinds[unknown])
-        findings.append(Finding(
-            rule="unknown_counts", severity=rules.unknown_counts,
-            message=f"The number of units behind {len(cells)} cell(s) cannot be established: {what}.",
-            where=format_cells(cells),
-            fix="Check it with the source frame, e.g. cel.check(table, data=df), or build the table with "
-                "cel.crosstab / cel.pivot_table, which keep the cell statistics.",
-            cells=cells,
-        ))
-    return findings
+    n = rules.threshold
+    found = [
+        _cells_finding(table, small, "threshold", "fail",
+                       f"{{n}} cell(s) count fewer than {n} (whole numbers in a table without known statistics are "
+                       "read as counts of units); a small count can identify a person or business.",
+                       f"Combine categories until every count is at least {n}, or suppress these cells before export."),
+        _cells_finding(table, zero, "zero", rules.zero,
+                       "{n} cell(s) are zero or empty; an empty cell can reveal that nobody in a group has a property "
+                       "(group disclosure).",
+                       "Check that the zeros disclose nothing (structural zeros are fine) and say so in the "
+                       "explanation, or combine categories."),
+        _cells_finding(table, kinds == EXTREME, "min_max", rules.min_max,
+                       "{n} cell(s) show a minimum, maximum or 0%/100% percentile, which is the value of a single unit.",
+                       "Drop the min/max (0%/100%) rows or columns, e.g. describe().drop(['min', 'max']), or show "
+                       "percentiles such as 10%/90%."),
+        _cells_finding(table, unknown, "unknown_counts", rules.unknown_counts,
+                       "The number of units behind {n} cell(s) cannot be established: " + _unknown_what(kinds[unknown]),
+                       "Check it with the source frame, e.g. cel.check(table, data=df), or build the table with "
+                       "cel.crosstab / cel.pivot_table, which keep the cell statistics."),
+    ]
+    return [f for f in found if f is not None]
+
+
+def _cells_finding(table: PlainTable, mask: np.ndarray, rule: str, severity: str, message: str,
+                   fix: str) -> Finding | None:
+    if not mask.any():
+        return None
+    cells = table.cells(mask)
+    return Finding(rule=rule, severity=severity, message=message.format(n=len(cells)), where=format_cells(cells),
+                   fix=fix, cells=cells)
 
 
 def _unknown_what(kinds: np.ndarray) -> str:
@@ -266,7 +239,7 @@ def _unknown_what(kinds: np.ndarray) -> str:
         parts.append("numbers that are not whole counts")
     if (kinds == TEXT).any():
         parts.append("text values")
-    return "; ".join(parts)
+    return "; ".join(parts) + "."
 
 
 def count_cells(kinds: np.ndarray) -> int:
@@ -280,27 +253,20 @@ def count_cells(kinds: np.ndarray) -> int:
 # ---------------------------------------------------------------- identifiers and unit records
 
 
-def _names(obj: pd.DataFrame | pd.Series) -> list[tuple[str, Any]]:
+def _names(obj: pd.DataFrame | pd.Series) -> list[Any]:
     """Every name a table shows: index and column level names, column labels (and their parts), Series name."""
-    out: list[tuple[str, Any]] = [("index level", n) for n in obj.index.names]
     if isinstance(obj, pd.Series):
-        out.append(("name", obj.name))
-    else:
-        out += [("column level", n) for n in obj.columns.names]
-        for label in obj.columns:
-            parts = label if isinstance(label, tuple) else (label,)
-            out += [("column", p) for p in parts]
-    return out
+        return [*obj.index.names, obj.name]
+    parts = [p for label in obj.columns for p in (label if isinstance(label, tuple) else (label,))]
+    return [*obj.index.names, *obj.columns.names, *parts]
 
 
-def _id_values(values: Iterable[Any], rules: Rules) -> list[Any]:
-    series = pd.Series(pd.unique(pd.Series(list(values) if not isinstance(values, (pd.Index, pd.Series)) else values,
-                                           dtype=object)), dtype=object)
-    found = [v for v in series if rules.looks_like_id(v)]
-    return found
+def _id_values(values: pd.Index | pd.Series, rules: Rules) -> list[Any]:
+    return [v for v in pd.unique(np.asarray(values, dtype=object)) if rules.looks_like_id(v)]
 
 
 def _label_values(index: pd.Index) -> list[pd.Index]:
+    """The distinct labels of each level."""
     if isinstance(index, pd.MultiIndex):
         return [index.levels[i][np.unique(index.codes[i][index.codes[i] >= 0])] for i in range(index.nlevels)]
     return [index]
@@ -309,7 +275,7 @@ def _label_values(index: pd.Index) -> list[pd.Index]:
 def identifier_findings(obj: pd.DataFrame | pd.Series, rules: Rules) -> list[Finding]:
     """Linking keys shown as names, and id-like values in the labels or cells."""
     findings = []
-    keys = sorted({str(name) for _, name in _names(obj) if rules.is_linking_key(name)})
+    keys = sorted({str(name) for name in _names(obj) if rules.is_linking_key(name)})
     if keys:
         findings.append(Finding(
             rule="identifier", severity="fail",
@@ -317,35 +283,35 @@ def identifier_findings(obj: pd.DataFrame | pd.Series, rules: Rules) -> list[Fin
             where="the table's index or column names", fix=f"Drop {', '.join(keys)} from the table, or group "
                                                           "by something that does not identify units.",
         ))
-    places = []
-    for where, index in [("index holds", obj.index)] + ([] if isinstance(obj, pd.Series) else [("column labels hold", obj.columns)]):
-        ids = [v for level in _label_values(index) for v in _id_values(level, rules)]
-        if ids:
-            places.append((where, ids))
-    cell_columns = [obj] if isinstance(obj, pd.Series) else [obj.iloc[:, j] for j in range(obj.shape[1])]
-    cell_ids = [v for col in cell_columns if not pd.api.types.is_numeric_dtype(col.dtype) for v in _id_values(col, rules)]
-    if cell_ids:
-        places.append(("cells hold", cell_ids))
-    for where, ids in places:
+    columns = [obj] if isinstance(obj, pd.Series) else [obj.iloc[:, j] for j in range(obj.shape[1])]
+    places = {
+        "index": [v for level in _label_values(obj.index) for v in _id_values(level, rules)],
+        "column labels": [] if isinstance(obj, pd.Series) else
+        [v for level in _label_values(obj.columns) for v in _id_values(level, rules)],
+        "cells": [v for col in columns if not pd.api.types.is_numeric_dtype(col.dtype) for v in _id_values(col, rules)],
+    }
+    for where, ids in places.items():
+        if not ids:
+            continue
         shown = ", ".join(str(v) for v in ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
         findings.append(Finding(
             rule="identifier", severity="fail",
-            message=f"The table's {where} {len(ids)} value(s) written like {rules.id_digits}-digit person or "
-                    f"business ids ({shown}); ids are never exported.",
-            where=f"the table's {where.rsplit(' ', 1)[0]}", fix="Remove the id values; export counts or statistics per group instead.",
+            message=f"{len(ids)} value(s) in the table's {where} are written like {rules.id_digits}-digit person "
+                    f"or business ids ({shown}); ids are never exported.",
+            where=f"the table's {where}", fix="Remove the id values; export counts or statistics per group instead.",
         ))
     return findings
 
 
 def _is_id_like(values: pd.Index | pd.Series, name: Any, rules: Rules) -> bool:
-    """A label set that holds one unit per entry: a linking key or id-like values, (almost) all different."""
+    """Labels or a column with one unit per entry: a linking key with (almost) all values different, or values
+    that are mostly written like ids."""
     n = len(values)
     if n == 0:
         return False
-    uniques = pd.unique(pd.Series(values, dtype=object))
-    distinct = len(uniques) >= ID_DISTINCT_SHARE * n
+    uniques = pd.unique(np.asarray(values, dtype=object))
     if rules.is_linking_key(name):
-        return distinct
+        return len(uniques) >= ID_DISTINCT_SHARE * n and (n >= 2 or rules.looks_like_id(uniques[0]))
     sample = uniques[:200]
     return sum(rules.looks_like_id(v) for v in sample) >= 0.5 * len(sample)
 
@@ -376,12 +342,10 @@ def microdata_findings(obj: pd.DataFrame | pd.Series, rules: Rules, data: pd.Dat
     if isinstance(obj, pd.DataFrame):
         levels += [(obj.iloc[:, j], obj.columns[j]) for j in range(obj.shape[1])]
         levels += [(obj.columns.get_level_values(i), obj.columns.names[i]) for i in range(obj.columns.nlevels)]
-    for values, name in levels:
-        if len(values) >= 2 or any(rules.looks_like_id(v) for v in list(values)[:1]):
-            if _is_id_like(values, name, rules):
-                label = format_label(name) if name is not None else "an unnamed index or column"
-                reasons.append(f"{label} holds one id per row or column")
-                break
+    id_like = next((name for values, name in levels if _is_id_like(values, name, rules)), _NONE)
+    if id_like is not _NONE:
+        label = format_label(id_like) if id_like is not None else "an unnamed index or column"
+        reasons.append(f"{label} holds one id per row or column")
     if data is not None and len(data) >= 2 and len(obj) >= MICRODATA_ROW_SHARE * len(data):
         reasons.append(f"it has {len(obj):,} rows for {len(data):,} rows in the source frame")
     elif data is not None and _rows_of_source(obj, data):
@@ -443,7 +407,7 @@ def _check_with_source(table: PlainTable, source: pd.DataFrame, unit: Any, weigh
     if any(r is None for r in results):
         return "its cells do not fall into blocks of one statistic each"
     findings = merge_findings([f for r in results for f in r.findings if f.rule != "identifier"])
-    frequency_cells = sum(r.counts.cells for r, m in zip(results, recovery.matches) if r.counts.count_cells)
+    frequency_cells = sum(r.counts.cells for r in results if r.counts.count_cells)
     observations = [r.counts.observations for r in results if r.counts.observations is not None]
     unit_name = next((r.unit for r in results if r.unit), None)
     where = f"the data= frame ({len(source):,} rows): {recovery.describe()}"
@@ -548,13 +512,14 @@ def _check_column_argument(arg: str, value: Any, source: pd.DataFrame | None) ->
 
 # ---------------------------------------------------------------- recovering the table from a source frame
 
-_PANDAS_STATS = {
+# Statistic names as labels show them -> the pandas statistic ("q0.25" for a 25% quantile, "share" for shares).
+_STATISTICS = {
     "count": "count", "counts": "size", "size": "size", "n": "size", "aantal": "size", "freq": "size",
     "frequency": "size", "nunique": "nunique", "sum": "sum", "mean": "mean", "average": "mean",
     "gemiddelde": "mean", "median": "median", "std": "std", "var": "var", "sem": "sem", "min": "min", "max": "max",
-    "minimum": "min", "maximum": "max", "first": "first", "last": "last", "prod": "prod",
-    "proportion": "share", "percentage": "share", "percent": "share", "pct": "share", "share": "share",
-    "aandeel": "share", "fraction": "share", "normalized": "share",
+    "minimum": "min", "maximum": "max", "first": "first", "last": "last", "prod": "prod", "skew": "skew",
+    "kurt": "kurt", "quantile": "q0.5", "proportion": "share", "percentage": "share", "percent": "share",
+    "pct": "share", "share": "share", "aandeel": "share", "fraction": "share", "normalized": "share",
 }
 _COUNTING = ("size", "count", "nunique")
 _ALL = object()  # a margin ("All") in a cell's key values
@@ -568,7 +533,7 @@ def statistic_name(label: Any) -> str | None:
     if _PERCENTILE.fullmatch(name):
         q = float(name[:-1]) / 100
         return "min" if q == 0 else "max" if q == 1 else f"q{q:g}"
-    return _PANDAS_STATS.get(name)
+    return _STATISTICS.get(name)
 
 
 @dataclass(frozen=True)
@@ -1136,13 +1101,9 @@ class _Engine:
         self.rows = layout.row_keys or [_CONSTANT_KEY]
         self.source = source.assign(**{_CONSTANT_KEY: 0, _ONE: 1})
         self.unit, self.weights = unit, weights
-        self.cache: dict[tuple[Any, ...], Any] = {}
+        self.cache: dict[tuple[Any, ...], CellStats] = {}
 
-    def stats(self, match: Match) -> Any:
-        from dataclasses import replace
-
-        from .tables import cell_stats
-
+    def stats(self, match: Match) -> CellStats:
         frequency = match.value is None or match.statistic in _COUNTING
         values = None if match.value is None or match.statistic == "nunique" else match.value
         unit = match.value if match.statistic == "nunique" else self.unit
@@ -1165,8 +1126,6 @@ class _Engine:
 
 def _block_check(table: PlainTable, layout: Layout, match: Match, engine: _Engine, rules: Rules) -> CheckResult | None:
     """check_with_stats on the rectangle of cells one match covers, labelled like the user's table."""
-    from .tables import check_with_stats
-
     n_cols = table.frame.shape[1]
     rows = np.unique(match.positions // n_cols)
     cols = np.unique(match.positions % n_cols)
@@ -1183,7 +1142,7 @@ def _block_check(table: PlainTable, layout: Layout, match: Match, engine: _Engin
     if table.is_series:
         sub = sub.set_axis(pd.Index([None]), axis=1)
     more = None if stats.top_more is None else np.stack([_take(m, rows_at, cols_at) for m in stats.top_more])
-    on_table = type(stats)(
+    on_table = CellStats(
         index=sub.index, columns=sub.columns, units=_take(stats.units, rows_at, cols_at),
         rows=_take(stats.rows, rows_at, cols_at), weighted=_take(stats.weighted, rows_at, cols_at),
         top1=_take(stats.top1, rows_at, cols_at), top2=_take(stats.top2, rows_at, cols_at),
