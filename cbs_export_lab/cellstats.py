@@ -175,10 +175,20 @@ def largest_per_group(group: np.ndarray, values: np.ndarray, n_groups: int, rank
     return np.maximum(out, 0.0)
 
 
-def _distinct_pairs(group: np.ndarray, unit: np.ndarray, n_units: int) -> tuple[np.ndarray, np.ndarray]:
-    """Codes of the distinct (group, unit) pairs per row, and the pair keys (group * n_units + unit)."""
-    codes, keys = pd.factorize(group.astype(np.int64) * n_units + unit, sort=False)
-    return codes, np.asarray(keys)
+def _pairs(group: np.ndarray, unit: np.ndarray, n_units: int,
+           values: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The distinct (group, unit) pairs as keys group * n_units + unit, and the values summed per pair.
+
+    Counting alone needs no row-to-pair map, so a sort does it (much faster than hashing); summing uses one.
+    """
+    keys = group.astype(np.int64) * n_units + unit
+    if values is None:
+        ordered = np.sort(keys)
+        first = np.ones(ordered.size, dtype=bool)
+        first[1:] = ordered[1:] != ordered[:-1]
+        return ordered[first], None
+    codes, distinct = pd.factorize(keys, sort=False)
+    return np.asarray(distinct), np.bincount(codes, values, minlength=len(distinct))
 
 
 def grouped_stats(groups: Groups, *, values: np.ndarray | None, unit: np.ndarray | None, n_units: int,
@@ -219,29 +229,24 @@ def grouped_stats(groups: Groups, *, values: np.ndarray | None, unit: np.ndarray
             abs_inner = np.bincount(cell, ax, minlength=n_cells)
             largest, abs_total = _margins_from_cells(inner_top, abs_inner, R, C, ranks)
     else:
-        pair_code, pair_key = _distinct_pairs(cell, unit, n_units)
+        pair_key, contrib = _pairs(cell, unit, n_units, x)
         pair_cell = pair_key // n_units
         pair_unit = pair_key % n_units
-        unit_counts = np.bincount(pair_cell, minlength=n_cells)
         pair_row, pair_col = pair_cell // C, pair_cell % C
-        by_row = _count_distinct(pair_row, pair_unit, n_units, R)
-        by_col = _count_distinct(pair_col, pair_unit, n_units, C)
-        observations = int(np.unique(pair_unit).size)
-        units = with_margins(unit_counts, by_row, by_col, observations)
-        if x is None:
-            largest = np.zeros((ranks,) + shape)
-            abs_total = np.zeros(shape)
-        else:
-            contrib = np.bincount(pair_code, x, minlength=len(pair_key))
-            largest = np.zeros((ranks,) + shape)
-            abs_total = np.zeros(shape)
+        by_row_keys, by_row_sums = _pairs(pair_row, pair_unit, n_units, contrib)
+        by_col_keys, by_col_sums = _pairs(pair_col, pair_unit, n_units, contrib)
+        observations = int(np.count_nonzero(np.bincount(pair_unit, minlength=n_units)))
+        units = with_margins(np.bincount(pair_cell, minlength=n_cells), np.bincount(by_row_keys // n_units, minlength=R),
+                             np.bincount(by_col_keys // n_units, minlength=C), observations)
+        largest = np.zeros((ranks,) + shape)
+        abs_total = np.zeros(shape)
+        if contrib is not None:
             top, tot = _top_and_total(pair_cell, contrib, n_cells, ranks)
             largest[:, :R, :C] = top.reshape(ranks, R, C)
             abs_total[:R, :C] = tot.reshape(R, C)
-            for axis_codes, n, put in ((pair_row, R, np.s_[:R, C]), (pair_col, C, np.s_[R, :C])):
-                codes, keys = _distinct_pairs(axis_codes, pair_unit, n_units)
-                summed = np.bincount(codes, contrib, minlength=len(keys))
-                top, tot = _top_and_total(keys // n_units, summed, n, ranks)
+            for keys, sums, n, put in ((by_row_keys, by_row_sums, R, np.s_[:R, C]),
+                                       (by_col_keys, by_col_sums, C, np.s_[R, :C])):
+                top, tot = _top_and_total(keys // n_units, sums, n, ranks)
                 largest[(slice(None),) + put] = top
                 abs_total[put] = tot
             per_unit = np.bincount(pair_unit, contrib, minlength=n_units)
@@ -250,11 +255,6 @@ def grouped_stats(groups: Groups, *, values: np.ndarray | None, unit: np.ndarray
             abs_total[R, C] = tot[0]
     return Grid(units=units, rows=rows, weighted=weighted, largest=largest, abs_total=abs_total,
                 observations=observations)
-
-
-def _count_distinct(group: np.ndarray, unit: np.ndarray, n_units: int, n_groups: int) -> np.ndarray:
-    _, keys = _distinct_pairs(group, unit, n_units)
-    return np.bincount(keys // n_units, minlength=n_groups)
 
 
 def _top_and_total(group: np.ndarray, contrib: np.ndarray, n_groups: int, ranks: int) -> tuple[np.ndarray, np.ndarray]:

@@ -132,6 +132,18 @@ def _factor(values: Any, dropna: bool) -> _Key:
     return _Key(codes, n, labels)
 
 
+def _unit_codes(values: np.ndarray, name: str | None) -> tuple[np.ndarray, int]:
+    """A code per row for the unit ids; whole-number ids in a compact range are their own codes (no hashing)."""
+    if values.dtype.kind in "iu" and values.size:
+        low, high = int(values.min()), int(values.max())
+        if low >= 0 and high < 4 * values.size + 1024:
+            return values.astype(np.int64, copy=False), high + 1
+    codes, uniques = pd.factorize(values)
+    if (codes < 0).any():
+        raise UserError(f"unit= ({name}) has missing values. Every row needs a unit id.")
+    return codes.astype(np.int64), max(1, len(uniques))
+
+
 def _combine(keys: Sequence[_Key], valid: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
     """One group id per valid row for several keys, and each key's code per group."""
     sizes = [k.size for k in keys]
@@ -262,10 +274,8 @@ def _build(spec: _Spec, stat: str | None, q: float | None, *, aggfunc: Any, marg
     unit = None
     n_units = 0
     if spec.unit is not None:
-        unit_codes, uniques = pd.factorize(subset(spec.unit))
-        if (unit_codes < 0).any():
-            raise UserError(f"unit= ({spec.unit_name}) has missing values. Every row needs a unit id.")
-        unit, n_units = only(unit_codes.astype(np.int64)), max(1, len(uniques))
+        unit_codes, n_units = _unit_codes(subset(spec.unit), spec.unit_name)
+        unit = only(unit_codes)
     groups = Groups(row=only(rg), col=only(cg), n_rows=R, n_cols=C)
     grid = grouped_stats(groups, values=None if x is None else only(x), unit=unit, n_units=n_units,
                          weights=None if w is None else only(w), magnitude=magnitude, ranks=ranks)
