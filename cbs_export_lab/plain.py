@@ -912,12 +912,14 @@ def find_block(grouper: Grouper, layout: Layout, table_values: np.ndarray, posit
     sample_keys = [layout.cell_keys[p] for p in sample]
     source = grouper.source
     small = None
-    for candidate, stat in _options(source, layout.keys, value, statistic, whole, id_columns):
+    options = _options(source, layout.keys, value, statistic, whole, id_columns)
+    for candidate, stat in options:
         counting = stat in _COUNTING or stat == "wsize" or candidate is None
+        rejectable = len(sample) > 0 and (stat not in _FAST or len(options) > _SAMPLE_CELLS)
         try:
-            if len(sample) and stat not in _FAST and small is None:  # cheap rejection on a few cells' rows
+            if rejectable and small is None:  # cheap rejection on the rows of a few cells
                 small = Grouper(_rows_of(source, layout.keys, sample_keys), layout.keys)
-            if len(sample) and stat not in _FAST and not values_match(
+            if rejectable and not values_match(
                     table_values[sample], reproduce(small, sample_keys, candidate, stat, margins), counting):
                 continue
             if values_match(block, reproduce(grouper, cell_keys, candidate, stat, margins), counting):
