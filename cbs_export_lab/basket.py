@@ -180,7 +180,7 @@ class Basket:
                     "existing file. Add the table, model or figure itself, or save it to a file first."
                 )
             kind = result.kind
-            render = _renderer(kind, obj, description, result)
+            render = _renderer(kind, obj, description, result, rules.compliant)
         compliant = rules.compliant
         with self._locked() as manifest:
             if background_for is not None:
@@ -413,7 +413,9 @@ class Basket:
             lock.release()
 
 
-def _renderer(kind: str, obj: Any, description: str, result: CheckResult) -> Callable[[Path, str, str], list[Path]]:
+def _renderer(
+    kind: str, obj: Any, description: str, result: CheckResult, compliant: bool
+) -> Callable[[Path, str, str], list[Path]]:
     """How to write the artefacts of a checked object into its item folder."""
     if kind == "table":
         def render(folder: Path, stem: str, title: str) -> list[Path]:
@@ -422,7 +424,7 @@ def _renderer(kind: str, obj: Any, description: str, result: CheckResult) -> Cal
             frame = getattr(obj, "data", obj) if type(obj).__name__ == "Styler" else obj
             marked = [(r, c, f.message) for f in result.findings if f.severity == "fail" for r, c in f.cells]
             return [write_sheet(folder / f"{stem}.xlsx", frame, title=title, description=description,
-                                meta=_table_meta(result), marked_cells=marked)]
+                                meta=_table_meta(result, compliant), marked_cells=marked)]
     elif kind == "model":
         def render(folder: Path, stem: str, title: str) -> list[Path]:
             from . import models
@@ -441,7 +443,7 @@ def _renderer(kind: str, obj: Any, description: str, result: CheckResult) -> Cal
     return render
 
 
-def _table_meta(result: CheckResult) -> dict[str, str]:
+def _table_meta(result: CheckResult, compliant: bool) -> dict[str, str]:
     n = result.counts.observations
     return {
         "N": "unknown" if n is None else f"{n}",
@@ -449,6 +451,7 @@ def _table_meta(result: CheckResult) -> dict[str, str]:
         "Weighted": "yes (cells checked on unweighted counts)" if result.weighted else "no",
         "Cell statistics from": result.source or "not known",
         "Status": result.status,
+        "Rules": result.rules_origin + ("" if compliant else " (looser than the CBS defaults)"),
     }
 
 

@@ -44,7 +44,7 @@ def sheet(path):
 
 
 def meta(ws) -> dict:
-    return {r[0]: r[1] for r in ws.iter_rows(min_row=2, max_row=8, values_only=True) if r[0]}
+    return {r[0]: r[1] for r in ws.iter_rows(min_row=2, max_row=9, values_only=True) if r[0]}
 
 
 def same(a, b) -> bool:
@@ -69,9 +69,19 @@ def test_table_round_trip(basket, count_table):
     ws = sheet(basket.path(item, xlsx))
     assert ws["A1"].value == "Personen naar gemeente en leeftijd" and ws["A2"].value == "Telling 2022"
     assert meta(ws)["Status"] == item.status
-    assert meta(ws)["Weighted"] == "no"
+    assert meta(ws)["Weighted"] == "no" and meta(ws)["Rules"] == "defaults"
     [again] = Basket(basket.folder).items
     assert same(again, item)
+
+
+def test_looser_rules_are_recorded_on_the_item_and_the_sheet(basket, count_table, tmp_path, monkeypatch):
+    looser = tmp_path / "rules.toml"
+    looser.write_text("[threshold]\nmin_units = 5\n", encoding="utf-8")
+    monkeypatch.setenv("CBS_EXPORT_RULES", str(looser))
+    item = basket.add(count_table, "Tabel")
+    assert not item.rules_compliant and item.rules_origin != "defaults"
+    assert "looser than the CBS defaults" in meta(sheet(basket.path(item, item.files[0])))["Rules"]
+    assert not Basket(basket.folder).get(item.id).rules_compliant
 
 
 def test_failing_cells_are_red_in_the_rendered_table(basket, count_table):
