@@ -21,7 +21,7 @@ from typing import Any, Iterator
 
 from .atomic import read_bytes, write_bytes
 from .errors import UserError
-from .results import CheckResult, Counts, Finding, never_exportable, overall_status
+from .results import STATUSES, CheckResult, Counts, Finding, never_exportable, overall_status
 
 ITEM_KINDS = ("table", "model", "figure", "syntax", "file")
 MANIFEST = "manifest.json"
@@ -366,6 +366,9 @@ class Basket:
             for key, kind in (("id", str), ("title", str), ("kind", str), ("status", str), ("files", list)):
                 if not isinstance(d.get(key), kind):
                     raise self._corrupt(f"entry {i} of \"items\" has no valid {key!r}")
+            for key, allowed in (("kind", ITEM_KINDS), ("status", STATUSES)):
+                if d[key] not in allowed:
+                    raise self._corrupt(f"item {d['id']!r} has an unknown {key} {d[key]!r} ({', '.join(allowed)} expected)")
             if not all(isinstance(f, str) and _inside(f) for f in d["files"]):
                 raise self._corrupt(f"item {d['id']!r} names a file outside the basket folder")
             if d["id"] in seen:
