@@ -913,9 +913,9 @@ def find_block(grouper: Grouper, layout: Layout, table_values: np.ndarray, posit
     source = grouper.source
     small = None
     options = _options(source, layout.keys, value, statistic, whole, id_columns)
-    for candidate, stat in options:
+    for tried, (candidate, stat) in enumerate(options):
         counting = stat in _COUNTING or stat == "wsize" or candidate is None
-        rejectable = len(sample) > 0 and (stat not in _FAST or len(options) > _SAMPLE_CELLS)
+        rejectable = len(sample) > 0 and tried > 0 and (stat not in _FAST or len(options) > _SAMPLE_CELLS)
         try:
             if rejectable and small is None:  # cheap rejection on the rows of a few cells
                 small = Grouper(_rows_of(source, layout.keys, sample_keys), layout.keys)
@@ -1077,10 +1077,16 @@ def _label_key(label: Any) -> Any:
 
 
 def _positions_of(labels: list[Any], axis: pd.Index) -> np.ndarray:
+    """Where each label sits on the engine's axis (-1: no source rows); missing values match each other."""
     if len(axis) == 1 and all(label is None for label in labels):
         return np.zeros(len(labels), dtype=np.int64)
-    lookup = {_label_key(label): i for i, label in enumerate(axis)}
-    return np.array([lookup.get(_label_key(label), -1) for label in labels], dtype=np.int64)
+    lookup = {label: i for i, label in enumerate(axis)}
+    found = np.array([lookup.get(label, -1) for label in labels], dtype=np.int64)
+    if (found < 0).any():
+        normalized = {_label_key(label): i for i, label in enumerate(axis)}
+        found = np.array([i if i >= 0 else normalized.get(_label_key(label), -1) for i, label in zip(found, labels)],
+                         dtype=np.int64)
+    return found
 
 
 def _take(values: np.ndarray | None, rows_at: np.ndarray, cols_at: np.ndarray, fill: Any = 0) -> np.ndarray | None:
