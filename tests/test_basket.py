@@ -337,7 +337,7 @@ def test_items_are_read_from_disk_every_time(basket, count_table):
     ('{"version": 1, "items": [{"id": "t01-a", "title": "a", "kind": "table", "status": "pass", '
      '"files": ["../../elders.xlsx"]}]}', "outside the basket folder"),
     ('{"version": 1, "items": [{"id": "t01-a", "title": "a", "kind": "table", "status": "ok", "files": []}]}',
-     "unknown kind 'table' or status 'ok'"),
+     "unknown status 'ok'"),
     ('{"version": 1, "items": [' + ", ".join(['{"id": "t01-a", "title": "a", "kind": "table", "status": "pass", '
                                               '"files": []}'] * 2) + "]}", "appears twice"),
 ])
