@@ -29,6 +29,10 @@ SUPPORTED_MODELS = frozenset({
 })
 _DENSE_PAIRS = 50_000_000  # up to this many (level, unit) pairs, distinct units are counted with a bit table
 _DISCRETE_OUTCOME = frozenset({"Logit", "Probit", "MNLogit"})
+_OTHER_LIBRARIES = {
+    "sklearn": "scikit-learn", "linearmodels": "linearmodels", "lifelines": "lifelines", "pyfixest": "pyfixest",
+    "xgboost": "XGBoost", "lightgbm": "LightGBM",
+}
 _FIX_LEVEL = (
     "Merge this level with a larger one (or drop it from the data) and refit, so that every level of a "
     "categorical regressor has at least {n} observations."
@@ -95,6 +99,25 @@ def check_model(res: Any, *, data: Any = None, unit: Any = None, rules: Rules) -
     return CheckResult(
         kind="model", findings=findings, counts=Counts(models=1, observations=distinct), source=source,
         rules_origin=rules.origin, unit=unit_name, details={"model": name, "nobs": rows.n},
+    )
+
+
+def unsupported_model_reason(obj: Any) -> str | None:
+    """What could not be checked on a model that is not a fitted statsmodels result; None for other objects."""
+    library = (type(obj).__module__ or "").split(".")[0]
+    name = type(obj).__name__
+    if library == "statsmodels":
+        if hasattr(obj, "fit") and not hasattr(obj, "params"):
+            return f"this statsmodels {name} has not been fitted; check the result of its .fit() instead"
+        if name == "Summary":
+            return "a statsmodels summary is text whose model cannot be inspected; check the fitted result itself"
+        return None
+    if library not in _OTHER_LIBRARIES:
+        return None
+    return (
+        f"it is a {_OTHER_LIBRARIES[library]} {name}, and only fitted statsmodels results can be inspected, so its "
+        "residual degrees of freedom, the number of observations behind each level of its categorical "
+        "regressors and whether it reproduces a table (a saturated model) were not checked"
     )
 
 
@@ -235,13 +258,20 @@ class _Rows:
             return None
         return self.select(self.frame, "the model's data frame")
 
-    def select(self, source: pd.DataFrame | pd.Series, what: str) -> Any:
-        if self.labels is not None and source.index.equals(self.labels):
-            return source
-        if self.labels is not None and source.index.is_unique and self.labels.isin(source.index).all():
-            return source.loc[self.labels]
+    def select(self, source: pd.DataFrame | pd.Series | np.ndarray, what: str) -> Any:
+        """`source` cut to the rows of the fit, in the fit's order: by row label, else by position."""
+        labelled = isinstance(source, (pd.DataFrame, pd.Series))
+        if labelled and self.labels is not None:
+            if source.index.equals(self.labels):
+                return source
+            if source.index.is_unique and self.labels.isin(source.index).all():
+                return source.loc[self.labels]
         if len(source) == self.n:
             return source
+        frame = self.frame
+        if not labelled and frame is not None and self.labels is not None and len(source) == len(frame) \
+                and frame.index.is_unique:
+            return source[frame.index.get_indexer(self.labels)]
         raise UserError(
             f"{what} has {len(source)} rows but the model was fitted on {self.n} rows, and its row labels do "
             "not match the model's. Pass the data frame the model was fitted on (after dropping missing values), "
@@ -270,7 +300,7 @@ def _units(rows: _Rows, data: Any, unit: Any, rules: Rules) -> tuple[np.ndarray 
                 return np.asarray(rows.select(frame[unit], what)), unit, None
         where = " or ".join(w for _, w in frames) or "any data (the model was fitted on arrays; pass data= too)"
         raise UserError(f"unit={unit!r} is not a column of {where}. Pass an existing column name or the ids themselves.")
-    values = rows.select(unit if isinstance(unit, pd.Series) else pd.Series(np.asarray(unit).ravel()), "unit=")
+    values = rows.select(unit if isinstance(unit, pd.Series) else np.asarray(unit).ravel(), "unit=")
     name = str(unit.name) if isinstance(unit, pd.Series) and unit.name is not None else "the given unit ids"
     return np.asarray(values), name, None
 

@@ -417,16 +417,23 @@ def test_panel_mixedlm_with_person_groups(panel):
     assert_matches_statsmodels(res)
 
 
-def test_panel_unit_ids_aligned_with_the_rows_left_after_missing_values(panel):
-    data = panel.copy()
-    data.loc[data.index[:5], "leeftijd"] = np.nan
-    res = smf.ols("log_inkomen ~ leeftijd + C(jaar)", data).fit()
+@pytest.mark.parametrize("order", ["as built", "shuffled"])
+def test_panel_unit_ids_aligned_with_the_rows_left_after_missing_values(order, panel):
+    data = panel.sample(frac=1, random_state=5) if order == "shuffled" else panel.copy()
+    data.loc[data.index[:40], "leeftijd"] = np.nan
+    data.loc[data.index[:40], "gemeente"] = "Vlieland"
     kept = data.dropna(subset=["leeftijd"])
+    thin = thin_municipalities(kept)
+    assert thin
+    res = smf.ols("log_inkomen ~ leeftijd + C(gemeente)", data).fit()
 
-    by_position = check(res, unit=kept["RINPERSOON"].to_numpy())
-    by_frame = check(res, unit=data["RINPERSOON"].to_numpy())
+    results = [check(res, unit=ids) for ids in (kept["RINPERSOON"].to_numpy(), data["RINPERSOON"].to_numpy())]
 
-    assert by_position.counts.observations == by_frame.counts.observations == kept["RINPERSOON"].nunique()
+    for result in results:
+        assert result.counts.observations == kept["RINPERSOON"].nunique()
+        found = level_findings(result, "C(gemeente)")
+        assert "Vlieland" not in found
+        assert {g: f"has {n} unit" in found.get(g, "") for g, n in thin.items()} == {g: True for g in thin}
 
 
 def test_unit_that_does_not_fit_the_model_is_a_user_error(panel):
@@ -513,3 +520,30 @@ def test_text_file_holds_title_info_and_coefficients_but_no_data(sample, tmp_pat
         assert float(row.split()[-6]) == pytest.approx(res.params[term], rel=1e-5)
     assert not any(rid in text for rid in sample["RINPERSOON"])
     assert not any(f"{v:.6g}" in text for v in res.resid_response[:20] if abs(v) > 1e-3)
+
+
+# --- what cannot be checked --------------------------------------------------------------------------------------
+
+
+def test_unfitted_statsmodels_model_is_review_and_says_to_check_the_fit(sample):
+    model = smf.ols("log_inkomen ~ C(gemeente)", sample)
+
+    result = check(model)
+
+    assert result.status == "review" and result.kind == "unsupported"
+    assert "has not been fitted" in result.findings[0].message and ".fit()" in result.findings[0].message
+
+
+def test_summary_is_review_and_points_to_the_fitted_result(sample):
+    result = check(smf.ols("log_inkomen ~ C(gemeente)", sample).fit().summary())
+
+    assert result.status == "review" and "fitted result" in result.findings[0].message
+
+
+def test_failing_inspection_is_review_never_pass(sample):
+    res = smf.ols("log_inkomen ~ C(gemeente) + geslacht", sample).fit()
+    res.model.data.frame = sample.drop(columns="gemeente")
+
+    result = check(res)
+
+    assert result.status == "review" and result.findings[0].rule == "unsupported"
