@@ -17,7 +17,7 @@ import pandas as pd
 from pandas.api.types import is_integer_dtype, is_list_like, is_numeric_dtype
 
 from .cellstats import (
-    FREQUENCY, KEEP_LARGEST, CellStats, Groups, _plain, _positions, _take2, grid_labels, grouped_stats,
+    FREQUENCY, KEEP_LARGEST, CellStats, Groups, _positions, _take2, grid_labels, grouped_stats,
 )
 from .errors import UserError
 from .results import CheckResult, Counts, Finding, format_cells, format_label
@@ -82,14 +82,38 @@ def _column_or_array(data: pd.DataFrame | None, arg: Any, what: str, n: int, ind
         if arg not in data.columns:
             raise UserError(f"{what}={arg!r}: the data has no column {arg!r}. Columns: {', '.join(map(str, data.columns))}.")
         return np.asarray(data[arg]), arg
-    if isinstance(arg, pd.Series) and index is not None and len(arg) == n and not arg.index.equals(index):
-        arg = arg.reindex(index)
+    if isinstance(arg, pd.Series) and index is not None and not arg.index.equals(index):
+        missing = int((~index.isin(arg.index)).sum())
+        if missing:
+            raise UserError(f"{what}= has no value for {missing:,} of the {len(index):,} rows of the table's data. "
+                            "Pass a column of the same data (one value per row).")
+        arg = _aligned(arg, index)
     values = np.asarray(arg)
     if values.ndim != 1 or len(values) != n:
         raise UserError(f"{what}= has {len(values) if values.ndim == 1 else values.shape} values but the data has "
                         f"{n} rows. Pass a column of the same data (one value per row).")
     name = getattr(arg, "name", None)
     return values, (f"{name}" if name is not None else f"the {what}= values")
+
+
+def _common_index(series: list[pd.Series]) -> pd.Index | None:
+    """The rows all key Series share, as pandas' crosstab aligns them."""
+    if not series:
+        return None
+    common = series[0].index
+    for s in series[1:]:
+        if not s.index.equals(common):
+            common = common.intersection(s.index, sort=False)
+    return common
+
+
+def _aligned(values: Any, index: pd.Index) -> Any:
+    if not isinstance(values, pd.Series) or values.index.equals(index):
+        return values
+    if not values.index.is_unique:
+        raise UserError(f"{values.name or 'A column'} cannot be lined up with the other columns: its index has "
+                        "duplicate labels. Pass columns of one data frame, or reset the index first.")
+    return values.reindex(index)
 
 
 def _weights(values: np.ndarray) -> np.ndarray:
@@ -267,8 +291,8 @@ def _build(spec: _Spec, stat: str | None, q: float | None, *, aggfunc: Any, marg
             keep = ~pd.isna(raw)
     magnitude = spec.values is not None and stat not in FREQUENCY
     w = None if spec.weights is None else subset(spec.weights)
-    if w is not None and stat is not None and stat not in _WEIGHTABLE:
-        raise UserError(f"weights= works with the count, size, sum and mean statistics, not {stat!r}. "
+    if w is not None and stat not in _WEIGHTABLE:
+        raise UserError(f"weights= works with the count, size, sum and mean statistics, not {stat or aggfunc!r}. "
                         "Use a weighted count, sum or mean, or leave weights out.")
     only = (lambda a: a) if keep.all() else (lambda a: a[keep])
     unit = None
@@ -450,14 +474,12 @@ def crosstab(index: Any, columns: Any, values: Any = None, rownames: Any = None,
     if values is not None and aggfunc is None:
         raise UserError("values= needs an aggfunc=, e.g. aggfunc='mean' or 'sum'.")
     rows, cols = _as_list(index), _as_list(columns)
+    common = _common_index([a for a in rows + cols if isinstance(a, pd.Series)])
+    if common is not None:
+        rows, cols = ([_aligned(a, common) for a in keys] for keys in (rows, cols))
     lengths = {len(a) for a in rows + cols}
     if len(lengths) != 1:
         raise UserError(f"crosstab keys have different lengths {sorted(lengths)}; pass columns of one data frame.")
-    series = [a for a in rows + cols if isinstance(a, pd.Series)]
-    common = series[0].index if series else None
-    if any(not s.index.equals(common) for s in series[1:]):
-        pandas = pd.crosstab(index, columns, values, rownames, colnames, aggfunc, margins, margins_name, dropna, normalize)
-        return pandas
     n = lengths.pop()
     row_names, col_names = _names(rows, rownames, "row"), _names(cols, colnames, "col")
     unit_values, unit_name = (None, None) if unit is None else _column_or_array(None, unit, "unit", n, common)
@@ -471,13 +493,12 @@ def crosstab(index: Any, columns: Any, values: Any = None, rownames: Any = None,
     stat, q = _statistic(stat_aggfunc)
     what = " x ".join(map(format_label, row_names + col_names))
     source = f"cel.crosstab of {what}" + ("" if values is None else f", {stat or aggfunc} of the values")
-    spec = _Spec(rows=[np.asarray(a) if not isinstance(a, pd.Series) else a.reset_index(drop=True) for a in rows],
-                 cols=[np.asarray(a) if not isinstance(a, pd.Series) else a.reset_index(drop=True) for a in cols],
+    spec = _Spec(rows=rows, cols=cols,
                  row_names=row_names, col_names=col_names, values=values, value_name="__v",
                  unit=unit_values, unit_name=unit_name, weights=w, source=source)
 
     def pandas_table() -> pd.DataFrame:
-        return pd.crosstab(index, columns, values, rownames, colnames, aggfunc, margins, margins_name, dropna)
+        return pd.crosstab(rows, cols, values, row_names, col_names, aggfunc, margins, margins_name, dropna)
 
     table, stats = _build(spec, stat, q, aggfunc=aggfunc, margins=margins, margins_name=margins_name, dropna=dropna,
                           fill_value=0 if values is None else None, observed=dropna, sort=True,

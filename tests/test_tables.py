@@ -110,6 +110,42 @@ def test_plain_arrays_and_names(people):
          pd.crosstab(*args, rownames=["r"], colnames=["c"], margins=True))
 
 
+def test_series_with_different_rows_are_lined_up_as_pandas_does(people):
+    sub = people.iloc[::2]
+    args = (people["leeftijdsklasse"], sub["regio"])
+    same(cel.crosstab(*args, margins=True), pd.crosstab(*args, margins=True))
+    same(cel.crosstab(*args, values=people["inkomen"], aggfunc="mean"),
+         pd.crosstab(*args, values=people["inkomen"], aggfunc="mean"))
+
+
+def test_custom_functions_keep_pandas_table_but_need_review(people):
+    def spread(s: pd.Series) -> float:
+        return s.max() - s.min()
+
+    ours = cel.crosstab(people["regio"], people["geslacht"], values=people["inkomen"], aggfunc=spread)
+    same(ours, pd.crosstab(people["regio"], people["geslacht"], values=people["inkomen"], aggfunc=spread))
+    result = cel.check(ours)
+    assert "unknown_counts" in {f.rule for f in result.findings} and result.status != "pass"
+    with pytest.raises(cel.UserError, match="weights="):
+        cel.crosstab(people["regio"], people["geslacht"], values=people["inkomen"], aggfunc=spread,
+                     weights=people["gewicht"])
+
+
+def test_cell_stats_are_labelled_like_the_pandas_table(people):
+    stats = cel.tables.cell_stats(people, ["regio"], ["leeftijdsklasse"], values="inkomen", aggfunc="sum",
+                                  margins=True)
+    table = pd.pivot_table(people, values="inkomen", index="regio", columns="leeftijdsklasse", aggfunc="sum",
+                           margins=True)
+    frames = stats.to_frames()
+    assert frames["units"].index.equals(table.index) and frames["units"].columns.equals(table.columns)
+    counts = pd.pivot_table(people, values="inkomen", index="regio", columns="leeftijdsklasse", aggfunc="count",
+                            margins=True)
+    np.testing.assert_array_equal(frames["rows"].to_numpy(), counts.to_numpy())
+    assert stats.magnitude and stats.is_margin[-1].all() and not stats.is_margin[0, 0]
+    moved = stats.align(table.index[::-1], table.columns)
+    np.testing.assert_array_equal(moved.units, stats.units[::-1])
+
+
 def test_largest_contributions_per_group_with_ties():
     firms = demo.businesses(3_000, seed=4)
     values = np.round(firms["omzet"].to_numpy() / 1e5)  # rounding makes ties
@@ -146,6 +182,26 @@ def test_threshold_counts_persons_not_rows_in_a_panel():
     stats = by_person.details["cell_stats"]
     assert stats.to_frames()["units"].loc["klein", "totaal"] == 3
     assert stats.to_frames()["rows"].loc["klein", "totaal"] == 12
+
+
+def test_margins_count_distinct_persons_not_the_sum_of_cells():
+    panel = small_group_panel()
+    table = cel.crosstab(panel["groep"], panel["jaar"], unit=panel["RINPERSOON"], margins=True)
+    units = cel.check(table).details["cell_stats"].to_frames()["units"]
+    assert units.loc["klein", "All"] == 3 and table.loc["klein", "All"] == 12
+    assert units.loc["All", "All"] == panel["RINPERSOON"].nunique()
+    assert (units.loc["klein", [2019, 2020, 2021, 2022]] == 3).all()
+
+
+def test_whole_number_ids_count_like_text_ids():
+    panel = small_group_panel()
+    as_text = cel.crosstab(panel["groep"], panel["jaar"], values=panel["inkomen"], aggfunc="sum",
+                           unit=panel["RINPERSOON"], margins=True)
+    as_number = cel.crosstab(panel["groep"], panel["jaar"], values=panel["inkomen"], aggfunc="sum",
+                             unit=panel["RINPERSOON"].astype(int), margins=True)
+    text, number = carried_stats(as_text), carried_stats(as_number)
+    for field in ("units", "rows", "top1", "top2", "abs_total"):
+        np.testing.assert_array_equal(getattr(text, field), getattr(number, field))
 
 
 def test_linking_key_in_the_source_is_used_as_unit():
