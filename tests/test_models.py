@@ -547,3 +547,17 @@ def test_failing_inspection_is_review_never_pass(sample):
     result = check(res)
 
     assert result.status == "review" and result.findings[0].rule == "unsupported"
+
+
+def test_scikit_learn_model_is_review_and_says_what_was_not_checked(sample):
+    from sklearn.linear_model import LinearRegression
+
+    X = pd.get_dummies(sample[["gemeente", "geslacht"]], dtype=float)
+    model = LinearRegression().fit(X, sample["log_inkomen"])
+
+    result = check(model)
+
+    assert result.status == "review" and result.kind == "unsupported"
+    message = result.findings[0].message
+    assert "scikit-learn LinearRegression" in message
+    assert "residual degrees of freedom" in message and "each level of its categorical regressors" in message
