@@ -1080,22 +1080,10 @@ def _export_target(fig: Any, path: str | os.PathLike[str], suffix: str) -> tuple
 
 
 def _write(target: Path, write: Callable[[Path], None]) -> None:
-    """Write next to the target, then replace it, retrying while Windows still holds the old file open."""
-    import time
+    from .atomic import atomic_path
 
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
+    with atomic_path(target) as tmp:
         write(tmp)
-        for attempt in range(10):
-            try:
-                os.replace(tmp, target)
-                return
-            except PermissionError:
-                if attempt == 9:
-                    raise
-                time.sleep(0.05 * (attempt + 1))
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 install_hooks()

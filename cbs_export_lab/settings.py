@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from .atomic import write_bytes
 from .errors import UserError
 from .rules import RULES_ENV, Rules, load_rules
 
@@ -154,9 +155,7 @@ def save_user_settings(**changes: Any) -> Settings:
     current = {k: v for k, v in current.items() if v is not None}
     path.parent.mkdir(parents=True, exist_ok=True)
     text = "".join(f"{k} = {json.dumps(str(v), ensure_ascii=False)}\n" for k, v in current.items())
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_bytes(path, text.encode("utf-8"))
     return load_settings()
 
 

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import tempfile
-import time
 import tokenize
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -22,6 +21,7 @@ from typing import Any, Iterator, Sequence
 
 import nbformat
 
+from .atomic import replace_with_retry
 from .errors import UserError
 from .results import Finding
 from .rules import Rules, load_rules
@@ -738,7 +738,7 @@ def _write_files_atomically(files: Sequence[tuple[Path, bytes]]) -> None:
                 fh.flush()
                 os.fsync(fh.fileno())
         for tmp, path in temps:
-            _replace(tmp, path)
+            replace_with_retry(tmp, path)
     except OSError as exc:
         raise UserError(f"Cannot write {exc.filename or files[0][0].parent}: {exc.strerror or exc}. Choose a folder you can write to.") from None
     finally:
@@ -747,13 +747,3 @@ def _write_files_atomically(files: Sequence[tuple[Path, bytes]]) -> None:
                 os.unlink(tmp)
 
 
-def _replace(tmp: str, path: Path, attempts: int = 10) -> None:
-    """os.replace, retried: on Windows a virus scanner or an open editor may hold the target for a moment."""
-    for attempt in range(attempts):
-        try:
-            os.replace(tmp, path)
-            return
-        except PermissionError:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.05 * (attempt + 1))

@@ -217,7 +217,7 @@ def test_a_failed_write_leaves_no_file_and_no_temporary(tmp_path, monkeypatch):
         raise PermissionError(13, "Permission denied", str(out / "a.stripped.ipynb"))
 
     monkeypatch.setattr(os, "replace", refuse)
-    monkeypatch.setattr("cbs_export_lab.strip.time.sleep", lambda s: None)
+    monkeypatch.setattr("cbs_export_lab.atomic.time.sleep", lambda s: None)
     with pytest.raises(UserError, match="Cannot write"):
         strip_notebook(src, out / "a.stripped.ipynb")
     assert list(out.iterdir()) == []
