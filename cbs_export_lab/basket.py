@@ -162,7 +162,8 @@ class Basket:
         A disclosive object is stored, not refused; identifier and microdata outputs are marked never
         exportable and warned about. A path to an existing file is copied as it is (status review).
         """
-        from .check import active_rules, check
+        from .check import check
+        from .settings import active_rules
 
         title = _clean_title(title)
         rules = active_rules()
@@ -196,7 +197,7 @@ class Basket:
 
     def add_notebook(self, path: str | os.PathLike[str], title: str) -> Item:
         """Add a stripped copy of a notebook (kind "syntax") with its scan findings; fail if the scan fails."""
-        from .check import active_rules
+        from .settings import active_rules
         from .strip import strip_notebook
 
         title = _clean_title(title)
