@@ -406,7 +406,9 @@ def _check_with_source(table: PlainTable, source: pd.DataFrame, unit: Any, weigh
         return f"recomputing the table from it failed ({type(exc).__name__}: {exc})"
     if any(r is None for r in results):
         return "its cells do not fall into blocks of one statistic each"
-    findings = merge_findings([f for r in results for f in r.findings if f.rule != "identifier"])
+    findings = [f for r in results for f in r.findings if f.rule != "identifier"]
+    findings += _few_contributors(table, recovery, unit if isinstance(unit, str) else auto_unit, rules)
+    findings = merge_findings(findings)
     frequency_cells = sum(r.counts.cells for r in results if r.counts.count_cells)
     observations = [r.counts.observations for r in results if r.counts.observations is not None]
     unit_name = next((r.unit for r in results if r.unit), None)
@@ -420,6 +422,31 @@ def _check_with_source(table: PlainTable, source: pd.DataFrame, unit: Any, weigh
         source=where, rules_origin=rules.origin, unit=unit_name, weighted=any(r.weighted for r in results),
         details={"cell_stats": [r.details.get("cell_stats") for r in results]},
     )
+
+
+def _few_contributors(table: PlainTable, recovery: Recovery, unit: Any, rules: Rules) -> list[Finding]:
+    """Sums that rest on fewer than N non-zero contributions: a sum of a 0/1 column is a count, however many
+    units its cell has."""
+    sums = [m for m in recovery.matches if m.statistic in ("sum", "wsum")]
+    if not sums:
+        return []
+    recovery.grouper.unit = unit
+    margins = recovery.layout.margins_name is not None
+    cells = []
+    for match in sums:
+        keys = [recovery.layout.cell_keys[p] for p in match.positions]
+        contributors = reproduce(recovery.grouper, keys, match.value, "contributors", margins)
+        few = (contributors > 0) & (contributors < rules.threshold)
+        n_cols = table.frame.shape[1]
+        cells += [table.cell(*divmod(int(p), n_cols)) for p in match.positions[few]]
+    if not cells:
+        return []
+    return [Finding(
+        rule="threshold", severity="fail",
+        message=f"{len(cells)} sum(s) rest on fewer than {rules.threshold} units with a non-zero value; such a sum "
+                "reveals what those few units have (a sum of a 0/1 column is a count).",
+        where=format_cells(cells), fix=f"Combine categories until at least {rules.threshold} units contribute to "
+                                       "every sum, or suppress these cells.", cells=cells)]
 
 
 def merge_findings(findings: list[Finding]) -> list[Finding]:
@@ -675,7 +702,7 @@ def _grouped(source: pd.DataFrame, keys: list[Any], value: Any, statistic: str) 
     return groups.quantile(float(statistic[1:])) if statistic[0] == "q" else groups.agg(statistic)
 
 
-_FAST = ("size", "count", "sum", "mean", "wsize", "wsum", "wmean")
+_FAST = ("size", "count", "sum", "mean", "wsize", "wsum", "wmean", "contributors")
 _WEIGHT = "__cbs_weight"  # the weights= values, as a column of the source
 _MAX_SPAN = 1 << 24
 
@@ -695,6 +722,7 @@ class Grouper:
         self._ids: dict[tuple[int, ...], tuple[np.ndarray, int] | None] = {}
         self._numbers: dict[Any, np.ndarray] = {}
         self._cell_ids: dict[tuple[Any, ...], np.ndarray] = {}
+        self.unit: Any = None  # a source column of unit ids, for counting contributors
 
     @staticmethod
     def _factorize(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -735,6 +763,16 @@ class Grouper:
             out = out * max(1, len(uniques)) + np.maximum(at, 0)
         return np.where(missing, -1, out)
 
+    def _contributors(self, ids: np.ndarray, span: int, value: Any) -> np.ndarray:
+        """Units (rows when no unit is known) with a non-zero value, per group."""
+        x = self.numbers(value)
+        nonzero = ~np.isnan(x) & (x != 0)
+        if self.unit is None:
+            return np.bincount(ids[nonzero], minlength=span).astype(float)
+        codes, uniques = pd.factorize(self.source[self.unit].to_numpy()[self.valid][nonzero])
+        pairs = np.unique(ids[nonzero] * max(1, len(uniques)) + codes)
+        return np.bincount(pairs // max(1, len(uniques)), minlength=span).astype(float)
+
     def numbers(self, value: Any) -> np.ndarray:
         if value not in self._numbers:
             column = self.source[value]
@@ -748,6 +786,8 @@ class Grouper:
         if found is None or statistic not in _FAST:
             return None
         ids, span = found
+        if statistic == "contributors":
+            return self._contributors(ids, span, value)
         weighted = statistic[0] == "w"
         w = self.numbers(_WEIGHT) if weighted else None
         if statistic in ("size", "wsize") or value is None:
@@ -977,7 +1017,11 @@ class Recovery:
 
     layout: Layout
     matches: list[Match]
-    source: pd.DataFrame  # with numeric keys binned as the table's interval labels
+    grouper: Grouper  # over the source, numeric keys binned as the table's interval labels
+
+    @property
+    def source(self) -> pd.DataFrame:
+        return self.grouper.source
 
     def describe(self) -> str:
         """E.g. 'mean, max of inkomen; number of rows by gemeente, geslacht'."""
@@ -1042,7 +1086,7 @@ def recover(table: PlainTable, source: pd.DataFrame, id_columns: list[Any], weig
                 f"the {statistic}" if statistic else "any statistic tried"
             return f"recomputing {what} from it does not give the table's numbers"
         matches.append(match)
-    return Recovery(layout, matches, source)
+    return Recovery(layout, matches, grouper)
 
 
 # ---------------------------------------------------------------- checking with recomputed cell statistics
