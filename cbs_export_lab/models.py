@@ -79,6 +79,14 @@ def check_model(res: Any, *, data: Any = None, unit: Any = None, rules: Rules) -
     """Check one fitted statsmodels model (DESIGN section 3: `dof`, `threshold` per level, saturated models)."""
     model = res.model
     name = type(model).__name__
+    if model.exog is None:
+        return CheckResult(kind="model", findings=[Finding(
+            rule="unknown_counts", severity=rules.unknown_counts,
+            message="The data behind this model were removed (remove_data()), so its degrees of freedom and the "
+                    "number of observations behind each level of its regressors cannot be counted.",
+            where=f"the whole {name} model",
+            fix="Check the model before calling remove_data(), or refit it and check the new result.",
+        )], counts=Counts(models=1), rules_origin=rules.origin)
     rows = _Rows.of(res)
     ids, unit_name, source = _units(rows, data, unit, rules)
     units, distinct = (None, rows.n) if ids is None else _unit_codes(ids)
@@ -244,7 +252,7 @@ class _Rows:
     @classmethod
     def of(cls, res: Any) -> "_Rows":
         data = res.model.data
-        n = int(np.asarray(res.model.exog).shape[0]) if res.model.exog is not None else int(res.nobs)
+        n = int(np.asarray(res.model.exog).shape[0])
         labels = getattr(data, "row_labels", None)
         labels = pd.Index(labels) if labels is not None and len(labels) == n else None
         frame = getattr(data, "frame", None)
@@ -320,7 +328,9 @@ def _design(res: Any, rows: _Rows) -> Design:
     if exog.ndim == 1:
         exog = exog[:, None]
     names = [str(n) for n in model.exog_names][: exog.shape[1]]
-    spec = getattr(model.data, "model_spec", None) or getattr(model.data, "design_info", None)
+    spec = getattr(model.data, "model_spec", None)
+    if spec is None:
+        spec = getattr(model.data, "design_info", None)
     if spec is None:
         return Design(exog, names, {}, frozenset(), [])
     frame = rows.frame_rows()
@@ -448,7 +458,7 @@ def _level_findings(design: Design, units: np.ndarray | None, unit_name: str | N
                 findings.append(Finding(
                     rule="threshold", severity="fail",
                     message=f"Level {label!r} of {grouping.term} has {_counted(int(n), unit_name)}, fewer than "
-                            f"{minimum}: its coefficient describes so few people that it can disclose them.",
+                            f"{minimum}: its coefficient rests on so few observations that it can disclose them.",
                     where=f"term {grouping.term}, level {label}",
                     fix=_FIX_LEVEL.format(n=minimum),
                 ))

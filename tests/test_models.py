@@ -561,3 +561,14 @@ def test_scikit_learn_model_is_review_and_says_what_was_not_checked(sample):
     message = result.findings[0].message
     assert "scikit-learn LinearRegression" in message
     assert "residual degrees of freedom" in message and "each level of its categorical regressors" in message
+
+
+def test_model_whose_data_were_removed_is_review_with_unknown_counts(sample):
+    res = smf.ols("log_inkomen ~ C(gemeente) + geslacht", sample).fit()
+    res.remove_data()
+
+    result = check(res)
+
+    assert result.status == "review" and result.kind == "model" and result.counts.models == 1
+    assert result.counts.observations is None
+    assert [f.rule for f in result.findings] == ["unknown_counts"] and "remove_data()" in result.findings[0].message
