@@ -21,6 +21,7 @@ from typing import Any, Iterator
 
 from .atomic import read_bytes, write_bytes
 from .errors import UserError
+from .rules import Rules
 from .results import STATUSES, CheckResult, Counts, Finding, never_exportable, overall_status
 
 ITEM_KINDS = ("table", "model", "figure", "syntax", "file")
@@ -64,6 +65,8 @@ class Item:
     weighted: bool = False
     rules_origin: str = "defaults"
     rules_compliant: bool = True
+    rules_fingerprint: str = ""
+    rules_settings: dict[str, Any] = field(default_factory=dict)
     added_at: str = ""
 
     @property
@@ -182,16 +185,15 @@ class Basket:
                 )
             kind = result.kind
             render = _renderer(kind, obj, description, result, rules.compliant)
-        compliant = rules.compliant
         with self._locked() as manifest:
             if background_for is not None:
                 self._find(manifest, background_for)
             item = self._store(manifest, kind, title, result, render, description=description,
                                explanation=explanation, background=background, background_for=background_for,
-                               rules_compliant=compliant)
+                               rules=rules)
             stats = result.details.get("cell_stats")
             if not background and kind == "table" and getattr(stats, "magnitude", False):
-                self._store_background(manifest, item, stats.to_frames(), result)
+                self._store_background(manifest, item, stats.to_frames(), result, rules)
         _warn_if_never_exportable(item)
         return item
 
@@ -215,7 +217,7 @@ class Basket:
         with self._locked() as manifest:
             item = self._store(manifest, "syntax", title, CheckResult(kind="syntax", rules_origin=rules.origin),
                                render, description="", explanation=None, background=False, background_for=None,
-                               rules_compliant=rules.compliant, after_render=lambda i: _apply_strip(i, reports[0], src.name))
+                               rules=rules, after_render=lambda i: _apply_strip(i, reports[0], src.name))
         _warn_if_never_exportable(item)
         return item
 
@@ -238,13 +240,16 @@ class Basket:
 
     def mark_exported(self, item_ids: Iterable[str], zip_path: str | os.PathLike[str], at: datetime | str | None = None) -> None:
         """Record that these items went into `zip_path` (its exportmap subfolder and name are kept)."""
-        zip_path = Path(zip_path)
+        self.mark_exported_zips({Path(zip_path): list(item_ids)}, at)
+
+    def mark_exported_zips(self, zips: Mapping[Path, Iterable[str]], at: datetime | str | None = None) -> None:
+        """Record a whole export in one manifest write: every zip's items are marked, or none are."""
         when = at.isoformat(timespec="seconds") if isinstance(at, datetime) else at or _now()
-        record = {"zip": zip_path.name, "folder": zip_path.parent.name, "at": when}
-        ids = list(item_ids)
         with self._locked() as manifest:
-            for item_id in ids:
-                self._find(manifest, item_id).setdefault("exported", []).append(dict(record))
+            for zip_path, item_ids in zips.items():
+                record = {"zip": Path(zip_path).name, "folder": Path(zip_path).parent.name, "at": when}
+                for item_id in item_ids:
+                    self._find(manifest, item_id).setdefault("exported", []).append(dict(record))
             self._write(manifest)
 
     # -- internals -----------------------------------------------------------------------------------------
@@ -259,7 +264,7 @@ class Basket:
     def _store(
         self, manifest: _Manifest, kind: str, title: str, result: CheckResult,
         render: Callable[[Path, str, str], list[Path]], *, description: str, explanation: str | None,
-        background: bool, background_for: str | None, rules_compliant: bool,
+        background: bool, background_for: str | None, rules: Rules,
         after_render: Callable[[Item], None] | None = None,
     ) -> Item:
         title = _unique_title(title, {d["title"] for d in manifest.items})
@@ -273,8 +278,9 @@ class Basket:
                 counts=result.counts, files=[p.relative_to(self.folder).as_posix() for p in written],
                 background=background, background_for=background_for,
                 explanation=(explanation or "").strip() or None, description=description, source=result.source,
-                unit=result.unit, weighted=result.weighted, rules_origin=result.rules_origin,
-                rules_compliant=rules_compliant, added_at=_now(),
+                unit=result.unit, weighted=result.weighted, rules_origin=rules.origin,
+                rules_compliant=rules.compliant, rules_fingerprint=rules.fingerprint,
+                rules_settings=rules.settings(), added_at=_now(),
             )
             if after_render is not None:
                 after_render(item)
@@ -291,7 +297,9 @@ class Basket:
             raise
         return item
 
-    def _store_background(self, manifest: _Manifest, item: Item, frames: Mapping[str, Any], result: CheckResult) -> Item:
+    def _store_background(
+        self, manifest: _Manifest, item: Item, frames: Mapping[str, Any], result: CheckResult, rules: Rules
+    ) -> Item:
         """Units per cell and dominance shares behind a magnitude table: for the checker, never released.
 
         It carries the table's own findings (they are about the same cells), for display only.
@@ -310,7 +318,7 @@ class Basket:
             return [write_book(folder / f"{stem}.xlsx", sheets)]
 
         return self._store(manifest, "table", title, result, render, description=about, explanation=None,
-                           background=True, background_for=item.id, rules_compliant=item.rules_compliant)
+                           background=True, background_for=item.id, rules=rules)
 
     def _new_id(self, manifest: _Manifest, kind: str, title: str) -> str:
         """A short Windows-valid id; numbers are never reused, and a folder left by a crashed add is skipped."""

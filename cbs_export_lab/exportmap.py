@@ -351,8 +351,7 @@ def prepare_export(
             return ExportResult([], plan.blocked)
         contents = [(z, _zip_members(plan, z, basket)) for z in plan.zips]
         written = write_zips(plan, contents)
-        for z, path in zip(plan.zips, written):
-            basket.mark_exported(list(z.items), path, plan.created)
+        basket.mark_exported_zips({path: list(z.items) for z, path in zip(plan.zips, written)}, plan.created)
     return ExportResult(written, plan.blocked)
 
 

@@ -95,8 +95,8 @@ def build_form(header: FormHeader, items: Sequence[Item], files: dict[str, list[
     rules_ws.append(["Regels / Rules", "Waarde / Value"])
     for cell in rules_ws[1]:
         cell.font = bold
-    for origin in dict.fromkeys(i.rules_origin for i in items):
-        for label, value in _rules_rows(origin, [i for i in items if i.rules_origin == origin]):
+    for key in dict.fromkeys((i.rules_origin, i.rules_fingerprint) for i in items):
+        for label, value in _rules_rows([i for i in items if (i.rules_origin, i.rules_fingerprint) == key]):
             rules_ws.append([label, value])
         rules_ws.append([])
     rules_ws.column_dimensions["A"].width = 36
@@ -124,8 +124,9 @@ def _file_row(n: int, item: Item, files: list[str]) -> list[Any]:
     ]
 
 
-def _rules_rows(origin: str, items: Sequence[Item]) -> list[tuple[str, str]]:
-    rules = _rules_for(origin)
+def _rules_rows(items: Sequence[Item]) -> list[tuple[str, str]]:
+    origin = items[0].rules_origin
+    rules = _rules_used(items[0])
     compliant = all(i.rules_compliant for i in items)
     looser = ", ".join(rules.looser_than_defaults()) if rules else ""
     rows = [
@@ -138,6 +139,13 @@ def _rules_rows(origin: str, items: Sequence[Item]) -> list[tuple[str, str]]:
         rows += [(f"  {key}", ", ".join(map(str, value)) if isinstance(value, list) else str(value))
                  for key, value in rules.settings().items()]
     return rows
+
+
+def _rules_used(item: Item) -> Rules | None:
+    """The rules recorded with the item when it was checked; items without a record fall back to the file."""
+    if item.rules_settings:
+        return Rules.from_settings(item.rules_settings, item.rules_origin)
+    return _rules_for(item.rules_origin)
 
 
 def _rules_for(origin: str) -> Rules | None:

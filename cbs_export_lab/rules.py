@@ -79,6 +79,12 @@ class Rules:
             for v in [getattr(self, f.name)]
         }
 
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any], origin: str) -> "Rules":
+        """Rules as recorded with an output (`settings()`), to show on the form exactly what was used."""
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
+        return cls(**values, origin=origin, sources=default_rules().sources)
+
     @property
     def fingerprint(self) -> str:
         """Short hash of the settings, written on the output control form."""

@@ -393,3 +393,19 @@ def test_output_checked_with_looser_rules_goes_to_1_and_the_form_says_so(basket,
     assert rules["Volgens de standaard / Compliant with the defaults"].startswith("nee / no")
     assert "threshold" in rules["Volgens de standaard / Compliant with the defaults"]
     assert rules["Vingerafdruk / Fingerprint"] == cel.load_rules(loose).fingerprint != default_rules().fingerprint
+
+
+def test_form_shows_the_rules_used_at_check_time_even_if_the_file_changed(basket, exportmap, tmp_path, persons,
+                                                                           monkeypatch, fixed_clock):
+    strict = tmp_path / "strict-rules.toml"
+    strict.write_text("[threshold]\nmin_units = 20\n", encoding="utf-8")
+    monkeypatch.setenv("CBS_EXPORT_RULES", str(strict))
+    used = cel.load_rules(strict)
+    basket.add(count_table(persons), "Personen naar leeftijd en geslacht")
+    strict.write_text("[threshold]\nmin_units = 30\n", encoding="utf-8")
+
+    result = cel.prepare_export(basket, exportmap)
+
+    rules = dict(row for row in form_sheets(read_zip(result.zips[0]))["Regels"] if len(row) == 2)
+    assert rules["Vingerafdruk / Fingerprint"] == used.fingerprint
+    assert rules["  threshold"] == "20"
