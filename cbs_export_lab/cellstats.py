@@ -83,13 +83,13 @@ class CellStats:
 
     def align(self, index: pd.Index, columns: pd.Index) -> "CellStats":
         """The same statistics on other labels of the same grouping; labels absent here have no source rows."""
-        rows_at = _positions(self.index, index)
-        cols_at = _positions(self.columns, columns)
+        rows_at = label_positions(self.index, index)
+        cols_at = label_positions(self.columns, columns)
 
         def take(values: np.ndarray | None, fill: Any = 0) -> np.ndarray | None:
             if values is None:
                 return None
-            return _take2(values, rows_at, cols_at, fill)
+            return take_grid(values, rows_at, cols_at, fill)
 
         more = None if self.top_more is None else np.stack([take(m) for m in self.top_more])
         return CellStats(
@@ -101,13 +101,12 @@ class CellStats:
         )
 
 
-def _positions(have: pd.Index, want: pd.Index) -> np.ndarray:
+def label_positions(have: pd.Index, want: pd.Index) -> np.ndarray:
+    """Where each label of `want` sits in `have` (-1: absent); missing values match each other."""
     if have.equals(want):
         return np.arange(len(want))
-    if isinstance(have, pd.MultiIndex) or isinstance(want, pd.MultiIndex):
-        lookup = {_plain(label): i for i, label in enumerate(have)}
-        return np.array([lookup.get(_plain(label), -1) for label in want], dtype=np.int64)
-    return np.asarray(pd.Index(have, dtype=object).get_indexer(pd.Index(want, dtype=object)))
+    lookup = {_plain(label): i for i, label in enumerate(have)}
+    return np.array([lookup.get(_plain(label), -1) for label in want], dtype=np.int64)
 
 
 def _plain(label: Any) -> Any:
@@ -117,7 +116,8 @@ def _plain(label: Any) -> Any:
     return "\0missing" if label is None or (isinstance(label, float) and np.isnan(label)) or label is pd.NA else label
 
 
-def _take2(values: np.ndarray, rows_at: np.ndarray, cols_at: np.ndarray, fill: Any) -> np.ndarray:
+def take_grid(values: np.ndarray, rows_at: np.ndarray, cols_at: np.ndarray, fill: Any) -> np.ndarray:
+    """The cells at these row and column positions; `fill` where a position is -1."""
     out = values[np.ix_(np.maximum(rows_at, 0), np.maximum(cols_at, 0))] if values.size else \
         np.zeros((len(rows_at), len(cols_at)), dtype=values.dtype)
     out = out.copy()

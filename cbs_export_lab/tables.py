@@ -17,7 +17,7 @@ import pandas as pd
 from pandas.api.types import is_integer_dtype, is_list_like, is_numeric_dtype
 
 from .cellstats import (
-    FREQUENCY, KEEP_LARGEST, CellStats, Groups, _positions, _take2, grid_labels, grouped_stats,
+    FREQUENCY, KEEP_LARGEST, CellStats, Grid, Groups, label_positions, take_grid, grid_labels, grouped_stats,
 )
 from .errors import UserError
 from .results import CheckResult, Counts, Finding, format_cells, format_label
@@ -260,8 +260,8 @@ def _margin_label(names: Sequence[Any], margins_name: Any) -> Any:
 
 def _build(spec: _Spec, stat: str | None, q: float | None, *, aggfunc: Any, margins: bool, margins_name: Any,
            dropna: bool, fill_value: Any, observed: bool, sort: bool, pandas_table: Callable[[], pd.DataFrame],
-           ranks: int) -> pd.DataFrame:
-    """Compute the cells in one pass; let pandas lay them out; attach the statistics."""
+           ranks: int) -> tuple[pd.DataFrame, CellStats]:
+    """Compute the cells in one pass, let pandas lay them out, and put the statistics on the table's labels."""
     n = len(spec.rows[0])
     row_keys = [_factor(k, dropna) for k in spec.rows]
     col_keys = [_factor(k, dropna) for k in spec.cols]
@@ -337,9 +337,6 @@ def _layout(spec: _Spec, stat: str, q: float | None, rg: np.ndarray, cg: np.ndar
     xk = None if x is None else only(x)
     wk = None if w is None else only(w)
     value = _values_with_margins(stat, q, kept_rows, kept_cols, R, C, xk, wk)
-    integer_source = spec.values is not None and is_integer_dtype(np.asarray(spec.values).dtype)
-    if w is None and integer_source and stat in ("sum", "min", "max") and not np.isnan(value[:R, :C].ravel()[present]).any():
-        value = value.astype(np.int64) if stat == "sum" else value
     names = [f"__r{i}" for i in range(len(row_keys))] + [f"__c{i}" for i in range(len(col_keys))]
     small = {}
     p_row, p_col = present // C, present % C
@@ -348,8 +345,9 @@ def _layout(spec: _Spec, stat: str, q: float | None, rg: np.ndarray, cg: np.ndar
     for i, (k, c) in enumerate(zip(col_keys, col_codes)):
         small[names[len(row_keys) + i]] = k.labels(c[p_col])
     inner = value[:R, :C].ravel()[present]
-    if stat in ("min", "max") and integer_source and w is None and not np.isnan(inner).any():
-        inner = inner.astype(np.asarray(spec.values).dtype)
+    source_dtype = None if spec.values is None else np.asarray(spec.values).dtype
+    if w is None and stat in ("sum", "min", "max") and is_integer_dtype(source_dtype) and not np.isnan(inner).any():
+        inner = inner.astype(np.int64 if stat == "sum" else source_dtype)  # pandas keeps whole numbers whole
     small["__v"] = inner
     frame = pd.DataFrame(small)
     layout_agg = "sum" if stat in FREQUENCY or stat == "sum" else "min" if stat == "min" else "max"
@@ -358,12 +356,12 @@ def _layout(spec: _Spec, stat: str, q: float | None, rg: np.ndarray, cg: np.ndar
         fill_value=fill_value, margins=margins, margins_name=margins_name, dropna=dropna, observed=observed, sort=sort,
     )
     if margins:
-        rows_at = _positions(row_index, table.index)
-        cols_at = _positions(col_index, table.columns if col_keys else pd.Index([spec.value_name]))
-        is_margin = _margin_mask(table.index, table.columns if col_keys else pd.Index([None]), spec, margins_name)
+        rows_at = label_positions(row_index, table.index)
+        cols_at = label_positions(col_index, table.columns if col_keys else pd.Index([spec.value_name]))
+        is_margin = _margin_mask(table.index, table.columns if col_keys else pd.Index([None]), margins_name)
         found = (rows_at >= 0)[:, None] & (cols_at >= 0)[None, :] & is_margin
         if found.any():
-            mine = _take2(value.astype(float), rows_at, cols_at, np.nan)
+            mine = take_grid(value.astype(float), rows_at, cols_at, np.nan)
             table = table.copy()
             for j in np.flatnonzero(found.any(axis=0)):
                 column = table.iloc[:, j]
@@ -380,7 +378,7 @@ def _layout(spec: _Spec, stat: str, q: float | None, rg: np.ndarray, cg: np.ndar
     return table
 
 
-def _margin_mask(index: pd.Index, columns: pd.Index, spec: _Spec, margins_name: Any) -> np.ndarray:
+def _margin_mask(index: pd.Index, columns: pd.Index, margins_name: Any) -> np.ndarray:
     row_margin = np.array([_is_margin(label, margins_name) for label in index], dtype=bool)
     col_margin = np.array([_is_margin(label, margins_name) for label in columns], dtype=bool)
     return row_margin[:, None] | col_margin[None, :]
@@ -392,7 +390,7 @@ def _is_margin(label: Any, margins_name: Any) -> bool:
     return label == margins_name
 
 
-def _grid_to_stats(grid: Any, row_index: pd.Index, col_index: pd.Index, stat: str, q: float | None, magnitude: bool,
+def _grid_to_stats(grid: Grid, row_index: pd.Index, col_index: pd.Index, stat: str, q: float | None, magnitude: bool,
                    spec: _Spec, table: pd.DataFrame, margins_name: Any) -> CellStats:
     on_grid = CellStats(
         index=row_index, columns=col_index, units=grid.units, rows=grid.rows, weighted=grid.weighted,
@@ -403,7 +401,7 @@ def _grid_to_stats(grid: Any, row_index: pd.Index, col_index: pd.Index, stat: st
     )
     stats = on_grid.align(table.index, table.columns)
     margin_columns = table.columns if spec.cols else pd.Index([None] * len(table.columns))
-    stats.is_margin = _margin_mask(table.index, margin_columns, spec, margins_name)
+    stats.is_margin = _margin_mask(table.index, margin_columns, margins_name)
     return stats
 
 
@@ -432,14 +430,14 @@ def _normalize(table: pd.DataFrame, how: Any, margins: bool) -> pd.DataFrame:
     inner = core(table.iloc[:-1, :-1])
     by_row = table.iloc[:-1, -1]
     by_col = table.iloc[-1, :-1]
-    cells = np.zeros(table.shape)
-    cells[:-1, :-1] = inner.to_numpy()
     if how == "index":
         out = np.vstack([inner.to_numpy(), (by_col / by_col.sum()).to_numpy()[None, :]])
         return pd.DataFrame(out, index=table.index, columns=table.columns[:-1]).fillna(0)
     if how == "columns":
         out = np.hstack([inner.to_numpy(), (by_row / by_row.sum()).to_numpy()[:, None]])
         return pd.DataFrame(out, index=table.index[:-1], columns=table.columns).fillna(0)
+    cells = np.zeros(table.shape)
+    cells[:-1, :-1] = inner.to_numpy()
     cells[:-1, -1] = by_row / by_row.sum()
     cells[-1, :-1] = by_col / by_col.sum()
     cells[-1, -1] = 1.0
@@ -511,9 +509,9 @@ def crosstab(index: Any, columns: Any, values: Any = None, rownames: Any = None,
 
 def _restat(stats: CellStats, table: pd.DataFrame, normalized: str | None = None) -> CellStats:
     out = stats.align(table.index, table.columns)
-    rows_at = _positions(stats.index, table.index)
-    cols_at = _positions(stats.columns, table.columns)
-    out.is_margin = _take2(stats.is_margin, rows_at, cols_at, False)
+    rows_at = label_positions(stats.index, table.index)
+    cols_at = label_positions(stats.columns, table.columns)
+    out.is_margin = take_grid(stats.is_margin, rows_at, cols_at, False)
     out.normalized = normalized
     return out
 
