@@ -22,13 +22,15 @@ from .rules import Rules
 from .tables import CellStats, cell_stats, check_with_stats
 
 # What a cell holds, as far as the labels and values tell.
-EMPTY, COUNT, SHARE, EXTREME, MAGNITUDE, UNKNOWN, TEXT, NOT_APPLICABLE = range(8)
+EMPTY, COUNT, SHARE, EXTREME, MAGNITUDE, UNKNOWN, TEXT, NOT_APPLICABLE, UNLABELLED = range(9)
 
 _PERCENTILE = re.compile(r"\d+(\.\d+)?%")
 MARGIN_NAMES = {"all", "total", "totaal", "totals", "totalen"}
 
 # A table with at least this share of the source's rows is read as unit records.
 MICRODATA_ROW_SHARE = 0.8
+# A frame of this many rows without row labels (a default 0, 1, 2, ... index) is read as unit records.
+UNLABELLED_RECORDS = 100
 # An id column is one whose values are (almost) all different.
 ID_DISTINCT_SHARE = 0.9
 _NONE = object()  # "not found", where None is a valid name
@@ -164,7 +166,15 @@ def classify(table: PlainTable) -> tuple[np.ndarray, np.ndarray]:
     kinds = np.where(counted, UNKNOWN, kinds)
     kinds = np.where(labelled & (by_label != COUNT) & (kinds == EMPTY), NOT_APPLICABLE, kinds)
     kinds = _shares(table, kinds, values)
+    if has_default_index(table.frame) and n_rows > 1:
+        kinds = np.where(kinds == COUNT, UNLABELLED, kinds)
     return kinds, values
+
+
+def has_default_index(frame: pd.DataFrame | pd.Series) -> bool:
+    """Rows numbered 0, 1, 2, ... without a name: no groups, so whole numbers there are not counts of groups."""
+    index = frame.index
+    return isinstance(index, pd.RangeIndex) and index.name is None and index.start == 0 and index.step == 1
 
 
 def _shares(table: PlainTable, kinds: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -196,7 +206,7 @@ def rule_findings(table: PlainTable, kinds: np.ndarray, values: np.ndarray, rule
     with np.errstate(all="ignore"):
         small = (kinds == COUNT) & (values > 0) & (values < rules.threshold)
         zero = ((kinds == COUNT) | (kinds == SHARE)) & (values == 0) | (kinds == EMPTY)
-    unknown = np.isin(kinds, (UNKNOWN, MAGNITUDE, SHARE, TEXT)) & ~zero
+    unknown = np.isin(kinds, (UNKNOWN, MAGNITUDE, SHARE, TEXT, UNLABELLED)) & ~zero
     n = rules.threshold
     found = [
         _cells_finding(table, small, "threshold", "fail",
@@ -239,6 +249,8 @@ def _unknown_what(kinds: np.ndarray) -> str:
         parts.append("numbers that are not whole counts")
     if (kinds == TEXT).any():
         parts.append("text values")
+    if (kinds == UNLABELLED).any():
+        parts.append("whole numbers in rows without labels (0, 1, 2, ...) are not counts of groups")
     return "; ".join(parts) + "."
 
 
@@ -346,6 +358,8 @@ def microdata_findings(obj: pd.DataFrame | pd.Series, rules: Rules, data: pd.Dat
     if id_like is not _NONE:
         label = format_label(id_like) if id_like is not None else "an unnamed index or column"
         reasons.append(f"{label} holds one id per row or column")
+    if data is None and has_default_index(obj) and len(obj) >= UNLABELLED_RECORDS:
+        reasons.append(f"it has {len(obj):,} rows without row labels")
     if data is not None and len(data) >= 2 and len(obj) >= MICRODATA_ROW_SHARE * len(data):
         reasons.append(f"it has {len(obj):,} rows for {len(data):,} rows in the source frame")
     elif data is not None and _rows_of_source(obj, data):

@@ -374,3 +374,12 @@ def test_subset_count_matched_by_a_sum_of_a_dummy_column_still_fails_on_small_co
     assert small_cells(table)
     assert small_cells(table) <= cells_of(result, "threshold"), result.report()
     assert result.status == "fail"
+
+
+def test_raw_column_without_source_is_never_read_as_counts(people):
+    ages = people["leeftijd"]
+    assert ages.min() >= 0 and (ages == ages.round()).all()
+    result = check(ages)
+    assert "microdata" in rules_of(result, "fail")
+    small_extract = check(people[["leeftijd"]].head(20))
+    assert small_extract.status == "review" and "unknown_counts" in rules_of(small_extract)
