@@ -361,9 +361,20 @@ def _patsy_factors(spec: Any, frame: pd.DataFrame) -> dict[str, Grouping]:
     for factor, info in spec.factor_infos.items():
         if info.type == "categorical":
             values = factor.eval(info.state, frame)
-            codes = np.asarray(categorical_to_int(values, info.categories, NAAction(NA_types=[])))
+            codes = _level_codes(getattr(values, "data", values), info.categories)
+            if codes is None:
+                codes = np.asarray(categorical_to_int(values, info.categories, NAAction(NA_types=[])))
             factors[factor.name()] = Grouping(factor.name(), codes, [str(c) for c in info.categories])
     return factors
+
+
+def _level_codes(values: Any, levels: tuple) -> np.ndarray | None:
+    """Level codes by pandas (fast on large fits); None when some value is not one of `levels`, for patsy to judge."""
+    try:
+        codes = pd.Categorical(values, categories=list(levels)).codes
+    except (TypeError, ValueError):
+        return None
+    return codes.astype(np.int64) if len(codes) and codes.min() >= 0 else None
 
 
 def _formulaic_factors(spec: Any, frame: pd.DataFrame) -> dict[str, Grouping]:
