@@ -377,8 +377,7 @@ def test_saturated_arrays_model_names_patterns_by_column_values(sample):
 
 @pytest.fixture(scope="module")
 def panel() -> pd.DataFrame:
-    data = with_outcomes(demo.panel(300, seed=0))
-    return data
+    return with_outcomes(demo.panel(300, seed=0))
 
 
 def thin_municipalities(panel: pd.DataFrame) -> dict[str, int]:
@@ -403,7 +402,8 @@ def test_panel_fit_counts_distinct_persons(how, panel):
     assert set(thin) <= set(found)
     for g, persons in thin.items():
         assert f"has {persons} unit" in found[g]
-    assert result.unit in ("RINPERSOON", "the given unit ids")
+    assert result.unit == ("the given unit ids" if how == "array" else "RINPERSOON")
+    assert ("linking key" in (result.source or "")) == (how == "not given")
 
 
 def test_panel_mixedlm_with_person_groups(panel):
