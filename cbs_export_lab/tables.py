@@ -361,7 +361,13 @@ def _layout(spec: _Spec, stat: str, q: float | None, rg: np.ndarray, cg: np.ndar
         is_margin = _margin_mask(table.index, table.columns if col_keys else pd.Index([None]), margins_name)
         found = (rows_at >= 0)[:, None] & (cols_at >= 0)[None, :] & is_margin
         if found.any():
-            mine = take_grid(value.astype(float), rows_at, cols_at, np.nan)
+            margin_values = value.astype(float)
+            if dropna:  # pandas computes margins on complete rows only: a margin without any is missing
+                margin_values[:R, C][np.bincount(kept_rows, minlength=R) == 0] = np.nan
+                margin_values[R, :C][np.bincount(kept_cols, minlength=C) == 0] = np.nan
+                if not len(kept_rows):
+                    margin_values[R, C] = np.nan
+            mine = take_grid(margin_values, rows_at, cols_at, np.nan)
             table = table.copy()
             for j in np.flatnonzero(found.any(axis=0)):
                 column = table.iloc[:, j]
@@ -650,6 +656,11 @@ def _example(cells: list[tuple[Any, Any]]) -> str:
 def check_with_stats(table: Any, stats: CellStats, rules: Rules) -> CheckResult:
     """Threshold, zero, dominance, p-percent and min/max, cell by cell, on statistics that match the table."""
     findings: list[Finding] = []
+    if not stats.units.size:
+        findings.append(Finding(
+            rule="unknown_counts", severity=rules.unknown_counts,
+            message="The table has no cells, so there is nothing to check; an empty output is usually a mistake.",
+            where="the whole table", fix="Check that the table was built from the right data before exporting it."))
     units = stats.units
     who = "units" if stats.unit_name else "records"
     unit_words = f"{who} ({stats.unit_name})" if stats.unit_name else "records (no unit id known)"

@@ -85,6 +85,36 @@ def test_pivot_table_options_match_pandas(people, kwargs):
     same(cel.pivot_table(people, **full), pd.pivot_table(people, **full))
 
 
+@pytest.mark.parametrize("aggfunc", ["count", "sum", "mean", "median", "max"])
+@pytest.mark.parametrize("dropna", [True, False])
+def test_missing_values_match_pandas(people, aggfunc, dropna):
+    """Values missing for everyone under 15: whole columns without values, margins computed as pandas does."""
+    partial = people.assign(inkomen=people["inkomen"].where(people["leeftijd"] >= 15))
+    kwargs = dict(values="inkomen", index=["regio"], columns=["leeftijdsklasse"], aggfunc=aggfunc, margins=True,
+                  dropna=dropna)
+    same(cel.pivot_table(partial, **kwargs), pd.pivot_table(partial, **kwargs))
+    args = (partial["geslacht"], partial["leeftijdsklasse"])
+    same(cel.crosstab(*args, values=partial["inkomen"], aggfunc=aggfunc, margins=True, dropna=dropna),
+         pd.crosstab(*args, values=partial["inkomen"], aggfunc=aggfunc, margins=True, dropna=dropna))
+
+
+@pytest.mark.parametrize("keys", ["bool", "int", "text"])
+def test_other_key_types_match_pandas(people, keys):
+    row = {"bool": people["leeftijd"] > 40, "int": people["leeftijd"] // 20,
+           "text": people["gemeente"].astype(str).where(people["leeftijd"] > 5)}[keys]
+    for dropna in (True, False):
+        same(cel.crosstab(row, people["regio"], margins=True, dropna=dropna),
+             pd.crosstab(row, people["regio"], margins=True, dropna=dropna))
+
+
+def test_empty_table_needs_review(people):
+    none = people[people["leeftijd"] > 500]
+    table = cel.crosstab(none["gemeente"], none["geslacht"])
+    same(table, pd.crosstab(none["gemeente"], none["geslacht"]))
+    result = cel.check(table)
+    assert result.status == "review" and [f.rule for f in result.findings] == ["unknown_counts"]
+
+
 def test_integer_values_keep_integer_sums(people):
     ours = cel.pivot_table(people, values="leeftijd", index="regio", columns="geslacht", aggfunc="sum", margins=True)
     theirs = pd.pivot_table(people, values="leeftijd", index="regio", columns="geslacht", aggfunc="sum", margins=True)
