@@ -72,8 +72,9 @@ def chromium() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def playwright_api():
+    """Per test: the sync API keeps an event loop running until it stops, which would break later asyncio tests."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
