@@ -857,8 +857,9 @@ def _tolerance(values: np.ndarray) -> float:
     finite = np.abs(values[np.isfinite(values)])
     if finite.size == 0:
         return 0.0
+    coarsest = -3 if np.count_nonzero(finite) >= 3 else 0  # rounded to tens, hundreds, thousands
     with np.errstate(all="ignore"):
-        for decimals in range(0, 7):
+        for decimals in range(coarsest, 7):
             scaled = finite * 10.0**decimals
             if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6 * np.maximum(1.0, scaled)):
                 return 0.5 * 10.0**-decimals

@@ -383,3 +383,11 @@ def test_raw_column_without_source_is_never_read_as_counts(people):
     assert "microdata" in rules_of(result, "fail")
     small_extract = check(people[["leeftijd"]].head(20))
     assert small_extract.status == "review" and "unknown_counts" in rules_of(small_extract)
+
+
+def test_rounded_table_is_reproduced_within_its_rounding(people):
+    table = people.groupby("gemeente")["inkomen"].median().round(-2)
+    result = check(table, data=people)
+    assert reproduced(result) and "median of inkomen" in result.source, result.report()
+    shifted = table + 100
+    assert check(shifted, data=people).source is None
