@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import is_integer_dtype, is_list_like, is_numeric_dtype
+from pandas.api.types import is_hashable, is_integer_dtype, is_list_like, is_numeric_dtype
 
 from .cellstats import (
     FREQUENCY, KEEP_LARGEST, CellStats, Grid, Groups, label_positions, take_grid, grid_labels, grouped_stats,
@@ -536,14 +536,18 @@ def pivot_table(data: pd.DataFrame, values: Any = None, index: Any = None, colum
                   margins=margins, dropna=dropna, margins_name=margins_name, observed=observed, sort=sort)
     rows = [] if index is None else (list(index) if is_list_like(index) and not isinstance(index, tuple) else [index])
     cols = [] if columns is None else (list(columns) if is_list_like(columns) and not isinstance(columns, tuple) else [columns])
-    for key in rows + cols + ([values] if values is not None and not is_list_like(values) else []):
-        if not isinstance(key, str) or key not in data.columns:
-            if isinstance(key, str):
-                raise UserError(f"pivot_table: the data has no column {key!r}. Columns: {', '.join(map(str, data.columns))}.")
-            return pd.pivot_table(data, **kwargs)
-    simple = rows and values is not None and not is_list_like(values) and not (isinstance(aggfunc, (list, dict)))
-    if not simple or len(set(rows + cols)) != len(rows + cols):
-        return pd.pivot_table(data, **kwargs)
+    keys = rows + cols + ([values] if values is not None and not is_list_like(values) else [])
+    by_name = all(is_hashable(k) and not isinstance(k, pd.Grouper) for k in keys)
+    for key in keys if by_name else []:
+        if key not in data.columns:
+            raise UserError(f"pivot_table: the data has no column {key!r}. Columns: {', '.join(map(str, data.columns))}.")
+    simple = (by_name and rows and values is not None and not is_list_like(values)
+              and not isinstance(aggfunc, (list, dict)) and len(set(rows + cols)) == len(rows + cols))
+    if not simple:
+        if unit is not None or weights is not None:
+            raise UserError("unit= and weights= work with one values= column, at least one index= column, column "
+                            "names as keys and a single aggfunc. Build one table per value column.")
+        return pd.pivot_table(data, **kwargs)  # checked later as a plain pandas table
     n = len(data)
     unit_values, unit_name = (None, None)
     rules = _active_rules()

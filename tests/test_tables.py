@@ -79,6 +79,7 @@ def test_pivot_table_matches_pandas(people, levels, margins, aggfunc, dropna):
 @pytest.mark.parametrize("kwargs", [
     dict(fill_value=0), dict(observed=False), dict(sort=False), dict(margins=True, margins_name="Totaal"),
     dict(columns=None), dict(columns=None, margins=True), dict(aggfunc="size"), dict(aggfunc=np.sum),
+    dict(values=["leeftijd", "inkomen"]), dict(values=None, aggfunc="size"),
 ])
 def test_pivot_table_options_match_pandas(people, kwargs):
     full = dict(values="leeftijd", index=["gemeente"], columns=["geslacht"], aggfunc="mean") | kwargs
@@ -388,6 +389,8 @@ def test_check_with_stats_reports_what_views_need():
     (lambda df: cel.pivot_table(df, values="inkomen", index="gemeente", aggfunc="median", weights="gewicht"),
      "count, size, sum and mean"),
     (lambda df: cel.crosstab(df["gemeente"], df["geslacht"], aggfunc="mean"), "values="),
+    (lambda df: cel.pivot_table(df, values=["inkomen", "leeftijd"], index="gemeente", weights="gewicht"),
+     "one values= column"),
 ])
 def test_user_mistakes_raise_user_error(call, words):
     with pytest.raises(cel.UserError, match=None) as info:
