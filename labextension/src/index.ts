@@ -119,8 +119,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
         const strip = new ToolbarButton({
           icon: exportIcon,
           label: 'Strip & add',
-          tooltip: 'Strip data and add as syntax (CBS export basket)',
-          onClick: () => void app.commands.execute(STRIP, { path: context.path })
+          tooltip: 'Save, then strip data and add as syntax (CBS export basket)',
+          onClick: async () => {
+            if (context.model.dirty) {
+              await context.save();
+            }
+            await app.commands.execute(STRIP, { path: context.path });
+          }
         });
         panel.toolbar.insertItem(10, 'cbsExportStrip', strip);
         return strip;

@@ -139,4 +139,13 @@ def test_strip_command_from_the_file_browser_shows_the_scan_report(page, lab, ar
     for finding in item.findings:
         assert finding.message in text
     dialog.get_by_role("button", name="OK").click()
+    dialog.wait_for(state="detached", timeout=WAIT_MS)
+
+    entry.dblclick()
+    toolbar_button = page.locator('.jp-NotebookPanel-toolbar [data-jp-item-name="cbsExportStrip"]')
+    toolbar_button.wait_for(timeout=WAIT_MS)
+    page.screenshot(path=str(artifacts / "strip-notebook-toolbar.png"))
+    toolbar_button.locator("button").click()
+    dialog.wait_for(timeout=WAIT_MS)
+    assert [i.kind for i in cel.Basket().items] == ["syntax", "syntax"]
     assert page.errors == []
