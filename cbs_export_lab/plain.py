@@ -45,7 +45,7 @@ def _label_kind(label: Any) -> int | None:
 def _kind_of(statistic: str | None) -> int | None:
     if statistic is None:
         return None
-    if statistic in ("size", "count", "nunique"):
+    if statistic in _COUNTING:
         return COUNT
     return {"share": SHARE, "min": EXTREME, "max": EXTREME}.get(statistic, MAGNITUDE)
 
@@ -979,7 +979,7 @@ def find_block(grouper: Grouper, layout: Layout, table_values: np.ndarray, posit
                 continue
             if values_match(block, reproduce(grouper, cell_keys, candidate, stat, margins), counting):
                 return Match(positions, candidate, stat)
-        except (TypeError, ValueError, KeyError, NotImplementedError, AttributeError):
+        except Exception:  # a statistic pandas cannot compute for this column is simply not the match
             continue
     return None
 
