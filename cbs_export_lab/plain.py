@@ -213,9 +213,9 @@ def rule_findings(table: PlainTable, kinds: np.ndarray, values: np.ndarray, rule
                        f"{{n}} cell(s) count fewer than {n} (whole numbers in a table without known statistics are "
                        "read as counts of units); a small count can identify a person or business.",
                        f"Combine categories until every count is at least {n}, or suppress these cells before export."),
-        _cells_finding(table, zero, "zero", rules.zero,
-                       "{n} cell(s) are zero or empty; an empty cell can reveal that nobody in a group has a property "
-                       "(group disclosure).",
+        _cells_finding(table, zero | _full_lines(table, kinds, values), "zero", rules.zero,
+                       "{n} cell(s) are zero or empty, or hold every unit of their row or column; that can reveal "
+                       "that nobody, or everybody, in a group has a property (group disclosure).",
                        "Check that the zeros disclose nothing (structural zeros are fine) and say so in the "
                        "explanation, or combine categories."),
         _cells_finding(table, kinds == EXTREME, "min_max", rules.min_max,
@@ -228,6 +228,26 @@ def rule_findings(table: PlainTable, kinds: np.ndarray, values: np.ndarray, rule
                        "cel.crosstab / cel.pivot_table, which keep the cell statistics."),
     ]
     return [f for f in found if f is not None]
+
+
+def _full_lines(table: PlainTable, kinds: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Count cells that are the only non-zero cell of their row or column (outside the margins)."""
+    full = np.zeros(kinds.shape, dtype=bool)
+    inner_rows = np.array([not is_margin_label(r) for r in table.rows], dtype=bool)
+    inner_cols = np.array([not is_margin_label(c) for c in table.cols], dtype=bool)
+    if table.is_series or inner_rows.sum() < 2 and inner_cols.sum() < 2:
+        return full
+    counts = np.where(kinds == COUNT, np.nan_to_num(values), np.nan)[np.ix_(inner_rows, inner_cols)]
+    if np.isnan(counts).any():
+        return full
+    filled = counts > 0
+    lines = np.zeros(filled.shape, dtype=bool)
+    if filled.shape[1] >= 2:
+        lines |= (filled.sum(axis=1) == 1)[:, None] & filled
+    if filled.shape[0] >= 2:
+        lines |= (filled.sum(axis=0) == 1)[None, :] & filled
+    full[np.ix_(inner_rows, inner_cols)] = lines
+    return full
 
 
 def _cells_finding(table: PlainTable, mask: np.ndarray, rule: str, severity: str, message: str,

@@ -391,3 +391,12 @@ def test_rounded_table_is_reproduced_within_its_rounding(people):
     assert reproduced(result) and "median of inkomen" in result.source, result.report()
     shifted = table + 100
     assert check(shifted, data=people).source is None
+
+
+def test_row_with_all_units_in_one_column_is_group_disclosure():
+    firms = demo.businesses(3_000, seed=1)
+    table = pd.crosstab(firms.gemeente, firms.sector)
+    only = table[(table > 0).sum(axis=1) == 1]
+    assert len(only), "the island municipalities have firms in one sector only"
+    full = {(g, s) for g in only.index for s in table.columns if table.loc[g, s] > 0}
+    assert full <= cells_of(check(table), "zero")
