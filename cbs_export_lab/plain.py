@@ -36,10 +36,21 @@ ID_DISTINCT_SHARE = 0.9
 _NONE = object()  # "not found", where None is a valid name
 
 
-def _label_kind(label: Any) -> int | None:
-    """What a row or column label says its cells hold (a statistic name), or None when it says nothing."""
-    parts = label if isinstance(label, tuple) else (label,)
-    return _strongest([_kind_of(statistic_name(part)) for part in parts])
+def _axis_kinds(index: pd.Index) -> list[int | None]:
+    """What each row or column label says its cells hold, from statistic names in unnamed levels (a named
+    level holds group labels, where 'min' is just a category)."""
+    unnamed = [i for i, name in enumerate(index.names) if name is None]
+    if not unnamed:
+        return [None] * len(index)
+    said: dict[tuple[Any, ...], int | None] = {}
+    kinds = []
+    for label in index:
+        parts = label if isinstance(label, tuple) else (label,)
+        words = tuple(parts[i] for i in unnamed)
+        if words not in said:
+            said[words] = _strongest([_kind_of(statistic_name(w)) for w in words])
+        kinds.append(said[words])
+    return kinds
 
 
 def _kind_of(statistic: str | None) -> int | None:
@@ -146,8 +157,8 @@ def classify(table: PlainTable) -> tuple[np.ndarray, np.ndarray]:
     """Per cell: what it holds (EMPTY, COUNT, ...) and its value as a float."""
     values, text = table.numbers()
     n_rows, n_cols = values.shape
-    row_kinds = [_label_kind(r) for r in table.frame.index]
-    col_kinds = [None if table.is_series and table.frame.columns[0] == 0 else _label_kind(c) for c in table.frame.columns]
+    row_kinds = _axis_kinds(table.frame.index)
+    col_kinds = [None] if table.is_series and table.frame.columns[0] == 0 else _axis_kinds(table.frame.columns)
     by_label = np.full((n_rows, n_cols), -1)
     for i, rk in enumerate(row_kinds):
         for j, ck in enumerate(col_kinds):

@@ -85,3 +85,12 @@ def test_arbitrary_frames_never_raise(values, labels, columns):
     assert not any(f.rule == "unsupported" for f in result.findings), result.report()
     if n and np.isnan(frame.to_numpy()).all():
         assert result.status != "pass"
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(source=sources(), with_source=st.booleans())
+def test_a_count_below_the_threshold_never_passes(source, with_source):
+    table = source.groupby(["g", "h"], observed=True).size()
+    assume(((table > 0) & (table < 10)).any())
+    result = cel.check(table, data=source if with_source else None)
+    assert result.status == "fail" and any(f.rule == "threshold" for f in result.findings), result.report()
