@@ -625,10 +625,13 @@ def _is_column(source: pd.DataFrame, name: Any) -> bool:
 
 
 def _axis_roles(index: pd.Index, source: pd.DataFrame, *, rows: bool) -> tuple[list[Any], list[Role]] | None:
-    """Keys (levels named after source columns) and a role per label; None when a row label cannot be placed."""
+    """Keys (levels named after source columns) and a role per label; None when a label cannot be placed, e.g.
+    a level named after something the source does not have."""
     names = list(index.names)
     key_levels = [i for i, n in enumerate(names) if _is_column(source, n)]
     other_levels = [i for i in range(len(names)) if i not in key_levels]
+    if any(names[i] is not None for i in other_levels):
+        return None
     described: dict[tuple[Any, ...], tuple[Any, str | None] | None] = {}
     roles = []
     for label in index:
