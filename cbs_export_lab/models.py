@@ -500,7 +500,7 @@ def _saturated_findings(res: Any, design: Design, units: np.ndarray | None, unit
         if n == 0 and outcome is not None:
             findings.append(Finding(
                 rule="zero", severity=rules.zero,
-                message=f"{saturated}; nobody in the cell {label} exists, which the coefficients reveal.",
+                message=f"{saturated}; the cell {label} is empty, and the coefficients reveal that no one is in it.",
                 where=f"covariate pattern {label}", fix=fix,
             ))
         elif 0 < n < rules.threshold:
