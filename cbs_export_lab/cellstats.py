@@ -45,7 +45,7 @@ class CellStats:
     quantile: float | None = None
     normalized: str | None = None
     observations: int | None = None
-    digest: str | None = field(default=None, repr=False)
+    shown: np.ndarray | None = field(default=None, repr=False)  # the table's numbers when attached
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -7,7 +7,6 @@ the table's labels and values are those they were computed for.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -611,31 +610,47 @@ def cell_stats(data: pd.DataFrame, index: list, columns: list, values: Any = Non
 
 # --- carrying statistics -----------------------------------------------------------------------------------
 
-def _digest(table: pd.DataFrame | pd.Series) -> str:
-    values = np.asarray(table.to_numpy()).ravel()
-    hashed = pd.util.hash_array(values.astype(object) if values.dtype.kind not in "biufc" else values)
-    return hashlib.sha1(hashed.tobytes() + repr(table.shape).encode()).hexdigest()
+def _shown(table: pd.DataFrame) -> np.ndarray | None:
+    """The table's numbers as floats, or None when some column does not hold numbers."""
+    if not all(is_numeric_dtype(dtype) for dtype in table.dtypes):
+        return None
+    try:
+        return table.to_numpy(dtype=float, na_value=np.nan)
+    except (TypeError, ValueError):
+        return None
+
+
+def _same_numbers(now: np.ndarray, then: np.ndarray) -> bool:
+    """Equal, or `then` rounded as `DataFrame.round(decimals)` would (rounding changes no cell's meaning)."""
+    if now.shape != then.shape:
+        return False
+    if np.array_equal(now, then, equal_nan=True):
+        return True
+    return any(np.array_equal(now, np.round(then, decimals), equal_nan=True) for decimals in range(-6, 10))
 
 
 def attach_stats(table: pd.DataFrame, stats: CellStats) -> pd.DataFrame:
-    """Put the statistics in `table.attrs`, with a fingerprint of the values they belong to."""
-    stats.digest = _digest(table)
+    """Put the statistics in `table.attrs`, with the numbers they belong to."""
+    stats.shown = _shown(table)
     table.attrs[STATS_ATTR] = stats
     return table
 
 
 def carried_stats(table: Any) -> CellStats | None:
-    """The table's own statistics, or None when it has none or they no longer match its labels and values."""
+    """The table's own statistics, or None when it has none or they no longer match its labels and numbers.
+
+    pandas copies `attrs` through filtering, transposing and arithmetic, so a match is required every time; only
+    rounding (`table.round(1)`) keeps the statistics valid.
+    """
     attrs = getattr(table, "attrs", None)
     stats = attrs.get(STATS_ATTR) if isinstance(attrs, dict) else None
-    if not isinstance(stats, CellStats) or not isinstance(table, pd.DataFrame):
+    if not isinstance(stats, CellStats) or not isinstance(table, pd.DataFrame) or stats.shown is None:
         return None
     if table.shape != stats.shape or not _same_labels(table.index, stats.index) or \
             not _same_labels(table.columns, stats.columns):
         return None
-    if stats.digest is None or _digest(table) != stats.digest:
-        return None
-    return stats
+    now = _shown(table)
+    return stats if now is not None and _same_numbers(now, stats.shown) else None
 
 
 def _same_labels(a: pd.Index, b: pd.Index) -> bool:

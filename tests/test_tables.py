@@ -367,6 +367,16 @@ def test_stale_statistics_are_not_trusted():
     assert carried_stats(table.copy()) is not None
 
 
+def test_rounding_keeps_the_statistics_other_changes_do_not():
+    df = demo.persons(3_000, seed=16)
+    means = cel.pivot_table(df, values="inkomen", index="geslacht", columns="leeftijdsklasse", aggfunc="mean")
+    for rounded in (means.round(0), means.round(-2), means.round(2)):
+        assert carried_stats(rounded) is not None
+        assert cel.check(rounded).source == cel.check(means).source
+    for changed in (means * 1.1, means + 1, means.clip(upper=35_000), means.round(0).astype(str)):
+        assert carried_stats(changed) is None
+
+
 def test_check_with_stats_reports_what_views_need():
     df = demo.persons(3_000, seed=14)
     table = cel.crosstab(df["gemeente"], df["geslacht"], weights=df["gewicht"], unit=df["RINPERSOON"])
