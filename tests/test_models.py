@@ -387,11 +387,16 @@ def thin_municipalities(panel: pd.DataFrame) -> dict[str, int]:
     return {g: int(persons[g]) for g in rows.index if rows[g] >= MIN and 0 < persons[g] < MIN}
 
 
+@pytest.fixture(scope="module")
+def panel_ols(panel):
+    return smf.ols("log_inkomen ~ C(gemeente) + C(jaar)", panel).fit()
+
+
 @pytest.mark.parametrize("how", ["column name", "array", "series", "not given"])
-def test_panel_fit_counts_distinct_persons(how, panel):
+def test_panel_fit_counts_distinct_persons(how, panel, panel_ols):
     thin = thin_municipalities(panel)
     assert thin, "the panel must have a municipality with >= 10 person-years but < 10 persons"
-    res = smf.ols("log_inkomen ~ C(gemeente) + C(jaar)", panel).fit()
+    res = panel_ols
     unit = {"column name": "RINPERSOON", "array": panel["RINPERSOON"].to_numpy(), "series": panel["RINPERSOON"],
             "not given": None}[how]
 
