@@ -312,8 +312,18 @@ export class ExportSidebar extends Widget {
       row,
       h('div', { class: 'jp-CbsExport-note' }, notes.join(' · ')),
       details,
-      item.needs_explanation && !item.never_exportable ? this.renderExplanation(item) : ''
+      this.explanationPart(item)
     );
+  }
+
+  private explanationPart(item: IItem): HTMLElement | string {
+    if (!item.needs_explanation || item.never_exportable) {
+      return '';
+    }
+    if (item.exported.length > 0) {
+      return item.has_explanation ? h('div', { class: 'jp-CbsExport-note' }, `Explanation: ${item.explanation}`) : '';
+    }
+    return this.renderExplanation(item);
   }
 
   private renderExplanation(item: IItem): HTMLElement {
