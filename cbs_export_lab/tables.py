@@ -659,115 +659,118 @@ def _same_labels(a: pd.Index, b: pd.Index) -> bool:
 
 # --- the check ---------------------------------------------------------------------------------------------
 
-_MERGE_FIX = ("merge categories (e.g. combine {example} with a neighbouring category) or suppress these cells; "
+_MERGE_FIX = ("Merge categories (e.g. combine {example} with a neighbouring category) or suppress these cells; "
               "secondary suppression is needed so they cannot be recovered from the margins.")
+_KNOWN_STATISTICS = FREQUENCY | {"sum", "mean", "median", "std", "var", "min", "max", "quantile"}
 
 
-def _cell_list(stats: CellStats, mask: np.ndarray) -> list[tuple[Any, Any]]:
+def _cells_finding(stats: CellStats, mask: np.ndarray, rule: str, severity: str, message: str,
+                   fix: str | None = None) -> list[Finding]:
+    """One finding for all cells in `mask` (none when it is empty); `message` may use {n}, the number of cells."""
+    if not mask.any():
+        return []
     rows, cols = np.nonzero(mask)
-    return [(stats.index[r], stats.columns[c]) for r, c in zip(rows, cols)]
+    cells = [(stats.index[r], stats.columns[c]) for r, c in zip(rows, cols)]
+    example = format_label(cells[0][0])
+    return [Finding(rule=rule, severity=severity, message=message.format(n=len(cells)), where=format_cells(cells),
+                    fix=fix or _MERGE_FIX.format(example=example), cells=cells)]
 
 
-def _example(cells: list[tuple[Any, Any]]) -> str:
-    return format_label(cells[0][0]) if cells else "the smallest category"
+def _whole_table(rule: str, severity: str, message: str, fix: str) -> Finding:
+    return Finding(rule=rule, severity=severity, message=message, where="the whole table", fix=fix)
 
 
 def check_with_stats(table: Any, stats: CellStats, rules: Rules) -> CheckResult:
     """Threshold, zero, dominance, p-percent and min/max, cell by cell, on statistics that match the table."""
-    findings: list[Finding] = []
-    if not stats.units.size:
-        findings.append(Finding(
-            rule="unknown_counts", severity=rules.unknown_counts,
-            message="The table has no cells, so there is nothing to check; an empty output is usually a mistake.",
-            where="the whole table", fix="Check that the table was built from the right data before exporting it."))
-    units = stats.units
-    who = "units" if stats.unit_name else "records"
-    unit_words = f"{who} ({stats.unit_name})" if stats.unit_name else "records (no unit id known)"
-
-    small = (units > 0) & (units < rules.threshold)
-    if small.any():
-        cells = _cell_list(stats, small)
-        findings.append(Finding(
-            rule="threshold", severity="fail",
-            message=f"{len(cells)} cell(s) rest on fewer than {rules.threshold} {unit_words} "
-                    f"(smallest: {int(units[small].min())}); such cells can identify people or businesses.",
-            where=format_cells(cells), fix=_MERGE_FIX.format(example=_example(cells)), cells=cells))
-
-    empty = units == 0
-    full = _full_lines(stats) if stats.frequency else np.zeros_like(empty)
-    if empty.any() or full.any():
-        cells = _cell_list(stats, empty | full)
-        parts = []
-        if empty.any():
-            parts.append(f"{int(empty.sum())} empty cell(s) (0 {who}): a zero can disclose that nobody in a group "
-                         "has an attribute")
-        if full.any():
-            parts.append(f"{int(full.sum())} cell(s) hold every unit of their row or column (group disclosure: "
-                         "everyone in that group shares the attribute)")
-        findings.append(Finding(
-            rule="zero", severity=rules.zero, message="; ".join(parts) + ".", where=format_cells(cells),
-            fix="Merge categories so no row or column has all its units in one cell and no cell is structurally "
-                "empty, or explain in the explanation why these zeros disclose nothing (e.g. impossible combinations).",
-            cells=cells))
-
-    if stats.magnitude:
-        total = stats.abs_total
-        top_n = stats.largest(rules.dominance_n)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if top_n is None:
-                dominated = np.zeros_like(empty)
-                findings.append(Finding(
-                    rule="unknown_counts", severity=rules.unknown_counts,
-                    message=f"The table's statistics keep fewer than the {rules.dominance_n} largest contributions "
-                            "the dominance rule needs.", where="the whole table",
-                    fix="Rebuild the table with cel.crosstab / cel.pivot_table under the current rules."))
-            else:
-                dominated = (units > 0) & (total > 0) & (top_n >= rules.dominance_k * total)
-            remainder = total - stats.top1 - stats.top2
-            p_fail = (units > 0) & (stats.top1 > 0) & (remainder < rules.p_percent * stats.top1)
-        if dominated.any():
-            cells = _cell_list(stats, dominated)
-            findings.append(Finding(
-                rule="dominance", severity="fail",
-                message=f"In {len(cells)} cell(s) the {rules.dominance_n} largest contributors hold at least "
-                        f"{rules.dominance_k:.0%} of the total (absolute values, summed per unit), so the value "
-                        "reveals what those contributors have.",
-                where=format_cells(cells), fix=_MERGE_FIX.format(example=_example(cells)), cells=cells))
-        if p_fail.any():
-            cells = _cell_list(stats, p_fail)
-            findings.append(Finding(
-                rule="p_percent", severity="fail",
-                message=f"In {len(cells)} cell(s) the second-largest contributor could estimate the largest one "
-                        f"to within {rules.p_percent:.0%} (the rest of the cell is too small).",
-                where=format_cells(cells), fix=_MERGE_FIX.format(example=_example(cells)), cells=cells))
-
-    if stats.reveals_extremes:
-        shown = units > 0
-        cells = _cell_list(stats, shown)
-        what = stats.statistic if stats.statistic != "quantile" else f"the {stats.quantile:.0%} quantile"
-        findings.append(Finding(
-            rule="min_max", severity=rules.min_max,
-            message=f"The table shows {what} values: a minimum or maximum is the value of a single unit.",
-            where=format_cells(cells) or "the whole table",
-            fix="Show a less extreme statistic instead (e.g. the 5th/95th percentile, or the mean and standard "
-                "deviation), or leave these values out.", cells=cells))
-
-    if stats.statistic not in FREQUENCY and stats.statistic not in ("sum", "mean", "median", "std", "var", "min",
-                                                                   "max", "quantile"):
-        findings.append(Finding(
-            rule="unknown_counts", severity=rules.unknown_counts,
-            message=f"The table uses the custom aggregation {stats.statistic!r}; its cells were checked as "
-                    "magnitudes, but what the function reveals (e.g. a single value) cannot be established.",
-            where="the whole table",
-            fix="Use a named statistic (count, sum, mean, median, ...) or explain what the function computes."))
-
-    findings.extend(_identifier_findings(table, rules))
+    findings = [
+        *_empty_table(stats, rules), *_threshold(stats, rules), *_zeros(stats, rules), *_magnitude(stats, rules),
+        *_extremes(stats, rules), *_custom_statistic(stats, rules), *_identifier_findings(table, rules),
+    ]
     n_cells = int(np.prod(stats.shape))
     counts = Counts(tables=1, cells=n_cells, count_cells=n_cells if stats.frequency else 0,
                     observations=stats.observations)
     return CheckResult(kind="table", findings=findings, counts=counts, source=stats.source,
                        rules_origin=rules.origin, unit=stats.unit_name, weighted=stats.weighted_table,
                        details={"cell_stats": stats})
+
+
+def _empty_table(stats: CellStats, rules: Rules) -> list[Finding]:
+    if stats.units.size:
+        return []
+    return [_whole_table("unknown_counts", rules.unknown_counts,
+                         "The table has no cells, so there is nothing to check; an empty output is usually a mistake.",
+                         "Check that the table was built from the right data before exporting it.")]
+
+
+def _threshold(stats: CellStats, rules: Rules) -> list[Finding]:
+    small = (stats.units > 0) & (stats.units < rules.threshold)
+    counted = f"units ({stats.unit_name})" if stats.unit_name else "records (no unit id known)"
+    smallest = int(stats.units[small].min()) if small.any() else 0
+    return _cells_finding(stats, small, "threshold", "fail",
+                          f"{{n}} cell(s) rest on fewer than {rules.threshold} {counted} (smallest: {smallest}); "
+                          "such cells can identify people or businesses.")
+
+
+def _zeros(stats: CellStats, rules: Rules) -> list[Finding]:
+    empty = stats.units == 0
+    full = _full_lines(stats) if stats.frequency else np.zeros_like(empty)
+    parts = []
+    if empty.any():
+        parts.append(f"{int(empty.sum())} empty cell(s) (0 {'units' if stats.unit_name else 'records'}): a zero can "
+                     "disclose that nobody in a group has an attribute")
+    if full.any():
+        parts.append(f"{int(full.sum())} cell(s) hold every unit of their row or column (group disclosure: everyone "
+                     "in that group shares the attribute)")
+    return _cells_finding(
+        stats, empty | full, "zero", rules.zero, "; ".join(parts) + ".",
+        fix="Merge categories so no row or column has all its units in one cell and no cell is structurally empty, "
+            "or explain in the explanation why these zeros disclose nothing (e.g. impossible combinations).")
+
+
+def _magnitude(stats: CellStats, rules: Rules) -> list[Finding]:
+    """Dominance and p-percent on absolute contributions, so negative values never hide a dominant one."""
+    if not stats.magnitude:
+        return []
+    total, shown = stats.abs_total, stats.units > 0
+    top_n = stats.largest(rules.dominance_n)
+    findings = []
+    if top_n is None:
+        findings.append(_whole_table(
+            "unknown_counts", rules.unknown_counts,
+            f"The table's statistics keep fewer than the {rules.dominance_n} largest contributions the dominance "
+            "rule needs.", "Rebuild the table with cel.crosstab / cel.pivot_table under the current rules."))
+    else:
+        findings += _cells_finding(
+            stats, shown & (total > 0) & (top_n >= rules.dominance_k * total), "dominance", "fail",
+            f"In {{n}} cell(s) the {rules.dominance_n} largest contributors hold at least {rules.dominance_k:.0%} of "
+            "the total (absolute values, summed per unit), so the value reveals what those contributors have.")
+    remainder = total - stats.top1 - stats.top2
+    findings += _cells_finding(
+        stats, shown & (stats.top1 > 0) & (remainder < rules.p_percent * stats.top1), "p_percent", "fail",
+        f"In {{n}} cell(s) the second-largest contributor could estimate the largest one to within "
+        f"{rules.p_percent:.0%} (the rest of the cell is too small).")
+    return findings
+
+
+def _extremes(stats: CellStats, rules: Rules) -> list[Finding]:
+    if not stats.reveals_extremes:
+        return []
+    what = stats.statistic if stats.statistic != "quantile" else f"the {stats.quantile:.0%} quantile"
+    return _cells_finding(
+        stats, stats.units > 0, "min_max", rules.min_max,
+        f"The table shows {what} values: a minimum or maximum is the value of a single unit.",
+        fix="Show a less extreme statistic instead (e.g. the 5th/95th percentile, or the mean and standard "
+            "deviation), or leave these values out.")
+
+
+def _custom_statistic(stats: CellStats, rules: Rules) -> list[Finding]:
+    if stats.statistic in _KNOWN_STATISTICS:
+        return []
+    return [_whole_table(
+        "unknown_counts", rules.unknown_counts,
+        f"The table uses the custom aggregation {stats.statistic!r}; its cells were checked as magnitudes, but what "
+        "the function reveals (e.g. a single value) cannot be established.",
+        "Use a named statistic (count, sum, mean, median, ...) or explain what the function computes.")]
 
 
 def _full_lines(stats: CellStats) -> np.ndarray:

@@ -208,7 +208,7 @@ def test_threshold_counts_persons_not_rows_in_a_panel():
     assert by_person.status == "fail"
     [finding] = [f for f in by_person.findings if f.rule == "threshold"]
     assert finding.cells == [("klein", "totaal")]
-    assert "klein" in finding.where and "merge categories" in finding.fix
+    assert "klein" in finding.where and "Merge categories" in finding.fix
     assert by_person.counts.observations == panel["RINPERSOON"].nunique()
     stats = by_person.details["cell_stats"]
     assert stats.to_frames()["units"].loc["klein", "totaal"] == 3
