@@ -130,16 +130,11 @@ def take_grid(values: np.ndarray, rows_at: np.ndarray, cols_at: np.ndarray, fill
 
 @dataclass
 class Groups:
-    """Rows mapped to table cells: `cell` = row group * n_cols + column group, for the rows that count."""
+    """Source rows mapped to table cells: `cell` = row group * n_cols + column group, for the rows that count."""
 
-    row: np.ndarray          # row group per kept source row
-    col: np.ndarray          # column group per kept source row
+    cell: np.ndarray
     n_rows: int
     n_cols: int
-
-    @property
-    def cell(self) -> np.ndarray:
-        return self.row * self.n_cols + self.col
 
 
 @dataclass
@@ -158,7 +153,7 @@ def largest_per_group(group: np.ndarray, values: np.ndarray, n_groups: int, rank
     """The `ranks` largest values per group, ties kept (shape ranks x n_groups, 0 where a group has fewer)."""
     out = np.zeros((ranks, n_groups))
     filled = np.zeros(n_groups, dtype=np.int64)
-    remaining = values.astype(float, copy=True)
+    remaining = np.array(values, dtype=float)
     for _ in range(ranks):
         top = np.full(n_groups, -np.inf)
         np.maximum.at(top, group, remaining)

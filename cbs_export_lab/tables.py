@@ -118,7 +118,7 @@ def _aligned(values: Any, index: pd.Index) -> Any:
 def _weights(values: np.ndarray) -> np.ndarray:
     if not is_numeric_dtype(values.dtype):
         raise UserError("weights= must be numbers (one weight per row).")
-    w = values.astype(float)
+    w = values.astype(float, copy=False)
     if np.isnan(w).any() or (w < 0).any():
         raise UserError("weights= contains missing or negative weights. Give every row a weight of 0 or more.")
     return w
@@ -136,7 +136,7 @@ class _Key:
 def _factor(values: Any, dropna: bool) -> _Key:
     series = values if isinstance(values, pd.Series) else pd.Series(values)
     if isinstance(series.dtype, pd.CategoricalDtype):
-        codes = series.cat.codes.to_numpy().astype(np.int64)
+        codes = series.cat.codes.to_numpy().astype(np.int64)  # int8 codes would overflow when combined
         dtype = series.dtype
         n = len(dtype.categories)
 
@@ -171,20 +171,22 @@ def _combine(keys: Sequence[_Key], valid: np.ndarray) -> tuple[np.ndarray, list[
     """One group id per valid row for several keys, and each key's code per group."""
     sizes = [k.size for k in keys]
     everything = bool(valid.all())
-    flat = np.zeros(len(valid) if everything else int(valid.sum()), dtype=np.int64)
-    for k in keys:
+    flat = keys[0].codes if everything else keys[0].codes[valid]
+    for k in keys[1:]:
         flat = flat * k.size + (k.codes if everything else k.codes[valid])
-    span = int(np.prod(sizes, dtype=float)) if sizes else 1
+    span = int(np.prod(sizes, dtype=float))
     if span <= 1 << 24:
         present = np.flatnonzero(np.bincount(flat, minlength=span))
-        remap = np.full(span, -1, dtype=np.int64)
-        remap[present] = np.arange(present.size)
-        group = remap[flat]
+        group = flat
+        if present.size < span:
+            remap = np.full(span, -1, dtype=np.int64)
+            remap[present] = np.arange(present.size)
+            group = remap[flat]
     else:
         group, present = pd.factorize(flat, sort=True)
         present = np.asarray(present)
-    per_key = list(np.unravel_index(present, sizes)) if sizes else []
-    return group.astype(np.int64), [np.asarray(c, dtype=np.int64) for c in per_key]
+    per_key = np.unravel_index(present, sizes)
+    return group.astype(np.int64, copy=False), [np.asarray(c, dtype=np.int64) for c in per_key]
 
 
 # --- the table and its statistics --------------------------------------------------------------------------
@@ -220,10 +222,9 @@ def _display(stat: str, q: float | None, group: np.ndarray, n: int, x: np.ndarra
     return out.reindex(range(n)).to_numpy()
 
 
-def _values_with_margins(stat: str, q: float | None, rows: np.ndarray, cols: np.ndarray, R: int, C: int,
+def _values_with_margins(stat: str, q: float | None, cell: np.ndarray, R: int, C: int,
                          x: np.ndarray | None, w: np.ndarray | None) -> np.ndarray:
     """The table's values per cell and per margin; additive statistics get their margins from the cells."""
-    cell = rows * C + cols
     if stat in FREQUENCY or stat in ("sum", "mean"):
         if stat in FREQUENCY:
             top = np.bincount(cell, w, minlength=R * C) if w is not None else np.bincount(cell, minlength=R * C)
@@ -238,9 +239,9 @@ def _values_with_margins(stat: str, q: float | None, rows: np.ndarray, cols: np.
             return sums[0]
         with np.errstate(divide="ignore", invalid="ignore"):
             return sums[0] / sums[1]
-    zero = np.zeros(len(rows), dtype=np.int64)
-    return _with_margins(_display(stat, q, cell, R * C, x, w), _display(stat, q, rows, R, x, w),
-                         _display(stat, q, cols, C, x, w), _display(stat, q, zero, 1, x, w), R, C)
+    zero = np.zeros(len(cell), dtype=np.int64)
+    return _with_margins(_display(stat, q, cell, R * C, x, w), _display(stat, q, cell // C, R, x, w),
+                         _display(stat, q, cell % C, C, x, w), _display(stat, q, zero, 1, x, w), R, C)
 
 
 def _with_margins(inner: np.ndarray, by_row: np.ndarray, by_col: np.ndarray, total: np.ndarray, R: int, C: int) -> np.ndarray:
@@ -283,7 +284,7 @@ def _build(spec: _Spec, stat: str | None, q: float | None, *, aggfunc: Any, marg
         if stat not in FREQUENCY and not is_numeric_dtype(raw.dtype):
             raise UserError(f"values= must be numbers for aggfunc {stat or aggfunc!r}; {spec.value_name!r} is not.")
         if is_numeric_dtype(raw.dtype):
-            x = raw.astype(float)
+            x = raw.astype(float, copy=False)
             if stat != "size":
                 keep = ~np.isnan(x)
         else:
@@ -299,7 +300,8 @@ def _build(spec: _Spec, stat: str | None, q: float | None, *, aggfunc: Any, marg
     if spec.unit is not None:
         unit_codes, n_units = _unit_codes(subset(spec.unit), spec.unit_name)
         unit = only(unit_codes)
-    groups = Groups(row=only(rg), col=only(cg), n_rows=R, n_cols=C)
+    cell = rg * C + cg
+    groups = Groups(cell=only(cell), n_rows=R, n_cols=C)
     grid = grouped_stats(groups, values=None if x is None else only(x), unit=unit, n_units=n_units,
                          weights=None if w is None else only(w), magnitude=magnitude, ranks=ranks)
 
@@ -311,7 +313,7 @@ def _build(spec: _Spec, stat: str | None, q: float | None, *, aggfunc: Any, marg
         # pandas' own layout: unknown functions, first-seen order, and "size" (which pandas lays out as a Series)
         table = pandas_table()
     else:
-        table = _layout(spec, stat, q, rg, cg, R, C, x, w, keep, row_keys, col_keys, row_codes, col_codes,
+        table = _layout(spec, stat, q, cell, R, C, x, w, keep, row_keys, col_keys, row_codes, col_codes,
                         row_index, col_index, margins=margins, margins_name=margins_name, dropna=dropna,
                         fill_value=fill_value, observed=observed, sort=sort)
 
@@ -325,17 +327,16 @@ def _labels(keys: Sequence[_Key], codes: Sequence[np.ndarray]) -> list[Any]:
     return arrays[0] if len(arrays) == 1 else list(zip(*arrays))
 
 
-def _layout(spec: _Spec, stat: str, q: float | None, rg: np.ndarray, cg: np.ndarray, R: int, C: int,
+def _layout(spec: _Spec, stat: str, q: float | None, cell: np.ndarray, R: int, C: int,
             x: np.ndarray | None, w: np.ndarray | None, keep: np.ndarray, row_keys: list[_Key], col_keys: list[_Key],
             row_codes: list[np.ndarray], col_codes: list[np.ndarray], row_index: pd.Index, col_index: pd.Index, *,
             margins: bool, margins_name: Any, dropna: bool, fill_value: Any, observed: bool, sort: bool) -> pd.DataFrame:
-    cell = rg * C + cg
     present = np.flatnonzero(np.bincount(cell, minlength=R * C))
     only = (lambda a: a) if stat == "size" or keep.all() else (lambda a: a[keep])
-    kept_rows, kept_cols = only(rg), only(cg)
+    kept = only(cell)
     xk = None if x is None else only(x)
     wk = None if w is None else only(w)
-    value = _values_with_margins(stat, q, kept_rows, kept_cols, R, C, xk, wk)
+    value = _values_with_margins(stat, q, kept, R, C, xk, wk)
     names = [f"__r{i}" for i in range(len(row_keys))] + [f"__c{i}" for i in range(len(col_keys))]
     small = {}
     p_row, p_col = present // C, present % C
@@ -362,9 +363,10 @@ def _layout(spec: _Spec, stat: str, q: float | None, rg: np.ndarray, cg: np.ndar
         if found.any():
             margin_values = value.astype(float)
             if dropna:  # pandas computes margins on complete rows only: a margin without any is missing
-                margin_values[:R, C][np.bincount(kept_rows, minlength=R) == 0] = np.nan
-                margin_values[R, :C][np.bincount(kept_cols, minlength=C) == 0] = np.nan
-                if not len(kept_rows):
+                kept_per_cell = np.bincount(kept, minlength=R * C).reshape(R, C)
+                margin_values[:R, C][kept_per_cell.sum(1) == 0] = np.nan
+                margin_values[R, :C][kept_per_cell.sum(0) == 0] = np.nan
+                if not len(kept):
                     margin_values[R, C] = np.nan
             mine = take_grid(margin_values, rows_at, cols_at, np.nan)
             table = table.copy()
