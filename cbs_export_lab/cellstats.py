@@ -149,6 +149,22 @@ class Grid:
     observations: int
 
 
+def bordered(inner: np.ndarray, by_row: np.ndarray, by_col: np.ndarray, total: Any) -> np.ndarray:
+    """An R x C grid with its row margins as an extra column and its column margins as an extra row."""
+    R, C = inner.shape
+    out = np.zeros((R + 1, C + 1), dtype=np.result_type(inner, by_row, by_col, np.asarray(total)))
+    out[:R, :C] = inner
+    out[:R, C] = by_row
+    out[R, :C] = by_col
+    out[R, C] = total
+    return out
+
+
+def summed(inner: np.ndarray) -> np.ndarray:
+    """An R x C grid bordered by its row, column and grand sums."""
+    return bordered(inner, inner.sum(1), inner.sum(0), inner.sum())
+
+
 def largest_per_group(group: np.ndarray, values: np.ndarray, n_groups: int, ranks: int) -> np.ndarray:
     """The `ranks` largest values per group, ties kept (shape ranks x n_groups, 0 where a group has fewer)."""
     out = np.zeros((ranks, n_groups))
@@ -194,22 +210,14 @@ def grouped_stats(groups: Groups, *, values: np.ndarray | None, unit: np.ndarray
     n_cells = R * C
     shape = (R + 1, C + 1)
 
-    def with_margins(inner: np.ndarray, by_row: np.ndarray, by_col: np.ndarray, total: Any) -> np.ndarray:
-        out = np.zeros(shape, dtype=np.result_type(inner, by_row, by_col))
-        out[:R, :C] = inner.reshape(R, C)
-        out[:R, C] = by_row
-        out[R, :C] = by_col
-        out[R, C] = total
-        return out
-
     rows_inner = np.bincount(cell, minlength=n_cells).reshape(R, C)
-    rows = with_margins(rows_inner.ravel(), rows_inner.sum(1), rows_inner.sum(0), rows_inner.sum())
+    rows = summed(rows_inner)
 
     weighted = None
     if weights is not None:
         w = weights * values if magnitude and values is not None else weights
         inner = np.bincount(cell, w, minlength=n_cells).reshape(R, C)
-        weighted = with_margins(inner.ravel(), inner.sum(1), inner.sum(0), inner.sum())
+        weighted = summed(inner)
 
     x = values if magnitude and values is not None else None
     if unit is None:
@@ -231,8 +239,9 @@ def grouped_stats(groups: Groups, *, values: np.ndarray | None, unit: np.ndarray
         by_row_keys, by_row_sums = _pairs(pair_row, pair_unit, n_units, contrib)
         by_col_keys, by_col_sums = _pairs(pair_col, pair_unit, n_units, contrib)
         observations = int(np.count_nonzero(np.bincount(pair_unit, minlength=n_units)))
-        units = with_margins(np.bincount(pair_cell, minlength=n_cells), np.bincount(by_row_keys // n_units, minlength=R),
-                             np.bincount(by_col_keys // n_units, minlength=C), observations)
+        units = bordered(np.bincount(pair_cell, minlength=n_cells).reshape(R, C),
+                         np.bincount(by_row_keys // n_units, minlength=R),
+                         np.bincount(by_col_keys // n_units, minlength=C), observations)
         largest = np.zeros((ranks,) + shape)
         abs_total = np.zeros(shape)
         if contrib is not None:
@@ -261,14 +270,9 @@ def _margins_from_cells(inner_top: np.ndarray, abs_inner: np.ndarray, R: int, C:
                         ranks: int) -> tuple[np.ndarray, np.ndarray]:
     """Without units, each record sits in one cell: a margin's largest records are among its cells' largest."""
     largest = np.zeros((ranks, R + 1, C + 1))
-    abs_total = np.zeros((R + 1, C + 1))
     grid = inner_top.reshape(ranks, R, C)
     largest[:, :R, :C] = grid
-    abs_grid = abs_inner.reshape(R, C)
-    abs_total[:R, :C] = abs_grid
-    abs_total[:R, C] = abs_grid.sum(1)
-    abs_total[R, :C] = abs_grid.sum(0)
-    abs_total[R, C] = abs_grid.sum()
+    abs_total = summed(abs_inner.reshape(R, C))
     row_of = np.repeat(np.arange(R), C)
     col_of = np.tile(np.arange(C), R)
     flat = grid.reshape(ranks, R * C)

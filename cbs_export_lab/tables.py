@@ -16,7 +16,8 @@ import pandas as pd
 from pandas.api.types import is_hashable, is_integer_dtype, is_list_like, is_numeric_dtype
 
 from .cellstats import (
-    FREQUENCY, KEEP_LARGEST, CellStats, Grid, Groups, label_positions, take_grid, grid_labels, grouped_stats,
+    FREQUENCY, KEEP_LARGEST, CellStats, Grid, Groups, bordered, grid_labels, grouped_stats, label_positions, summed,
+    take_grid,
 )
 from .errors import UserError
 from .results import CheckResult, Counts, Finding, format_cells, format_label
@@ -234,24 +235,14 @@ def _values_with_margins(stat: str, q: float | None, cell: np.ndarray, R: int, C
         if stat == "mean":
             bottom = np.bincount(cell, w, minlength=R * C) if w is not None else np.bincount(cell, minlength=R * C)
             parts.append(bottom.reshape(R, C))
-        sums = [_with_margins(p.ravel(), p.sum(1), p.sum(0), np.array([p.sum()]), R, C) for p in parts]
+        sums = [summed(p) for p in parts]
         if stat != "mean":
             return sums[0]
         with np.errstate(divide="ignore", invalid="ignore"):
             return sums[0] / sums[1]
     zero = np.zeros(len(cell), dtype=np.int64)
-    return _with_margins(_display(stat, q, cell, R * C, x, w), _display(stat, q, cell // C, R, x, w),
-                         _display(stat, q, cell % C, C, x, w), _display(stat, q, zero, 1, x, w), R, C)
-
-
-def _with_margins(inner: np.ndarray, by_row: np.ndarray, by_col: np.ndarray, total: np.ndarray, R: int, C: int) -> np.ndarray:
-    dtype = np.result_type(inner, by_row, by_col, total)
-    out = np.zeros((R + 1, C + 1), dtype=dtype)
-    out[:R, :C] = inner.reshape(R, C)
-    out[:R, C] = by_row
-    out[R, :C] = by_col
-    out[R, C] = total[0]
-    return out
+    return bordered(_display(stat, q, cell, R * C, x, w).reshape(R, C), _display(stat, q, cell // C, R, x, w),
+                    _display(stat, q, cell % C, C, x, w), _display(stat, q, zero, 1, x, w)[0])
 
 
 def _margin_label(names: Sequence[Any], margins_name: Any) -> Any:
