@@ -46,6 +46,7 @@ class Quantile:
 
 
 def quantile(q: float) -> Quantile:
+    """`aggfunc=quantile(0.9)` for a table of 90th percentiles (quantile(0) and quantile(1) are min and max)."""
     return Quantile(q)
 
 
@@ -194,6 +195,8 @@ def _combine(keys: Sequence[_Key], valid: np.ndarray) -> tuple[np.ndarray, list[
 
 @dataclass
 class _Spec:
+    """One table request, whichever builder it came from: keys, their names, values, unit ids and weights."""
+
     rows: list[Any]
     cols: list[Any]
     row_names: list[Any]
