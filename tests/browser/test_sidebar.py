@@ -122,6 +122,7 @@ def test_strip_command_from_the_file_browser_shows_the_scan_report(page, lab, ar
         nbformat.v4.new_code_cell("odd = df[df.RINPERSOON.isin(['000123456', '000654321'])]"),
     ])
     nb.cells[0].outputs = [nbformat.v4.new_output("stream", text="RINPERSOON 000123456 has 3 rows\n")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     nbformat.write(nb, lab["root"] / "analysis.ipynb")
     open_sidebar(page, lab["url"])
     if not page.locator("#filebrowser").is_visible():
@@ -144,6 +145,7 @@ def test_strip_command_from_the_file_browser_shows_the_scan_report(page, lab, ar
     entry.dblclick()
     toolbar_button = page.locator('.jp-NotebookPanel-toolbar [data-jp-item-name="cbsExportStrip"]')
     toolbar_button.wait_for(timeout=WAIT_MS)
+    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=WAIT_MS)
     page.screenshot(path=str(artifacts / "strip-notebook-toolbar.png"))
     toolbar_button.locator("button").click()
     dialog.wait_for(timeout=WAIT_MS)
