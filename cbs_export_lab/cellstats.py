@@ -188,18 +188,20 @@ def largest_per_group(group: np.ndarray, values: np.ndarray, n_groups: int, rank
 
 def _pairs(group: np.ndarray, unit: np.ndarray, n_units: int,
            values: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """The distinct (group, unit) pairs as keys group * n_units + unit, and the values summed per pair.
+    """The distinct (group, unit) pairs as sorted keys group * n_units + unit, and the values summed per pair.
 
-    Counting alone needs no row-to-pair map, so a sort does it (much faster than hashing); summing uses one.
+    Sorting integer keys is much faster than hashing them, and sorted keys make the pairs consecutive runs.
     """
     keys = group.astype(np.int64) * n_units + unit
+    order = None if values is None else np.argsort(keys)
+    ordered = np.sort(keys) if order is None else keys[order]
+    first = np.ones(ordered.size, dtype=bool)
+    first[1:] = ordered[1:] != ordered[:-1]
+    starts = np.flatnonzero(first)
     if values is None:
-        ordered = np.sort(keys)
-        first = np.ones(ordered.size, dtype=bool)
-        first[1:] = ordered[1:] != ordered[:-1]
-        return ordered[first], None
-    codes, distinct = pd.factorize(keys, sort=False)
-    return np.asarray(distinct), np.bincount(codes, values, minlength=len(distinct))
+        return ordered[starts], None
+    sums = np.add.reduceat(values[order], starts) if starts.size else np.zeros(0)
+    return ordered[starts], sums
 
 
 def grouped_stats(groups: Groups, *, values: np.ndarray | None, unit: np.ndarray | None, n_units: int,
