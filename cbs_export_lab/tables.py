@@ -666,7 +666,8 @@ def _cells_finding(stats: CellStats, mask: np.ndarray, rule: str, severity: str,
     if not mask.any():
         return []
     rows, cols = np.nonzero(mask)
-    cells = [(stats.index[r], stats.columns[c]) for r, c in zip(rows, cols)]
+    row_labels, col_labels = stats.index.take(rows).tolist(), stats.columns.take(cols).tolist()
+    cells = list(zip(row_labels, col_labels))
     example = format_label(cells[0][0])
     return [Finding(rule=rule, severity=severity, message=message.format(n=len(cells)), where=format_cells(cells),
                     fix=fix or _MERGE_FIX.format(example=example), cells=cells)]
