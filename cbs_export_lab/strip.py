@@ -12,8 +12,8 @@ import io
 import json
 import os
 import re
-import tempfile
 import tokenize
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -21,10 +21,11 @@ from typing import Any, Iterator, Sequence
 
 import nbformat
 
-from .atomic import replace_with_retry
+from .atomic import atomic_path
 from .errors import UserError
 from .results import Finding
-from .rules import Rules, load_rules
+from .rules import Rules
+from .settings import active_rules
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,7 @@ def check_notebook(src: str | os.PathLike[str], *, rules: Rules | None = None) -
 
 def strip(src: str | os.PathLike[str], *, rules: Rules | None = None) -> StrippedNotebook:
     """Read, strip, validate and scan `src` in memory."""
-    rules = rules or load_rules()
+    rules = rules or active_rules()
     src = Path(src)
     raw = _read_json(src)
     removed = dict.fromkeys(REMOVED_PARTS, 0)
@@ -399,7 +400,7 @@ def scan_text(text: str, *, cell: str, rules: Rules | None = None, kind: str = "
 
     `cell` names the place for the user ("cell 3 (markdown)"); each finding adds the line.
     """
-    rules = rules or load_rules()
+    rules = rules or active_rules()
     return [_finding(hit, f"{cell}, line {hit.line}") for hit in _hits(text, kind, rules)]
 
 
@@ -484,20 +485,30 @@ def _identifier_hits(text: str, rules: Rules) -> list[_Hit]:
         return []
     hits = []
     for n, line in enumerate(text.split("\n"), 1):
-        for match in padded.finditer(line):
+        values = [m.group() for m in padded.finditer(line)]
+        if len(values) == 1:
             hits.append(_Hit(
                 "identifier", n,
-                f"The value {_masked(match.group())} looks like a person, address or business id "
+                f"The value {_masked(values[0])} looks like a person, address or business id "
                 f"(a zero-padded number of {rules.id_digits} digits, as RINPERSOON and similar keys are written).",
+                _ID_FIX,
+            ))
+        elif values:
+            hits.append(_Hit(
+                "identifier", n,
+                f"{len(values)} values on this line ({', '.join(_masked(v) for v in values)}) look like person, "
+                f"address or business ids (zero-padded numbers of {rules.id_digits} digits, as RINPERSOON and "
+                "similar keys are written).",
                 _ID_FIX,
             ))
         numbers = unpadded.findall(line)
         keys = [w for w in _WORD.findall(line) if rules.is_linking_key(w)] if numbers else []
-        hits.extend(
-            _Hit("identifier", n, f"The number {_masked(number)} next to the linking key {keys[0]} looks like one of "
-                 "its values (an id without its leading zero).", _ID_FIX)
-            for number in (numbers if keys else [])
-        )
+        if keys and len(numbers) == 1:
+            hits.append(_Hit("identifier", n, f"The number {_masked(numbers[0])} next to the linking key {keys[0]} "
+                             "looks like one of its values (an id without its leading zero).", _ID_FIX))
+        elif keys and numbers:
+            hits.append(_Hit("identifier", n, f"{len(numbers)} numbers on this line next to the linking key {keys[0]} "
+                             "look like its values (ids without their leading zero).", _ID_FIX))
     return hits
 
 
@@ -726,24 +737,16 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _write_files_atomically(files: Sequence[tuple[Path, bytes]]) -> None:
-    """Each file appears whole or not at all: written to a temporary file in its folder, then renamed."""
-    temps: list[tuple[str, Path]] = []
+    """Each file appears whole or not at all; all are written in full before any is put in place."""
     try:
-        for path, data in files:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            temps.append((tmp, path))
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        for tmp, path in temps:
-            replace_with_retry(tmp, path)
+        with ExitStack() as stack:
+            for path, data in files:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with open(stack.enter_context(atomic_path(path)), "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
     except OSError as exc:
         raise UserError(f"Cannot write {exc.filename or files[0][0].parent}: {exc.strerror or exc}. Choose a folder you can write to.") from None
-    finally:
-        for tmp, _ in temps:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
 
 

@@ -302,6 +302,14 @@ def test_ids_of_linking_keys_fail_wherever_they_are(tmp_path):
     assert all(f.fix for f in report.findings)
 
 
+def test_several_ids_on_one_line_are_one_finding_that_counts_them(tmp_path):
+    ids = demo.persons(50, seed=8)["RINPERSOON"].tolist()[:3]
+    report = _strip_cells(tmp_path, v4.new_code_cell(f"odd = persons[persons.RINPERSOON.isin({ids!r})]"))
+    assert [(f.rule, f.where.split(", ")[-1]) for f in report.findings] == [("identifier", "line 1")]
+    assert f"{len(ids)} values on this line" in report.findings[0].message
+    assert not any(i in report.text() for i in ids)
+
+
 def test_linking_key_names_are_fine(tmp_path):
     report = _strip_cells(tmp_path, v4.new_code_cell(
         'keys = ["RINPERSOONS", "RINPERSOON"]\n'

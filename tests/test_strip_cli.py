@@ -149,3 +149,16 @@ def test_as_a_command_and_a_git_pre_commit_hook(tmp_path):
     assert commit().returncode != 0
     assert cli.main(["strip", "--in-place", str(repo / "a.ipynb")]) == 0
     assert commit().returncode == 0
+
+
+def test_the_project_rules_override_applies_to_the_check(tmp_path):
+    """A project whose rules say ids have 8 digits gets its 8-digit ids caught by the hook too."""
+    from cbs_export_lab.settings import save_user_settings
+
+    src = tmp_path / "a.ipynb"
+    nbformat.write(v4.new_notebook(cells=[v4.new_code_cell("wanted = '01234567'")]), src)
+    assert cli.main(["strip", "--check", str(src)]) == 0
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[identifier]\nid_digits = 8\n", encoding="utf-8")
+    save_user_settings(rules=str(rules))
+    assert cli.main(["strip", "--check", str(src)]) == 1
