@@ -168,19 +168,16 @@ class CheckPanel(w.VBox):
             views: list[w.Widget] = [w.HTML(table_html(self.obj, self.result.failing_cells, review_cells))]
             stats = self.result.details.get("cell_stats")
             if stats is not None:
-                toggle = w.ToggleButton(description="Show units per cell", icon="table")
-                box = w.Output()
+                self.units_toggle = w.ToggleButton(description="Show units per cell", icon="table")
+                self.units_view = w.HTML()
 
                 def show(change: dict[str, Any]) -> None:
-                    box.clear_output()
-                    if change["new"]:
-                        with box:
-                            from IPython.display import HTML, display
+                    self.units_view.value = (
+                        table_html(stats.to_frames()["units"], self.result.failing_cells) if change["new"] else ""
+                    )
 
-                            display(HTML(table_html(stats.to_frames()["units"], self.result.failing_cells)))
-
-                toggle.observe(show, names="value")
-                views += [toggle, box]
+                self.units_toggle.observe(show, names="value")
+                views += [self.units_toggle, self.units_view]
             return views
         if kind == "figure":
             from .figures import as_figure
@@ -258,7 +255,7 @@ class BasketPanel(w.VBox):
         items = self.basket.items
         self.header.value = f"<b>Export basket</b> ({len(items)} item{'s' if len(items) != 1 else ''}) in <code>{html.escape(str(self.basket.folder))}</code>"
         self.rows.children = [self._row(item) for item in items] or [w.HTML("<i>The basket is empty. Use %cbs_check OBJ and 'Add to export'.</i>")]
-        self.meter.value = light_meter_html(items)
+        self.meter.value = light_meter_html(_waiting(items))
         self.plan.value = plan_html(self.basket)
 
     def _row(self, item: Any) -> w.Widget:
@@ -299,11 +296,16 @@ class BasketPanel(w.VBox):
 
         save.on_click(on_save)
         remove.on_click(on_remove)
-        controls = [explanation, save] if item.needs_explanation else []
+        controls = [explanation, save] if item.needs_explanation and not item.never_exportable and not item.exported else []
         return w.VBox([label, w.HBox([*controls, remove]), note])
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         return _text_bundle(self, basket_text(self.basket), include, exclude)
+
+
+def _waiting(items: list[Any]) -> list[Any]:
+    """Items not exported yet: only these still count toward the next export's output-light budget."""
+    return [i for i in items if not i.exported]
 
 
 def light_meter_html(items: list[Any]) -> str:
@@ -314,7 +316,7 @@ def light_meter_html(items: list[Any]) -> str:
     colour = "#1a7f37" if budget.fits else "#cf222e"
     why = "" if budget.fits else " Not light: " + html.escape("; ".join(budget.reasons or budget.exceeded))
     return (
-        f"<div>Output light budget used: {pct}%{why}</div>"
+        f"<div>Output light budget used by the items not exported yet: {pct}%{why}</div>"
         f"<div style='background:#eaeef2;width:300px;height:10px;border-radius:5px'>"
         f"<div style='background:{colour};width:{3 * pct}px;height:10px;border-radius:5px'></div></div>"
     )
@@ -351,8 +353,8 @@ def basket_text(basket: Any) -> str:
         extra += " [exported]" if item.exported else ""
         expl = f" - explanation: {item.explanation}" if item.explanation else (" - needs an explanation" if item.needs_explanation else "")
         lines.append(f"  {item.status.upper():6} {item.kind:7} {item.id}: {item.title}{extra}{expl}")
-    budget = light_budget(items)
-    lines.append(f"Output light budget used: {round(100 * float(budget.fraction))}%" + ("" if budget.fits else " - not light: " + "; ".join(budget.reasons or budget.exceeded)))
+    budget = light_budget(_waiting(items))
+    lines.append(f"Output light budget used by the items not exported yet: {round(100 * float(budget.fraction))}%" + ("" if budget.fits else " - not light: " + "; ".join(budget.reasons or budget.exceeded)))
     try:
         sentences = _plan_sentences(basket)
     except UserError as exc:

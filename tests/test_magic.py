@@ -143,9 +143,14 @@ def test_units_per_cell_on_demand(shell):
     personen = shell.user_ns["personen"]
     shell.user_ns["t"] = cel.crosstab(personen.geslacht, personen.leeftijdsklasse, unit=personen.RINPERSOON)
     panel = run(shell, "t")
-    toggle = next(c for c in panel.children if isinstance(c, w.ToggleButton))
-    toggle.value = True
-    toggle.value = False
+    assert panel.units_view.value == ""
+    panel.units_toggle.value = True
+    units = personen.groupby(["geslacht", "leeftijdsklasse"], observed=True)["RINPERSOON"].nunique()
+    shown = panel.units_view.value
+    assert "<table" in shown
+    assert all(f">{n}</td>" in shown for n in units)
+    panel.units_toggle.value = False
+    assert panel.units_view.value == ""
 
 
 def test_basket_magic_lists_edits_and_removes(shell, capsys):
@@ -182,3 +187,39 @@ def test_basket_panel_shows_the_plan_when_an_exportmap_is_set(shell, tmp_path):
     basket.add(cel.crosstab(personen.geslacht, personen.leeftijdsklasse), "Tabel A")
     panel = BasketPanel(basket)
     assert "1_Controle vooraf" in panel.plan.value
+
+
+def test_basket_budget_counts_only_what_is_not_exported_yet(shell, tmp_path):
+    from cbs_export_lab.settings import save_user_settings
+    from cbs_export_lab.widgets import BasketPanel, basket_text
+
+    exportmap = demo.make_exportmap(tmp_path / "exportmap", "vooraf")
+    save_user_settings(exportmap=str(exportmap))
+    basket = cel.Basket()
+    personen = shell.user_ns["personen"]
+    for n in range(3):
+        basket.add(cel.crosstab(personen.geslacht, personen.leeftijdsklasse), f"Tabel {n}")
+    before = round(100 * float(cel.light_budget(basket.items).fraction))
+    cel.prepare_export(basket, exportmap)
+    basket.add(cel.crosstab(personen.geslacht, personen.leeftijdsklasse), "Tabel nieuw")
+    waiting = [i for i in basket.items if not i.exported]
+    after = round(100 * float(cel.light_budget(waiting).fraction))
+    assert len(waiting) == 1 and after < before
+    assert f"not exported yet: {after}%" in BasketPanel(basket).meter.value
+    assert f"not exported yet: {after}%" in basket_text(basket)
+
+
+def test_basket_panel_offers_no_explanation_where_it_cannot_help(shell):
+    from cbs_export_lab.widgets import BasketPanel
+
+    basket = cel.Basket()
+    personen = shell.user_ns["personen"]
+    with pytest.warns(UserWarning):
+        extract = basket.add(personen.head(30), "Extract")
+    review = basket.add(personen.groupby("gemeente", observed=True)["inkomen"].mean(), "Means")
+    assert extract.never_exportable and review.needs_explanation
+    panel = BasketPanel(basket)
+    rows = {item.title: row for item, row in zip(basket.items, panel.rows.children)}
+    def editors(row):
+        return [c for c in row.children[1].children if isinstance(c, w.Textarea)]
+    assert editors(rows["Extract"]) == [] and len(editors(rows["Means"])) == 1
