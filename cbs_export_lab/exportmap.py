@@ -351,7 +351,15 @@ def prepare_export(
             return ExportResult([], plan.blocked)
         contents = [(z, _zip_members(plan, z, basket)) for z in plan.zips]
         written = write_zips(plan, contents)
-        basket.mark_exported_zips({path: list(z.items) for z, path in zip(plan.zips, written)}, plan.created)
+        try:
+            basket.mark_exported_zips({path: list(z.items) for z, path in zip(plan.zips, written)}, plan.created)
+        except BaseException as exc:
+            # Zips whose items are not marked would be sent again by the next export: take them back.
+            for path in written:
+                path.unlink(missing_ok=True)
+            if isinstance(exc, UserError):
+                raise UserError(f"{exc} The zips of this export were removed again; nothing was exported.") from None
+            raise
     return ExportResult(written, plan.blocked)
 
 

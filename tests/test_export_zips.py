@@ -248,6 +248,25 @@ def test_failure_while_renaming_removes_zips_already_in_place(basket, exportmap,
     assert basket.manifest_path.read_bytes() == manifest
 
 
+def test_item_removed_by_another_process_during_the_export_leaves_no_zip(basket, exportmap, persons, monkeypatch):
+    """The sidebar may remove an item while a terminal export writes: no zip may stay whose items are not marked."""
+    keep = basket.add(count_table(persons), "Personen naar leeftijd en geslacht")
+    gone = basket.add(small_cells_table(persons).T, "Personen naar geslacht en gemeente", explanation=EXPLAINED)
+    real_write = em.write_zips
+
+    def write_then_remove(plan, contents):
+        written = real_write(plan, contents)
+        assert all(p.is_file() for p in written)
+        cel.Basket(basket.folder).remove(gone.id)
+        return written
+
+    monkeypatch.setattr(em, "write_zips", write_then_remove)
+    with pytest.raises(UserError, match=f"no item '{gone.id}'.*removed again; nothing was exported"):
+        cel.prepare_export(basket, exportmap)
+    assert zips_in(exportmap) == []
+    assert [(i.id, i.exported) for i in basket.items] == [(keep.id, [])]
+
+
 def test_deleted_item_file_is_a_user_error_naming_it(basket, exportmap, persons):
     item = basket.add(count_table(persons), "Personen naar leeftijd en geslacht")
     missing = basket.path(item, item.files[0])
