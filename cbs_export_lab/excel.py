@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from .atomic import atomic_path
 from .results import format_cell
@@ -80,12 +81,12 @@ def _fill(ws: Any, sheet: Sheet) -> None:
         frame = frame.to_frame(name=frame.name if frame.name is not None else "value")
     bold = Font(bold=True)
 
-    ws.append([sheet.title])
+    ws.append([cell_value(sheet.title)])
     ws["A1"].font = Font(bold=True, size=14)
     if sheet.description:
-        ws.append([sheet.description])
+        ws.append([cell_value(sheet.description)])
     for key, value in (sheet.meta or {}).items():
-        ws.append([str(key), _cell_value(value)])
+        ws.append([cell_value(str(key)), cell_value(value)])
         ws.cell(ws.max_row, 1).font = bold
     ws.append([])
 
@@ -95,14 +96,14 @@ def _fill(ws: Any, sheet: Sheet) -> None:
     for level in range(col_levels):
         labels = frame.columns.get_level_values(level) if col_levels > 1 else frame.columns
         left = index_names if level == col_levels - 1 else [""] * n_index
-        ws.append([*left, *(_cell_value(x) for x in labels)])
+        ws.append([*left, *(cell_value(x) for x in labels)])
         for c in range(1, n_index + len(labels) + 1):
             ws.cell(ws.max_row, c).font = bold
     first_data_row = ws.max_row + 1
 
     for label, values in zip(frame.index, frame.itertuples(index=False, name=None)):
         parts = label if isinstance(label, tuple) else (label,)
-        ws.append([*(_cell_value(x) for x in parts), *(_cell_value(v) for v in values)])
+        ws.append([*(cell_value(x) for x in parts), *(cell_value(v) for v in values)])
 
     fill = PatternFill("solid", fgColor=MARK_FILL)
     font = Font(color=MARK_FONT, bold=True)
@@ -117,7 +118,7 @@ def _fill(ws: Any, sheet: Sheet) -> None:
         ws.append(["Also failing (not located in this table):"])
         ws.cell(ws.max_row, 1).font = font
         for row, col, note in missing:
-            ws.append([format_cell(row, col), note])
+            ws.append([cell_value(format_cell(row, col)), cell_value(note)])
 
     for c in range(1, n_index + 1):
         ws.column_dimensions[ws.cell(1, c).column_letter].width = 22
@@ -134,20 +135,26 @@ def _sheet_name(name: str, used: set[str]) -> str:
 
 
 def _header(name: Any, fallback: str) -> Any:
-    return fallback if name is None else _cell_value(name)
+    return fallback if name is None else cell_value(name)
 
 
-def _cell_value(value: Any) -> Any:
-    """A value openpyxl can store: numbers and text as they are, missing as empty, anything else as text."""
+def cell_value(value: Any) -> Any:
+    """A value openpyxl can store: numbers as they are, missing as empty, anything else as text.
+
+    Control characters that Excel refuses (a line break pasted from Word is one) become spaces, so a title or
+    explanation typed by a user can never make the workbook unwritable.
+    """
     if value is None:
         return None
-    if isinstance(value, (bool, int, str)):
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub(" ", value)
+    if isinstance(value, (bool, int)):
         return value
     if isinstance(value, float):
         return None if math.isnan(value) or math.isinf(value) else value
     item = getattr(value, "item", None)
     if callable(item) and type(value).__module__ == "numpy":
-        return _cell_value(item())
+        return cell_value(item())
     if isinstance(value, pd.Timestamp):
         return None if pd.isna(value) else value.to_pydatetime().replace(tzinfo=None)
     try:
@@ -155,7 +162,7 @@ def _cell_value(value: Any) -> Any:
             return None
     except (TypeError, ValueError):
         pass
-    return str(value)
+    return cell_value(str(value))
 
 
 def _key(label: Any) -> Any:

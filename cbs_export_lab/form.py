@@ -14,6 +14,7 @@ from openpyxl.styles import Alignment, Font
 
 from .basket import Item
 from .errors import UserError
+from .excel import cell_value
 from .rules import Rules, default_rules, load_rules
 
 NOT_GIVEN = "niet opgegeven / not given"
@@ -71,7 +72,7 @@ def build_form(header: FormHeader, items: Sequence[Item], files: dict[str, list[
         rows.append(("Achtergrondinformatie (niet vrijgeven) / Background information (not for release)",
                      header.background_zip))
     for label, value in rows:
-        ws.append([label, value])
+        ws.append([label, cell_value(value)])
         ws.cell(ws.max_row, 1).font = bold
     ws.column_dimensions["A"].width = 36
     ws.column_dimensions["B"].width = 90
@@ -83,7 +84,7 @@ def build_form(header: FormHeader, items: Sequence[Item], files: dict[str, list[
     for cell in files_ws[1]:
         cell.font = bold
     for n, item in enumerate(items, 1):
-        files_ws.append(_file_row(n, item, files.get(item.id, [])))
+        files_ws.append([cell_value(v) for v in _file_row(n, item, files.get(item.id, []))])
     for col, (_, width) in enumerate(FILE_COLUMNS, 1):
         files_ws.column_dimensions[files_ws.cell(1, col).column_letter].width = width
     for row in files_ws.iter_rows(min_row=2):
@@ -97,7 +98,7 @@ def build_form(header: FormHeader, items: Sequence[Item], files: dict[str, list[
         cell.font = bold
     for key in dict.fromkeys((i.rules_origin, i.rules_fingerprint) for i in items):
         for label, value in _rules_rows([i for i in items if (i.rules_origin, i.rules_fingerprint) == key]):
-            rules_ws.append([label, value])
+            rules_ws.append([label, cell_value(value)])
         rules_ws.append([])
     rules_ws.column_dimensions["A"].width = 36
     rules_ws.column_dimensions["B"].width = 70

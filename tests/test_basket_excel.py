@@ -95,3 +95,14 @@ def test_replaces_an_existing_file_and_leaves_no_temp_files(tmp_path, table):
     assert wb.sheetnames == ["Tabel_ a_b _1_"]
     assert wb.active["A1"].value == "new"
     assert [p.name for p in tmp_path.iterdir()] == ["t.xlsx"]
+
+
+def test_control_characters_pasted_into_titles_or_labels_become_spaces(tmp_path):
+    """Word puts a vertical tab (\\x0b) where a line breaks; Excel refuses it, so it must not stop the write."""
+    frame = pd.DataFrame({"aantal\x0bpersonen": [12, 15]}, index=pd.Index(["Noord\x0bHolland", "Zeeland"], name="prov"))
+    path = write_sheet(tmp_path / "c.xlsx", frame, title="Personen\x0bper provincie", description="Telling\x01 2022",
+                       meta={"Unit\x02": "RINPERSOON"}, marked_cells=[("Drenthe", "aantal\x0bpersonen", "te\x0bklein")])
+    got = rows(path)
+    assert got[:3] == [["Personen per provincie", None], ["Telling  2022", None], ["Unit ", "RINPERSOON"]]
+    assert got[4][:2] == ["prov", "aantal personen"] and got[5][:2] == ["Noord Holland", 12]
+    assert got[-1] == ["row Drenthe, column aantal personen", "te klein"]

@@ -385,6 +385,15 @@ def test_graph_without_stated_observations_needs_an_explanation_and_is_not_light
     assert "observations_not_shown" in rows[1][9] and rows[1][10].startswith("Based on")
 
 
+def test_text_pasted_from_word_reaches_the_form(basket, exportmap, persons, fixed_clock):
+    """A line break pasted from Word is a vertical tab, which Excel refuses: the export must not fail on it."""
+    basket.add(small_cells_table(persons), "Personen\x0bnaar gemeente", description="Telling\x0b2022",
+               explanation="Kleine gemeenten\x0bworden samengevoegd.")
+    result = cel.prepare_export(basket, exportmap, project="9001\x0b")
+    [row] = form_sheets(read_zip(result.zips[0]))["Bestanden"][1:]
+    assert row[1:3] == ("Personen naar gemeente", "Telling 2022") and row[10] == "Kleine gemeenten worden samengevoegd."
+
+
 def test_a_second_export_of_the_same_basket_waits_its_turn(basket, exportmap, persons):
     from filelock import FileLock
 
