@@ -98,9 +98,9 @@ def check_model(res: Any, *, data: Any = None, unit: Any = None, rules: Rules) -
     if name not in SUPPORTED_MODELS:
         findings.append(Finding(
             rule="unsupported", severity=rules.unsupported,
-            message=f"{name} is not one of the model classes cbs_export_lab knows; its residual degrees of freedom "
-                    "and regressor levels were checked, but anything particular to this model (for instance "
-                    "group-level estimates or an extra design matrix) was not.",
+            message=f"{name} is not one of the model classes cbs_export_lab knows, so anything particular to it "
+                    "(for instance group-level estimates, lags or an extra design matrix) was not checked; the other "
+                    "findings cover only its residual degrees of freedom and its regressors.",
             where=f"the whole {name} model",
             fix="Explain in the explanation why the rest of this model has no disclosure risk.",
         ))
@@ -493,7 +493,8 @@ def _saturated_findings(res: Any, design: Design, units: np.ndarray | None, unit
     cells = patterns
     if outcome is not None:
         outcome_codes, values = pd.factorize(outcome, sort=True)
-        outcome_labels = [f"{res.model.endog_names}={v:g}" for v in values]
+        levels = getattr(res.model, "_ynames_map", None) or {}  # MNLogit fits on codes 0..J-1: show the outcomes
+        outcome_labels = [f"{res.model.endog_names}={levels.get(v, format(v, 'g'))}" for v in values]
         cells = patterns.crossed(Grouping("outcome", outcome_codes, outcome_labels), "cell", sep=", ")
     findings = []
     for label, n in zip(cells.labels, cells.counts(units)):

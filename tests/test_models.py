@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from cbs_export_lab import demo
 from cbs_export_lab.check import check
 from cbs_export_lab.errors import UserError
-from cbs_export_lab.models import COLUMNS, coefficient_table, model_info, write_excel, write_text
+from cbs_export_lab.models import COLUMNS, SUPPORTED_MODELS, coefficient_table, model_info, write_excel, write_text
 from cbs_export_lab.rules import default_rules
 
 MIN = default_rules().model_level_threshold
@@ -372,6 +372,20 @@ def test_saturated_arrays_model_names_patterns_by_column_values(sample):
     assert "covariate pattern vrouw=1, oud=1, oude_vrouw=1" in wheres
 
 
+def test_saturated_multinomial_model_names_cells_by_outcome_not_by_code(sample):
+    klasse = pd.qcut(sample["inkomen"].rank(method="first"), 3, labels=["laag", "midden", "hoog"]).astype(str)
+    amersfoort = (sample["gemeente"] == "Amersfoort").astype(float)
+    table = pd.crosstab(amersfoort, klasse)
+    small = {f"covariate pattern amersfoort={a:g}, klasse={k}" for a, row in table.iterrows() for k, n in row.items()
+             if 0 < n < MIN}
+    assert small, "Amersfoort has fewer than 10 persons, so its cells are small"
+    res = sm.MNLogit(klasse.rename("klasse"), sm.add_constant(amersfoort.rename("amersfoort"))).fit(disp=0)
+
+    result = check(res)
+
+    assert {f.where for f in result.findings if f.where.startswith("covariate pattern")} == small
+
+
 # --- panels and units ------------------------------------------------------------------------------------------------
 
 
@@ -566,6 +580,17 @@ def test_scikit_learn_model_is_review_and_says_what_was_not_checked(sample):
     message = result.findings[0].message
     assert "scikit-learn LinearRegression" in message
     assert "residual degrees of freedom" in message and "each level of its categorical regressors" in message
+
+
+def test_statsmodels_class_we_do_not_know_is_review_even_when_its_levels_are_large(sample):
+    res = sm.RLM(sample["log_inkomen"], design(sample, sample["geslacht"] == "vrouw")).fit()
+    assert type(res.model).__name__ not in SUPPORTED_MODELS
+
+    result = check(res)
+
+    assert result.kind == "model" and result.status == "review"
+    (finding,) = [f for f in result.findings if f.rule == "unsupported"]
+    assert "RLM" in finding.message and finding.fix
 
 
 def test_model_whose_data_were_removed_is_review_with_unknown_counts(sample):
