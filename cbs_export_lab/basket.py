@@ -12,6 +12,7 @@ import re
 import shutil
 import unicodedata
 import warnings
+import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
@@ -511,30 +512,63 @@ def _check_file(path: Path, rules: Any) -> CheckResult:
             "file contains and why it has no disclosure risk.",
     )]
     counts = Counts()
-    table = _read_table(path)
-    if table is not None:
-        from .check import check
+    if path.suffix.lower() in TABLE_FILES:
+        try:
+            table = read_table_file(path)
+        except UserError:  # an unreadable table file stays a plain file under review
+            table = None
+        if table is not None:
+            from .check import check
 
-        checked = check(table, rules=rules)
-        findings += checked.findings
-        counts = checked.counts
+            checked = check(table, rules=rules)
+            findings += checked.findings
+            counts = checked.counts
     return CheckResult(kind="file", findings=findings, counts=counts, source=f"file {path.name}", rules_origin=rules.origin)
 
 
-def _read_table(path: Path) -> Any:
-    suffix = path.suffix.lower()
-    if suffix not in TABLE_FILES:
-        return None
+CSV_DELIMITERS = ",;\t|"
+
+
+def read_table_file(path: str | os.PathLike[str], sheet: str | None = None) -> Any:
+    """A csv, xlsx or parquet file as a plain table; leading text columns become the row labels.
+
+    The csv delimiter is one of , ; tab | (a file with one column has none); with ; the decimal mark is a
+    comma, as Dutch Excel writes them.
+    """
+    import csv
+
     import pandas as pd
 
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_FILES:
+        raise UserError(f"{path}: only {', '.join(TABLE_FILES)} files can be read as tables, not "
+                        f"{suffix or 'files without a suffix'}. Save the table in one of those formats, or check "
+                        "the object itself in Python with cel.check.")
+    if not path.is_file():
+        raise UserError(f"{path} does not exist. Give the path of the table file to check.")
     try:
         if suffix == ".csv":
-            return pd.read_csv(path)
-        if suffix == ".xlsx":
-            return pd.read_excel(path)
-        return pd.read_parquet(path)
-    except Exception:  # an unreadable file stays a plain file under review
-        return None
+            with open(path, encoding="utf-8-sig", newline="") as fh:
+                sample = fh.read(64 * 1024)
+            try:
+                sep = csv.Sniffer().sniff(sample, delimiters=CSV_DELIMITERS).delimiter
+            except csv.Error:
+                sep = ","
+            frame = pd.read_csv(path, sep=sep, decimal="," if sep == ";" else ".", encoding="utf-8-sig")
+        elif suffix == ".xlsx":
+            frame = pd.read_excel(path, sheet_name=sheet or 0, engine="openpyxl")
+        else:
+            frame = pd.read_parquet(path)
+    except (ValueError, OSError, ImportError, zipfile.BadZipFile) as exc:
+        raise UserError(f"{path} cannot be read as a table ({str(exc).rstrip('.')}). Check that it is a valid "
+                        f"{suffix[1:]} file{' in UTF-8' if suffix == '.csv' else ''}.") from None
+    labels = []
+    for name in frame.columns:
+        if pd.api.types.is_numeric_dtype(frame[name]) or len(labels) == frame.shape[1] - 1:
+            break
+        labels.append(name)
+    return frame.set_index(labels) if labels else frame
 
 
 def _copy_file(src: Path, folder: Path) -> Path:

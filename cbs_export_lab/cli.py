@@ -8,47 +8,20 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 from .errors import UserError
 from .settings import MODES
 
 
 CHECK_EXIT = {"pass": 0, "fail": 1, "review": 3}
-TABLE_SUFFIXES = (".csv", ".xlsx", ".parquet")
-
-
-def _read_table_file(path: Path, sheet: str | None) -> Any:
-    """A csv, xlsx or parquet file as a plain table; leading text columns become the row labels."""
-    import pandas as pd
-
-    suffix = path.suffix.lower()
-    if suffix not in TABLE_SUFFIXES:
-        raise UserError(f"{path}: 'check' reads {', '.join(TABLE_SUFFIXES)} files, not {suffix or 'files without a suffix'}. "
-                        "Save the table in one of those formats, or add the object itself in Python with cel.check.")
-    if not path.is_file():
-        raise UserError(f"{path} does not exist. Give the path of the table file to check.")
-    try:
-        if suffix == ".csv":
-            frame = pd.read_csv(path, sep=None, engine="python")
-        elif suffix == ".xlsx":
-            frame = pd.read_excel(path, sheet_name=sheet or 0)
-        else:
-            frame = pd.read_parquet(path)
-    except (ValueError, OSError, ImportError) as exc:
-        raise UserError(f"{path} cannot be read as a table: {exc}. Check that it is a valid {suffix[1:]} file.") from None
-    labels = []
-    for name in frame.columns:
-        if pd.api.types.is_numeric_dtype(frame[name]) or len(labels) == frame.shape[1] - 1:
-            break
-        labels.append(name)
-    return frame.set_index(labels) if labels else frame
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    from .basket import read_table_file
     from .check import check
 
-    result = check(_read_table_file(Path(args.file), args.sheet))
+    result = check(read_table_file(args.file, args.sheet))
     print(json.dumps(result.to_dict(), ensure_ascii=False, indent=1, default=str) if args.json else result.report())
     return CHECK_EXIT[result.status]
 

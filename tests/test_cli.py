@@ -61,7 +61,35 @@ def test_check_bad_file_is_one_line_and_exit_2(tmp_path, capsys):
     notes = tmp_path / "notes.txt"
     notes.write_text("hello")
     code, _, err = run(capsys, "check", str(notes))
-    assert code == 2 and "reads .csv, .xlsx, .parquet files" in one_line_error(err)
+    assert code == 2 and "only .csv, .xlsx, .parquet files can be read" in one_line_error(err)
+    broken = tmp_path / "kapot.xlsx"
+    broken.write_bytes(b"not a workbook")
+    code, _, err = run(capsys, "check", str(broken))
+    assert code == 2 and "kapot.xlsx cannot be read as a table" in one_line_error(err)
+    empty = tmp_path / "leeg.csv"
+    empty.write_bytes(b"")
+    code, _, err = run(capsys, "check", str(empty))
+    assert code == 2 and "leeg.csv cannot be read as a table" in one_line_error(err)
+
+
+def test_check_reads_the_csv_files_researchers_write(tmp_path, persons, capsys):
+    """One column (no delimiter to find), and Dutch Excel's semicolons with decimal commas and a byte-order mark."""
+    counts = persons["leeftijdsklasse"].value_counts().sort_index()
+    one_column = tmp_path / "aantallen.csv"
+    counts.to_frame("aantal").reset_index(drop=True).to_csv(one_column, index=False)
+    code, out, _ = run(capsys, "check", str(one_column), "--json")
+    assert json.loads(out)["counts"]["cells"] == len(counts)
+
+    means = persons.groupby("gemeente", observed=True)["inkomen"].agg(["mean", "size"])
+    dutch = tmp_path / "gemiddelden.csv"
+    means.to_csv(dutch, sep=";", decimal=",", encoding="utf-8-sig")
+    code, out, _ = run(capsys, "check", str(dutch), "--json")
+    result = json.loads(out)
+    assert result["counts"]["cells"] == means.size
+    small = means.index[means["size"] < 10]
+    assert small.size and code == 1
+    assert {tuple(c) for f in result["findings"] for c in f["cells"] if f["rule"] == "threshold"} >= {
+        (g, "size") for g in small}
 
 
 def test_basket_lists_items_in_text_and_json(basket, persons, capsys):
