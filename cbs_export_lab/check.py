@@ -45,7 +45,7 @@ def check(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None, 
         elif kind == "figure":
             from .figures import check_figure
 
-            result = check_figure(obj, rules=rules)
+            result = check_figure(obj, unit=unit, rules=rules)
         else:
             from .models import unsupported_model_reason
 

@@ -274,8 +274,11 @@ def _root(fig: Any) -> Figure:
 
 # --- checking -----------------------------------------------------------------------------------------------
 
-def check_figure(obj: Any, *, rules: Rules) -> CheckResult:
-    """Every disclosure risk the figure shows, read from its artists (DESIGN section 3)."""
+def check_figure(obj: Any, *, unit: Any = None, rules: Rules) -> CheckResult:
+    """Every disclosure risk the figure shows, read from its artists (DESIGN section 3).
+
+    The artists hold rows, not units: a `unit=` cannot be honoured, so it makes the figure `review`, never a
+    silent pass on rows that may be person-years."""
     from .errors import UserError
     from .results import CheckResult, Counts
 
@@ -288,6 +291,8 @@ def check_figure(obj: Any, *, rules: Rules) -> CheckResult:
         )
     reader = _FigureReader(rules)
     reader.read(fig)
+    if unit is not None:
+        reader.units_not_counted(unit)
     source = "the drawn figure" + (" and the data given to its plotting calls" if reader.recorded else "")
     return CheckResult(
         kind="figure", findings=reader.findings, counts=Counts(figures=1, observations=reader.observations),
@@ -519,6 +524,18 @@ class _FigureReader:
         else:
             self.unknown(artist, place)
 
+    def units_not_counted(self, unit: Any) -> None:
+        name = f"distinct {unit}" if isinstance(unit, str) else "distinct units"
+        self.add(
+            "unknown_counts", self.rules.unknown_counts,
+            f"unit= was given, but a figure is checked on what it draws: every bin, bar, box or cell counts the "
+            f"values given to the plotting call, not {name}. With several rows per unit (a panel), a bin of "
+            f"{self.rules.threshold} rows can hold fewer than {self.rules.threshold} units.",
+            "the whole figure",
+            "Draw the figure from one row per unit, or check the table behind it with unit= and say in the "
+            "explanation how many units each bin or bar holds.",
+        )
+
     def unknown(self, artist: Any, place: str) -> None:
         self.data_artists += 1
         self.add(
@@ -562,7 +579,20 @@ class _FigureReader:
             return
         if line.get_linestyle() in ("None", "", " ", "none") and line.get_marker() not in (None, "None", "", " "):
             return self._scatter(len(y), f"the points drawn with plot() in {place}")
-        self._values(y, _x_labels(ax, x), _named("line", 1, 1, line), place, "point")
+        what = _named("line", 1, 1, line)
+        xs = x[np.isfinite(x)]
+        distinct = np.unique(xs).size
+        if distinct < xs.size:
+            return self._unknown_counts(
+                f"The {what} in {place} has {xs.size:,} points at only {distinct:,} distinct x values, so it is not "
+                "one summary value per x: it may join unit records (raw data drawn as a line, or a cumulative "
+                "distribution of single values).",
+                f"the {what} in {place}",
+                f"Draw one aggregated value per x (counts, or means of at least {self.rules.threshold} "
+                "observations), or explain in the explanation what the line shows and how many observations are "
+                "behind each point.",
+            )
+        self._values(y, _x_labels(ax, x), what, place, "point")
 
     def _values(self, values: np.ndarray, label: Label, what: str, place: str, unit: str,
                 zeros: bool = True) -> None:
@@ -995,7 +1025,10 @@ def safe_boxplot(ax: Axes, data: Any, *, whis: tuple[float, float] = (5, 95), ru
                 f"{where} has {group.size} numbers; a box plot needs at least {rules.threshold} observations per box."
             )
     if any(name is not None for name in names) and not ({"labels", "tick_labels"} & set(kw)):
-        kw["tick_labels"] = [f"{name}\n(n = {_format_n(g.size)})" for name, g in zip(names, groups)]
+        import inspect
+
+        keyword = "tick_labels" if "tick_labels" in inspect.signature(ax.boxplot).parameters else "labels"  # < 3.9
+        kw[keyword] = [f"{name}\n(n = {_format_n(g.size)})" for name, g in zip(names, groups)]
     result = ax.boxplot(groups, whis=tuple(whis), showfliers=False, **kw)
     _annotate(ax, int(sum(g.size for g in groups)))
     return result

@@ -272,6 +272,17 @@ def test_line_of_counts_passes_and_line_of_means_needs_review():
     assert rules_of(check(fig), "unknown_counts") and check(fig).status == "review"
 
 
+def test_line_through_unit_records_is_never_a_pass(people):
+    adults = people[people.inkomen >= T]
+    fig, ax = plt.subplots()
+    ax.plot(adults.leeftijd, adults.inkomen.round())
+    ax.set_title(f"N = {len(adults)}")
+    result = check(fig)
+    assert result.status == "review"
+    (finding,) = rules_of(result, "unknown_counts")
+    assert f"{len(adults):,} points at only {adults.leeftijd.nunique():,} distinct x values" in finding.message
+
+
 def test_time_series_of_counts_is_read_on_its_dates():
     panel = demo.panel(2_000, seed=3)
     per_year = panel.groupby("jaar").size()
@@ -457,6 +468,19 @@ def test_stricter_rules_file_is_used(tmp_path):
     ax.set_title("N = 715")
     assert check(fig).status == "pass"
     assert check(fig, load_rules(override)).status == "fail"
+
+
+def test_unit_cannot_be_counted_on_a_figure_so_it_needs_review():
+    panel = demo.panel(2_000, seed=3)
+    fig, ax = plt.subplots()
+    figures.safe_hist(ax, panel.leeftijd)
+    assert cel.check(fig).status == "pass"
+
+    result = cel.check(fig, unit="RINPERSOON")
+
+    assert result.status == "review"
+    (finding,) = rules_of(result, "unknown_counts")
+    assert "distinct RINPERSOON" in finding.message and finding.where == "the whole figure"
 
 
 # --- pandas and seaborn -------------------------------------------------------------------------------------
