@@ -186,15 +186,20 @@ class Basket:
                 )
             kind = result.kind
             render = _renderer(kind, obj, description, result, rules.compliant)
+        stats = result.details.get("cell_stats")
+        with_background = not background and kind == "table" and getattr(stats, "magnitude", False)
         with self._locked() as manifest:
             if background_for is not None:
                 self._find(manifest, background_for)
             item = self._store(manifest, kind, title, result, render, description=description,
                                explanation=explanation, background=background, background_for=background_for,
-                               rules=rules)
-            stats = result.details.get("cell_stats")
-            if not background and kind == "table" and getattr(stats, "magnitude", False):
-                self._store_background(manifest, item, stats.to_frames(), result, rules)
+                               rules=rules, write=not with_background)
+            if with_background:
+                try:
+                    self._store_background(manifest, item, stats.to_frames(), result, rules)
+                except BaseException:  # a magnitude table never enters the basket without its background
+                    shutil.rmtree(self.folder / ITEMS / item.id, ignore_errors=True)
+                    raise
         _warn_if_never_exportable(item)
         return item
 
@@ -266,8 +271,9 @@ class Basket:
         self, manifest: _Manifest, kind: str, title: str, result: CheckResult,
         render: Callable[[Path, str, str], list[Path]], *, description: str, explanation: str | None,
         background: bool, background_for: str | None, rules: Rules,
-        after_render: Callable[[Item], None] | None = None,
+        after_render: Callable[[Item], None] | None = None, write: bool = True,
     ) -> Item:
+        """Render one item into its own folder and append it to the manifest (written now unless `write` is False)."""
         title = _unique_title(title, {d["title"] for d in manifest.items})
         item_id = self._new_id(manifest, kind, title)
         folder = self.folder / ITEMS / item_id
@@ -286,7 +292,8 @@ class Basket:
             if after_render is not None:
                 after_render(item)
             manifest.items.append(item.to_dict())
-            self._write(manifest)
+            if write:
+                self._write(manifest)
         except OSError as exc:
             shutil.rmtree(folder, ignore_errors=True)
             raise BasketError(

@@ -14,6 +14,7 @@ import pytest
 
 import cbs_export_lab as cel
 import cbs_export_lab.atomic
+import cbs_export_lab.excel
 from cbs_export_lab import demo
 from cbs_export_lab.basket import BACKGROUND_SUFFIX, Basket, BasketError
 from cbs_export_lab.errors import UserError
@@ -121,6 +122,27 @@ def test_magnitude_table_stores_background_that_never_counts(basket, persons):
     assert light_budget(items) == light_budget([main])
     basket.remove(main.id)
     assert basket.items == []
+
+
+def test_a_magnitude_table_whose_background_cannot_be_written_is_not_added(basket, persons, monkeypatch):
+    """Half an add would send the table to the checker without the dominance shares behind it."""
+    table = cel.crosstab(persons.gemeente, persons.geslacht, values=persons.inkomen, aggfunc="sum",
+                         unit=persons.RINPERSOON)
+    before = basket.add(pd.crosstab(persons.geslacht, persons.leeftijdsklasse), "Eerder")
+
+    real_write_book = cbs_export_lab.excel.write_book
+
+    def disk_full_at_the_background(path, sheets):
+        sheets = list(sheets)
+        if BACKGROUND_SUFFIX in sheets[0].title:
+            raise OSError(28, "No space left on device", str(path))
+        return real_write_book(path, sheets)
+
+    monkeypatch.setattr("cbs_export_lab.excel.write_book", disk_full_at_the_background)
+    with pytest.raises(BasketError, match="No space left on device"):
+        basket.add(table, "Inkomen naar gemeente")
+    assert [i.id for i in basket.items] == [before.id]
+    assert [p.name for p in (basket.folder / "items").iterdir()] == [before.id]
 
 
 def test_background_asked_for_by_the_user_links_to_its_output(basket, count_table):
