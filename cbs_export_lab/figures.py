@@ -174,10 +174,13 @@ def _record_hist(args: dict[str, Any], result: Any) -> None:
     if len(groups) != len(datasets):
         return
     edges = np.asarray(edges, dtype=float)
-    weighted = args.get("weights") is not None
-    plain = len(datasets) == 1 and not (weighted or args.get("density") or args.get("cumulative"))
-    for values, artists in zip(datasets, groups):
-        values = _finite(values)
+    weights = _argument(args, "weights")
+    weight_sets = [None] * len(datasets) if weights is None else _datasets(weights)
+    if len(weight_sets) != len(datasets):
+        return
+    plain = len(datasets) == 1 and not (weights is not None or args.get("density") or args.get("cumulative"))
+    for values, weight, artists in zip(datasets, weight_sets, groups):
+        values = _drawn(values, weight)
         if not values.size:
             continue
         counts = np.asarray(heights).astype(np.int64) if plain else np.histogram(values, bins=edges)[0]
@@ -188,6 +191,18 @@ def _record_hist(args: dict[str, Any], result: Any) -> None:
             setattr(artist, _HIST, record)
 
 
+def _drawn(values: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """The finite values a weighted plot draws: a value of weight 0 adds nothing to its bin, so it is no unit there."""
+    import numpy as np
+
+    keep = np.isfinite(values)
+    if weights is not None:
+        if weights.shape != values.shape:
+            raise ValueError("weights do not match the data")
+        keep &= weights != 0
+    return values[keep]
+
+
 def _record_hist2d(args: dict[str, Any], result: Any) -> None:
     import numpy as np
 
@@ -195,6 +210,12 @@ def _record_hist2d(args: dict[str, Any], result: Any) -> None:
     x = np.asarray(_argument(args, "x"), dtype=float).ravel()
     y = np.asarray(_argument(args, "y"), dtype=float).ravel()
     keep = np.isfinite(x) & np.isfinite(y)
+    weights = _argument(args, "weights")
+    if weights is not None:
+        weights = np.asarray(weights, dtype=float).ravel()
+        if weights.shape != x.shape:
+            return
+        keep &= weights != 0
     x, y = x[keep], y[keep]
     if not x.size:
         return

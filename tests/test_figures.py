@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 import subprocess
 import sys
 
@@ -133,6 +134,21 @@ def test_weighted_histogram_is_judged_on_unweighted_counts(people):
     ax.set_title(f"N = {ages.size}")
     assert n[n > 0].min() >= T * 100  # the drawn heights all look large
     assert rules_of(check(fig), "threshold")
+
+
+def test_values_of_weight_zero_are_not_counted_in_their_bin(people):
+    ages = people.leeftijd.to_numpy(float)
+    women = (people.geslacht == "vrouw").to_numpy(float)
+    lo, hi = np.percentile(ages, [2, 99.5])
+    everyone = np.histogram(ages, bins=40, range=(lo, hi))[0]
+    drawn = np.histogram(ages[women == 1], bins=40, range=(lo, hi))[0]
+    hidden = np.flatnonzero((everyone >= T) & (drawn > 0) & (drawn < T))
+    assert hidden.size, "some bins are large only with the men, who get weight 0"
+    fig, ax = plt.subplots()
+    ax.hist(ages, bins=40, range=(lo, hi), weights=women)
+    ax.set_title(f"N = {int(women.sum())}")
+    (finding,) = rules_of(check(fig), "threshold")
+    assert re.search(rf"\bbin {hidden[0] + 1}\b", finding.where), finding.where
 
 
 def test_density_histogram_with_safe_range_passes(people):
