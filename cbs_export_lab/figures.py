@@ -538,7 +538,7 @@ class _FigureReader:
                 f"The pie chart in {place} was not drawn with Axes.pie, so the counts behind its wedges are unknown.",
                 f"the pie chart in {place}", "Draw it with ax.pie(counts) from a table of counts.",
             )
-        elif isinstance(artist, Rectangle) and artist.get_transform() != ax.transData:
+        elif isinstance(artist, Rectangle) and _off_data(ax, artist):
             self._reference(f"the shaded band in {place}")
         elif isinstance(artist, LineCollection) and not len(artist.get_segments()):
             return
@@ -594,7 +594,7 @@ class _FigureReader:
         y = np.asarray(line.get_ydata(orig=False), dtype=float)
         if not y.size:
             return
-        if line.get_transform() != ax.transData:
+        if _off_data(ax, line):
             if not (np.all(y == 0) or np.all(x == 0)):
                 self._reference(f"the reference line in {place}")
             return
@@ -850,6 +850,14 @@ def _x_labels(ax: Axes, x: np.ndarray) -> Label:
 
 def _numbered(i: int) -> str:
     return str(i + 1)
+
+
+def _off_data(ax: Axes, artist: Any) -> bool:
+    """Drawn at least partly in axes coordinates (axhline, axvspan, ...): a marker of a value, not data.
+
+    Compared by identity: transforms compare equal by value, so a reference line on axes whose limits happen to
+    be 0..1 would otherwise pass for data."""
+    return artist.get_transform() is not ax.transData
 
 
 def _has_points(line: Any) -> bool:
