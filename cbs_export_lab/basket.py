@@ -35,8 +35,10 @@ LOCK_TIMEOUT = 60.0
 BACKGROUND_SUFFIX = " - achtergrondinformatie (niet vrijgeven)"
 TABLE_FILES = (".csv", ".xlsx", ".parquet")
 BACKGROUND_SHEETS = {
-    "units": "units per cell", "rows": "records per cell", "largest_share": "share of the largest contributor",
-    "two_largest_share": "share of the two largest contributors", "weighted": "weighted value per cell",
+    "units": "eenheden per cel / units per cell", "rows": "records per cel / records per cell",
+    "largest_share": "aandeel van de grootste bijdrager / share of the largest contributor",
+    "two_largest_share": "aandeel van de twee grootste bijdragers / share of the two largest contributors",
+    "weighted": "gewogen waarde per cel / weighted value per cell",
 }
 _ID_LETTER = {"table": "t", "model": "m", "figure": "g", "syntax": "s", "file": "f"}
 
@@ -312,7 +314,7 @@ class Basket:
 
         It carries the table's own findings (they are about the same cells), for display only.
         """
-        from .excel import Sheet, write_book
+        from .excel import NO, Sheet, write_book
 
         title = item.title + BACKGROUND_SUFFIX
         about = f"Background information for the checker of {item.title!r} (basket item {item.id}). Not for release."
@@ -320,7 +322,8 @@ class Basket:
         def render(folder: Path, stem: str, t: str) -> list[Path]:
             sheets = [
                 Sheet(frame, f"{t}: {BACKGROUND_SHEETS.get(name, name)}", about,
-                      {"Background for": item.id, "Release": "no (niet vrijgeven)"}, name=name)
+                      {"Achtergrond bij / Background for": f"{item.title} ({item.id})",
+                       "Vrijgeven / Release": f"{NO} (niet vrijgeven / not for release)"}, name=name)
                 for name, frame in frames.items()
             ]
             return [write_book(folder / f"{stem}.xlsx", sheets)]
@@ -463,15 +466,20 @@ def _renderer(
     return render
 
 
-def _table_meta(result: CheckResult, compliant: bool) -> dict[str, str]:
+def _table_meta(result: CheckResult, compliant: bool) -> dict[str, Any]:
+    """The rows above a table that a checker reads first, labelled in Dutch and English like the form."""
+    from .excel import NO, NOT_GIVEN, STATUS_LABELS, UNKNOWN, YES
+
     n = result.counts.observations
     return {
-        "N": "unknown" if n is None else f"{n}",
-        "Unit": result.unit or "not given",
-        "Weighted": "yes (cells checked on unweighted counts)" if result.weighted else "no",
-        "Cell statistics from": result.source or "not known",
-        "Status": result.status,
-        "Rules": result.rules_origin + ("" if compliant else " (looser than the CBS defaults)"),
+        "Ongewogen N / Unweighted N": UNKNOWN if n is None else n,
+        "Eenheid / Unit": result.unit or NOT_GIVEN,
+        "Gewogen / Weighted": f"{YES} (cellen getoetst op ongewogen aantallen / cells checked on unweighted counts)"
+                              if result.weighted else NO,
+        "Bron celstatistieken / Cell statistics from": result.source or UNKNOWN,
+        "Status": STATUS_LABELS[result.status],
+        "Regels / Rules": result.rules_origin + ("" if compliant else
+                                                 " (ruimer dan de CBS-standaard / looser than the CBS defaults)"),
     }
 
 

@@ -19,6 +19,10 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from .atomic import atomic_path
 from .results import format_cell
 
+NOT_GIVEN = "niet opgegeven / not given"
+UNKNOWN = "onbekend / unknown"
+YES, NO = "ja / yes", "nee / no"
+STATUS_LABELS = {"pass": "voldoet / pass", "review": "beoordelen / review", "fail": "voldoet niet / fail"}
 MARK_FILL = "FFC7CE"
 MARK_FONT = "9C0006"
 DEFAULT_NOTE = "This cell fails a disclosure rule: do not release it as it is."

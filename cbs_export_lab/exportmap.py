@@ -266,7 +266,7 @@ def _why(mode: str, folder: str, label: str, outputs: list[Item]) -> tuple[bool,
 
     budget = light_budget(outputs)
     if budget.fits:
-        return True, f"{why} This zip is output light ({budget.fraction:.0%} of the budget), so its name starts with LIGHT_."
+        return True, f"{why} This zip is output light ({budget.summary()}), so its name starts with LIGHT_."
     reasons = "; ".join([*budget.exceeded, *budget.reasons]) or "it is over the output-light budget"
     return False, f"{why} This zip is not output light ({reasons}), so its name has no LIGHT_."
 

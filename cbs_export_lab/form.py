@@ -14,11 +14,11 @@ from openpyxl.styles import Alignment, Font
 
 from .basket import Item
 from .errors import UserError
-from .excel import cell_value
+from .excel import NO, NOT_GIVEN, STATUS_LABELS, UNKNOWN, YES, cell_value
 from .rules import Rules, default_rules, load_rules
 
-NOT_GIVEN = "niet opgegeven / not given"
-YES, NO = "ja / yes", "nee / no"
+KIND_LABELS = {"table": "tabel / table", "model": "model / model", "figure": "figuur / figure",
+               "syntax": "syntax / syntax", "file": "bestand / file"}
 FILE_COLUMNS = (
     ("Nr", 5),
     ("Titel / Title", 30),
@@ -66,7 +66,7 @@ def build_form(header: FormHeader, items: Sequence[Item], files: dict[str, list[
         ("Exportmap / Destination folder", header.folder),
         ("Zipbestand / Zip file", header.zip_name),
         ("Waarom deze map / Why this folder", header.why),
-        ("Aantal bestanden / Number of files", str(len(items))),
+        ("Aantal outputs / Number of outputs", _number_of_outputs(items)),
     ]
     if header.background_zip:
         rows.append(("Achtergrondinformatie (niet vrijgeven) / Background information (not for release)",
@@ -105,18 +105,27 @@ def build_form(header: FormHeader, items: Sequence[Item], files: dict[str, list[
     return wb
 
 
+def _number_of_outputs(items: Sequence[Item]) -> str:
+    """Outputs and background files apart: only the outputs are for release."""
+    background = sum(i.background for i in items)
+    outputs = str(len(items) - background)
+    if background:
+        outputs += f" (+ {background} achtergrondinformatie, niet vrijgeven / + {background} background, not for release)"
+    return outputs
+
+
 def _file_row(n: int, item: Item, files: list[str]) -> list[Any]:
     observations = item.counts.observations
     return [
         n,
         item.title,
         item.description or "",
-        item.kind,
+        KIND_LABELS.get(item.kind, item.kind),
         item.source or NOT_GIVEN,
         item.unit or NOT_GIVEN,
-        observations if observations is not None else "onbekend / unknown",
+        observations if observations is not None else UNKNOWN,
         YES if item.weighted else NO,
-        item.status,
+        STATUS_LABELS.get(item.status, item.status),
         "\n".join(f"{i}. {f.text()}" for i, f in enumerate(item.findings, 1)) or "geen / none",
         item.explanation.strip() if item.has_explanation else "",
         YES if item.background else NO,
@@ -132,7 +141,7 @@ def _rules_rows(items: Sequence[Item]) -> list[tuple[str, str]]:
     looser = ", ".join(rules.looser_than_defaults()) if rules else ""
     rows = [
         ("Herkomst / Origin", "standaard / defaults" if origin == "defaults" else origin),
-        ("Vingerafdruk / Fingerprint", rules.fingerprint if rules else "onbekend / unknown (rules file not found)"),
+        ("Vingerafdruk / Fingerprint", rules.fingerprint if rules else f"{UNKNOWN} (rules file not found)"),
         ("Volgens de standaard / Compliant with the defaults",
          YES if compliant else NO + (f" (looser than the defaults: {looser})" if looser else "")),
     ]

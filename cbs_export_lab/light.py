@@ -40,6 +40,22 @@ class LightBudget:
     figures: int = 0
     reasons: list[str] = field(default_factory=list)
 
+    def summary(self) -> str:
+        """What the budget was spent on, so a checker can verify a LIGHT_ name at a glance."""
+        parts = []
+        if self.tables:
+            parts.append(f"{_count(self.tables, 'table')} with {_count(self.cells, 'cell')}, "
+                         f"{self.count_cells} of them with counts")
+        if self.models:
+            parts.append(_count(self.models, "model result"))
+        if self.figures:
+            parts.append(_count(self.figures, "graph"))
+        return f"{self.fraction:.0%} of the budget: {', '.join(parts) or 'nothing'}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
 
 def light_budget(items: Iterable["Item"]) -> LightBudget:
     """The budget used by `items` (background items are skipped)."""

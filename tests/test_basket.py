@@ -18,7 +18,7 @@ import cbs_export_lab.excel
 from cbs_export_lab import demo
 from cbs_export_lab.basket import BACKGROUND_SUFFIX, Basket, BasketError
 from cbs_export_lab.errors import UserError
-from cbs_export_lab.excel import MARK_FILL
+from cbs_export_lab.excel import MARK_FILL, NO, NOT_GIVEN, STATUS_LABELS
 from cbs_export_lab.light import light_budget
 from cbs_export_lab.settings import save_user_settings
 
@@ -69,10 +69,21 @@ def test_table_round_trip(basket, count_table):
     [xlsx] = item.files
     ws = sheet(basket.path(item, xlsx))
     assert ws["A1"].value == "Personen naar gemeente en leeftijd" and ws["A2"].value == "Telling 2022"
-    assert meta(ws)["Status"] == item.status
-    assert meta(ws)["Weighted"] == "no" and meta(ws)["Rules"] == "defaults"
+    assert meta(ws)["Status"] == STATUS_LABELS[item.status]
+    assert meta(ws)["Gewogen / Weighted"] == NO and meta(ws)["Regels / Rules"] == "defaults"
     [again] = Basket(basket.folder).items
     assert same(again, item)
+
+
+def test_table_sheet_states_n_and_unit_from_the_data(basket, persons):
+    table = cel.crosstab(persons.gemeente, persons.geslacht, unit=persons.RINPERSOON, weights=persons.gewicht)
+    item = basket.add(table, "Gewogen personen naar gemeente")
+    rows = meta(sheet(basket.path(item, item.files[0])))
+    assert rows["Ongewogen N / Unweighted N"] == persons.RINPERSOON.nunique()
+    assert rows["Eenheid / Unit"] == "RINPERSOON" and rows["Gewogen / Weighted"].startswith("ja / yes")
+    plain = basket.add(pd.crosstab(persons.gemeente, persons.geslacht), "Zonder eenheid")
+    rows = meta(sheet(basket.path(plain, plain.files[0])))
+    assert rows["Ongewogen N / Unweighted N"] == "onbekend / unknown" and rows["Eenheid / Unit"] == NOT_GIVEN
 
 
 def test_looser_rules_are_recorded_on_the_item_and_the_sheet(basket, count_table, tmp_path, monkeypatch):
@@ -81,7 +92,7 @@ def test_looser_rules_are_recorded_on_the_item_and_the_sheet(basket, count_table
     monkeypatch.setenv("CBS_EXPORT_RULES", str(looser))
     item = basket.add(count_table, "Tabel")
     assert not item.rules_compliant and item.rules_origin != "defaults"
-    assert "looser than the CBS defaults" in meta(sheet(basket.path(item, item.files[0])))["Rules"]
+    assert "looser than the CBS defaults" in meta(sheet(basket.path(item, item.files[0])))["Regels / Rules"]
     assert not Basket(basket.folder).get(item.id).rules_compliant
 
 

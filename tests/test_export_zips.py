@@ -98,11 +98,14 @@ def test_vooraf_export_is_one_light_zip_with_form_and_checksums(basket, tmp_path
     assert header["Project / Project"] == "9001"
     assert header["Onderzoeker / Researcher"] == "niet opgegeven / not given"
     assert header["Exportmap / Destination folder"] == VOORAF
-    assert "output light" in header["Waarom deze map / Why this folder"]
+    why = header["Waarom deze map / Why this folder"]
+    assert "output light" in why
+    assert f"1 table with {table.counts.cells} cells, {table.counts.count_cells} of them with counts, 1 graph" in why
+    assert header["Aantal outputs / Number of outputs"] == "2"
     files = sheets["Bestanden"]
     titles = [row[1] for row in files[1:]]
     assert titles == ["Personen naar leeftijd en geslacht", "Leeftijdsverdeling"]
-    assert files[1][2] == "Aantal personen" and files[1][8] == "pass"
+    assert files[1][2:4] == ("Aantal personen", "tabel / table") and files[1][8] == "voldoet / pass"
     assert files[1][6] == len(persons)
     assert any(row[0] == "Vingerafdruk / Fingerprint" and row[1] == cel.load_rules().fingerprint
                for row in sheets["Regels"])
@@ -152,8 +155,10 @@ def test_vooraf_background_goes_inside_the_output_zip(basket, tmp_path, fixed_cl
     members = read_zip(result.zips[0])
     inside = [n for n in members if n.startswith("achtergrondinformatie (niet vrijgeven)/")]
     assert inside and all(basket.get(i).exported for i in (omzet.id,))
-    rows = form_sheets(members)["Bestanden"][1:]
-    assert [row[11] for row in rows] == ["nee / no", "ja / yes"]
+    sheets = form_sheets(members)
+    assert [row[11] for row in sheets["Bestanden"][1:]] == ["nee / no", "ja / yes"]
+    assert dict(sheets["Formulier"][1:])["Aantal outputs / Number of outputs"].startswith(
+        "1 (+ 1 achtergrondinformatie, niet vrijgeven")
 
 
 def test_held_back_items_are_in_no_zip_and_no_form(basket, exportmap, persons, fixed_clock):
