@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -130,9 +131,10 @@ class SettingsHandler(BaseHandler):
         if unknown:
             raise RequestError(f"Unknown setting(s) {', '.join(unknown)}; the sidebar can change "
                                f"{', '.join(EDITABLE_SETTINGS)}.")
-        if changes.get("exportmap"):
-            path = Path(str(changes["exportmap"]).strip()).expanduser()
-            changes["exportmap"] = str(path if path.is_absolute() else self.root / path)
+        if isinstance(changes.get("exportmap"), str):
+            text = changes["exportmap"].strip()
+            path = Path(text).expanduser()
+            changes["exportmap"] = str(path if path.is_absolute() else self.root / path) if text else None
         save_user_settings(**changes)
         self.reply(self.describe(self.load()))
 
@@ -255,10 +257,26 @@ class StripHandler(BaseHandler):
         if not isinstance(rel, str) or not rel.strip():
             raise RequestError('Give the notebook as {"path": "<notebook path relative to the server root>"}.')
         path = _inside(self.root, self.root / rel, "The notebook")
-        if path.suffix != ".ipynb" or not path.is_file():
+        if path.suffix.lower() != ".ipynb" or not path.is_file():
             raise RequestError(f"{rel} is not a notebook (.ipynb file) on this server.", 404)
-        item = self.basket().add_notebook(path, path.stem)
-        self.reply({"item": item_dict(item), "ok": item.status != "fail", "path": rel})
+        with warnings.catch_warnings():  # the reply's summary says it to the researcher; the server log need not
+            warnings.simplefilter("ignore", UserWarning)
+            item = self.basket().add_notebook(path, path.stem)
+        self.reply({"item": item_dict(item), "ok": item.status != "fail", "path": rel,
+                    "summary": strip_summary(item, rel)})
+
+
+def strip_summary(item: Any, rel: str) -> str:
+    """What the researcher has to do next with a notebook just stripped into the basket."""
+    added = f"A copy of {rel} without outputs, attachments or embedded images was added to the basket as '{item.title}'"
+    if item.never_exportable:
+        return (f"{added}, but its code or text still holds identifying values (listed below), so it can never be "
+                "exported. Remove them from the notebook, strip it again, and remove this item from the basket.")
+    if item.status != "pass":
+        return (f"{added}, but its code or text still holds data (listed below), so it is held back. Remove the data "
+                "from the notebook and strip it again, or explain in the basket why it discloses nothing (it then "
+                "goes to 1_Controle vooraf).")
+    return f"{added}. No identifying values, counts or tables were found in its code or text."
 
 
 def handlers(base_url: str) -> list[tuple[str, type[BaseHandler]]]:

@@ -99,6 +99,12 @@ async def test_settings_with_a_relative_exportmap_is_taken_from_the_server_root(
     assert [f["exists"] for f in body["folders"]] == [True, False, False]
 
 
+async def test_a_blank_exportmap_clears_it_instead_of_pointing_at_the_server_root(api, exportmap):
+    await api("PUT", "settings", {"exportmap": str(exportmap)})
+    status, body = await api("PUT", "settings", {"exportmap": "   "})
+    assert status == 200 and body["exportmap"] is None and "No exportmap is set" in body["problem"]
+
+
 async def test_settings_say_which_values_a_project_file_fixes(api, jp_root_dir):
     (jp_root_dir / "cbs-export.toml").write_text('project = "1234"\nexportmap = "em"\n', encoding="utf-8")
     demo.make_exportmap(jp_root_dir / "em", "achteraf")
@@ -198,6 +204,8 @@ async def test_prepare_writes_the_zips_and_says_where(api, basket, exportmap):
 
     status, again = await api("GET", "plan")
     assert again["zips"] == []
+    status, after = await api("GET", "basket")
+    assert after["budget"]["fraction"] == 0 and after["budget"]["tables"] == 0  # exported items no longer count
 
 
 async def test_zip_listing_refuses_paths_outside_the_exportmap(api, exportmap, tmp_path):
@@ -224,15 +232,35 @@ def _notebook(path: Path, code: str) -> Path:
 
 
 async def test_strip_adds_the_notebook_as_syntax_with_its_scan_report(api, jp_root_dir):
-    pytest.importorskip("cbs_export_lab.strip", reason="the strip module has not landed yet")
     (jp_root_dir / "work").mkdir()
-    _notebook(jp_root_dir / "work" / "analysis.ipynb", "import pandas as pd\ndf = pd.read_csv('data.csv')\n")
-    status, body = await api("POST", "strip", {"path": "work/analysis.ipynb"})
+    src = _notebook(jp_root_dir / "work" / "Analysis.IPYNB", "import pandas as pd\ndf = pd.read_csv('data.csv')\ndf")
+    src_nb = nbformat.read(src, as_version=4)
+    src_nb.cells[0].outputs = [nbformat.v4.new_output("stream", text="gemeente aantal\nVlieland 3\n")]
+    nbformat.write(src_nb, src)
+    status, body = await api("POST", "strip", {"path": "work/Analysis.IPYNB"})
     assert status == 200, body
-    assert body["item"]["kind"] == "syntax" and body["item"]["title"] == "analysis"
+    assert body["item"]["kind"] == "syntax" and body["item"]["title"] == "Analysis"
+    assert body["ok"] and body["item"]["findings"] == [] and "No identifying values" in body["summary"]
     stored = cel.Basket().get(body["item"]["id"])
-    assert body["ok"] == (stored.status != "fail")
-    assert [f["message"] for f in body["item"]["findings"]] == [f.message for f in stored.findings]
+    copies = [cel.Basket().path(stored, f) for f in stored.files if f.endswith(".ipynb")]
+    assert copies and all(c.outputs == [] for p in copies for c in nbformat.read(p, as_version=4).cells)
+    assert "Vlieland" not in "".join(p.read_text(encoding="utf-8") for p in copies)
+
+
+async def test_strip_says_what_to_do_when_the_notebook_still_holds_data(api, jp_root_dir, persons):
+    by_age = persons.groupby("leeftijdsklasse", observed=True).size()
+    pasted = "\n".join(f"# {age}\t{n}" for age, n in by_age.items())
+    _notebook(jp_root_dir / "counts.ipynb", f"{pasted}\nx = 1\n")
+    status, body = await api("POST", "strip", {"path": "counts.ipynb"})
+    assert status == 200 and not body["ok"]
+    assert {f["rule"] for f in body["item"]["findings"]} == {"data"}
+    assert "explain" in body["summary"] and "1_Controle vooraf" in body["summary"]
+
+    rin = persons["RINPERSOON"].iloc[0]
+    _notebook(jp_root_dir / "ids.ipynb", f"odd = persons[persons.RINPERSOON == '{rin}']\n")
+    status, body = await api("POST", "strip", {"path": "ids.ipynb"})
+    assert status == 200 and not body["ok"] and body["item"]["never_exportable"]
+    assert "never be exported" in body["summary"] and rin not in json.dumps(body)
 
 
 async def test_strip_refuses_notebooks_outside_the_server_root(api, jp_root_dir, tmp_path):

@@ -73,6 +73,8 @@ export interface IStripped {
   item: IItem;
   ok: boolean;
   path: string;
+  /** What was added and what to do next, in plain words (decided by the server). */
+  summary: string;
 }
 
 /** Call `/cbs-export-lab/<path>`; a failed call throws an Error carrying the server's plain message. */

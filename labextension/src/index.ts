@@ -20,15 +20,9 @@ function reportBody(result: IStripped): Widget {
   const body = document.createElement('div');
   body.className = 'jp-CbsExport-report';
   const intro = document.createElement('p');
-  intro.textContent = result.ok
-    ? `A copy of ${result.path} without outputs was added to the basket as syntax "${result.item.title}".`
-    : `A copy of ${result.path} without outputs was added to the basket as "${result.item.title}", but it still contains data. It cannot be exported until you remove it from the notebook and strip it again.`;
+  intro.textContent = result.summary;
   body.append(intro);
-  if (result.item.findings.length === 0) {
-    const none = document.createElement('p');
-    none.textContent = 'No identifiers, counts or tables were found in the code or the text.';
-    body.append(none);
-  } else {
+  if (result.item.findings.length > 0) {
     const list = document.createElement('ul');
     for (const f of result.item.findings) {
       const li = document.createElement('li');

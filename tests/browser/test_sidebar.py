@@ -48,6 +48,7 @@ def test_kernel_items_show_up_and_prepare_export_writes_the_zips(page, lab, arti
     panel = open_sidebar(page, lab["url"])
     panel.locator(".jp-CbsExport-problem").first.wait_for(timeout=WAIT_MS)
     assert "No exportmap is set" in panel.inner_text()
+    panel.locator(".jp-CbsExport-basket .jp-CbsExport-empty").wait_for(timeout=WAIT_MS)  # drawn after the settings
     assert "The basket is empty" in panel.inner_text()
     shot(panel, artifacts, "1-no-exportmap")
 
@@ -134,9 +135,10 @@ def test_strip_command_from_the_file_browser_shows_the_scan_report(page, lab, ar
     dialog.wait_for(timeout=WAIT_MS)
     page.screenshot(path=str(artifacts / "strip-dialog.png"))
     item = cel.Basket().items[0]
-    assert item.kind == "syntax" and item.title == "analysis" and item.findings
+    assert item.kind == "syntax" and item.title == "analysis" and item.findings and item.never_exportable
     text = dialog.inner_text()
-    assert "analysis.ipynb" in text
+    assert "analysis.ipynb" in text and "never be exported" in text
+    assert "000123456" not in text and "000654321" not in text
     for finding in item.findings:
         assert finding.message in text
     dialog.get_by_role("button", name="OK").click()
