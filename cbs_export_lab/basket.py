@@ -179,6 +179,11 @@ class Basket:
             render: Callable[[Path, str, str], list[Path]] = lambda folder, stem, t: [_copy_file(file, folder)]
             kind = "file"
         else:
+            if isinstance(obj, (str, os.PathLike)):
+                raise UserError(
+                    f"{title!r} cannot be added: there is no file {str(obj)!r} (seen from the folder "
+                    f"{Path.cwd()}). Give the path of an existing file, or add the table, model or figure itself."
+                )
             result = check(obj, data=data, unit=unit, weights=weights, rules=rules)
             if result.kind not in ("table", "model", "figure"):
                 raise UserError(
@@ -592,12 +597,12 @@ def _copy_file(src: Path, folder: Path) -> Path:
     return dst
 
 
-_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+WINDOWS_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))})
 
 
 def _safe_filename(name: str) -> str:
     clean = re.sub(r'[<>:"/\\|?*\x00-\x1f]', "_", name).rstrip(". ") or "file"
-    if clean.split(".")[0].upper() in _WINDOWS_RESERVED:
+    if clean.split(".")[0].upper() in WINDOWS_RESERVED:
         clean = "_" + clean
     return clean[:120]
 

@@ -81,8 +81,8 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 
     basket = Basket(args.basket)
     options = dict(mode=args.mode, project=args.project, include_exported=args.include_exported)
-    plan = plan_export(basket, args.exportmap, **options)
     if args.dry_run:
+        plan = plan_export(basket, args.exportmap, **options)
         print(json.dumps(plan.to_dict(), ensure_ascii=False, indent=1) if args.json else "\n".join(plan.describe()))
         return 0
     result = prepare_export(basket, args.exportmap, **options)

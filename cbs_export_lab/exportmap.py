@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from .atomic import replace_with_retry
-from .basket import Basket, Item
+from .basket import WINDOWS_RESERVED, Basket, Item
 from .errors import UserError
 from .settings import MODES, load_settings
 
@@ -35,7 +35,6 @@ PARTIAL_SUFFIX = ".partial"
 EXPORT_LOCK = ".export.lock"
 WRITE_ORDER = (BACKGROUND, VOORAF, ACHTERAF)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ ()-]+")
-_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 _ZIP_EPOCH_MIN = datetime(1980, 1, 1, tzinfo=timezone.utc)
 
 
@@ -138,7 +137,7 @@ def safe_name(text: str, fallback: str = "output", limit: int = 60) -> str:
     """ASCII, valid on Windows and without path separators: accents dropped, other characters become '_'."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     cleaned = _UNSAFE.sub("_", ascii_text).strip(" ._")[:limit].strip(" ._")
-    if cleaned.split(".")[0].upper() in _WINDOWS_RESERVED:
+    if cleaned.split(".")[0].upper() in WINDOWS_RESERVED:
         cleaned = "_" + cleaned
     return cleaned or fallback
 
