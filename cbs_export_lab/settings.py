@@ -103,10 +103,14 @@ def find_project_file(start: str | os.PathLike[str] | None = None) -> Path | Non
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        with open(path, "rb") as fh:
-            doc = tomllib.load(fh)
+        text = path.read_text(encoding="utf-8-sig")
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"Settings file {path} is not valid TOML ({exc}). Correct or delete it.") from None
+        hint = (" A Windows path needs single quotes ('F:\\exportmap') or forward slashes (\"F:/exportmap\"): "
+                "in double quotes a backslash starts an escape." if "\\" in text else "")
+        raise SettingsError(f"Settings file {path} is not valid TOML ({exc}).{hint} Correct or delete it.") from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"Settings file {path} is not UTF-8 text. Save it as UTF-8 and try again.") from None
     except OSError as exc:
         raise SettingsError(f"Settings file {path} cannot be read: {exc.strerror}.") from None
     values = {}
