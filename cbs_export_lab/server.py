@@ -94,22 +94,10 @@ def item_dict(item: Any) -> dict[str, Any]:
     return {**item.to_dict(), "needs_explanation": item.needs_explanation, "has_explanation": item.has_explanation}
 
 
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
 def _inside(root: Path, candidate: Path, what: str) -> Path:
     resolved = candidate.resolve()
     if resolved != root and root not in resolved.parents:
-        raise RequestError(f"{what} must be inside {root.name or root}; {candidate} is not.", 403)
+        raise RequestError(f"{what} must be inside {root}; {candidate} is not.", 403)
     return resolved
 
 
@@ -175,7 +163,7 @@ class BasketHandler(BaseHandler):
 
         items = self.basket().items
         waiting = [i for i in items if not i.exported]
-        self.reply({"items": [item_dict(i) for i in items], "budget": _plain(light_budget(waiting))})
+        self.reply({"items": [item_dict(i) for i in items], "budget": dataclasses.asdict(light_budget(waiting))})
 
 
 class ItemHandler(BaseHandler):
@@ -227,7 +215,7 @@ class PrepareHandler(BaseHandler):
             with zipfile.ZipFile(path) as zf:
                 members = zf.namelist()
             written.append({"folder": path.parent.name, "name": path.name, "path": str(path), "files": members})
-        self.reply({"exportmap": str(root), "zips": written, "blocked": _plain(result.blocked)})
+        self.reply({"exportmap": str(root), "zips": written, "blocked": [dataclasses.asdict(b) for b in result.blocked]})
 
 
 class ZipHandler(BaseHandler):
