@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -73,6 +73,12 @@ class Design:
     factors: dict[str, Grouping]
     categorical_columns: frozenset[int]
     interactions: list[tuple[str, ...]]
+    kept: np.ndarray | None = None
+
+    def only(self, kept: np.ndarray) -> "Design":
+        """The design cut to the rows in `kept` (a boolean mask over the rows of the fit)."""
+        factors = {name: Grouping(g.term, g.codes[kept], g.labels) for name, g in self.factors.items()}
+        return replace(self, exog=self.exog[kept], factors=factors, kept=kept)
 
 
 def check_model(res: Any, *, data: Any = None, unit: Any = None, rules: Rules) -> CheckResult:
@@ -89,8 +95,12 @@ def check_model(res: Any, *, data: Any = None, unit: Any = None, rules: Rules) -
         )], counts=Counts(models=1), rules_origin=rules.origin)
     rows = _Rows.of(res)
     ids, unit_name, source = _units(rows, data, unit, rules)
-    units, distinct = (None, rows.n) if ids is None else _unit_codes(ids)
     design = _design(res, rows)
+    weighted = _weighted_rows(model, rows.n)
+    if weighted is not None:
+        design = design.only(weighted)
+        ids = None if ids is None else ids[weighted]
+    units, distinct = (None, len(design.exog)) if ids is None else _unit_codes(ids)
 
     findings = [*_dof_findings(res, rules)]
     findings += _level_findings(design, units, unit_name, rules)
@@ -313,6 +323,19 @@ def _units(rows: _Rows, data: Any, unit: Any, rules: Rules) -> tuple[np.ndarray 
     return np.asarray(values), name, None
 
 
+def _weighted_rows(model: Any, n: int) -> np.ndarray | None:
+    """The rows the fit gives a weight other than 0, or None when that is all of them.
+
+    A row of weight 0 takes no part in the estimates, so it is no observation behind a level's coefficient."""
+    prior = ("freq_weights", "var_weights") if getattr(model, "freq_weights", None) is not None else ("weights",)
+    kept = np.ones(n, dtype=bool)
+    for name in prior:
+        weights = getattr(model, name, None)
+        if weights is not None and np.ndim(weights) == 1 and len(weights) == n:
+            kept &= np.asarray(weights, dtype=float) != 0
+    return None if kept.all() else kept
+
+
 def _unit_codes(ids: np.ndarray) -> tuple[np.ndarray, int]:
     """An integer code per row for its unit, and the number of distinct units (a missing id counts as one unit)."""
     codes, uniques = pd.factorize(ids, use_na_sentinel=False)
@@ -489,7 +512,7 @@ def _saturated_findings(res: Any, design: Design, units: np.ndarray | None, unit
                  "coefficients reproduce the table of these patterns")
     fix = ("Merge small categories so every pattern holds enough observations, or export the table itself and "
            "check it as a table.")
-    outcome = _discrete_outcome(res)
+    outcome = _discrete_outcome(res, design.kept)
     cells = patterns
     if outcome is not None:
         outcome_codes, values = pd.factorize(outcome, sort=True)
@@ -527,7 +550,7 @@ def _pattern_labels(design: Design, rows: np.ndarray) -> list[str]:
     return labels
 
 
-def _discrete_outcome(res: Any) -> np.ndarray | None:
+def _discrete_outcome(res: Any, kept: np.ndarray | None) -> np.ndarray | None:
     """The outcome of a model whose coefficients give the share of each outcome per pattern, else None."""
     model = res.model
     family = getattr(model, "family", None)
@@ -535,4 +558,6 @@ def _discrete_outcome(res: Any) -> np.ndarray | None:
     if type(model).__name__ not in _DISCRETE_OUTCOME and not binomial:
         return None
     endog = np.asarray(model.endog, dtype=float)
-    return endog if endog.ndim == 1 else None
+    if endog.ndim != 1:
+        return None
+    return endog if kept is None else endog[kept]

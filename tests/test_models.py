@@ -228,6 +228,23 @@ def test_rows_dropped_for_missing_values_are_not_counted(sample):
     assert f"has {len(amersfoort) - 2} unit" in found["Amersfoort"]
 
 
+@pytest.mark.parametrize("fit", [
+    lambda d, w: smf.wls("log_inkomen ~ C(gemeente) + geslacht", d, weights=w).fit(),
+    lambda d, w: smf.glm("log_inkomen ~ C(gemeente) + geslacht", d, freq_weights=w).fit(),
+    lambda d, w: smf.glm("log_inkomen ~ C(gemeente) + geslacht", d, var_weights=w).fit(),
+], ids=["WLS weights", "GLM freq_weights", "GLM var_weights"])
+def test_rows_of_weight_zero_are_not_observations_behind_a_level(fit, sample):
+    largest = sample["gemeente"].value_counts().index[0]
+    weights = np.where((sample["gemeente"] == largest) & (np.arange(len(sample)) % 10 != 0), 0.0, sample["gewicht"])
+    weighted = sample[weights != 0]
+    assert 0 < (weighted["gemeente"] == largest).sum() < MIN <= (sample["gemeente"] == largest).sum()
+
+    result = check(fit(sample, weights))
+
+    assert set(level_findings(result, "C(gemeente)")) == set(small_levels(weighted["gemeente"]))
+    assert result.counts.observations == weighted["RINPERSOON"].nunique()
+
+
 def test_results_wrapper_and_bare_results_are_judged_alike(sample):
     res = smf.ols("log_inkomen ~ C(gemeente) + geslacht", sample).fit()
     wrapped, bare = check(res), check(res._results)
