@@ -7,7 +7,6 @@ the table's labels and values are those they were computed for.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -21,7 +20,8 @@ from .cellstats import (
 )
 from .errors import UserError
 from .results import CheckResult, Counts, Finding, format_cells, format_label
-from .rules import RULES_ENV, Rules, load_rules
+from .rules import Rules
+from .settings import active_rules
 
 STATS_ATTR = "cbs_export_lab.cell_stats"
 MAX_CELLS = 20_000_000
@@ -64,14 +64,6 @@ def _statistic(aggfunc: Any) -> tuple[str | None, float | None]:
         if aggfunc == "quantile":
             return "quantile", 0.5
     return None, None
-
-
-def _active_rules() -> Rules:
-    if os.environ.get(RULES_ENV):
-        return load_rules()
-    from .settings import load_settings
-
-    return load_rules(load_settings().rules)
 
 
 def _column_or_array(data: pd.DataFrame | None, arg: Any, what: str, n: int, index: pd.Index | None) -> tuple[np.ndarray, str]:
@@ -504,21 +496,13 @@ def crosstab(index: Any, columns: Any, values: Any = None, rownames: Any = None,
                           pandas_table=pandas_table, ranks=_ranks())
     if normalize is not False:
         table = _normalize(table, normalize, margins)
-        stats = _restat(stats, table, normalized=str(normalize))
+        stats = stats.align(table.index, table.columns)
+        stats.normalized = str(normalize)
     return attach_stats(table, stats)
 
 
-def _restat(stats: CellStats, table: pd.DataFrame, normalized: str | None = None) -> CellStats:
-    out = stats.align(table.index, table.columns)
-    rows_at = label_positions(stats.index, table.index)
-    cols_at = label_positions(stats.columns, table.columns)
-    out.is_margin = take_grid(stats.is_margin, rows_at, cols_at, False)
-    out.normalized = normalized
-    return out
-
-
 def _ranks() -> int:
-    return max(KEEP_LARGEST, _active_rules().dominance_n)
+    return max(KEEP_LARGEST, active_rules().dominance_n)
 
 
 def pivot_table(data: pd.DataFrame, values: Any = None, index: Any = None, columns: Any = None, aggfunc: Any = "mean",
@@ -545,7 +529,7 @@ def pivot_table(data: pd.DataFrame, values: Any = None, index: Any = None, colum
         return pd.pivot_table(data, **kwargs)  # checked later as a plain pandas table
     n = len(data)
     unit_values, unit_name = (None, None)
-    rules = _active_rules()
+    rules = active_rules()
     if unit is not None:
         unit_values, unit_name = _column_or_array(data, unit, "unit", n, data.index)
     else:
@@ -813,13 +797,6 @@ def check_table(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = 
     stats = carried_stats(table)
     if stats is not None and unit is None and weights is None:
         return check_with_stats(table, stats, rules)
-    try:
-        from .plain import check_plain_table
-    except ImportError:
-        return CheckResult(kind="table", findings=[Finding(
-            rule="unknown_counts", severity=rules.unknown_counts,
-            message="This table carries no cell statistics, so the counts behind its numbers are unknown.",
-            where="the whole table",
-            fix="Build it with cel.crosstab or cel.pivot_table, or explain where the numbers come from.")],
-            counts=Counts(tables=1, cells=int(np.prod(getattr(table, "shape", (0,))))), rules_origin=rules.origin)
+    from .plain import check_plain_table  # plain builds on this module
+
     return check_plain_table(table, data=data, unit=unit, weights=weights, rules=rules)
