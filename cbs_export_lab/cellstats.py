@@ -83,30 +83,40 @@ class CellStats:
 
     def align(self, index: pd.Index, columns: pd.Index) -> "CellStats":
         """The same statistics on other labels of the same grouping; labels absent here have no source rows."""
-        rows_at = label_positions(self.index, index)
-        cols_at = label_positions(self.columns, columns)
+        return self.take(label_positions(self.index, index), label_positions(self.columns, columns), index, columns)
 
-        def take(values: np.ndarray | None, fill: Any = 0) -> np.ndarray | None:
-            if values is None:
-                return None
-            return take_grid(values, rows_at, cols_at, fill)
+    def take(self, rows_at: np.ndarray, cols_at: np.ndarray, index: pd.Index, columns: pd.Index) -> "CellStats":
+        """The cells at these row and column positions (-1: no source rows), labelled `index` x `columns`."""
+        def cells(values: np.ndarray | None, fill: Any = 0) -> np.ndarray | None:
+            return None if values is None else take_grid(values, rows_at, cols_at, fill)
 
-        more = None if self.top_more is None else np.stack([take(m) for m in self.top_more])
+        more = None if self.top_more is None else np.stack([cells(m) for m in self.top_more])
         return CellStats(
-            index=index, columns=columns, units=take(self.units), rows=take(self.rows), weighted=take(self.weighted),
-            top1=take(self.top1), top2=take(self.top2), abs_total=take(self.abs_total), statistic=self.statistic,
-            magnitude=self.magnitude, is_margin=take(self.is_margin, False), unit_name=self.unit_name,
-            weighted_table=self.weighted_table, source=self.source, top_more=more, quantile=self.quantile,
-            normalized=self.normalized, observations=self.observations,
+            index=index, columns=columns, units=cells(self.units), rows=cells(self.rows),
+            weighted=cells(self.weighted), top1=cells(self.top1), top2=cells(self.top2),
+            abs_total=cells(self.abs_total), statistic=self.statistic, magnitude=self.magnitude,
+            is_margin=cells(self.is_margin, False), unit_name=self.unit_name, weighted_table=self.weighted_table,
+            source=self.source, top_more=more, quantile=self.quantile, normalized=self.normalized,
+            observations=self.observations,
         )
 
 
-def label_positions(have: pd.Index, want: pd.Index) -> np.ndarray:
-    """Where each label of `want` sits in `have` (-1: absent); missing values match each other."""
-    if have.equals(want):
+def label_positions(have: pd.Index, want: Sequence[Any]) -> np.ndarray:
+    """Where each label of `want` sits in `have` (-1: absent); missing values match each other.
+
+    Labels are looked up as they are first; only the ones not found are normalised (NaN != NaN), which keeps
+    tables of many MultiIndex labels cheap.
+    """
+    if isinstance(want, pd.Index) and have.equals(want):
         return np.arange(len(want))
-    lookup = {_plain(label): i for i, label in enumerate(have)}
-    return np.array([lookup.get(_plain(label), -1) for label in want], dtype=np.int64)
+    exact = {label: i for i, label in enumerate(have)}
+    want = list(want)
+    found = np.fromiter((exact.get(label, -1) for label in want), dtype=np.int64, count=len(want))
+    missing = np.flatnonzero(found < 0)
+    if missing.size:
+        normal = {_plain(label): i for i, label in enumerate(have)}
+        found[missing] = [normal.get(_plain(want[i]), -1) for i in missing]
+    return found
 
 
 def _plain(label: Any) -> Any:
@@ -186,22 +196,45 @@ def largest_per_group(group: np.ndarray, values: np.ndarray, n_groups: int, rank
     return np.maximum(out, 0.0)
 
 
-def _pairs(group: np.ndarray, unit: np.ndarray, n_units: int,
-           values: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """The distinct (group, unit) pairs as sorted keys group * n_units + unit, and the values summed per pair.
+def _run_starts(ordered: np.ndarray) -> np.ndarray:
+    """Where each run of equal values starts in a sorted array."""
+    first = np.ones(ordered.size, dtype=bool)
+    first[1:] = ordered[1:] != ordered[:-1]
+    return np.flatnonzero(first)
+
+
+def _run_sums(values: np.ndarray | None, starts: np.ndarray) -> np.ndarray | None:
+    if values is None:
+        return None
+    return np.add.reduceat(values, starts) if starts.size else np.zeros(0)
+
+
+def _unit_pairs(cell: np.ndarray, unit: np.ndarray, n_cells: int,
+                values: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The distinct (unit, cell) pairs, ordered by unit and then cell, and the values summed per pair.
 
     Sorting integer keys is much faster than hashing them, and sorted keys make the pairs consecutive runs.
     """
-    keys = group.astype(np.int64) * n_units + unit
+    keys = unit.astype(np.int64) * n_cells + cell
     order = None if values is None else np.argsort(keys)
     ordered = np.sort(keys) if order is None else keys[order]
-    first = np.ones(ordered.size, dtype=bool)
-    first[1:] = ordered[1:] != ordered[:-1]
-    starts = np.flatnonzero(first)
-    if values is None:
-        return ordered[starts], None
-    sums = np.add.reduceat(values[order], starts) if starts.size else np.zeros(0)
-    return ordered[starts], sums
+    starts = _run_starts(ordered)
+    pair_unit, pair_cell = np.divmod(ordered[starts], n_cells)
+    return pair_unit, pair_cell, _run_sums(None if values is None else values[order], starts)
+
+
+def _line_pairs(pair_unit: np.ndarray, line: np.ndarray, n_lines: int, contrib: np.ndarray | None,
+                ordered: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """The distinct (unit, row) or (unit, column) pairs of the (unit, cell) pairs: each pair's line, and the
+    contributions summed per pair. The pairs come ordered by unit, so a stable sort of these keys is cheap;
+    rows are already in order within a unit (`ordered`), columns are not."""
+    keys = pair_unit * n_lines + line
+    if not ordered:
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        contrib = None if contrib is None else contrib[order]
+    starts = _run_starts(keys)
+    return keys[starts] % n_lines, _run_sums(contrib, starts)
 
 
 def grouped_stats(groups: Groups, *, values: np.ndarray | None, unit: np.ndarray | None, n_units: int,
@@ -234,25 +267,22 @@ def grouped_stats(groups: Groups, *, values: np.ndarray | None, unit: np.ndarray
             abs_inner = np.bincount(cell, ax, minlength=n_cells)
             largest, abs_total = _margins_from_cells(inner_top, abs_inner, R, C, ranks)
     else:
-        pair_key, contrib = _pairs(cell, unit, n_units, x)
-        pair_cell = pair_key // n_units
-        pair_unit = pair_key % n_units
-        pair_row, pair_col = pair_cell // C, pair_cell % C
-        by_row_keys, by_row_sums = _pairs(pair_row, pair_unit, n_units, contrib)
-        by_col_keys, by_col_sums = _pairs(pair_col, pair_unit, n_units, contrib)
+        pair_unit, pair_cell, contrib = _unit_pairs(cell, unit, n_cells, x)
+        pair_row, pair_col = np.divmod(pair_cell, C)
+        by_row, by_row_sums = _line_pairs(pair_unit, pair_row, R, contrib, ordered=True)
+        by_col, by_col_sums = _line_pairs(pair_unit, pair_col, C, contrib, ordered=False)
         observations = int(np.count_nonzero(np.bincount(pair_unit, minlength=n_units)))
         units = bordered(np.bincount(pair_cell, minlength=n_cells).reshape(R, C),
-                         np.bincount(by_row_keys // n_units, minlength=R),
-                         np.bincount(by_col_keys // n_units, minlength=C), observations)
+                         np.bincount(by_row, minlength=R), np.bincount(by_col, minlength=C), observations)
         largest = np.zeros((ranks,) + shape)
         abs_total = np.zeros(shape)
         if contrib is not None:
             top, tot = _top_and_total(pair_cell, contrib, n_cells, ranks)
             largest[:, :R, :C] = top.reshape(ranks, R, C)
             abs_total[:R, :C] = tot.reshape(R, C)
-            for keys, sums, n, put in ((by_row_keys, by_row_sums, R, np.s_[:R, C]),
-                                       (by_col_keys, by_col_sums, C, np.s_[R, :C])):
-                top, tot = _top_and_total(keys // n_units, sums, n, ranks)
+            for line, sums, n, put in ((by_row, by_row_sums, R, np.s_[:R, C]),
+                                       (by_col, by_col_sums, C, np.s_[R, :C])):
+                top, tot = _top_and_total(line, sums, n, ranks)
                 largest[(slice(None),) + put] = top
                 abs_total[put] = tot
             per_unit = np.bincount(pair_unit, contrib, minlength=n_units)

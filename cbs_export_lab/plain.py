@@ -19,7 +19,8 @@ import pandas as pd
 from .errors import UserError
 from .results import CheckResult, Counts, Finding, format_cells, format_label
 from .rules import Rules
-from .tables import CellStats, cell_stats, check_with_stats
+from .cellstats import CellStats, label_positions
+from .tables import cell_stats, check_with_stats
 
 # What a cell holds, as far as the labels and values tell.
 EMPTY, COUNT, SHARE, EXTREME, MAGNITUDE, UNKNOWN, TEXT, NOT_APPLICABLE, UNLABELLED = range(9)
@@ -829,11 +830,24 @@ class Grouper:
             self._numbers[value] = column.to_numpy(dtype=float, na_value=np.nan)[self.valid]
         return self._numbers[value]
 
+    def rows_of(self, cells: list[tuple[Any, ...]]) -> pd.DataFrame:
+        """The source rows of these cells' groups (and a few more): where every key takes one of their values."""
+        mask = np.ones(len(self.source), dtype=bool)
+        for i, (codes, uniques) in enumerate(self._codes):
+            at = uniques.get_indexer(pd.Index(list({c[i] for c in cells}), dtype=object))
+            wanted = np.zeros(len(uniques) + 1, dtype=bool)  # the extra last entry is code -1 (missing): never
+            wanted[at[at >= 0]] = True
+            mask &= wanted[codes]
+        return self.source[mask]
+
     def per_group(self, kept: tuple[int, ...], value: Any, statistic: str) -> np.ndarray | None:
+        """The statistic per group id, or None when the keys have too many combinations."""
         found = self.ids(kept)
-        if found is None or statistic not in _FAST:
+        if found is None or (statistic not in _FAST and value is None):
             return None
         ids, span = found
+        if statistic not in _FAST:
+            return self._other_statistic(ids, span, value, statistic)
         if statistic == "contributors":
             return self._contributors(ids, span, value)
         weighted = statistic[0] == "w"
@@ -851,6 +865,16 @@ class Grouper:
         with np.errstate(all="ignore"):
             result = total if statistic == "sum" else total / n
         return np.where(rows > 0, result, np.nan)
+
+
+    def _other_statistic(self, ids: np.ndarray, span: int, value: Any, statistic: str) -> np.ndarray:
+        """Medians, quantiles and the like by pandas, grouped on the one integer group id (not on the key columns)."""
+        column = self.source[value]
+        groups = (column if self.valid.all() else column[self.valid]).groupby(ids, sort=False)
+        got = groups.quantile(float(statistic[1:])) if statistic[0] == "q" else groups.agg(statistic)
+        out = np.full(span, np.nan)
+        out[got.index.to_numpy()] = pd.to_numeric(got, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        return out
 
 
 def reproduce(grouper: Grouper, cell_keys: list[tuple[Any, ...]], value: Any, statistic: str,
@@ -971,18 +995,6 @@ def _sample(cell_keys: list[tuple[Any, ...]], table_values: np.ndarray, position
     return np.array([usable[int(i * step)] for i in range(_SAMPLE_CELLS)], dtype=int)
 
 
-def _rows_of(source: pd.DataFrame, keys: list[Any], cells: list[tuple[Any, ...]]) -> pd.DataFrame:
-    """The source rows of these cells' groups (and a few more): where every key takes one of their values."""
-    mask = np.ones(len(source), dtype=bool)
-    for i, key in enumerate(keys):
-        wanted = list({c[i] for c in cells})
-        try:
-            mask &= source[key].isin(wanted).to_numpy()
-        except TypeError:
-            return source
-    return source[mask]
-
-
 def find_block(grouper: Grouper, layout: Layout, table_values: np.ndarray, positions: np.ndarray,
                value: Any, statistic: str | None, id_columns: list[Any]) -> Match | None:
     """The first (value, statistic) that reproduces every cell of a block exactly, or None."""
@@ -1007,7 +1019,7 @@ def find_block(grouper: Grouper, layout: Layout, table_values: np.ndarray, posit
         rejectable = len(sample) > 0 and tried > 0 and (stat not in _FAST or len(options) > _SAMPLE_CELLS)
         try:
             if rejectable and small is None:  # cheap rejection on the rows of a few cells
-                small = Grouper(_rows_of(source, layout.keys, sample_keys), layout.keys)
+                small = Grouper(grouper.rows_of(sample_keys), layout.keys)
             if rejectable and not values_match(
                     table_values[sample], reproduce(small, sample_keys, candidate, stat, margins), counting):
                 continue
@@ -1163,35 +1175,11 @@ def _axis_label(keys: tuple[Any, ...], margins_name: str | None) -> Any:
     return keys[0] if len(keys) == 1 else tuple(keys)
 
 
-def _label_key(label: Any) -> Any:
-    if isinstance(label, tuple):
-        return tuple(_label_key(x) for x in label)
-    return "\0missing" if label is None or label is pd.NA or isinstance(label, float) and np.isnan(label) else label
-
-
 def _positions_of(labels: list[Any], axis: pd.Index) -> np.ndarray:
-    """Where each label sits on the engine's axis (-1: no source rows); missing values match each other."""
+    """Where each label sits on the engine's axis (-1: no source rows); a Series' cells sit in its one column."""
     if len(axis) == 1 and all(label is None for label in labels):
         return np.zeros(len(labels), dtype=np.int64)
-    lookup = {label: i for i, label in enumerate(axis)}
-    found = np.array([lookup.get(label, -1) for label in labels], dtype=np.int64)
-    if (found < 0).any():
-        normalized = {_label_key(label): i for i, label in enumerate(axis)}
-        found = np.array([i if i >= 0 else normalized.get(_label_key(label), -1) for i, label in zip(found, labels)],
-                         dtype=np.int64)
-    return found
-
-
-def _take(values: np.ndarray | None, rows_at: np.ndarray, cols_at: np.ndarray, fill: Any = 0) -> np.ndarray | None:
-    """values[rows_at, cols_at], with `fill` where a label has no source rows (-1)."""
-    if values is None:
-        return None
-    if values.size == 0:
-        return np.full((len(rows_at), len(cols_at)), fill)
-    out = values[np.ix_(np.maximum(rows_at, 0), np.maximum(cols_at, 0))].copy()
-    out[rows_at < 0, :] = fill
-    out[:, cols_at < 0] = fill
-    return out
+    return label_positions(axis, labels)
 
 
 class _Engine:
@@ -1242,14 +1230,4 @@ def _block_check(table: PlainTable, layout: Layout, match: Match, engine: _Engin
     sub = table.frame.iloc[rows, cols]
     if table.is_series:
         sub = sub.set_axis(pd.Index([None]), axis=1)
-    more = None if stats.top_more is None else np.stack([_take(m, rows_at, cols_at) for m in stats.top_more])
-    on_table = CellStats(
-        index=sub.index, columns=sub.columns, units=_take(stats.units, rows_at, cols_at),
-        rows=_take(stats.rows, rows_at, cols_at), weighted=_take(stats.weighted, rows_at, cols_at),
-        top1=_take(stats.top1, rows_at, cols_at), top2=_take(stats.top2, rows_at, cols_at),
-        abs_total=_take(stats.abs_total, rows_at, cols_at), statistic=stats.statistic, magnitude=stats.magnitude,
-        is_margin=_take(stats.is_margin, rows_at, cols_at, False), unit_name=stats.unit_name,
-        weighted_table=stats.weighted_table, source=stats.source, top_more=more, quantile=stats.quantile,
-        normalized=stats.normalized, observations=stats.observations,
-    )
-    return check_with_stats(sub, on_table, rules)
+    return check_with_stats(sub, stats.take(rows_at, cols_at, sub.index, sub.columns), rules)
