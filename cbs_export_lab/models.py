@@ -300,7 +300,8 @@ class _Rows:
 def _units(rows: _Rows, data: Any, unit: Any, rules: Rules) -> tuple[np.ndarray | None, str | None, str | None]:
     """The unit id of every row of the fit, the name to show for it, and a note when it was found by itself."""
     if data is not None and not isinstance(data, pd.DataFrame):
-        raise UserError(f"data= must be a pandas DataFrame, not {type(data).__name__}.")
+        raise UserError(f"data= must be a pandas DataFrame, not a {type(data).__name__}. Pass the data frame the "
+                        "model was fitted on, so its rows can be matched to the fit's.")
     frames = [(f, w) for f, w in ((data, "data="), (rows.frame, "the formula's data frame")) if f is not None]
     if unit is None:
         for frame, what in frames:

@@ -480,6 +480,12 @@ def test_unit_that_does_not_fit_the_model_is_a_user_error(panel):
         check(res, unit="persoon_id")
 
 
+def test_data_that_is_not_a_data_frame_is_a_user_error(panel):
+    res = smf.ols("log_inkomen ~ C(jaar)", panel).fit()
+    with pytest.raises(UserError, match="data= must be a pandas DataFrame, not a ndarray"):
+        check(res, data=panel.to_numpy())
+
+
 def test_arrays_unit_column_needs_data(panel):
     res = sm.OLS(panel["log_inkomen"], sm.add_constant(panel["leeftijd"].astype(float))).fit()
     with pytest.raises(UserError, match="data="):
