@@ -394,6 +394,9 @@ class Basket:
             for key, allowed in (("kind", ITEM_KINDS), ("status", STATUSES)):
                 if d[key] not in allowed:
                     raise self._corrupt(f"item {d['id']!r} has an unknown {key} {d[key]!r} ({', '.join(allowed)} expected)")
+            worst = _worst_severity(d.get("findings"))
+            if STATUSES.index(d["status"]) < STATUSES.index(worst):
+                raise self._corrupt(f"item {d['id']!r} has status {d['status']!r} but a finding that says {worst!r}")
             if not all(isinstance(f, str) and _inside(f) for f in d["files"]):
                 raise self._corrupt(f"item {d['id']!r} names a file outside the basket folder")
             if d["id"] in seen:
@@ -626,6 +629,12 @@ def _unique_title(title: str, taken: set[str]) -> str:
     while f"{title} ({n})" in taken:
         n += 1
     return f"{title} ({n})"
+
+
+def _worst_severity(findings: Any) -> str:
+    """The status that stored findings call for, so a hand-edited status can never be milder (fail closed)."""
+    severities = {f.get("severity") for f in findings if isinstance(f, dict)} if isinstance(findings, list) else set()
+    return "fail" if "fail" in severities else "review" if "review" in severities else "pass"
 
 
 def _inside(relative: str) -> bool:

@@ -361,6 +361,9 @@ def test_items_are_read_from_disk_every_time(basket, count_table):
      '"files": ["../../elders.xlsx"]}]}', "outside the basket folder"),
     ('{"version": 1, "items": [{"id": "t01-a", "title": "a", "kind": "table", "status": "ok", "files": []}]}',
      "unknown status 'ok'"),
+    ('{"version": 1, "items": [{"id": "t01-a", "title": "a", "kind": "table", "status": "pass", "files": [], '
+     '"findings": [{"rule": "threshold", "severity": "fail", "message": "3 persons"}]}]}',
+     "status 'pass' but a finding that says 'fail'"),
     ('{"version": 1, "items": [' + ", ".join(['{"id": "t01-a", "title": "a", "kind": "table", "status": "pass", '
                                               '"files": []}'] * 2) + "]}", "appears twice"),
 ])
