@@ -15,6 +15,7 @@ from IPython.core.magic import Magics, line_magic, magics_class
 
 from .check import check, kind_of
 from .errors import UserError
+from .tables import carried_stats
 
 _OPTION = re.compile(r"(?:^|\s)--[A-Za-z][\w-]*(?=[\s=]|$)")
 _HELP = "Usage: %cbs_check OBJ [--data DF] [--unit COL] [--weights COL] [--title \"...\"]"
@@ -99,14 +100,6 @@ def guess_source(table: Any, namespace: dict[str, Any]) -> tuple[str, Any] | Non
     return (best[1], best[2]) if best else None
 
 
-def _carries_stats(table: Any) -> bool:
-    try:
-        from .tables import carried_stats
-    except ImportError:
-        return False
-    return carried_stats(table) is not None
-
-
 def _has_widget_frontend(shell: Any) -> bool:
     return type(shell).__name__ == "ZMQInteractiveShell"
 
@@ -133,7 +126,7 @@ class CbsMagics(Magics):
         obj = _evaluate(self.shell, expr, "the object")
         data = _evaluate(self.shell, opts["data"], "--data") if opts["data"] else None
         note = ""
-        if data is None and kind_of(obj) == "table" and not _carries_stats(obj):
+        if data is None and kind_of(obj) == "table" and carried_stats(obj) is None:
             found = guess_source(obj, self.shell.user_ns)
             if found:
                 name, data = found
