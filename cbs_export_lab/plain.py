@@ -20,7 +20,7 @@ from .errors import UserError
 from .results import CheckResult, Counts, Finding, format_cells, format_label
 from .rules import Rules
 from .cellstats import CellStats, label_positions
-from .tables import cell_stats, check_with_stats
+from .tables import cell_stats, check_with_stats, linking_key_column
 
 # What a cell holds, as far as the labels and values tell.
 EMPTY, COUNT, SHARE, EXTREME, MAGNITUDE, UNKNOWN, TEXT, NOT_APPLICABLE, UNLABELLED = range(9)
@@ -440,20 +440,22 @@ def check_plain_table(obj: Any, *, data: Any = None, unit: Any = None, weights: 
 def _check_with_source(table: PlainTable, source: pd.DataFrame, unit: Any, weights: Any,
                        rules: Rules) -> CheckResult | str:
     """The checks on statistics recomputed from the source, or why the source cannot be trusted for this table."""
-    auto_unit = unit_column(source, rules) if unit is None else None
+    auto_unit = linking_key_column(source, rules) if unit is None else None
+    counted_on = unit if unit is not None else auto_unit
     id_columns = [c for c in source.columns if rules.is_linking_key(c)] + ([unit] if isinstance(unit, str) else [])
     try:
         recovery = recover(table, source, id_columns, weights)
         if isinstance(recovery, str):
             return recovery
-        engine = _Engine(recovery.source, recovery.layout, unit if unit is not None else auto_unit, weights)
+        engine = _Engine(recovery.source, recovery.layout, counted_on, weights)
         results = [_block_check(table, recovery.layout, match, engine, rules) for match in recovery.matches]
     except Exception as exc:  # fail closed: a source we could not use is not trusted
         return f"recomputing the table from it failed ({type(exc).__name__}: {exc})"
     if any(r is None for r in results):
         return "its cells do not fall into blocks of one statistic each"
     findings = [f for r in results for f in r.findings if f.rule != "identifier"]
-    findings += _few_contributors(table, recovery, unit if isinstance(unit, str) else auto_unit, rules)
+    unit_ids = source[counted_on] if isinstance(counted_on, str) else counted_on
+    findings += _few_contributors(table, recovery, None if unit_ids is None else np.asarray(unit_ids), rules)
     findings = merge_findings(findings)
     frequency_cells = sum(r.counts.cells for r in results if r.counts.count_cells)
     observations = [r.counts.observations for r in results if r.counts.observations is not None]
@@ -470,13 +472,14 @@ def _check_with_source(table: PlainTable, source: pd.DataFrame, unit: Any, weigh
     )
 
 
-def _few_contributors(table: PlainTable, recovery: Recovery, unit: Any, rules: Rules) -> list[Finding]:
+def _few_contributors(table: PlainTable, recovery: Recovery, unit_ids: np.ndarray | None,
+                      rules: Rules) -> list[Finding]:
     """Sums that rest on fewer than N non-zero contributions: a sum of a 0/1 column is a count, however many
     units its cell has."""
     sums = [m for m in recovery.matches if m.statistic in ("sum", "wsum")]
     if not sums:
         return []
-    recovery.grouper.unit = unit
+    recovery.grouper.unit = unit_ids
     margins = recovery.layout.margins_name is not None
     cells = []
     for match in sums:
@@ -771,7 +774,7 @@ class Grouper:
         self._ids: dict[tuple[int, ...], tuple[np.ndarray, int] | None] = {}
         self._numbers: dict[Any, np.ndarray] = {}
         self._cell_ids: dict[tuple[Any, ...], np.ndarray] = {}
-        self.unit: Any = None  # a source column of unit ids, for counting contributors
+        self.unit: np.ndarray | None = None  # a unit id per source row, for counting contributors
 
     @staticmethod
     def _factorize(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -818,7 +821,7 @@ class Grouper:
         nonzero = ~np.isnan(x) & (x != 0)
         if self.unit is None:
             return np.bincount(ids[nonzero], minlength=span).astype(float)
-        codes, uniques = pd.factorize(self.source[self.unit].to_numpy()[self.valid][nonzero])
+        codes, uniques = pd.factorize(self.unit[self.valid][nonzero])
         pairs = np.unique(ids[nonzero] * max(1, len(uniques)) + codes)
         return np.bincount(pairs // max(1, len(uniques)), minlength=span).astype(float)
 
@@ -1154,16 +1157,6 @@ def recover(table: PlainTable, source: pd.DataFrame, id_columns: list[Any], weig
 
 _CONSTANT_KEY = "__cbs_whole_table"
 _ONE = "__cbs_record"  # counted with aggfunc="count" to count records
-
-
-def unit_column(source: pd.DataFrame, rules: Rules) -> Any:
-    """The source's linking key to count units on when unit= is not given: the one with the most distinct
-    values (RINPERSOON rather than RINPERSOONS), judged on a sample."""
-    keys = [c for c in source.columns if rules.is_linking_key(c)]
-    if len(keys) <= 1:
-        return keys[0] if keys else None
-    sample = source.iloc[:: max(1, len(source) // 20_000)]
-    return max(keys, key=lambda c: sample[c].nunique())
 
 
 def _axis_label(keys: tuple[Any, ...], margins_name: str | None) -> Any:

@@ -552,12 +552,13 @@ def pivot_table(data: pd.DataFrame, values: Any = None, index: Any = None, colum
 
 def linking_key_column(data: pd.DataFrame, rules: Rules) -> Any:
     """The source's linking-key column to count units on: the one with the most distinct values (so RINPERSOON,
-    not the register type RINPERSOONS), judged on the first rows."""
+    not the register type RINPERSOONS), judged on rows spread over the whole frame (a sorted frame's first rows
+    could all be one person)."""
     keys = [c for c in data.columns if rules.is_linking_key(c)]
     if len(keys) <= 1:
         return keys[0] if keys else None
-    head = data[keys].iloc[:10_000]
-    return max(keys, key=lambda c: head[c].nunique())
+    sample = data[keys].iloc[:: max(1, len(data) // 20_000)]
+    return max(keys, key=lambda c: sample[c].nunique())
 
 
 def cell_stats(data: pd.DataFrame, index: list, columns: list, values: Any = None, aggfunc: Any = "count", *,

@@ -1,6 +1,7 @@
 """Plain pandas tables (no carried cell statistics), checked with and without their source frame."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -400,3 +401,19 @@ def test_row_with_all_units_in_one_column_is_group_disclosure():
     assert len(only), "the island municipalities have firms in one sector only"
     full = {(g, s) for g in only.index for s in table.columns if table.loc[g, s] > 0}
     assert full <= cells_of(check(table), "zero")
+
+
+@pytest.mark.parametrize("unit", ["RINPERSOON", "series", "array"])
+def test_sum_of_a_dummy_over_few_persons_fails_however_the_unit_is_given(unit):
+    """12 person-years with a 1 belong to 3 persons: the sum is a count of 3, whether unit= is a name or the ids."""
+    panel = demo.panel(600, seed=3)
+    years = panel.groupby("RINPERSOON")["jaar"].nunique()
+    always_there = years[years == 4].index
+    panel["regio"] = np.where(panel["RINPERSOON"].isin(always_there[:40]), "noord", "zuid")
+    panel["ziek"] = panel["RINPERSOON"].isin(always_there[:3]).astype(int)
+    table = panel.groupby("regio")["ziek"].sum()
+    assert table["noord"] >= 10, "more person-years than the threshold, from fewer persons"
+    ids = {"RINPERSOON": "RINPERSOON", "series": panel["RINPERSOON"], "array": panel["RINPERSOON"].to_numpy()}[unit]
+    result = check(table, data=panel, unit=ids)
+    assert reproduced(result), result.report()
+    assert ("noord", None) in cells_of(result, "threshold") and result.status == "fail"
