@@ -20,7 +20,7 @@ from .errors import UserError
 from .results import CheckResult, Counts, Finding, format_cells, format_label
 from .rules import Rules
 from .cellstats import CellStats, label_positions
-from .tables import cell_stats, check_with_stats, linking_key_column
+from .tables import cell_stats, check_with_stats, empty_table_finding, identifier_findings, linking_key_column
 
 # What a cell holds, as far as the labels and values tell.
 EMPTY, COUNT, SHARE, EXTREME, MAGNITUDE, UNKNOWN, TEXT, NOT_APPLICABLE, UNLABELLED = range(9)
@@ -297,56 +297,6 @@ def count_cells(kinds: np.ndarray) -> int:
 # ---------------------------------------------------------------- identifiers and unit records
 
 
-def _names(obj: pd.DataFrame | pd.Series) -> list[Any]:
-    """Every name a table shows: index and column level names, column labels (and their parts), Series name."""
-    if isinstance(obj, pd.Series):
-        return [*obj.index.names, obj.name]
-    parts = [p for label in obj.columns for p in (label if isinstance(label, tuple) else (label,))]
-    return [*obj.index.names, *obj.columns.names, *parts]
-
-
-def _id_values(values: pd.Index | pd.Series, rules: Rules) -> list[Any]:
-    return [v for v in pd.unique(np.asarray(values, dtype=object)) if rules.looks_like_id(v)]
-
-
-def _label_values(index: pd.Index) -> list[pd.Index]:
-    """The distinct labels of each level."""
-    if isinstance(index, pd.MultiIndex):
-        return [index.levels[i][np.unique(index.codes[i][index.codes[i] >= 0])] for i in range(index.nlevels)]
-    return [index]
-
-
-def identifier_findings(obj: pd.DataFrame | pd.Series, rules: Rules) -> list[Finding]:
-    """Linking keys shown as names, and id-like values in the labels or cells."""
-    findings = []
-    keys = sorted({str(name) for name in _names(obj) if rules.is_linking_key(name)})
-    if keys:
-        findings.append(Finding(
-            rule="identifier", severity="fail",
-            message=f"The table shows the linking key(s) {', '.join(keys)}; linking keys are never exported.",
-            where="the table's index or column names", fix=f"Drop {', '.join(keys)} from the table, or group "
-                                                          "by something that does not identify units.",
-        ))
-    columns = [obj] if isinstance(obj, pd.Series) else [obj.iloc[:, j] for j in range(obj.shape[1])]
-    places = {
-        "index": [v for level in _label_values(obj.index) for v in _id_values(level, rules)],
-        "column labels": [] if isinstance(obj, pd.Series) else
-        [v for level in _label_values(obj.columns) for v in _id_values(level, rules)],
-        "cells": [v for col in columns if not pd.api.types.is_numeric_dtype(col.dtype) for v in _id_values(col, rules)],
-    }
-    for where, ids in places.items():
-        if not ids:
-            continue
-        shown = ", ".join(str(v) for v in ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
-        findings.append(Finding(
-            rule="identifier", severity="fail",
-            message=f"{len(ids)} value(s) in the table's {where} are written like {rules.id_digits}-digit person "
-                    f"or business ids ({shown}); ids are never exported.",
-            where=f"the table's {where}", fix="Remove the id values; export counts or statistics per group instead.",
-        ))
-    return findings
-
-
 def _is_id_like(values: pd.Index | pd.Series, name: Any, rules: Rules) -> bool:
     """Labels or a column with one unit per entry: a linking key with (almost) all values different, or values
     that are mostly written like ids."""
@@ -423,7 +373,7 @@ def check_plain_table(obj: Any, *, data: Any = None, unit: Any = None, weights: 
         warnings.simplefilter("ignore", RuntimeWarning)
         always = identifier_findings(raw, rules) + microdata_findings(raw, rules, source)
         if table.frame.size == 0:
-            return CheckResult(kind="table", findings=always + [_empty(rules)], counts=Counts(tables=1),
+            return CheckResult(kind="table", findings=always + [empty_table_finding(rules)], counts=Counts(tables=1),
                                rules_origin=rules.origin)
         if source is not None:
             checked = _check_with_source(table, source, unit, weights, rules)
@@ -514,14 +464,6 @@ def merge_findings(findings: list[Finding]) -> list[Finding]:
                            where=format_cells(cells) if cells else group[0].where,
                            fix=" ".join(dict.fromkeys(f.fix for f in group)), cells=cells))
     return out
-
-
-def _empty(rules: Rules) -> Finding:
-    return Finding(
-        rule="unknown_counts", severity=rules.unknown_counts,
-        message="The table has no cells, so there is nothing to check; an empty output is usually a mistake.",
-        where="the whole table", fix="Check that the table was built from the right data before exporting it.",
-    )
 
 
 def _not_reproduced(why: str, rules: Rules) -> Finding:

@@ -666,7 +666,7 @@ def check_with_stats(table: Any, stats: CellStats, rules: Rules) -> CheckResult:
     """Threshold, zero, dominance, p-percent and min/max, cell by cell, on statistics that match the table."""
     findings = [
         *_empty_table(stats, rules), *_threshold(stats, rules), *_zeros(stats, rules), *_magnitude(stats, rules),
-        *_extremes(stats, rules), *_custom_statistic(stats, rules), *_identifier_findings(table, rules),
+        *_extremes(stats, rules), *_custom_statistic(stats, rules), *identifier_findings(table, rules),
     ]
     n_cells = int(np.prod(stats.shape))
     counts = Counts(tables=1, cells=n_cells, count_cells=n_cells if stats.frequency else 0,
@@ -677,11 +677,13 @@ def check_with_stats(table: Any, stats: CellStats, rules: Rules) -> CheckResult:
 
 
 def _empty_table(stats: CellStats, rules: Rules) -> list[Finding]:
-    if stats.units.size:
-        return []
-    return [_whole_table("unknown_counts", rules.unknown_counts,
-                         "The table has no cells, so there is nothing to check; an empty output is usually a mistake.",
-                         "Check that the table was built from the right data before exporting it.")]
+    return [] if stats.units.size else [empty_table_finding(rules)]
+
+
+def empty_table_finding(rules: Rules) -> Finding:
+    return _whole_table("unknown_counts", rules.unknown_counts,
+                        "The table has no cells, so there is nothing to check; an empty output is usually a mistake.",
+                        "Check that the table was built from the right data before exporting it.")
 
 
 def _threshold(stats: CellStats, rules: Rules) -> list[Finding]:
@@ -772,24 +774,54 @@ def _full_lines(stats: CellStats) -> np.ndarray:
     return out
 
 
-def _identifier_findings(table: Any, rules: Rules) -> list[Finding]:
-    """Linking keys used as row or column keys, or id-like labels: never exportable."""
-    names = [n for axis in (table.index, table.columns) for n in axis.names if rules.is_linking_key(n)]
-    labels = [lab for axis in (table.index, table.columns) for lab in _flat_labels(axis) if rules.looks_like_id(lab)]
-    if not names and not labels:
-        return []
-    what = f"linking key(s) {', '.join(map(str, names))}" if names else f"id-like labels such as {labels[0]!r}"
-    return [Finding(
-        rule="identifier", severity="fail",
-        message=f"The table is keyed by {what}: it shows data of single, identifiable persons or businesses.",
-        where="the row and column labels",
-        fix="Group by a category (region, age band, sector) instead of a linking key; linking keys never leave the RA.")]
+def _shown_names(obj: pd.DataFrame | pd.Series) -> list[Any]:
+    """Every name a table shows: index and column level names, column labels (and their parts), Series name."""
+    if isinstance(obj, pd.Series):
+        return [*obj.index.names, obj.name]
+    parts = [p for label in obj.columns for p in (label if isinstance(label, tuple) else (label,))]
+    return [*obj.index.names, *obj.columns.names, *parts]
 
 
-def _flat_labels(axis: pd.Index) -> list[Any]:
-    if isinstance(axis, pd.MultiIndex):
-        return [x for level in axis.levels for x in level[:1000]]
-    return list(axis[:1000])
+def _id_values(values: pd.Index | pd.Series, rules: Rules) -> list[Any]:
+    return [v for v in pd.unique(np.asarray(values, dtype=object)) if rules.looks_like_id(v)]
+
+
+def _label_values(index: pd.Index) -> list[pd.Index]:
+    """The distinct labels of each level."""
+    if isinstance(index, pd.MultiIndex):
+        return [index.levels[i][np.unique(index.codes[i][index.codes[i] >= 0])] for i in range(index.nlevels)]
+    return [index]
+
+
+def identifier_findings(obj: pd.DataFrame | pd.Series, rules: Rules) -> list[Finding]:
+    """Linking keys shown as names, and id-like values in the labels or cells."""
+    findings = []
+    keys = sorted({str(name) for name in _shown_names(obj) if rules.is_linking_key(name)})
+    if keys:
+        findings.append(Finding(
+            rule="identifier", severity="fail",
+            message=f"The table shows the linking key(s) {', '.join(keys)}; linking keys are never exported.",
+            where="the table's index or column names", fix=f"Drop {', '.join(keys)} from the table, or group "
+                                                          "by something that does not identify units.",
+        ))
+    columns = [obj] if isinstance(obj, pd.Series) else [obj.iloc[:, j] for j in range(obj.shape[1])]
+    places = {
+        "index": [v for level in _label_values(obj.index) for v in _id_values(level, rules)],
+        "column labels": [] if isinstance(obj, pd.Series) else
+        [v for level in _label_values(obj.columns) for v in _id_values(level, rules)],
+        "cells": [v for col in columns if not pd.api.types.is_numeric_dtype(col.dtype) for v in _id_values(col, rules)],
+    }
+    for where, ids in places.items():
+        if not ids:
+            continue
+        shown = ", ".join(str(v) for v in ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+        findings.append(Finding(
+            rule="identifier", severity="fail",
+            message=f"{len(ids)} value(s) in the table's {where} are written like {rules.id_digits}-digit person "
+                    f"or business ids ({shown}); ids are never exported.",
+            where=f"the table's {where}", fix="Remove the id values; export counts or statistics per group instead.",
+        ))
+    return findings
 
 
 def check_table(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None, rules: Rules) -> CheckResult:

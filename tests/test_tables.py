@@ -350,6 +350,16 @@ def test_linking_key_as_table_key_is_an_identifier():
     assert "threshold" in {f.rule for f in result.findings}
 
 
+def test_ids_under_another_name_are_identifiers():
+    """A renamed id column still shows ids: the labels are looked at, not only the names."""
+    df = demo.persons(30, seed=12)
+    ids = df["RINPERSOON"].rename("sleutel")
+    assert all(RULES.looks_like_id(v) for v in ids)
+    result = cel.check(cel.crosstab(df["geslacht"], ids))
+    [finding] = [f for f in result.findings if f.rule == "identifier"]
+    assert finding.severity == "fail" and "column labels" in finding.where and result.never_exportable
+
+
 # --- carried statistics ---------------------------------------------------------------------------------------
 
 def test_stale_statistics_are_not_trusted():
