@@ -34,6 +34,7 @@ VERSION = 1
 LOCK_TIMEOUT = 60.0
 BACKGROUND_SUFFIX = " - achtergrondinformatie (niet vrijgeven)"
 TABLE_FILES = (".csv", ".xlsx", ".parquet")
+NEVER_EXPORTABLE_ROWS = 1000  # enough to see why; no full copy of unit records (Excel stops at 1,048,576 rows)
 BACKGROUND_SHEETS = {
     "units": "eenheden per cel / units per cell", "rows": "records per cel / records per cell",
     "largest_share": "aandeel van de grootste bijdrager / share of the largest contributor",
@@ -453,8 +454,14 @@ def _renderer(
             from .excel import write_sheet
 
             frame = getattr(obj, "data", obj) if type(obj).__name__ == "Styler" else obj
+            about, rows = description, len(frame)
+            if result.never_exportable and rows > NEVER_EXPORTABLE_ROWS:
+                frame = frame.head(NEVER_EXPORTABLE_ROWS)
+                about = " ".join(filter(None, [description, (
+                    f"Only the first {NEVER_EXPORTABLE_ROWS:,} of {rows:,} rows are kept here: this output holds "
+                    "identifying data or unit records and can never be exported.")]))
             marked = [(r, c, f.message) for f in result.findings if f.severity == "fail" for r, c in f.cells]
-            return [write_sheet(folder / f"{stem}.xlsx", frame, title=title, description=description,
+            return [write_sheet(folder / f"{stem}.xlsx", frame, title=title, description=about,
                                 meta=_table_meta(result, compliant), marked_cells=marked)]
     elif kind == "model":
         def render(folder: Path, stem: str, title: str) -> list[Path]:

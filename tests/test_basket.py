@@ -16,7 +16,7 @@ import cbs_export_lab as cel
 import cbs_export_lab.atomic
 import cbs_export_lab.excel
 from cbs_export_lab import demo
-from cbs_export_lab.basket import BACKGROUND_SUFFIX, Basket, BasketError
+from cbs_export_lab.basket import BACKGROUND_SUFFIX, NEVER_EXPORTABLE_ROWS, Basket, BasketError
 from cbs_export_lab.errors import UserError
 from cbs_export_lab.excel import MARK_FILL, NO, NOT_GIVEN, STATUS_LABELS
 from cbs_export_lab.light import light_budget
@@ -255,6 +255,18 @@ def test_identifier_output_is_stored_marked_and_warned_about(basket, persons):
     assert basket.get(item.id).never_exportable
     manifest = json.loads(basket.manifest_path.read_text(encoding="utf-8"))
     assert manifest["items"][0]["never_exportable"] is True
+
+
+def test_unit_records_are_kept_only_in_part(basket):
+    """Enough rows to see why an output can never leave, without a full copy of the microdata in the basket."""
+    persons = demo.persons(NEVER_EXPORTABLE_ROWS + 500, seed=2)
+    with pytest.warns(UserWarning, match="can never be exported"):
+        item = basket.add(persons, "Alle personen", description="Bestand")
+    assert item.counts == cel.check(persons).counts
+    ws = sheet(basket.path(item, item.files[0]))
+    ids = {value for row in ws.iter_rows(values_only=True) for value in row} & set(persons.RINPERSOON)
+    assert ids == set(persons.RINPERSOON.head(NEVER_EXPORTABLE_ROWS))
+    assert ws["A2"].value.startswith("Bestand Only the first 1,000 of 1,500 rows")
 
 
 def test_a_safe_table_does_not_warn(basket, count_table):
