@@ -27,6 +27,7 @@ STATS_ATTR = "cbs_export_lab.cell_stats"
 MAX_CELLS = 20_000_000
 _NAMED = ("count", "size", "sum", "mean", "median", "std", "var", "min", "max")
 _WEIGHTABLE = ("count", "size", "sum", "mean")
+_CROSSTAB_VALUES = "__v"  # crosstab's values have no name of their own
 
 
 class Quantile:
@@ -268,7 +269,9 @@ def _build(spec: _Spec, stat: str | None, q: float | None, *, aggfunc: Any, marg
     keep = np.ones(len(rg), dtype=bool)
     if raw is not None:
         if stat not in FREQUENCY and not is_numeric_dtype(raw.dtype):
-            raise UserError(f"values= must be numbers for aggfunc {stat or aggfunc!r}; {spec.value_name!r} is not.")
+            what = "the values given hold" if spec.value_name == _CROSSTAB_VALUES else f"column {spec.value_name!r} holds"
+            raise UserError(f"values= must be numbers for aggfunc {stat or aggfunc!r}, but {what} "
+                            f"{raw.dtype} data. Pass a numeric column, or count rows without values=.")
         if is_numeric_dtype(raw.dtype):
             x = raw.astype(float, copy=False)
             if stat != "size":
@@ -485,7 +488,7 @@ def crosstab(index: Any, columns: Any, values: Any = None, rownames: Any = None,
     what = " x ".join(map(format_label, row_names + col_names))
     source = f"cel.crosstab of {what}" + ("" if values is None else f", {stat or aggfunc} of the values")
     spec = _Spec(rows=rows, cols=cols,
-                 row_names=row_names, col_names=col_names, values=values, value_name="__v",
+                 row_names=row_names, col_names=col_names, values=values, value_name=_CROSSTAB_VALUES,
                  unit=unit_values, unit_name=unit_name, weights=w, source=source)
 
     def pandas_table() -> pd.DataFrame:

@@ -177,6 +177,17 @@ def test_cell_stats_are_labelled_like_the_pandas_table(people):
     np.testing.assert_array_equal(moved.units, stats.units[::-1])
 
 
+def test_missing_key_values_keep_their_own_statistics(people):
+    """dropna=False gives rows and columns labelled NaN: their statistics land on those labels, not elsewhere."""
+    table = cel.crosstab(people["regio"], people["geslacht"], dropna=False, margins=True)
+    assert table.index.isna().any() and table.columns.isna().any()
+    units = carried_stats(table).to_frames()["units"]
+    np.testing.assert_array_equal(units.to_numpy(), pd.crosstab(people["regio"], people["geslacht"], dropna=False,
+                                                                margins=True).to_numpy())
+    missing_sex = people["geslacht"].isna()
+    assert units.loc["All"].iloc[2] == missing_sex.sum()
+
+
 def test_largest_contributions_per_group_with_ties():
     firms = demo.businesses(3_000, seed=4)
     values = np.round(firms["omzet"].to_numpy() / 1e5)  # rounding makes ties
@@ -410,6 +421,9 @@ def test_check_with_stats_reports_what_views_need():
     (lambda df: cel.pivot_table(df, values="inkomen", index="gemeente", aggfunc="median", weights="gewicht"),
      "count, size, sum and mean"),
     (lambda df: cel.crosstab(df["gemeente"], df["geslacht"], aggfunc="mean"), "values="),
+    (lambda df: cel.crosstab(df["gemeente"], df["geslacht"], values=df["gemeente"], aggfunc="mean"),
+     "values= must be numbers for aggfunc 'mean', but the values given"),
+    (lambda df: cel.pivot_table(df, values="gemeente", index="geslacht", aggfunc="mean"), "column 'gemeente' holds"),
     (lambda df: cel.pivot_table(df, values=["inkomen", "leeftijd"], index="gemeente", weights="gewicht"),
      "one values= column"),
 ])
