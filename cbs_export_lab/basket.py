@@ -168,11 +168,13 @@ class Basket:
 
         A disclosive object is stored, not refused; identifier and microdata outputs are marked never
         exportable and warned about. A path to an existing file is copied as it is (status review).
+        `background_for` makes the item background information (never released) for that output.
         """
         from .check import check
         from .settings import active_rules
 
         title = _clean_title(title)
+        background = background or background_for is not None
         rules = active_rules()
         file = _existing_file(obj)
         if file is not None:
@@ -197,8 +199,9 @@ class Basket:
         stats = result.details.get("cell_stats")
         with_background = not background and kind == "table" and getattr(stats, "magnitude", False)
         with self._locked() as manifest:
-            if background_for is not None:
-                self._find(manifest, background_for)
+            if background_for is not None and self._find(manifest, background_for).get("background"):
+                raise UserError(f"{background_for!r} is itself background information; give background_for the "
+                                "id of the output this background belongs to.")
             item = self._store(manifest, kind, title, result, render, description=description,
                                explanation=explanation, background=background, background_for=background_for,
                                rules=rules, write=not with_background)

@@ -156,6 +156,11 @@ def test_background_asked_for_by_the_user_links_to_its_output(basket, count_tabl
     assert bg.background and bg.background_for == main.id and not bg.needs_explanation
     with pytest.raises(UserError, match="no item 'x99-nope'"):
         basket.add(count_table, "Los", background=True, background_for="x99-nope")
+    with pytest.raises(UserError, match="itself background information"):
+        basket.add(count_table, "Achter de achtergrond", background_for=bg.id)
+    implied = basket.add(count_table, "Tabel - rijen", background_for=main.id)
+    assert implied.background and not implied.needs_explanation
+    assert [i.id for i in basket.items] == [main.id, bg.id, implied.id]
 
 
 def test_model_round_trip(basket, persons):
