@@ -44,9 +44,9 @@ def test_cbs_example_with_one_table_more_does_not_fit():
 
 @pytest.mark.parametrize("extra_cells, extra_count_cells", [(1, 0), (0, 1)])
 def test_cbs_example_one_cell_more_does_not_fit(extra_cells, extra_count_cells):
-    items = models(3) + tables(4, cells=100, count_cells=50) + tables(0)
-    items[-1].counts = Counts(tables=1, cells=100 + extra_cells, count_cells=50 + extra_count_cells)
-    assert not light_budget(items).fits
+    items = models(3) + tables(3, cells=100, count_cells=50) + tables(1, 100 + extra_cells, 50 + extra_count_cells)
+    budget = light_budget(items)
+    assert not budget.fits and budget.fraction > 1 and budget.reasons == []
 
 
 @pytest.mark.parametrize("n_tables, n_models, n_graphs", [(2, 2, 2), (4, 1, 2), (6, 2, 0), (0, 3, 2)])
