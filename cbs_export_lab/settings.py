@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -161,13 +161,6 @@ def save_user_settings(**changes: Any) -> Settings:
     text = "".join(f"{k} = {json.dumps(str(v), ensure_ascii=False)}\n" for k, v in current.items())
     write_bytes(path, text.encode("utf-8"))
     return load_settings()
-
-
-def with_overrides(settings: Settings, **overrides: Any) -> Settings:
-    """Settings with explicit arguments (e.g. from the CLI) taking precedence; None leaves a key as it is."""
-    clean = {k: _validated(k, v, "argument") for k, v in overrides.items() if v is not None}
-    origins = {**settings.origins, **{k: "argument" for k in clean}}
-    return replace(settings, **clean, origins=origins)
 
 
 def active_rules() -> Rules:
