@@ -67,7 +67,8 @@ _PART_WORDS = {
 _KERNELSPEC_KEYS = ("name", "display_name", "language")
 _SCRIPT_MARK = "(cbs-export strip)"
 
-_DATA_URI = re.compile(r"data:[A-Za-z]+/[\w.+-]+(?:;[\w.+-]+=?[\w.+-]*)*,[^\s\"'()<>\]]*")
+# With a media type, or without one but base64 (`data:;base64,...`, which browsers still render as an image).
+_DATA_URI = re.compile(r"data:(?:[A-Za-z]+/[\w.+-]+(?:;[\w.+-]+=?[\w.+-]*)*|(?:;[\w.+-]+=[\w.+-]*)*;base64),[^\s\"'()<>\]]*")
 _NUMBER = re.compile(r"[-+]?(?:\d+(?:[.,]\d+)*|\.\d+)(?:[eE][-+]?\d+)?%?")
 _FIELD_SPLIT = re.compile(r"[\t;,|]+\s*|\s+")
 _PIPE_SEPARATOR = re.compile(r":?-{2,}:?")

@@ -115,6 +115,17 @@ def test_every_leak_is_removed_and_the_source_is_untouched(tmp_path):
     assert sorted(p.name for p in dst.parent.iterdir()) == ["analysis.stripped.ipynb", "analysis.stripped.py"]
 
 
+def test_data_uris_without_a_media_type_are_removed_but_slices_named_data_stay(tmp_path):
+    image = png_b64()
+    cells = [v4.new_markdown_cell(f"![chart](data:;base64,{image})"),
+             v4.new_code_cell("first = values[data:, 0]\nrest = values[data:,1]")]
+    src = write_nb(tmp_path / "a.ipynb", v4.new_notebook(cells=cells))
+    report = strip_notebook(src, tmp_path / "a.stripped.ipynb")
+    out = nbformat.read(tmp_path / "a.stripped.ipynb", as_version=4)
+    assert report.removed["data_uris"] == 1 and image not in out.cells[0].source
+    assert out.cells[1].source == cells[1].source
+
+
 def test_code_is_unchanged_apart_from_data_uris(tmp_path):
     nb = leaky_notebook()
     original = nb.cells[0].source
