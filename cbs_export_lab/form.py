@@ -129,7 +129,7 @@ def _file_row(n: int, item: Item, files: list[str]) -> list[Any]:
         "\n".join(f"{i}. {f.text()}" for i, f in enumerate(item.findings, 1)) or "geen / none",
         item.explanation.strip() if item.has_explanation else "",
         YES if item.background else NO,
-        item.rules_origin,
+        _origin_label(item.rules_origin),
         "\n".join(files),
     ]
 
@@ -140,7 +140,7 @@ def _rules_rows(items: Sequence[Item]) -> list[tuple[str, str]]:
     compliant = all(i.rules_compliant for i in items)
     looser = ", ".join(rules.looser_than_defaults()) if rules else ""
     rows = [
-        ("Herkomst / Origin", "standaard / defaults" if origin == "defaults" else origin),
+        ("Herkomst / Origin", _origin_label(origin)),
         ("Vingerafdruk / Fingerprint", rules.fingerprint if rules else f"{UNKNOWN} (rules file not found)"),
         ("Volgens de standaard / Compliant with the defaults",
          YES if compliant else NO + (f" (looser than the defaults: {looser})" if looser else "")),
@@ -149,6 +149,10 @@ def _rules_rows(items: Sequence[Item]) -> list[tuple[str, str]]:
         rows += [(f"  {key}", ", ".join(map(str, value)) if isinstance(value, list) else str(value))
                  for key, value in rules.settings().items()]
     return rows
+
+
+def _origin_label(origin: str) -> str:
+    return "standaard / defaults" if origin == "defaults" else origin
 
 
 def _rules_used(item: Item) -> Rules | None:

@@ -106,6 +106,7 @@ def test_vooraf_export_is_one_light_zip_with_form_and_checksums(basket, tmp_path
     titles = [row[1] for row in files[1:]]
     assert titles == ["Personen naar leeftijd en geslacht", "Leeftijdsverdeling"]
     assert files[1][2:4] == ("Aantal personen", "tabel / table") and files[1][8] == "voldoet / pass"
+    assert files[1][12] == "standaard / defaults"
     assert files[1][6] == len(persons)
     assert any(row[0] == "Vingerafdruk / Fingerprint" and row[1] == cel.load_rules().fingerprint
                for row in sheets["Regels"])
