@@ -41,8 +41,8 @@ class PastedDataLimits:
       separated, optionally with one label per number) are a pasted table or printout when there are at least
       this many rows holding at least this many numbers in total. A pandas footer (`dtype: int64`,
       `[5 rows x 3 columns]`) under such lines makes any size a printout.
-    - `min_pipe_table_numbers`: a markdown pipe table is a table on purpose, so a few numbers in its body
-      are enough to read it as results.
+    - `min_pipe_table_numbers`: a markdown pipe table or an HTML table is a table on purpose, so a few numbers
+      in its cells are enough to read it as results.
     """
 
     min_literal_numbers: int = 10
@@ -79,6 +79,9 @@ _PLAIN_NUMBER = r"[-+]?\d[\d.eE+-]*"
 _BRACKETED_NUMBERS = re.compile(rf"[\[({{]\s*{_PLAIN_NUMBER}(?:(?:\s*[,;]\s*|\s+){_PLAIN_NUMBER})+\s*[\])}}]")
 _TAG_WITHOUT_DATA = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,39}")
 _DIGIT_RUN = re.compile(r"\d{3,}")
+_HTML_TABLE = re.compile(r"<table\b.*?(?:</table\s*>|\Z)", re.IGNORECASE | re.DOTALL)
+_HTML_CELL = re.compile(r"<t[dh]\b[^>]*>(.*?)(?=<t[dhr]\b|</t[dhr]\s*>|</table|\Z)", re.IGNORECASE | re.DOTALL)
+_HTML_TAG = re.compile(r"<[^>]*>")
 _ANY_DIGITS = re.compile(r"\d+")
 
 
@@ -534,8 +537,8 @@ _TABLE_FIX = (
 
 
 def _text_data_hits(lines: Sequence[str], *, first_line: int, what: str) -> list[_Hit]:
-    """Pipe tables, blocks of numbers, pandas printouts and long numeric lines in prose, comments or strings."""
-    hits: list[_Hit] = []
+    """Pipe and HTML tables, blocks of numbers, pandas printouts and long numeric lines in prose, comments or strings."""
+    hits = _html_table_hits(lines, first_line=first_line, what=what)
     i = 0
     while i < len(lines):
         end, numbers = _pipe_table(lines, i)
@@ -555,6 +558,21 @@ def _text_data_hits(lines: Sequence[str], *, first_line: int, what: str) -> list
             i = end
             continue
         i += 1
+    return hits
+
+
+def _html_table_hits(lines: Sequence[str], *, first_line: int, what: str) -> list[_Hit]:
+    """HTML tables (e.g. a pasted `DataFrame.to_html()`), judged like pipe tables on the numbers in their cells."""
+    text = "\n".join(lines)
+    if "<t" not in text.lower():
+        return []
+    hits = []
+    for table in _HTML_TABLE.finditer(text):
+        cells = (_HTML_TAG.sub("", cell).strip() for cell in _HTML_CELL.findall(table.group()))
+        numbers = sum(1 for cell in cells if _NUMBER.fullmatch(cell))
+        if numbers >= LIMITS.min_pipe_table_numbers:
+            line = first_line + text.count("\n", 0, table.start())
+            hits.append(_Hit("data", line, f"An HTML table with {numbers} numbers is pasted into the {what}.", _TABLE_FIX))
     return hits
 
 

@@ -378,6 +378,22 @@ def test_pasted_tables_and_counts_fail(tmp_path):
     assert all(f.severity == "fail" and f.fix for f in report.findings)
 
 
+def test_pasted_html_tables_fail_but_html_tables_of_words_do_not(tmp_path):
+    persons = demo.persons(2_000, seed=4)
+    by_sex = persons.groupby("geslacht", observed=True).size().to_frame("aantal")
+    words = "<table><tr><th>Variable</th><th>Meaning</th></tr><tr><td>geslacht</td><td>sex</td></tr></table>"
+    cells = [
+        v4.new_markdown_cell(f"## Results\n\n{by_sex.to_html()}"),
+        v4.new_code_cell(f'report = """{by_sex.to_html()}"""'),
+        v4.new_markdown_cell(f"## Codebook\n\n{words}"),
+    ]
+    report = _strip_cells(tmp_path, *cells)
+    assert [(f.rule, f.where.split(",")[0]) for f in report.findings] == [
+        ("data", "cell 1 (markdown"), ("data", "cell 2 (code"),
+    ]
+    assert all("HTML table" in f.message for f in report.findings)
+
+
 def test_long_matrix_and_columnar_dict_are_data():
     rules = load_rules()
     matrix = "m = np.array([[12, 7, 31], [5, 18, 22], [9, 14, 3], [40, 2, 11]])"
