@@ -218,7 +218,8 @@ def rule_findings(table: PlainTable, kinds: np.ndarray, values: np.ndarray, rule
     with np.errstate(all="ignore"):
         small = (kinds == COUNT) & (values > 0) & (values < rules.threshold)
         zero = ((kinds == COUNT) | (kinds == SHARE)) & (values == 0) | (kinds == EMPTY)
-    unknown = np.isin(kinds, (UNKNOWN, MAGNITUDE, SHARE, TEXT, UNLABELLED)) & ~zero
+    percentages = _rounded_percentages(table, kinds, values)
+    unknown = (np.isin(kinds, (UNKNOWN, MAGNITUDE, SHARE, TEXT, UNLABELLED)) | percentages) & ~zero
     n = rules.threshold
     found = [
         _cells_finding(table, small, "threshold", "fail",
@@ -235,11 +236,26 @@ def rule_findings(table: PlainTable, kinds: np.ndarray, values: np.ndarray, rule
                        "Drop the min/max (0%/100%) rows or columns, e.g. describe().drop(['min', 'max']), or show "
                        "percentiles such as 10%/90%."),
         _cells_finding(table, unknown, "unknown_counts", rules.unknown_counts,
-                       "The number of units behind {n} cell(s) cannot be established: " + _unknown_what(kinds[unknown]),
+                       "The number of units behind {n} cell(s) cannot be established: "
+                       + _unknown_what(kinds[unknown], percentages.any()),
                        "Check it with the source frame, e.g. cel.check(table, data=df), or build the table with "
                        "cel.crosstab / cel.pivot_table, which keep the cell statistics."),
     ]
     return [f for f in found if f is not None]
+
+
+def _rounded_percentages(table: PlainTable, kinds: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Whole numbers whose rows (or columns) each add up to 100 may be rounded percentages, which hide how small
+    a group is (1 of 3 is 33): they are judged as counts and also reported as not established."""
+    inner_rows = np.array([not is_margin_label(r) for r in table.rows], dtype=bool)
+    inner_cols = np.array([not is_margin_label(c) for c in table.cols], dtype=bool)
+    counts = np.where(kinds == COUNT, values, np.nan)[np.ix_(inner_rows, inner_cols)]
+    if table.is_series or min(counts.shape) < 2 or np.isnan(counts).any():
+        return np.zeros(kinds.shape, dtype=bool)
+    for axis in (1, 0):
+        if np.all(np.abs(counts.sum(axis=axis) - 100) <= 0.5 * counts.shape[axis]):
+            return kinds == COUNT
+    return np.zeros(kinds.shape, dtype=bool)
 
 
 def _full_lines(table: PlainTable, kinds: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -271,8 +287,8 @@ def _cells_finding(table: PlainTable, mask: np.ndarray, rule: str, severity: str
                    fix=fix, cells=cells)
 
 
-def _unknown_what(kinds: np.ndarray) -> str:
-    parts = []
+def _unknown_what(kinds: np.ndarray, percentages: bool = False) -> str:
+    parts = ["whole numbers whose rows or columns add up to 100 may be rounded percentages"] if percentages else []
     if (kinds == SHARE).any():
         parts.append("percentages or proportions are not counts")
     if (kinds == MAGNITUDE).any():

@@ -417,3 +417,15 @@ def test_sum_of_a_dummy_over_few_persons_fails_however_the_unit_is_given(unit):
     result = check(table, data=panel, unit=ids)
     assert reproduced(result), result.report()
     assert ("noord", None) in cells_of(result, "threshold") and result.status == "fail"
+
+
+def test_rounded_percentages_of_small_groups_do_not_pass_as_counts():
+    people = demo.persons(5_000, seed=2)
+    counts = pd.crosstab(people.gemeente, people.geslacht)
+    both = counts[(counts > 0).all(axis=1)]
+    assert (both.sum(axis=1) < 10).any(), "an island municipality has a handful of persons of each sex"
+    table = (pd.crosstab(people.gemeente, people.geslacht, normalize="index") * 100).round().loc[both.index]
+    assert (table == table.round()).all().all() and (table >= 10).all().all()
+    result = check(table)
+    assert result.status != "pass" and cells_of(result, "unknown_counts") == {
+        (g, s) for g in table.index for s in table.columns}
