@@ -103,3 +103,12 @@ def test_settings_written_by_windows_notepad_are_read(tmp_path):
     (tmp_path / "cbs-export.toml").write_bytes("\ufeffproject = 'Zorggebruik 9001'\nresearcher = 'Jansen'\n".encode("utf-8"))
     s = load_settings(tmp_path)
     assert (s.project, s.researcher) == ("Zorggebruik 9001", "Jansen")
+
+
+def test_saved_paths_with_backslashes_quotes_and_accents_read_back_the_same(tmp_path):
+    """The sidebar saves what the user typed; Windows paths are full of backslashes."""
+    folder = tmp_path / 'export\\map "één"'
+    save_user_settings(exportmap=str(folder), project="9001", researcher="José d'Almeida")
+    s = load_settings(tmp_path)
+    assert (s.exportmap, s.project, s.researcher) == (folder, "9001", "José d'Almeida")
+    assert s.origins["exportmap"].endswith("settings.toml")
