@@ -126,6 +126,16 @@ def _plain(label: Any) -> Any:
     return "\0missing" if label is None or (isinstance(label, float) and np.isnan(label)) or label is pd.NA else label
 
 
+def alone_in_line(filled: np.ndarray) -> np.ndarray:
+    """Filled cells that are the only filled cell of their row or column (group disclosure), in lines of 2+ cells."""
+    flags = np.zeros(filled.shape, dtype=bool)
+    if filled.shape[1] >= 2:
+        flags |= (filled.sum(axis=1) == 1)[:, None] & filled
+    if filled.shape[0] >= 2:
+        flags |= (filled.sum(axis=0) == 1)[None, :] & filled
+    return flags
+
+
 def take_grid(values: np.ndarray, rows_at: np.ndarray, cols_at: np.ndarray, fill: Any) -> np.ndarray:
     """The cells at these row and column positions; `fill` where a position is -1."""
     out = values[np.ix_(np.maximum(rows_at, 0), np.maximum(cols_at, 0))] if values.size else \

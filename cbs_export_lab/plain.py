@@ -19,7 +19,7 @@ import pandas as pd
 from .errors import UserError
 from .results import CheckResult, Counts, Finding, format_cells, format_label
 from .rules import Rules
-from .cellstats import CellStats, label_positions
+from .cellstats import CellStats, alone_in_line, label_positions
 from .tables import cell_stats, check_with_stats, empty_table_finding, identifier_findings, linking_key_column
 
 # What a cell holds, as far as the labels and values tell.
@@ -85,6 +85,11 @@ class PlainTable:
     def __post_init__(self) -> None:
         self.rows = list(self.frame.index)
         self.cols = list(self.frame.columns)
+
+    def inner(self) -> tuple[np.ndarray, np.ndarray]:
+        """Which rows and which columns are not margins ('All', 'Totaal', ...)."""
+        return (np.array([not is_margin_label(r) for r in self.rows], dtype=bool),
+                np.array([not is_margin_label(c) for c in self.cols], dtype=bool))
 
     def cell(self, i: int, j: int) -> tuple[Any, Any]:
         return (self.rows[i], None if self.is_series else self.cols[j])
@@ -194,8 +199,7 @@ def _shares(table: PlainTable, kinds: np.ndarray, values: np.ndarray) -> np.ndar
     open_cells = (kinds == UNKNOWN) | (kinds == COUNT)
     if not (kinds == UNKNOWN).any() or not (open_cells | (kinds == EMPTY)).all():
         return kinds
-    inner_rows = np.array([not is_margin_label(r) for r in table.frame.index], dtype=bool)
-    inner_cols = np.array([not is_margin_label(c) for c in table.frame.columns], dtype=bool)
+    inner_rows, inner_cols = table.inner()
     inner = np.nan_to_num(values[np.ix_(inner_rows, inner_cols)])
     if inner.size == 0 or (inner < 0).any():
         return kinds
@@ -247,8 +251,7 @@ def rule_findings(table: PlainTable, kinds: np.ndarray, values: np.ndarray, rule
 def _rounded_percentages(table: PlainTable, kinds: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Whole numbers whose rows (or columns) each add up to 100 may be rounded percentages, which hide how small
     a group is (1 of 3 is 33): they are judged as counts and also reported as not established."""
-    inner_rows = np.array([not is_margin_label(r) for r in table.rows], dtype=bool)
-    inner_cols = np.array([not is_margin_label(c) for c in table.cols], dtype=bool)
+    inner_rows, inner_cols = table.inner()
     counts = np.where(kinds == COUNT, values, np.nan)[np.ix_(inner_rows, inner_cols)]
     if table.is_series or min(counts.shape) < 2 or np.isnan(counts).any():
         return np.zeros(kinds.shape, dtype=bool)
@@ -261,20 +264,13 @@ def _rounded_percentages(table: PlainTable, kinds: np.ndarray, values: np.ndarra
 def _full_lines(table: PlainTable, kinds: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Count cells that are the only non-zero cell of their row or column (outside the margins)."""
     full = np.zeros(kinds.shape, dtype=bool)
-    inner_rows = np.array([not is_margin_label(r) for r in table.rows], dtype=bool)
-    inner_cols = np.array([not is_margin_label(c) for c in table.cols], dtype=bool)
+    inner_rows, inner_cols = table.inner()
     if table.is_series or inner_rows.sum() < 2 and inner_cols.sum() < 2:
         return full
     counts = np.where(kinds == COUNT, np.nan_to_num(values), np.nan)[np.ix_(inner_rows, inner_cols)]
     if np.isnan(counts).any():
         return full
-    filled = counts > 0
-    lines = np.zeros(filled.shape, dtype=bool)
-    if filled.shape[1] >= 2:
-        lines |= (filled.sum(axis=1) == 1)[:, None] & filled
-    if filled.shape[0] >= 2:
-        lines |= (filled.sum(axis=0) == 1)[None, :] & filled
-    full[np.ix_(inner_rows, inner_cols)] = lines
+    full[np.ix_(inner_rows, inner_cols)] = alone_in_line(counts > 0)
     return full
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 from pandas.api.types import is_hashable, is_integer_dtype, is_list_like, is_numeric_dtype
 
 from .cellstats import (
-    FREQUENCY, KEEP_LARGEST, CellStats, Grid, Groups, bordered, grid_labels, grouped_stats, label_positions, summed,
+    FREQUENCY, KEEP_LARGEST, CellStats, alone_in_line, Grid, Groups, bordered, grid_labels, grouped_stats, label_positions, summed,
     take_grid,
 )
 from .errors import UserError
@@ -768,12 +768,7 @@ def _full_lines(stats: CellStats) -> np.ndarray:
     out = np.zeros(stats.shape, dtype=bool)
     if inner.shape[0] < 2 and inner.shape[1] < 2:
         return out
-    flags = np.zeros(inner.shape, dtype=bool)
-    if inner.shape[1] >= 2:
-        flags |= ((inner > 0).sum(axis=1) == 1)[:, None] & (inner > 0)
-    if inner.shape[0] >= 2:
-        flags |= ((inner > 0).sum(axis=0) == 1)[None, :] & (inner > 0)
-    out[np.ix_(~margin_row, ~margin_col)] = flags
+    out[np.ix_(~margin_row, ~margin_col)] = alone_in_line(inner > 0)
     return out
 
 
