@@ -463,9 +463,11 @@ def _renderer(
                 about = " ".join(filter(None, [description, (
                     f"Only the first {NEVER_EXPORTABLE_ROWS:,} of {rows:,} rows are kept here: this output holds "
                     "identifying data or unit records and can never be exported.")]))
-            marked = [(r, c, f.message) for f in result.findings if f.severity == "fail" for r, c in f.cells]
+            marks = {s: [(r, c, f.message) for f in result.findings if f.severity == s for r, c in f.cells]
+                     for s in ("fail", "review")}
             return [write_sheet(folder / f"{stem}.xlsx", frame, title=title, description=about,
-                                meta=_table_meta(result, compliant), marked_cells=marked)]
+                                meta=_table_meta(result, compliant), marked_cells=marks["fail"],
+                                review_cells=marks["review"])]
     elif kind == "model":
         def render(folder: Path, stem: str, title: str) -> list[Path]:
             from . import models

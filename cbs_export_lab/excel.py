@@ -25,7 +25,11 @@ YES, NO = "ja / yes", "nee / no"
 STATUS_LABELS = {"pass": "voldoet / pass", "review": "beoordelen / review", "fail": "voldoet niet / fail"}
 MARK_FILL = "FFC7CE"
 MARK_FONT = "9C0006"
+REVIEW_FILL = "FFEB9C"
+REVIEW_FONT = "9C5700"
 DEFAULT_NOTE = "This cell fails a disclosure rule: do not release it as it is."
+REVIEW_NOTE = "This cell needs a look before release."
+MISSING_SHOWN = 50
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 
 
@@ -39,6 +43,7 @@ class Sheet:
     meta: Mapping[str, Any] | None = None
     marked_cells: Sequence[tuple] = ()
     name: str = "output"
+    review_cells: Sequence[tuple] = ()
 
 
 def write_sheet(
@@ -50,14 +55,16 @@ def write_sheet(
     meta: Mapping[str, Any] | None = None,
     marked_cells: Iterable[tuple] = (),
     sheet_name: str = "output",
+    review_cells: Iterable[tuple] = (),
 ) -> Path:
     """Write `frame` to one sheet of a new .xlsx at `path`, atomically.
 
     `marked_cells` holds `(row_label, col_label)` or `(row_label, col_label, note)`; a None label marks the whole
     column or row (a Series has no column label). Marked cells not found in the table are listed under it, so a
-    checker still sees them.
+    checker still sees them. `review_cells` (same form) are filled yellow where no failing mark covers them.
     """
-    return write_book(path, [Sheet(frame, title, description, meta, tuple(marked_cells), sheet_name)])
+    return write_book(path, [Sheet(frame, title, description, meta, tuple(marked_cells), sheet_name,
+                                   tuple(review_cells))])
 
 
 def write_book(path: str | os.PathLike[str], sheets: Iterable[Sheet]) -> Path:
@@ -109,20 +116,25 @@ def _fill(ws: Any, sheet: Sheet) -> None:
         parts = label if isinstance(label, tuple) else (label,)
         ws.append([*(cell_value(x) for x in parts), *(cell_value(v) for v in values)])
 
-    fill = PatternFill("solid", fgColor=MARK_FILL)
-    font = Font(color=MARK_FONT, bold=True)
-    positions, missing = _locate(frame, sheet.marked_cells)
-    for (r, c), notes in positions.items():
-        cell = ws.cell(first_data_row + r, n_index + c + 1)
-        cell.fill = fill
-        cell.font = font
-        cell.comment = Comment("\n".join(dict.fromkeys(notes)), "cbs_export_lab")
-    if missing:
-        ws.append([])
-        ws.append(["Also failing (not located in this table):"])
-        ws.cell(ws.max_row, 1).font = font
-        for row, col, note in missing:
-            ws.append([cell_value(format_cell(row, col)), cell_value(note)])
+    for marks, default, fill, font, heading in (
+        (sheet.review_cells, REVIEW_NOTE, REVIEW_FILL, REVIEW_FONT, "Also to review (not located in this table):"),
+        (sheet.marked_cells, DEFAULT_NOTE, MARK_FILL, MARK_FONT, "Also failing (not located in this table):"),
+    ):
+        fill, font = PatternFill("solid", fgColor=fill), Font(color=font, bold=True)
+        positions, missing = _locate(frame, marks, default)
+        for (r, c), notes in positions.items():
+            cell = ws.cell(first_data_row + r, n_index + c + 1)
+            old = cell.comment.text.split("\n") if cell.comment else []
+            cell.fill, cell.font = fill, font
+            cell.comment = Comment(cell_value("\n".join(dict.fromkeys([*notes, *old]))), "cbs_export_lab")
+        if missing:
+            ws.append([])
+            ws.append([heading])
+            ws.cell(ws.max_row, 1).font = font
+            for row, col, note in missing[:MISSING_SHOWN]:
+                ws.append([cell_value(format_cell(row, col)), cell_value(note)])
+            if len(missing) > MISSING_SHOWN:
+                ws.append([f"... and {len(missing) - MISSING_SHOWN} more"])
 
     for c in range(1, n_index + 1):
         ws.column_dimensions[ws.cell(1, c).column_letter].width = 22
@@ -196,13 +208,15 @@ def _find(lookup: dict[Any, list[int]], label: Any) -> list[int]:
     return found or lookup.get(("str", str(key)), [])
 
 
-def _locate(frame: pd.DataFrame, marked: Iterable[tuple]) -> tuple[dict[tuple[int, int], list[str]], list[tuple]]:
+def _locate(
+    frame: pd.DataFrame, marked: Iterable[tuple], default_note: str = DEFAULT_NOTE
+) -> tuple[dict[tuple[int, int], list[str]], list[tuple]]:
     rows, cols = _positions(frame.index), _positions(frame.columns)
     found: dict[tuple[int, int], list[str]] = defaultdict(list)
     missing = []
     for mark in marked:
         row, col = mark[0], mark[1]
-        note = mark[2] if len(mark) > 2 and mark[2] else DEFAULT_NOTE
+        note = mark[2] if len(mark) > 2 and mark[2] else default_note
         if col is None and len(frame.columns) == 1:
             col_pos = [0]
         else:

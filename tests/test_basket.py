@@ -18,7 +18,7 @@ import cbs_export_lab.excel
 from cbs_export_lab import demo
 from cbs_export_lab.basket import BACKGROUND_SUFFIX, NEVER_EXPORTABLE_ROWS, Basket, BasketError
 from cbs_export_lab.errors import UserError
-from cbs_export_lab.excel import MARK_FILL, NO, NOT_GIVEN, STATUS_LABELS
+from cbs_export_lab.excel import MARK_FILL, NO, NOT_GIVEN, REVIEW_FILL, STATUS_LABELS
 from cbs_export_lab.light import light_budget
 from cbs_export_lab.settings import save_user_settings
 
@@ -92,18 +92,22 @@ def test_looser_rules_are_recorded_on_the_item_and_the_sheet(basket, count_table
     assert not Basket(basket.folder).get(item.id).rules_compliant
 
 
-def test_failing_cells_are_red_in_the_rendered_table(basket, count_table):
+def test_failing_cells_are_red_and_cells_to_review_yellow_in_the_rendered_table(basket, count_table):
     item = basket.add(count_table, "Personen")
-    failing = {(r, c) for f in item.findings if f.severity == "fail" for r, c in f.cells}
-    assert failing, "the demo data has small cells by design"
+    failing = {(str(r), str(c)) for f in item.findings if f.severity == "fail" for r, c in f.cells}
+    review = {(str(r), str(c)) for f in item.findings if f.severity == "review" for r, c in f.cells}
+    zeros = {(str(r), str(c)) for r in count_table.index for c in count_table.columns if count_table.loc[r, c] == 0}
+    assert failing and zeros, "the demo data has small and empty cells by design"
     ws = sheet(basket.path(item, item.files[0]))
     header_row = next(r for r in ws.iter_rows() if r[0].value == "gemeente")
     columns = {c.column: c.value for c in header_row}
-    red = {
-        (ws.cell(c.row, 1).value, columns[c.column])
-        for row in ws.iter_rows() for c in row if c.fill.fgColor.rgb and c.fill.fgColor.rgb.endswith(MARK_FILL)
-    }
-    assert red == {(str(r), str(c)) for r, c in failing}
+
+    def filled(colour):
+        return {(ws.cell(c.row, 1).value, columns[c.column])
+                for row in ws.iter_rows() for c in row if c.fill.fgColor.rgb and c.fill.fgColor.rgb.endswith(colour)}
+
+    assert filled(MARK_FILL) == failing
+    assert filled(REVIEW_FILL) == review - failing and zeros <= filled(REVIEW_FILL)
 
 
 def test_magnitude_table_stores_background_that_never_counts(basket, persons):

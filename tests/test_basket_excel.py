@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from cbs_export_lab import demo
-from cbs_export_lab.excel import MARK_FILL, write_sheet
+from cbs_export_lab.excel import MARK_FILL, REVIEW_FILL, write_sheet
 
 
 def rows(path):
@@ -106,3 +106,28 @@ def test_control_characters_pasted_into_titles_or_labels_become_spaces(tmp_path)
     assert got[:3] == [["Personen per provincie", None], ["Telling  2022", None], ["Unit ", "RINPERSOON"]]
     assert got[4][:2] == ["prov", "aantal personen"] and got[5][:2] == ["Noord Holland", 12]
     assert got[-1] == ["row Drenthe, column aantal personen", "te klein"]
+
+
+def yellow_cells(path):
+    ws = openpyxl.load_workbook(path).active
+    return {
+        (c.row, c.column): c.comment.text if c.comment else None
+        for row in ws.iter_rows() for c in row if c.fill.fgColor.rgb and c.fill.fgColor.rgb.endswith(REVIEW_FILL)
+    }
+
+
+def test_cells_to_review_are_yellow_and_a_failing_mark_wins(tmp_path, persons):
+    table = pd.crosstab(persons.gemeente, persons.geslacht)
+    zeros = [(r, c) for r in table.index for c in table.columns if table.loc[r, c] == 0]
+    small = [(r, c) for r in table.index for c in table.columns if 0 < table.loc[r, c] < 10]
+    assert zeros and small, "the demo data has empty and small cells by design"
+    both = small[0]
+    path = write_sheet(tmp_path / "r.xlsx", table, title="t", marked_cells=[(*both, "3 persons")],
+                       review_cells=[(r, c, "empty cell") for r, c in zeros] + [(*both, "whole row"),
+                                                                               ("Atlantis", "man", "not here")])
+    got = rows(path)
+    at = {(r, c): (find_row(got, r), 2 + list(table.columns).index(c)) for r, c in [*zeros, both]}
+    assert yellow_cells(path) == {at[cell]: "empty cell" for cell in zeros}
+    assert red_cells(path) == {at[both]: "3 persons\nwhole row"}
+    tail = [r[:2] for r in got[find_row(got, "Also to review (not located in this table):"):]]
+    assert tail == [["row Atlantis, column man", "not here"]]
