@@ -373,7 +373,7 @@ def microdata_findings(obj: pd.DataFrame | pd.Series, rules: Rules, data: pd.Dat
 
 def check_plain_table(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None, rules: Rules) -> CheckResult:
     """Check a DataFrame, Series or Styler that carries no cell statistics (DESIGN section 3)."""
-    source = _source_frame(data)
+    source = source_frame(data)
     _check_column_argument("unit", unit, source)
     _check_column_argument("weights", weights, source)
     raw = obj.data if type(obj).__module__.startswith("pandas.io.formats.style") else obj
@@ -496,7 +496,7 @@ def _unsupported(rules: Rules, why: str) -> CheckResult:
     )], rules_origin=rules.origin)
 
 
-def _source_frame(data: Any) -> pd.DataFrame | None:
+def source_frame(data: Any) -> pd.DataFrame | None:
     if data is None:
         return None
     if isinstance(data, pd.DataFrame):

@@ -824,10 +824,11 @@ def identifier_findings(obj: pd.DataFrame | pd.Series, rules: Rules) -> list[Fin
 
 def check_table(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None, rules: Rules) -> CheckResult:
     """Carried statistics when they still match the table; otherwise the checks for plain pandas tables."""
+    from .plain import check_plain_table, source_frame  # plain builds on this module
+
+    source_frame(data)  # a wrong data= is a mistake to report even when the table carries its statistics
     table = getattr(obj, "data", obj) if type(obj).__module__.startswith("pandas.io.formats.style") else obj
     stats = carried_stats(table)
     if stats is not None and unit is None and weights is None:
         return check_with_stats(table, stats, rules)
-    from .plain import check_plain_table  # plain builds on this module
-
     return check_plain_table(table, data=data, unit=unit, weights=weights, rules=rules)

@@ -426,6 +426,8 @@ def test_check_with_stats_reports_what_views_need():
     (lambda df: cel.pivot_table(df, values="gemeente", index="geslacht", aggfunc="mean"), "column 'gemeente' holds"),
     (lambda df: cel.pivot_table(df, values=["inkomen", "leeftijd"], index="gemeente", weights="gewicht"),
      "one values= column"),
+    (lambda df: cel.check(cel.crosstab(df["gemeente"], df["geslacht"]), data=df.to_dict()),
+     "data= must be the pandas DataFrame"),
 ])
 def test_user_mistakes_raise_user_error(call, words):
     with pytest.raises(cel.UserError, match=None) as info:
