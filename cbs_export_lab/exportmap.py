@@ -21,6 +21,7 @@ from typing import Any, Iterable, Iterator, Sequence
 from .atomic import replace_with_retry
 from .basket import WINDOWS_RESERVED, Basket, Item
 from .errors import UserError
+from .light import count_of, light_budget
 from .settings import MODES, load_settings
 
 VOORAF = "1_Controle vooraf"
@@ -80,13 +81,13 @@ class ExportPlan:
         for z in self.zips:
             outputs = [self.items[i] for i in z.items if not self.items[i].background]
             background = [self.items[i] for i in z.items if self.items[i].background]
-            what = _count(len(outputs), "syntax file" if z.label == SYNTAX_LABEL else "output")
+            what = count_of(len(outputs), "syntax file" if z.label == SYNTAX_LABEL else "output")
             if not outputs:
-                what = _count(len(background), "background file")
+                what = count_of(len(background), "background file")
             titles = ", ".join(f"'{i.title}'" for i in (outputs or background))
             line = f"{what.capitalize()} go{'es' if (len(outputs) or len(background)) == 1 else ''} to {z.folder} as {z.name}: {titles}."
             if outputs and background:
-                line += f" With {_count(len(background), 'background file')} inside, under '{BACKGROUND_IN_ZIP}/'."
+                line += f" With {count_of(len(background), 'background file')} inside, under '{BACKGROUND_IN_ZIP}/'."
             lines.append(f"{line} {z.why}")
         for b in self.blocked:
             lines.append(f"'{b.title}' is held back because {b.reason}")
@@ -114,10 +115,6 @@ class ExportResult:
 
     zips: list[Path] = field(default_factory=list)
     blocked: list[Blocked] = field(default_factory=list)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def export_clock() -> datetime:
@@ -261,8 +258,6 @@ def _why(mode: str, folder: str, label: str, outputs: list[Item]) -> tuple[bool,
     else:
         why = ("Output that does not fully meet the guidelines (an explained review or fail, or checked with rules "
                "looser than the defaults) is checked beforehand by CBS.")
-    from .light import light_budget
-
     budget = light_budget(outputs)
     if budget.fits:
         return True, f"{why} This zip is output light ({budget.summary()}), so its name starts with LIGHT_."

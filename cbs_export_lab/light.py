@@ -44,16 +44,17 @@ class LightBudget:
         """What the budget was spent on, so a checker can verify a LIGHT_ name at a glance."""
         parts = []
         if self.tables:
-            parts.append(f"{_count(self.tables, 'table')} with {_count(self.cells, 'cell')}, "
+            parts.append(f"{count_of(self.tables, 'table')} with {count_of(self.cells, 'cell')}, "
                          f"{self.count_cells} of them with counts")
         if self.models:
-            parts.append(_count(self.models, "model result"))
+            parts.append(count_of(self.models, "model result"))
         if self.figures:
-            parts.append(_count(self.figures, "graph"))
+            parts.append(count_of(self.figures, "graph"))
         return f"{self.fraction:.0%} of the budget: {', '.join(parts) or 'nothing'}"
 
 
-def _count(n: int, noun: str) -> str:
+def count_of(n: int, noun: str) -> str:
+    """'1 table', '2 tables'."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
