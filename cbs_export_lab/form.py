@@ -141,7 +141,7 @@ def _rules_rows(items: Sequence[Item]) -> list[tuple[str, str]]:
     looser = ", ".join(rules.looser_than_defaults()) if rules else ""
     rows = [
         ("Herkomst / Origin", _origin_label(origin)),
-        ("Vingerafdruk / Fingerprint", rules.fingerprint if rules else f"{UNKNOWN} (rules file not found)"),
+        ("Vingerafdruk / Fingerprint", rules.fingerprint if rules else f"{UNKNOWN} (the rules used cannot be read)"),
         ("Volgens de standaard / Compliant with the defaults",
          YES if compliant else NO + (f" (looser than the defaults: {looser})" if looser else "")),
     ]
@@ -158,7 +158,10 @@ def _origin_label(origin: str) -> str:
 def _rules_used(item: Item) -> Rules | None:
     """The rules recorded with the item when it was checked; items without a record fall back to the file."""
     if item.rules_settings:
-        return Rules.from_settings(item.rules_settings, item.rules_origin)
+        try:
+            return Rules.from_settings(item.rules_settings, item.rules_origin)
+        except (TypeError, ValueError):  # written by another version or edited by hand: shown as unknown
+            return None
     return _rules_for(item.rules_origin)
 
 

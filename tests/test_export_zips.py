@@ -400,6 +400,18 @@ def test_text_pasted_from_word_reaches_the_form(basket, exportmap, persons, fixe
     assert row[1:3] == ("Personen naar gemeente", "Telling 2022") and row[10] == "Kleine gemeenten worden samengevoegd."
 
 
+def test_rules_recorded_by_another_version_show_as_unknown_on_the_form(basket, exportmap, persons, fixed_clock):
+    import json
+
+    basket.add(count_table(persons), "Personen naar leeftijd en geslacht")
+    manifest = json.loads(basket.manifest_path.read_text(encoding="utf-8"))
+    manifest["items"][0]["rules_settings"]["threshold_next_year"] = 15
+    basket.manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    result = cel.prepare_export(basket, exportmap)
+    rules = dict(row for row in form_sheets(read_zip(result.zips[0]))["Regels"] if len(row) == 2)
+    assert rules["Vingerafdruk / Fingerprint"].startswith("onbekend / unknown")
+
+
 def test_a_second_export_of_the_same_basket_waits_its_turn(basket, exportmap, persons):
     from filelock import FileLock
 
