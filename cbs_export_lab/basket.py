@@ -42,6 +42,10 @@ BACKGROUND_SHEETS = {
     "weighted": "gewogen waarde per cel / weighted value per cell",
 }
 _ID_LETTER = {"table": "t", "model": "m", "figure": "g", "syntax": "s", "file": "f"}
+_OPTIONAL_TYPES: dict[str, type | tuple[type, ...]] = {
+    "background": bool, "background_for": (str, type(None)), "explanation": (str, type(None)), "exported": list,
+    "rules_compliant": bool, "findings": list, "counts": dict, "description": str,
+}
 
 
 class BasketError(UserError):
@@ -398,6 +402,13 @@ class Basket:
             for key, allowed in (("kind", ITEM_KINDS), ("status", STATUSES)):
                 if d[key] not in allowed:
                     raise self._corrupt(f"item {d['id']!r} has an unknown {key} {d[key]!r} ({', '.join(allowed)} expected)")
+            for key, types in _OPTIONAL_TYPES.items():
+                if key in d and not isinstance(d[key], types):
+                    raise self._corrupt(f"item {d['id']!r} has an invalid {key!r} ({d[key]!r})")
+            counts = d.get("counts", {})
+            if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                       for k, v in counts.items() if not (k == "observations" and v is None)):
+                raise self._corrupt(f"item {d['id']!r} has counts that are not whole numbers ({counts!r})")
             worst = _worst_severity(d.get("findings"))
             if STATUSES.index(d["status"]) < STATUSES.index(worst):
                 raise self._corrupt(f"item {d['id']!r} has status {d['status']!r} but a finding that says {worst!r}")

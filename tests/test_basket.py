@@ -385,6 +385,10 @@ def test_items_are_read_from_disk_every_time(basket, count_table):
     ('{"version": 1, "items": [{"id": "t01-a", "title": "a", "kind": "table", "status": "pass", "files": [], '
      '"findings": [{"rule": "threshold", "severity": "fail", "message": "3 persons"}]}]}',
      "status 'pass' but a finding that says 'fail'"),
+    ('{"version": 1, "items": [{"id": "t01-a", "title": "a", "kind": "table", "status": "pass", "files": [], '
+     '"exported": "yes"}]}', "invalid 'exported'"),
+    ('{"version": 1, "items": [{"id": "t01-a", "title": "a", "kind": "table", "status": "pass", "files": [], '
+     '"counts": {"tables": 1, "cells": "400"}}]}', "counts that are not whole numbers"),
     ('{"version": 1, "items": [' + ", ".join(['{"id": "t01-a", "title": "a", "kind": "table", "status": "pass", '
                                               '"files": []}'] * 2) + "]}", "appears twice"),
 ])
