@@ -251,8 +251,8 @@ def _why(mode: str, folder: str, label: str, outputs: list[Item]) -> tuple[bool,
                  else "CBS checks them beforehand" if mode == "achteraf" else "the project is checked beforehand")
         return False, f"Syntax and documentation go in their own zip, never LIGHT_ ({where}); exporting them is free."
     if folder == ACHTERAF:
-        return False, ("Fully compliant output (status pass under the default rules) may be checked afterwards; "
-                       "output light is not allowed in 2_Controle achteraf.")
+        return False, ("Fully compliant output (status pass, checked with rules no looser than the CBS defaults) may "
+                       "be checked afterwards; output light is not allowed in 2_Controle achteraf.")
     if mode == "vooraf":
         why = "The project's output is checked beforehand by CBS, so all output goes in one zip in 1_Controle vooraf."
     else:
