@@ -34,6 +34,7 @@ VERSION = 1
 LOCK_TIMEOUT = 60.0
 BACKGROUND_SUFFIX = " - achtergrondinformatie (niet vrijgeven)"
 TABLE_FILES = (".csv", ".xlsx", ".parquet")
+TEXT_FILES = (".py", ".r", ".rmd", ".qmd", ".sps", ".do", ".sas", ".sql", ".txt", ".md", ".log")
 NEVER_EXPORTABLE_ROWS = 1000  # enough to see why; no full copy of unit records (Excel stops at 1,048,576 rows)
 BACKGROUND_SHEETS = {
     "units": "eenheden per cel / units per cell", "rows": "records per cel / records per cell",
@@ -517,9 +518,9 @@ def _table_meta(result: CheckResult, compliant: bool) -> dict[str, Any]:
 def _warn_if_never_exportable(item: Item) -> None:
     if not item.never_exportable:
         return
-    if item.kind == "syntax":
+    if item.kind == "syntax" or any(PurePosixPath(f).suffix.lower() in TEXT_FILES for f in item.files):
         what = "identifying values (such as RINPERSOON numbers) in its code or text"
-        fix = "Remove those values from the notebook and add it again."
+        fix = "Remove those values from the notebook or script and add it again."
     else:
         what = "identifying data or unit records (a linking key such as RINPERSOON, or one row per person or business)"
         fix = "Aggregate it into a table without identifiers and add that instead."
@@ -549,7 +550,8 @@ def _existing_file(obj: Any) -> Path | None:
 
 
 def _check_file(path: Path, rules: Any) -> CheckResult:
-    """A file is copied as it is, so it is always reviewed; a plain table file is also checked as a table."""
+    """A file is copied as it is, so it is always reviewed; a table file is also checked as a table, and a script
+    or text file is scanned for ids and pasted data like a notebook."""
     findings = [Finding(
         "unsupported", "review",
         f"The file {path.name} is exported as it is; cbs_export_lab cannot fully check a file's contents.",
@@ -558,6 +560,11 @@ def _check_file(path: Path, rules: Any) -> CheckResult:
             "file contains and why it has no disclosure risk.",
     )]
     counts = Counts()
+    if path.suffix.lower() in TEXT_FILES:
+        from .strip import scan_text
+
+        text = path.read_text(encoding="utf-8", errors="replace")
+        findings += scan_text(text, cell=f"file {path.name}", rules=rules)
     if path.suffix.lower() in TABLE_FILES:
         try:
             table = read_table_file(path)
