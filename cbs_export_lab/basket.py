@@ -84,7 +84,8 @@ class Item:
 
     @property
     def needs_explanation(self) -> bool:
-        return self.status != "pass" and not self.background
+        """Output that does not fully meet the guidelines leaves only with an explanation (CBS, DESIGN section 2)."""
+        return (self.status != "pass" or not self.rules_compliant) and not self.background
 
     @property
     def has_explanation(self) -> bool:

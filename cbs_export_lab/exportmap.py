@@ -184,6 +184,10 @@ def _hold_reason(item: Item) -> str | None:
     if item.status != "pass" and not item.has_explanation:
         return (f"its check says '{item.status}' and it has no explanation. Fix the findings and add it again, or "
                 "add an explanation why there is no disclosure risk.")
+    if not item.rules_compliant and not item.has_explanation:
+        return ("it was checked under rules looser than the CBS defaults, so it does not fully meet the guidelines "
+                "and CBS asks for an explanation. Check it again under the default rules, or add an explanation "
+                "why there is no disclosure risk.")
     return None
 
 

@@ -218,16 +218,17 @@ class CheckPanel(w.VBox):
 
 def item_state(item: Any) -> str:
     """One sentence on where an item stands for the export."""
-    if getattr(item, "never_exportable", False):
+    status = item.status if item.rules_compliant else f"{item.status} under rules looser than the CBS defaults"
+    if item.never_exportable:
         what = "it can never be exported (identifying data or unit records)"
     elif item.background:
         what = "background information for the checker; it is not released"
-    elif item.status == "pass":
+    elif not item.needs_explanation:
         what = "ready to export"
     elif item.has_explanation:
-        what = f"status {item.status}, explanation given: it goes to 1_Controle vooraf"
+        what = f"status {status}, explanation given: it goes to 1_Controle vooraf"
     else:
-        what = f"status {item.status}, no explanation yet: it is held back until you add one (%cbs_basket)"
+        what = f"status {status}, no explanation yet: it is held back until you add one (%cbs_basket)"
     return f"Added to the export basket as '{item.title}' (id {item.id}): {what}."
 
 

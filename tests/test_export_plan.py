@@ -68,11 +68,21 @@ def test_achteraf_splits_compliant_output_from_explained_output():
 
 
 def test_output_checked_with_looser_rules_is_not_fully_compliant():
-    loose = table("loose", rules_origin="/project/loose-rules.toml", rules_compliant=False)
+    loose = table("loose", rules_origin="/project/loose-rules.toml", rules_compliant=False,
+                  explanation="Cells of 5+ are published by CBS StatLine for this population.")
     zips, blocked = route([loose, table("strict")], "achteraf")
     assert where(zips, "loose") == [(VOORAF, "")]
     assert where(zips, "strict") == [(ACHTERAF, "")]
     assert blocked == []
+
+
+@pytest.mark.parametrize("mode", ["vooraf", "achteraf"])
+def test_output_checked_with_looser_rules_needs_an_explanation(mode):
+    loose = table("loose", rules_origin="/project/loose-rules.toml", rules_compliant=False)
+    assert loose.needs_explanation
+    zips, blocked = route([loose], mode)
+    assert zips == [] and [b.item_id for b in blocked] == ["loose"]
+    assert "looser than the CBS defaults" in blocked[0].reason
 
 
 def test_syntax_goes_to_2_for_achteraf_unless_it_needs_an_explanation():
