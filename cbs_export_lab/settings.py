@@ -122,11 +122,13 @@ def _read(path: Path) -> dict[str, Any]:
 def _validated(key: str, value: Any, where: Path | str) -> Any:
     if key not in _KEYS:
         raise SettingsError(f"{where}: unknown setting {key!r}. Known settings: {', '.join(_KEYS)}.")
-    if value is None or value == "":
+    if value is None:
         return None
     if not isinstance(value, (str, int)) or isinstance(value, bool):
         raise SettingsError(f"{where}: {key} must be text, not {value!r}.")
     value = str(value).strip()
+    if not value:
+        return None
     if key == "mode" and value not in MODES:
         raise SettingsError(f"{where}: mode must be \"vooraf\" or \"achteraf\" (or left out to detect it), not {value!r}.")
     if key in _PATH_KEYS:

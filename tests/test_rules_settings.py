@@ -112,3 +112,9 @@ def test_saved_paths_with_backslashes_quotes_and_accents_read_back_the_same(tmp_
     s = load_settings(tmp_path)
     assert (s.exportmap, s.project, s.researcher) == (folder, "9001", "José d'Almeida")
     assert s.origins["exportmap"].endswith("settings.toml")
+
+
+def test_blank_values_clear_a_setting_instead_of_pointing_at_the_working_folder():
+    save_user_settings(exportmap="   ", basket=" ", project="  ")
+    s = load_settings()
+    assert s.exportmap is None and s.basket is None and s.project is None
