@@ -22,3 +22,19 @@ def persons():
     from cbs_export_lab import demo
 
     return demo.persons(5_000, seed=1)
+
+
+@pytest.fixture
+def basket(tmp_path):
+    """An empty basket of the test's own."""
+    from cbs_export_lab import Basket
+
+    return Basket(tmp_path / "basket")
+
+
+@pytest.fixture
+def exportmap(tmp_path):
+    """An empty exportmap as CBS sets it up for a project checked afterwards (achteraf)."""
+    from cbs_export_lab import demo
+
+    return demo.make_exportmap(tmp_path / "exportmap", "achteraf")

@@ -27,11 +27,6 @@ ID_PATTERN = re.compile(r"[a-z]\d{2,}-[a-z0-9-]+")
 
 
 @pytest.fixture
-def basket(tmp_path):
-    return Basket(tmp_path / "basket")
-
-
-@pytest.fixture
 def count_table(persons):
     return pd.crosstab(persons.gemeente, persons.leeftijdsklasse)
 

@@ -7,10 +7,7 @@ import sys
 import zipfile
 
 import pandas as pd
-import pytest
 
-import cbs_export_lab as cel
-from cbs_export_lab import demo
 from cbs_export_lab.cli import main
 from cbs_export_lab.exportmap import ACHTERAF
 
@@ -25,16 +22,6 @@ def one_line_error(err: str) -> str:
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("cbs-export: ") and "Traceback" not in err
     return lines[0]
-
-
-@pytest.fixture
-def basket(tmp_path):
-    return cel.Basket(tmp_path / "basket")
-
-
-@pytest.fixture
-def exportmap(tmp_path):
-    return demo.make_exportmap(tmp_path / "exportmap", "achteraf")
 
 
 def test_check_exit_codes_follow_the_verdict(tmp_path, persons, capsys):

@@ -182,11 +182,6 @@ def test_zip_names_are_ascii_windows_valid_and_labelled():
     assert safe_name("nul.xlsx") == "_nul.xlsx" and safe_name("console") == "console"
 
 
-@pytest.fixture
-def exportmap(tmp_path):
-    return demo.make_exportmap(tmp_path / "exportmap", "achteraf")
-
-
 def test_mode_is_detected_from_the_exportmap(tmp_path, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
     vooraf = demo.make_exportmap(tmp_path / "v", "vooraf")

@@ -23,16 +23,6 @@ EXPLAINED = "The small cells are structural: the island municipalities are shown
 
 
 @pytest.fixture
-def basket(tmp_path):
-    return cel.Basket(tmp_path / "basket")
-
-
-@pytest.fixture
-def exportmap(tmp_path):
-    return demo.make_exportmap(tmp_path / "exportmap", "achteraf")
-
-
-@pytest.fixture
 def fixed_clock(monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")  # 2026-01-01 00:00:00 UTC
 

@@ -48,11 +48,6 @@ def api(jp_fetch):
 
 
 @pytest.fixture
-def exportmap(tmp_path):
-    return demo.make_exportmap(tmp_path / "exportmap", "achteraf")
-
-
-@pytest.fixture
 def persons():
     return demo.persons(5_000, seed=3)
 
