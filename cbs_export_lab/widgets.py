@@ -26,6 +26,7 @@ STATUS_TITLE = {
     "fail": "Not safe to export as it is: fix the points below.",
 }
 MAX_ROWS = 30
+VISIBLE_ROWS = 12
 MAX_COLS = 15
 
 
@@ -67,14 +68,15 @@ def counts_html(counts: Counts) -> str:
 
 
 def _shown_rows(table: Any, failing: set[tuple[Any, Any]]) -> list[int]:
-    """The first rows, with rows holding failing cells brought forward so the problem is always visible."""
+    """Row positions to show: in a table taller than the view, rows with failing cells come first."""
     n = len(table.index)
-    if n <= MAX_ROWS:
+    if n <= VISIBLE_ROWS:
         return list(range(n))
     fail_rows = {r for r, _ in failing}
     first = [i for i, label in enumerate(table.index) if label in fail_rows][: MAX_ROWS // 2]
-    rest = [i for i in range(n) if i not in set(first)][: MAX_ROWS - len(first)]
-    return sorted(set(first) | set(rest))
+    taken = set(first)
+    rest = [i for i in range(n) if i not in taken][: MAX_ROWS - len(first)]
+    return first + rest
 
 
 def table_html(table: Any, failing: list[tuple[Any, Any]], review: list[tuple[Any, Any]] = ()) -> str:
@@ -102,10 +104,13 @@ def table_html(table: Any, failing: list[tuple[Any, Any]], review: list[tuple[An
         return styles
 
     styled = part.style.apply(colour, axis=None).format(precision=2, na_rep="")
-    note = ""
+    notes = []
     if len(rows) < len(frame.index) or frame.shape[1] > MAX_COLS:
-        note = (f"<div style='font-size:smaller'>Showing {len(rows)} of {len(frame.index)} rows and "
-                f"{min(frame.shape[1], MAX_COLS)} of {frame.shape[1]} columns; rows with failing cells first.</div>")
+        notes.append(f"Showing {len(rows)} of {len(frame.index)} rows and {min(frame.shape[1], MAX_COLS)} of "
+                     f"{frame.shape[1]} columns.")
+    if rows != sorted(rows):
+        notes.append("Rows with failing cells are shown first.")
+    note = f"<div style='font-size:smaller'>{' '.join(notes)}</div>" if notes else ""
     return f"<div style='max-height:420px;overflow:auto'>{styled.to_html()}</div>{note}"
 
 
@@ -168,7 +173,8 @@ class CheckPanel(w.VBox):
             views: list[w.Widget] = [w.HTML(table_html(self.obj, self.result.failing_cells, review_cells))]
             stats = self.result.details.get("cell_stats")
             if stats is not None:
-                self.units_toggle = w.ToggleButton(description="Show units per cell", icon="table")
+                self.units_toggle = w.ToggleButton(description="Show units per cell", icon="table",
+                                              layout=w.Layout(width="auto"))
                 self.units_view = w.HTML()
 
                 def show(change: dict[str, Any]) -> None:

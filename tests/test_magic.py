@@ -224,3 +224,16 @@ def test_basket_panel_offers_no_explanation_where_it_cannot_help(shell):
     def editors(row):
         return [c for c in row.children[1].children if isinstance(c, w.Textarea)]
     assert editors(rows["Extract"]) == [] and len(editors(rows["Means"])) == 1
+
+
+def test_failing_rows_of_a_tall_table_are_shown_first(shell):
+    personen = shell.user_ns["personen"]
+    shell.user_ns["t"] = cel.crosstab(personen.gemeente, personen.geslacht, unit=personen.RINPERSOON)
+    panel = run(shell, "t")
+    failing_rows = {str(r) for r, _ in panel.result.failing_cells}
+    assert failing_rows and len(shell.user_ns["t"]) > 12
+    html = next(c.value for c in panel.children if isinstance(c, w.HTML) and "<table" in c.value)
+    body = html.split("<tbody>", 1)[1]
+    first_rows = [row.split("</th>", 1)[0].rsplit(">", 1)[-1] for row in body.split("<tr>")[1:len(failing_rows) + 1]]
+    assert set(first_rows) == failing_rows
+    assert "shown first" in html
