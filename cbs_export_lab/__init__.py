@@ -40,7 +40,7 @@ _PUBLIC = {
 __all__ = sorted(_PUBLIC)
 
 # Bound now: importing the submodule `check` later (any module does) would otherwise shadow the function.
-from .check import check  # noqa: E402
+from .check import check  # noqa: E402, F401
 
 
 def __getattr__(name: str) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 
 from .errors import UserError
 from .figures import as_figure
-from .results import CheckResult, Finding
+from .results import CheckResult, unsupported_result
 from .rules import Rules
 from .settings import active_rules
 
@@ -60,11 +60,8 @@ def check(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None, 
 
 
 def unsupported(obj: Any, rules: Rules, why: str, kind: str = "unsupported") -> CheckResult:
-    finding = Finding(
-        rule="unsupported", severity=rules.unsupported,
-        message=f"This output could not be checked: {why}.",
-        where=f"the whole {type(obj).__name__}",
+    return unsupported_result(
+        rules, why, kind=kind, where=f"the whole {type(obj).__name__}",
         fix="Export it as a table, statsmodels result or matplotlib figure that can be checked, or explain "
             "in the explanation why it has no disclosure risk.",
     )
-    return CheckResult(kind=kind if kind != "unsupported" else "unsupported", findings=[finding], rules_origin=rules.origin)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import UserError
-from .results import CheckResult, Counts, Finding, format_cells, format_label
+from .results import CheckResult, Counts, Finding, format_cells, format_label, unsupported_result
 from .rules import Rules
 from .cellstats import CellStats, alone_in_line, label_positions
 from .tables import cell_stats, check_with_stats, empty_table_finding, identifier_findings, linking_key_column
@@ -380,7 +380,7 @@ def check_plain_table(obj: Any, *, data: Any = None, unit: Any = None, weights: 
     try:
         table = as_plain_table(raw)
     except TypeError as exc:
-        return _unsupported(rules, str(exc))
+        return unsupported_result(rules, str(exc), where="the whole object", fix="Pass a pandas DataFrame or Series.")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         always = identifier_findings(raw, rules) + microdata_findings(raw, rules, source)
@@ -487,13 +487,6 @@ def _not_reproduced(why: str, rules: Rules) -> Finding:
         fix="Pass the frame the table was made from, after any filtering (e.g. data=df[df.jaar == 2022]), or build "
             "the table with cel.crosstab / cel.pivot_table.",
     )
-
-
-def _unsupported(rules: Rules, why: str) -> CheckResult:
-    return CheckResult(kind="unsupported", findings=[Finding(
-        rule="unsupported", severity=rules.unsupported, message=f"This output could not be checked: {why}.",
-        where="the whole object", fix="Pass a pandas DataFrame or Series.",
-    )], rules_origin=rules.origin)
 
 
 def source_frame(data: Any) -> pd.DataFrame | None:

@@ -6,7 +6,10 @@ control form, so everything here round-trips through `to_dict` / `from_dict`.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+if TYPE_CHECKING:
+    from .rules import Rules
 
 STATUSES = ("pass", "review", "fail")
 KINDS = ("table", "model", "figure", "unsupported")
@@ -146,6 +149,13 @@ class CheckResult:
             "counts": self.counts.to_dict(), "source": self.source, "rules_origin": self.rules_origin,
             "unit": self.unit, "weighted": self.weighted,
         }
+
+
+def unsupported_result(rules: "Rules", why: str, *, where: str, fix: str, kind: str = "unsupported") -> CheckResult:
+    """What could not be checked is `review` (rules.unsupported), never a pass."""
+    finding = Finding(rule="unsupported", severity=rules.unsupported,
+                      message=f"This output could not be checked: {why}.", where=where, fix=fix)
+    return CheckResult(kind=kind, findings=[finding], rules_origin=rules.origin)
 
 
 STATUS_WORDS = {
