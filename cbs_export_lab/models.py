@@ -304,14 +304,15 @@ def _units(rows: _Rows, data: Any, unit: Any, rules: Rules) -> tuple[np.ndarray 
                         "model was fitted on, so its rows can be matched to the fit's.")
     frames = [(f, w) for f, w in ((data, "data="), (rows.frame, "the formula's data frame")) if f is not None]
     if unit is None:
+        from .tables import linking_key_column
+
         for frame, what in frames:
-            keys = [c for c in frame.columns if rules.is_linking_key(c)]
-            if keys:
-                values = rows.select(frame[keys], what)
-                best = max(keys, key=lambda c: values[c].nunique())
+            best = linking_key_column(frame, rules)
+            if best is not None:
+                values = rows.select(frame[best], what)
                 note = (f"observations counted as distinct {best} (a linking key in {what}); pass unit= to "
                         "count on another id")
-                return np.asarray(values[best]), str(best), note
+                return np.asarray(values), str(best), note
         return None, None, None
     if isinstance(unit, str):
         for frame, what in frames:
