@@ -48,11 +48,6 @@ def api(jp_fetch):
 
 
 @pytest.fixture
-def persons():
-    return demo.persons(5_000, seed=3)
-
-
-@pytest.fixture
 def basket(persons):
     """The basket the kernel writes to (the default one from the settings), with a count table and a small one."""
     b = cel.Basket()
