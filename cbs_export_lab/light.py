@@ -58,6 +58,11 @@ def count_of(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+def waiting_budget(items: Iterable["Item"]) -> LightBudget:
+    """The budget of the next export: items exported before no longer count."""
+    return light_budget(i for i in items if not i.exported)
+
+
 def light_budget(items: Iterable["Item"]) -> LightBudget:
     """The budget used by `items` (background items are skipped)."""
     tables = cells = count_cells = models = figures = 0

@@ -159,11 +159,10 @@ class BasketHandler(BaseHandler):
     @tornado.web.authenticated
     @_as_message
     def get(self) -> None:
-        from .light import light_budget
+        from .light import waiting_budget
 
         items = self.basket().items
-        waiting = [i for i in items if not i.exported]
-        self.reply({"items": [item_dict(i) for i in items], "budget": dataclasses.asdict(light_budget(waiting))})
+        self.reply({"items": [item_dict(i) for i in items], "budget": dataclasses.asdict(waiting_budget(items))})
 
 
 class ItemHandler(BaseHandler):

@@ -262,7 +262,7 @@ class BasketPanel(w.VBox):
         items = self.basket.items
         self.header.value = f"<b>Export basket</b> ({len(items)} item{'s' if len(items) != 1 else ''}) in <code>{html.escape(str(self.basket.folder))}</code>"
         self.rows.children = [self._row(item) for item in items] or [w.HTML("<i>The basket is empty. Use %cbs_check OBJ and 'Add to export'.</i>")]
-        self.meter.value = light_meter_html(_waiting(items))
+        self.meter.value = light_meter_html(items)
         self.plan.value = plan_html(self.basket)
 
     def _row(self, item: Any) -> w.Widget:
@@ -310,15 +310,10 @@ class BasketPanel(w.VBox):
         return _text_bundle(self, basket_text(self.basket), include, exclude)
 
 
-def _waiting(items: list[Any]) -> list[Any]:
-    """Items not exported yet: only these still count toward the next export's output-light budget."""
-    return [i for i in items if not i.exported]
-
-
 def light_meter_html(items: list[Any]) -> str:
-    from .light import light_budget
+    from .light import waiting_budget
 
-    budget = light_budget(items)
+    budget = waiting_budget(items)
     pct = min(100, round(100 * float(budget.fraction)))
     colour = "#1a7f37" if budget.fits else "#cf222e"
     why = "" if budget.fits else " Not light: " + html.escape("; ".join(budget.reasons or budget.exceeded))
@@ -350,7 +345,7 @@ def plan_html(basket: Any) -> str:
 
 
 def basket_text(basket: Any) -> str:
-    from .light import light_budget
+    from .light import waiting_budget
 
     items = basket.items
     lines = [f"Export basket in {basket.folder}: {len(items)} item(s)."]
@@ -360,7 +355,7 @@ def basket_text(basket: Any) -> str:
         extra += " [exported]" if item.exported else ""
         expl = f" - explanation: {item.explanation}" if item.explanation else (" - needs an explanation" if item.needs_explanation else "")
         lines.append(f"  {item.status.upper():6} {item.kind:7} {item.id}: {item.title}{extra}{expl}")
-    budget = light_budget(_waiting(items))
+    budget = waiting_budget(items)
     lines.append(f"Output light budget used by the items not exported yet: {round(100 * float(budget.fraction))}%" + ("" if budget.fits else " - not light: " + "; ".join(budget.reasons or budget.exceeded)))
     try:
         sentences = _plan_sentences(basket)

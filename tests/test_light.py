@@ -133,3 +133,13 @@ def test_a_table_whose_cells_are_unknown_fails_closed():
 def test_nothing_at_all_fits():
     budget = light_budget([])
     assert budget.fits and budget.fraction == 0
+
+
+def test_waiting_budget_leaves_out_items_exported_before():
+    from cbs_export_lab.light import waiting_budget
+
+    done = item("table", cells=400, count_cells=200)
+    done.exported = [{"zip": "x.zip", "folder": "1_Controle vooraf", "at": "2026-01-01T00:00:00"}]
+    new = item("table", cells=100, count_cells=50)
+    assert waiting_budget([done, new]) == light_budget([new])
+    assert light_budget([done, new]).fraction > waiting_budget([done, new]).fraction
