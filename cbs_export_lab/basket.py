@@ -23,9 +23,9 @@ from typing import Any, Iterator
 from .atomic import read_bytes, write_bytes
 from .errors import UserError
 from .rules import Rules
+from .codes import ITEM_KINDS
 from .results import STATUSES, CheckResult, Counts, Finding, never_exportable, overall_status
 
-ITEM_KINDS = ("table", "model", "figure", "syntax", "file")
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 ITEMS = "items"

@@ -8,28 +8,28 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from .codes import KINDS, NEVER_EXPORTABLE, RULE_CODES, SEVERITIES, STATUSES, RuleCode, Severity  # noqa: F401
+
 if TYPE_CHECKING:
     from .rules import Rules
-
-STATUSES = ("pass", "review", "fail")
-KINDS = ("table", "model", "figure", "unsupported")
-NEVER_EXPORTABLE = ("identifier", "microdata")
 
 
 @dataclass(frozen=True)
 class Finding:
     """One disclosure risk: which rule, how bad, what, where, how to fix it, and the table cells concerned."""
 
-    rule: str
-    severity: str
+    rule: RuleCode
+    severity: Severity
     message: str
     where: str = ""
     fix: str = ""
     cells: list[tuple[Any, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if self.severity not in ("fail", "review"):
+        if self.severity not in SEVERITIES:
             raise ValueError(f"severity must be 'fail' or 'review', not {self.severity!r}")
+        if self.rule not in RULE_CODES:
+            raise ValueError(f"{self.rule!r} is not a rule code of cbs_export_lab.codes.RULE_CODES")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
