@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import UserError
-from .figures import as_figure
+from .hooks import might_be_figure
 from .results import CheckResult, unsupported_result
 from .rules import Rules
 from .settings import active_rules
@@ -24,8 +24,11 @@ def kind_of(obj: Any) -> str:
         return "table"
     if module.startswith("statsmodels") and hasattr(obj, "params") and hasattr(obj, "model"):
         return "model"
-    if as_figure(obj) is not None:
-        return "figure"
+    if might_be_figure(obj):
+        from .checks.figure import as_figure
+
+        if as_figure(obj) is not None:
+            return "figure"
     return "unsupported"
 
 
@@ -43,7 +46,7 @@ def check(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None, 
 
             result = check_model(obj, data=data, unit=unit, rules=rules)
         elif kind == "figure":
-            from .figures import check_figure
+            from .checks.figure import check_figure
 
             result = check_figure(obj, unit=unit, rules=rules)
         else:
