@@ -10,7 +10,6 @@ import hashlib
 import io
 import os
 import re
-import unicodedata
 import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -19,9 +18,10 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from .atomic import replace_with_retry
-from .basket import WINDOWS_RESERVED, Basket, Item
+from .basket import Basket, Item
 from .errors import UserError
 from .light import count_of, light_budget
+from .names import is_inside, safe_name
 from .settings import MODES, load_settings
 
 VOORAF = "1_Controle vooraf"
@@ -35,7 +35,6 @@ CHECKSUMS_NAME = "checksums.sha256"
 PARTIAL_SUFFIX = ".partial"
 EXPORT_LOCK = ".export.lock"
 WRITE_ORDER = (BACKGROUND, VOORAF, ACHTERAF)
-_UNSAFE = re.compile(r"[^A-Za-z0-9._ ()-]+")
 _ZIP_EPOCH_MIN = datetime(1980, 1, 1, tzinfo=timezone.utc)
 
 
@@ -128,15 +127,6 @@ def export_clock() -> datetime:
                 f"SOURCE_DATE_EPOCH={epoch!r} is not a number of seconds since 1970. Unset it or give whole seconds."
             ) from None
     return datetime.now().astimezone()
-
-
-def safe_name(text: str, fallback: str = "output", limit: int = 60) -> str:
-    """ASCII, valid on Windows and without path separators: accents dropped, other characters become '_'."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    cleaned = _UNSAFE.sub("_", ascii_text).strip(" ._")[:limit].strip(" ._")
-    if cleaned.split(".")[0].upper() in WINDOWS_RESERVED:
-        cleaned = "_" + cleaned
-    return cleaned or fallback
 
 
 def _project_part(project: str | None) -> str:
@@ -399,7 +389,7 @@ def _zip_members(plan: ExportPlan, planned: PlannedZip, basket: Basket) -> list[
         used: set[str] = set()
         for rel in item.files:
             source = basket.path(item, rel).resolve()
-            if not source.is_relative_to(basket.folder):
+            if not is_inside(source, basket.folder):
                 raise UserError(
                     f"Basket item '{item.title}' ({item.id}) names the file {rel!r}, which lies outside the basket "
                     f"{basket.folder}; the manifest was edited by hand. Remove the item and add the output again."
@@ -468,7 +458,7 @@ def write_zips(plan: ExportPlan, contents: Sequence[tuple[PlannedZip, list[Membe
 
 def _inside(root: Path, path: Path) -> Path:
     resolved = path.resolve()
-    if not resolved.is_relative_to(root):
+    if not is_inside(resolved, root):
         raise UserError(f"The zip name {path.name!r} would end up outside the exportmap {root}; nothing was written.")
     return resolved
 
