@@ -29,7 +29,8 @@ def is_inside(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> b
     absolute path is resolved first, so '..' and symbolic links that lead out of `folder` count as outside."""
     posix = PurePosixPath(path)
     if not posix.is_absolute() and not Path(path).is_absolute():
-        return ".." not in posix.parts and not PureWindowsPath(path).drive
+        windows = PureWindowsPath(path)
+        return ".." not in posix.parts and ".." not in windows.parts and not windows.drive
     return Path(path).resolve().is_relative_to(Path(folder).resolve())
 
 

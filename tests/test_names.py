@@ -10,7 +10,8 @@ from cbs_export_lab.names import is_inside, safe_filename, slug, unique_title
 
 @pytest.mark.parametrize("relative, inside", [
     ("items/t01-a/t01-a.xlsx", True), ("items", True), ("../elders.xlsx", False), ("items/../../elders.xlsx", False),
-    ("C:elders.xlsx", False), ("C:/elders.xlsx", False), ("/etc/passwd", False),
+    ("C:elders.xlsx", False), ("C:/elders.xlsx", False), ("/etc/passwd", False), ("..\\..\\elders.xlsx", False),
+    ("items\\t01-a\\t01-a.xlsx", True),
 ])
 def test_a_relative_path_is_judged_by_its_words_on_every_system(tmp_path, relative, inside):
     assert is_inside(relative, tmp_path) is inside
