@@ -2,7 +2,8 @@
 
 The folder is the single source of truth shared by the kernel, the server and the CLI, so every read goes
 to disk and every write takes a file lock, re-reads the manifest, applies one change and replaces the
-manifest atomically. Readers never need the lock: they see the old manifest or the new one.
+manifest atomically. Readers never need the lock: they see the old manifest or the new one. What an item
+folder holds is decided by `intake`; ids and titles come from `names`.
 """
 from __future__ import annotations
 
