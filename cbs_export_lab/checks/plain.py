@@ -27,18 +27,6 @@ _PERCENTILE = re.compile(r"\d+(\.\d+)?%")
 MARGIN_NAMES = {"all", "total", "totaal", "totals", "totalen"}
 
 
-# A table with at least this share of the source's rows is read as unit records.
-MICRODATA_ROW_SHARE = 0.8
-
-
-# A frame of this many rows without row labels (a default 0, 1, 2, ... index) is read as unit records.
-UNLABELLED_RECORDS = 100
-
-
-# An id column is one whose values are (almost) all different.
-ID_DISTINCT_SHARE = 0.9
-
-
 _NONE = object()  # "not found", where None is a valid name
 _OBJECT = np.dtype(object)
 
@@ -197,7 +185,7 @@ def _is_label_column(column: pd.Series) -> bool:
     return False
 
 
-def classify(table: PlainTable) -> tuple[np.ndarray, np.ndarray]:
+def classify(table: PlainTable, rules: Rules) -> tuple[np.ndarray, np.ndarray]:
     """Per cell: what it holds (EMPTY, COUNT, ...) and its value as a float."""
     values, text = table.numbers()
     n_rows, n_cols = values.shape
@@ -220,7 +208,7 @@ def classify(table: PlainTable) -> tuple[np.ndarray, np.ndarray]:
     kinds = np.where(labelled & (kinds != EMPTY) & (kinds != TEXT), by_label, kinds)
     kinds = np.where(counted, UNKNOWN, kinds)
     kinds = np.where(labelled & (by_label != COUNT) & (kinds == EMPTY), NOT_APPLICABLE, kinds)
-    kinds = _shares(table, kinds, values)
+    kinds = _shares(table, kinds, values, rules)
     if has_default_index(table.frame) and n_rows > 1:
         kinds = np.where(kinds == COUNT, UNLABELLED, kinds)
     return kinds, values
@@ -232,7 +220,7 @@ def has_default_index(frame: pd.DataFrame | pd.Series) -> bool:
     return isinstance(index, pd.RangeIndex) and index.name is None and index.start == 0 and index.step == 1
 
 
-def _shares(table: PlainTable, kinds: np.ndarray, values: np.ndarray) -> np.ndarray:
+def _shares(table: PlainTable, kinds: np.ndarray, values: np.ndarray, rules: Rules) -> np.ndarray:
     """Unlabelled fractions that add up to 1 (or 100) over the table, its rows or its columns are shares."""
     open_cells = (kinds == UNKNOWN) | (kinds == COUNT)
     if not (kinds == UNKNOWN).any() or not (open_cells | (kinds == EMPTY)).all():
@@ -244,10 +232,11 @@ def _shares(table: PlainTable, kinds: np.ndarray, values: np.ndarray) -> np.ndar
     for scale in (1.0, 100.0):
         if inner.max() > scale * (1 + 1e-9):
             continue
-        tolerance = 0.002 * scale + 1e-9 * scale * inner.size
+        tolerance = rules.share_tolerance * scale + 1e-9 * scale * inner.size
         for sums in (np.array([inner.sum()]), inner.sum(axis=1), inner.sum(axis=0)):
             present = sums[sums > 0]
-            if present.size and np.all(np.abs(present - scale) <= max(tolerance, 0.0005 * scale * len(inner))):
+            allowed = max(tolerance, rules.share_line_tolerance * scale * len(inner))
+            if present.size and np.all(np.abs(present - scale) <= allowed):
                 return np.where(kinds == UNKNOWN, SHARE, np.where(kinds == COUNT, SHARE, kinds))
     return kinds
 
@@ -257,7 +246,7 @@ def rule_findings(table: PlainTable, kinds: np.ndarray, values: np.ndarray, rule
     with np.errstate(all="ignore"):
         small = (kinds == COUNT) & (values > 0) & (values < rules.threshold)
         zero = ((kinds == COUNT) | (kinds == SHARE)) & (values == 0) | (kinds == EMPTY)
-    percentages = _rounded_percentages(table, kinds, values)
+    percentages = _rounded_percentages(table, kinds, values, rules)
     unknown = (np.isin(kinds, (UNKNOWN, MAGNITUDE, SHARE, TEXT, UNLABELLED)) | percentages) & ~zero
     n = rules.threshold
     found = [
@@ -284,7 +273,7 @@ def rule_findings(table: PlainTable, kinds: np.ndarray, values: np.ndarray, rule
     return [f for f in found if f is not None]
 
 
-def _rounded_percentages(table: PlainTable, kinds: np.ndarray, values: np.ndarray) -> np.ndarray:
+def _rounded_percentages(table: PlainTable, kinds: np.ndarray, values: np.ndarray, rules: Rules) -> np.ndarray:
     """Whole numbers whose rows (or columns) each add up to 100 may be rounded percentages, which hide how small
     a group is (1 of 3 is 33): they are judged as counts and also reported as not established."""
     inner_rows, inner_cols = table.inner()
@@ -292,7 +281,7 @@ def _rounded_percentages(table: PlainTable, kinds: np.ndarray, values: np.ndarra
     if table.is_series or min(counts.shape) < 2 or np.isnan(counts).any():
         return np.zeros(kinds.shape, dtype=bool)
     for axis in (1, 0):
-        if np.all(np.abs(counts.sum(axis=axis) - 100) <= 0.5 * counts.shape[axis]):
+        if np.all(np.abs(counts.sum(axis=axis) - 100) <= rules.percent_line_tolerance * counts.shape[axis]):
             return kinds == COUNT
     return np.zeros(kinds.shape, dtype=bool)
 
@@ -350,12 +339,12 @@ def _is_id_like(values: pd.Index | pd.Series, name: Any, rules: Rules) -> bool:
         return False
     uniques = pd.unique(np.asarray(values, dtype=object))
     if rules.is_linking_key(name):
-        return len(uniques) >= ID_DISTINCT_SHARE * n and (n >= 2 or rules.looks_like_id(uniques[0]))
-    sample = uniques[:200]
-    return sum(rules.looks_like_id(v) for v in sample) >= 0.5 * len(sample)
+        return len(uniques) >= rules.id_distinct_share * n and (n >= 2 or rules.looks_like_id(uniques[0]))
+    sample = uniques[:rules.id_sample]
+    return sum(rules.looks_like_id(v) for v in sample) >= rules.id_written_share * len(sample)
 
 
-def _rows_of_source(obj: pd.DataFrame | pd.Series, data: pd.DataFrame, sample: int = 50) -> bool:
+def _rows_of_source(obj: pd.DataFrame | pd.Series, data: pd.DataFrame, sample: int) -> bool:
     """Whether the table is an extract: its index labels are source rows and its values are those rows' values."""
     frame = obj.to_frame() if isinstance(obj, pd.Series) else obj
     if len(frame) == 0 or frame.columns.nlevels != 1 or not data.index.is_unique:
@@ -385,11 +374,11 @@ def microdata_findings(obj: pd.DataFrame | pd.Series, rules: Rules, data: pd.Dat
     if id_like is not _NONE:
         label = format_label(id_like) if id_like is not None else "an unnamed index or column"
         reasons.append(f"{label} holds one id per row or column")
-    if data is None and has_default_index(obj) and len(obj) >= UNLABELLED_RECORDS:
+    if data is None and has_default_index(obj) and len(obj) >= rules.unlabelled_records:
         reasons.append(f"it has {len(obj):,} rows without row labels")
-    if data is not None and len(data) >= 2 and len(obj) >= MICRODATA_ROW_SHARE * len(data):
+    if data is not None and len(data) >= 2 and len(obj) >= rules.microdata_row_share * len(data):
         reasons.append(f"it has {len(obj):,} rows for {len(data):,} rows in the source frame")
-    elif data is not None and _rows_of_source(obj, data):
+    elif data is not None and _rows_of_source(obj, data, rules.source_rows_sample):
         reasons.append("its rows are rows of the source frame")
     if not reasons:
         return []

@@ -6,6 +6,7 @@ it gives every cell of its block, up to the table's rounding. A source that repr
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,8 @@ import numpy as np
 import pandas as pd
 
 from ..keys import MAX_SPAN, factor, mixed_radix, unit_codes
+from ..rules import Rules
+from ..settings import active_rules
 from .plain import COUNTING, MARGIN_NAMES, PlainTable, is_column, statistic_name
 
 ALL = object()  # a margin ("All") in a cell's key values
@@ -311,12 +314,12 @@ def _by_pandas(source: pd.DataFrame, keys: list[Any], labels: list[tuple[Any, ..
     return pd.to_numeric(grouped.reindex(index), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
-def _tolerance(values: np.ndarray) -> float:
+def _tolerance(values: np.ndarray, max_rounding: int) -> float:
     """Half a unit of the precision the table's numbers were rounded to (0 when they were not rounded)."""
     finite = np.abs(values[np.isfinite(values)])
     if finite.size == 0:
         return 0.0
-    coarsest = -3 if np.count_nonzero(finite) >= 3 else 0  # rounded to tens, hundreds, thousands
+    coarsest = -round(math.log10(max(1, max_rounding))) if np.count_nonzero(finite) >= 3 else 0  # tens, hundreds
     with np.errstate(all="ignore"):
         for decimals in range(coarsest, 7):
             scaled = finite * 10.0**decimals
@@ -325,11 +328,11 @@ def _tolerance(values: np.ndarray) -> float:
     return 0.0
 
 
-def values_match(table: np.ndarray, recomputed: np.ndarray, counting: bool) -> bool:
+def values_match(table: np.ndarray, recomputed: np.ndarray, counting: bool, rules: Rules) -> bool:
     """Whether the recomputed statistics give the table's numbers, up to the table's rounding."""
     if table.shape != recomputed.shape:
         return False
-    tolerance = _tolerance(table)
+    tolerance = _tolerance(table, rules.max_rounding)
     with np.errstate(all="ignore"):
         close = np.abs(table - recomputed) <= np.maximum(tolerance, 1e-9 * np.abs(recomputed)) + 1e-12
     both_empty = np.isnan(table) & np.isnan(recomputed)
@@ -401,14 +404,14 @@ def _sample(cell_keys: list[tuple[Any, ...]], table_values: np.ndarray, position
 
 
 def find_block(grouper: Grouper, layout: Layout, table_values: np.ndarray, positions: np.ndarray,
-               value: Any, statistic: str | None, id_columns: list[Any]) -> Match | None:
+               value: Any, statistic: str | None, id_columns: list[Any], rules: Rules) -> Match | None:
     """The first (value, statistic) that reproduces every cell of a block exactly, or None."""
     block = table_values[positions]
     finite = block[np.isfinite(block)]
     whole = bool(finite.size) and bool(np.all(finite == np.floor(finite))) and bool(np.all(finite >= 0))
     cell_keys = [layout.cell_keys[p] for p in positions]
     if statistic in (None, "share") and value is None:
-        share = _find_share(grouper, layout, block, cell_keys, positions)
+        share = _find_share(grouper, layout, block, cell_keys, positions, rules)
         if share is not None:
             return Match(positions, None, "size", *share)
         if statistic == "share":
@@ -426,23 +429,23 @@ def find_block(grouper: Grouper, layout: Layout, table_values: np.ndarray, posit
             if rejectable and small is None:  # cheap rejection on the rows of a few cells
                 small = Grouper(grouper.rows_of(sample_keys), layout.keys)
             if rejectable and not values_match(
-                    table_values[sample], reproduce(small, sample_keys, candidate, stat, margins), counting):
+                    table_values[sample], reproduce(small, sample_keys, candidate, stat, margins), counting, rules):
                 continue
-            if values_match(block, reproduce(grouper, cell_keys, candidate, stat, margins), counting):
+            if values_match(block, reproduce(grouper, cell_keys, candidate, stat, margins), counting, rules):
                 return Match(positions, candidate, stat)
         except Exception:  # a statistic pandas cannot compute for this column is simply not the match
             continue
     return None
 
 
-def _sums_to(totals: np.ndarray, scale: float) -> bool:
+def _sums_to(totals: np.ndarray, scale: float, tolerance: float) -> bool:
     """Whether shares add up to the whole (rounded percentages may be off by a little)."""
     present = totals[totals > 0]
-    return bool(present.size) and bool(np.all(np.abs(present - scale) <= 0.01 * scale))
+    return bool(present.size) and bool(np.all(np.abs(present - scale) <= tolerance * scale))
 
 
 def _find_share(grouper: Grouper, layout: Layout, block: np.ndarray, cell_keys: list[tuple[Any, ...]],
-                positions: np.ndarray) -> tuple[str, float] | None:
+                positions: np.ndarray, rules: Rules) -> tuple[str, float] | None:
     """Proportions or percentages of the counts, of the whole table, of each row or of each column."""
     finite = block[np.isfinite(block)]
     if finite.size == 0 or finite.min() < 0 or finite.max() > 100 * (1 + 1e-9):
@@ -465,14 +468,15 @@ def _find_share(grouper: Grouper, layout: Layout, block: np.ndarray, cell_keys: 
         "columns": lambda: [tuple(ALL for _ in c[:n_row]) + c[n_row:] for c in cell_keys],
     }
     for share_of, base_keys in bases.items():
-        if share_of not in totals or not any(_sums_to(totals[share_of], scale) for scale in (1.0, 100.0)):
+        if share_of not in totals or not any(_sums_to(totals[share_of], scale, rules.share_base_tolerance)
+                                                for scale in (1.0, 100.0)):
             continue
         counts = reproduce(grouper, cell_keys, None, "size", margins) if counts is None else counts
         base = reproduce(grouper, base_keys(), None, "size")
         with np.errstate(all="ignore"):
             fraction = np.where(base > 0, counts / base, np.nan)
         for scale in (1.0, 100.0):
-            if values_match(block, fraction * scale, counting=False):
+            if values_match(block, fraction * scale, False, rules):
                 return share_of, scale
     return None
 
@@ -531,8 +535,10 @@ def _binned(source: pd.DataFrame, layout: Layout) -> pd.DataFrame:
     return source.assign(**binned) if binned else source
 
 
-def recover(table: PlainTable, source: pd.DataFrame, id_columns: list[Any], weights: Any = None) -> Recovery | str:
+def recover(table: PlainTable, source: pd.DataFrame, id_columns: list[Any], weights: Any = None,
+            rules: Rules | None = None) -> Recovery | str:
     """The recovery, or why the source does not reproduce the table (weighted statistics too, with weights=)."""
+    rules = rules or active_rules()
     if weights is not None:
         w = source[weights].to_numpy() if isinstance(weights, str) else np.asarray(weights)
         source = source.assign(**{_WEIGHT: w})
@@ -547,7 +553,7 @@ def recover(table: PlainTable, source: pd.DataFrame, id_columns: list[Any], weig
     matches = []
     grouper = Grouper(source, layout.keys)
     for (value, statistic), positions in blocks.items():
-        match = find_block(grouper, layout, values, np.array(positions), value, statistic, id_columns)
+        match = find_block(grouper, layout, values, np.array(positions), value, statistic, id_columns, rules)
         if match is None:
             what = f"the {statistic or 'statistic'} of {value}" if value is not None else \
                 f"the {statistic}" if statistic else "any statistic tried"

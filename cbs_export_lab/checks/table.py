@@ -54,7 +54,7 @@ def check_plain_table(obj: Any, *, data: Any = None, unit: Any = None, weights: 
                 checked.findings = always + checked.findings
                 return checked
             always.append(not_reproduced(checked, rules))
-        kinds, values = classify(table)
+        kinds, values = classify(table, rules)
     counts = Counts(tables=1, cells=int(kinds.size), count_cells=count_cells(kinds))
     return CheckResult(kind="table", findings=always + rule_findings(table, kinds, values, rules), counts=counts,
                        rules_origin=rules.origin)
@@ -67,7 +67,7 @@ def check_with_source(table: PlainTable, source: pd.DataFrame, unit: Any, weight
     counted_on = unit if unit is not None else auto_unit
     id_columns = [c for c in source.columns if rules.is_linking_key(c)] + ([unit] if isinstance(unit, str) else [])
     try:
-        recovery = recover(table, source, id_columns, weights)
+        recovery = recover(table, source, id_columns, weights, rules)
         if isinstance(recovery, str):
             return recovery
         engine = _Engine(recovery.source, recovery.layout, counted_on, weights)
