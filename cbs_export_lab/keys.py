@@ -99,6 +99,11 @@ def unit_codes(values: np.ndarray, name: str | None) -> tuple[np.ndarray, int]:
         if low >= 0 and high < 4 * values.size + 1024:
             return values.astype(np.int64, copy=False), high + 1
     codes, uniques = pd.factorize(values)
+    refuse_missing_units(codes, name)
+    return codes.astype(np.int64), max(1, len(uniques))
+
+
+def refuse_missing_units(codes: np.ndarray, name: str | None) -> None:
+    """Rows without a unit id (code -1) cannot be counted as units: tables and models refuse them alike."""
     if (codes < 0).any():
         raise UserError(f"unit= ({name}) has missing values. Every row needs a unit id.")
-    return codes.astype(np.int64), max(1, len(uniques))

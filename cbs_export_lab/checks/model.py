@@ -99,12 +99,13 @@ def check_model(res: Any, *, data: Any = None, unit: Any = None, rules: Rules) -
         )], counts=Counts(models=1), rules_origin=rules.origin)
     rows = _Rows.of(res)
     ids, unit_name, source = fit_unit_ids(rows, data, unit, rules)
+    units = None if ids is None else fit_unit_codes(ids, unit_name)
     design = _design(res, rows)
     weighted = _weighted_rows(model, rows.n)
     if weighted is not None:
         design = design.only(weighted)
-        ids = None if ids is None else ids[weighted]
-    units, distinct = (None, len(design.exog)) if ids is None else fit_unit_codes(ids)
+        units = None if units is None else units[weighted]
+    distinct = len(design.exog) if units is None else int(np.count_nonzero(np.bincount(units)))
 
     findings = [*_dof_findings(res, rules)]
     findings += _level_findings(design, units, unit_name, rules)

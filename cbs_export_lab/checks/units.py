@@ -13,6 +13,7 @@ import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
 from ..errors import UserError
+from ..keys import refuse_missing_units
 from ..rules import Rules
 
 KEY_SAMPLE_ROWS = 20_000  # rows spread over the frame on which the linking keys' distinct values are compared
@@ -171,7 +172,8 @@ def fit_unit_ids(rows: FitRows, data: Any, unit: Any, rules: Rules) -> tuple[np.
     return np.asarray(values), name, None
 
 
-def fit_unit_codes(ids: np.ndarray) -> tuple[np.ndarray, int]:
-    """An integer code per row for its unit, and the number of distinct units (a missing id counts as one unit)."""
-    codes, uniques = pd.factorize(ids, use_na_sentinel=False)
-    return codes.astype(np.int64), len(uniques)
+def fit_unit_codes(ids: np.ndarray, name: str | None) -> np.ndarray:
+    """An integer code per row of a fit for its unit; a missing id is refused as the builders refuse it."""
+    codes, _ = pd.factorize(ids)
+    refuse_missing_units(codes, name)
+    return codes.astype(np.int64)
