@@ -1,9 +1,10 @@
-"""`crosstab` and `pivot_table` as in pandas, returning tables that carry their cell statistics, and their check.
+"""The builders: `crosstab` and `pivot_table` as in pandas, returning tables that carry their cell statistics.
 
 The table a researcher sees is pandas' own: the cell values are computed in one grouped pass over factorized
 keys (see `cellstats`), and pandas lays them out from a frame with one row per observed cell, so labels, order,
 margins and fill values follow pandas exactly. The statistics travel in `table.attrs` and are trusted only while
-the table's labels and values are those they were computed for.
+the table's labels and values are those they were computed for. Keys are factorized in `keys`; `unit=`,
+`weights=` and the linking key follow the one policy in `checks.units`; the cell rules are in `checks.cells`.
 """
 from __future__ import annotations
 

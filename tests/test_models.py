@@ -12,8 +12,8 @@ from openpyxl import load_workbook
 
 from cbs_export_lab import demo
 from cbs_export_lab.check import check
-from cbs_export_lab.errors import UserError
 from cbs_export_lab.checks.model import SUPPORTED_MODELS
+from cbs_export_lab.errors import UserError
 from cbs_export_lab.models import COLUMNS, coefficient_table, model_info, write_excel, write_text
 from cbs_export_lab.rules import default_rules
 from cbs_export_lab.tables import pivot_table

@@ -165,7 +165,8 @@ _WEIGHT = "__cbs_weight"  # the weights= values, as a column of the source
 
 
 class Grouper:
-    """Source rows as integer group ids for any subset of a table's keys, built from each key's codes once.
+    """Source rows as integer group ids for any subset of a table's keys, built once from each key's codes as the
+    table engine factorizes and combines them (`keys.factor`, `keys.mixed_radix`).
 
     Counts, sums and means then cost one `np.bincount` each instead of a pandas groupby.
     """
