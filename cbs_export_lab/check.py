@@ -38,11 +38,11 @@ def check(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None, 
     kind = kind_of(obj)
     try:
         if kind == "table":
-            from .tables import check_table
+            from .checks.table import check_table
 
             result = check_table(obj, data=data, unit=unit, weights=weights, rules=rules)
         elif kind == "model":
-            from .models import check_model
+            from .checks.model import check_model
 
             result = check_model(obj, data=data, unit=unit, rules=rules)
         elif kind == "figure":
@@ -50,7 +50,7 @@ def check(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None, 
 
             result = check_figure(obj, unit=unit, rules=rules)
         else:
-            from .models import unsupported_model_reason
+            from .checks.model import unsupported_model_reason
 
             why = unsupported_model_reason(obj)
             return unsupported(obj, rules, why or f"cbs_export_lab cannot inspect a {type(obj).__module__}.{type(obj).__qualname__}")
