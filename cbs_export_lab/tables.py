@@ -4,7 +4,7 @@ The table a researcher sees is pandas' own: the cell values are computed in one 
 keys (see `cellstats`), and pandas lays them out from a frame with one row per observed cell, so labels, order,
 margins and fill values follow pandas exactly. The statistics travel in `table.attrs` and are trusted only while
 the table's labels and values are those they were computed for. Keys are factorized in `keys`; `unit=`,
-`weights=` and the linking key follow the one policy in `checks.units`; the cell rules are in `checks.cells`.
+`weights=` and the linking key follow the one policy in `units`; the cell rules are in `checks.cells`.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from .cellstats import (
     FREQUENCY, KEEP_LARGEST, CellStats, Grid, Groups, bordered, grid_labels, grouped_stats, label_positions, summed,
     take_grid,
 )
-from .checks.units import aligned, column_or_array, common_index, linking_key_column, weights as checked_weights
+from .units import aligned, column_or_array, common_index, linking_key_column, weights as checked_weights
 from .errors import UserError
 from .keys import Key, combine, factor, labels, unit_codes
 from .results import format_label

@@ -18,7 +18,7 @@ import pandas as pd
 from ..errors import UserError
 from ..results import CheckResult, Counts, Finding
 from ..rules import Rules
-from .units import fit_unit_codes, fit_unit_ids
+from ..units import fit_unit_codes, fit_unit_ids
 
 SUPPORTED_MODELS = frozenset({
     "OLS", "WLS", "GLS", "GLM", "Logit", "Probit", "MNLogit", "Poisson", "NegativeBinomial", "MixedLM", "QuantReg",

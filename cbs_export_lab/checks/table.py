@@ -28,7 +28,7 @@ from .plain import (
     rule_findings,
 )
 from .recover import ALL, Layout, Match, Recovery, recover, reproduce
-from .units import check_column_argument, linking_key_column, source_frame
+from ..units import check_column_argument, linking_key_column, source_frame
 
 
 def check_plain_table(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None,

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
-from ..errors import UserError
-from ..keys import refuse_missing_units
-from ..rules import Rules
+from .errors import UserError
+from .keys import refuse_missing_units
+from .rules import Rules
 
 KEY_SAMPLE_ROWS = 20_000  # rows spread over the frame on which the linking keys' distinct values are compared
 
