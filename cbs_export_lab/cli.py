@@ -18,10 +18,11 @@ CHECK_EXIT = {"pass": 0, "fail": 1, "review": 3}
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from .intake import read_table_file
     from .check import check
+    from .intake import read_source_file, read_table_file
 
-    result = check(read_table_file(args.file, args.sheet))
+    table = read_table_file(args.file, args.sheet)
+    result = check(table, data=read_source_file(args.data) if args.data else None)
     print(json.dumps(result.to_dict(), ensure_ascii=False, indent=1, default=str) if args.json else result.report())
     return CHECK_EXIT[result.status]
 
@@ -111,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("file", help="the table file (.csv, .xlsx or .parquet)")
     p.add_argument("--sheet", help="the sheet to read from an .xlsx file (default: the first)")
+    p.add_argument("--data", metavar="SOURCE",
+                   help="the microdata the table was made from (.csv, .xlsx, .parquet, .sav, .dta): the cell "
+                        "statistics are recomputed from it; without it a table cannot pass")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_cmd_check)
 

@@ -214,6 +214,32 @@ def read_table_file(path: str | os.PathLike[str], sheet: str | None = None) -> A
     return frame.set_index(labels) if labels else frame
 
 
+SOURCE_FILES = (*TABLE_FILES, ".sav", ".dta")
+
+
+def read_source_file(path: str | os.PathLike[str]) -> Any:
+    """The microdata a table was computed from, as a plain frame (every column kept as a column): csv, xlsx and
+    parquet as `read_table_file` reads them, and the SPSS/Stata files pandas reads."""
+    import pandas as pd
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SOURCE_FILES:
+        raise UserError(f"{path}: a source can be a {', '.join(SOURCE_FILES)} file, not "
+                        f"{suffix or 'a file without a suffix'}. Save the data frame the table was made from in one "
+                        "of those formats, e.g. df.to_parquet('bron.parquet').")
+    if suffix in TABLE_FILES:
+        frame = read_table_file(path)
+        return frame if isinstance(frame.index, pd.RangeIndex) else frame.reset_index()
+    if not path.is_file():
+        raise UserError(f"{path} does not exist. Give the path of the source data file.")
+    try:
+        return pd.read_stata(path) if suffix == ".dta" else pd.read_spss(path)
+    except (ValueError, OSError, ImportError) as exc:
+        raise UserError(f"{path} cannot be read as a source ({str(exc).rstrip('.')}). Save it as .parquet or .csv "
+                        "and give that file instead.") from None
+
+
 def copy_file(src: Path, folder: Path) -> Path:
     dst = folder / safe_filename(src.name)
     shutil.copy2(src, dst)

@@ -26,7 +26,7 @@ def one_line_error(err: str) -> str:
 
 def test_check_exit_codes_follow_the_verdict(tmp_path, persons, capsys):
     passing = tmp_path / "leeftijd.csv"
-    pd.crosstab(persons["leeftijdsklasse"], persons["geslacht"]).to_csv(passing)
+    persons.groupby("leeftijdsklasse", observed=True).size().to_frame("aantal").to_csv(passing)
     failing = tmp_path / "gemeente.xlsx"
     by_gemeente = pd.crosstab(persons["gemeente"], persons["geslacht"])
     by_gemeente.to_excel(failing)
@@ -34,8 +34,13 @@ def test_check_exit_codes_follow_the_verdict(tmp_path, persons, capsys):
     review = tmp_path / "gemiddelden.parquet"
     persons.groupby("gemeente", observed=True)[["inkomen"]].mean().reset_index().to_parquet(review)
 
-    code, out, _ = run(capsys, "check", str(passing))
+    source = tmp_path / "personen.parquet"
+    persons.to_parquet(source)
+
+    code, out, _ = run(capsys, "check", str(passing), "--data", str(source))
     assert code == 0 and "PASS" in out
+    code, out, _ = run(capsys, "check", str(passing))
+    assert code == 3 and "unknown_counts" in out  # without its source a table of counts cannot pass
     code, out, _ = run(capsys, "check", str(failing))
     assert code == 1 and "FAIL" in out and f"row {small[0]}, column {small[1]}" in out
     code, out, _ = run(capsys, "check", str(review), "--json")
@@ -80,7 +85,7 @@ def test_check_reads_the_csv_files_researchers_write(tmp_path, persons, capsys):
 
 
 def test_basket_lists_items_in_text_and_json(basket, persons, capsys):
-    basket.add(pd.crosstab(persons["leeftijdsklasse"], persons["geslacht"]), "Leeftijd")
+    basket.add(pd.crosstab(persons["leeftijdsklasse"], persons["geslacht"]), "Leeftijd", data=persons)
     basket.add(pd.crosstab(persons["gemeente"], persons["geslacht"]), "Gemeente", explanation="Merged later.")
     code, out, _ = run(capsys, "basket", "--basket", str(basket.folder))
     assert code == 0
@@ -92,7 +97,7 @@ def test_basket_lists_items_in_text_and_json(basket, persons, capsys):
 
 
 def test_prepare_dry_run_says_the_plan_and_writes_nothing(basket, exportmap, persons, capsys):
-    basket.add(pd.crosstab(persons["leeftijdsklasse"], persons["geslacht"]), "Leeftijd")
+    basket.add(pd.crosstab(persons["leeftijdsklasse"], persons["geslacht"]), "Leeftijd", data=persons)
     basket.add(pd.crosstab(persons["gemeente"], persons["geslacht"]), "Gemeente")
     code, out, _ = run(capsys, "prepare", "--basket", str(basket.folder), "--exportmap", str(exportmap),
                        "--project", "9001", "--dry-run")
@@ -107,7 +112,7 @@ def test_prepare_dry_run_says_the_plan_and_writes_nothing(basket, exportmap, per
 
 
 def test_prepare_writes_the_zips_and_reports_them(basket, exportmap, persons, capsys):
-    basket.add(pd.crosstab(persons["leeftijdsklasse"], persons["geslacht"]), "Leeftijd")
+    basket.add(pd.crosstab(persons["leeftijdsklasse"], persons["geslacht"]), "Leeftijd", data=persons)
     code, out, _ = run(capsys, "prepare", "--basket", str(basket.folder), "--exportmap", str(exportmap), "--json")
     assert code == 0
     written = json.loads(out)["zips"]

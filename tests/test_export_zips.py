@@ -28,7 +28,7 @@ def fixed_clock(monkeypatch):
 
 
 def count_table(persons):
-    return pd.crosstab(persons["leeftijdsklasse"], persons["geslacht"])
+    return cel.crosstab(persons["leeftijdsklasse"], persons["geslacht"])
 
 
 def small_cells_table(persons):

@@ -247,7 +247,9 @@ def rule_findings(table: PlainTable, kinds: np.ndarray, values: np.ndarray, rule
         small = (kinds == COUNT) & (values > 0) & (values < rules.threshold)
         zero = ((kinds == COUNT) | (kinds == SHARE)) & (values == 0) | (kinds == EMPTY)
     percentages = _rounded_percentages(table, kinds, values, rules)
-    unknown = (np.isin(kinds, (UNKNOWN, MAGNITUDE, SHARE, TEXT, UNLABELLED)) | percentages) & ~zero
+    with np.errstate(all="ignore"):
+        unproven = (kinds == COUNT) & (values >= rules.threshold)
+    unknown = (np.isin(kinds, (UNKNOWN, MAGNITUDE, SHARE, TEXT, UNLABELLED)) | percentages | unproven) & ~zero
     n = rules.threshold
     found = [
         _cells_finding(table, small, "threshold", "fail",
@@ -310,6 +312,9 @@ def _cells_finding(table: PlainTable, mask: np.ndarray, rule: str, severity: str
 
 def _unknown_what(kinds: np.ndarray, percentages: bool = False) -> str:
     parts = ["whole numbers whose rows or columns add up to 100 may be rounded percentages"] if percentages else []
+    if (kinds == COUNT).any() and not percentages:
+        parts.append("whole numbers without their source may be counts of rows rather than units, or rounded "
+                     "means or sums of a few units (a mean of three persons rounded looks like a count)")
     if (kinds == SHARE).any():
         parts.append("percentages or proportions are not counts")
     if (kinds == MAGNITUDE).any():
