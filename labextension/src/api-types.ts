@@ -135,6 +135,8 @@ export interface components {
     Error: {
       /** @description What went wrong, where, and what to do, in plain words. */
       message: string;
+      /** @description Jupyter's own short reason, on answers of its authentication (403). */
+      reason?: string | null;
     };
     /**
      * @description The verdict of an output (cbs_export_lab.codes.STATUSES).
