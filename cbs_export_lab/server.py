@@ -171,7 +171,7 @@ def item_view(item: Any) -> dict[str, Any]:
         "never_exportable": item.never_exportable,
         "exported": [{"zip": str(e.get("zip", "")), "folder": str(e.get("folder", "")), "at": str(e.get("at", ""))}
                      for e in item.exported],
-        "notes": notes,
+        "notes": notes, "section": "exported" if exported else "waiting",
     }
 
 

@@ -373,6 +373,7 @@ async def test_items_carry_their_words_and_what_may_be_explained(api, basket, ex
         view = shown[item.id]
         assert view["status_words"] == server.STATUS_WORDS[item.status] and view["notes"][0] == view["status_words"]
         assert view["explanation_state"] == ("editable" if item.needs_explanation else "none")
+        assert view["section"] == "waiting"
         assert [f["label"] for f in view["findings"]] == [server.SEVERITY_WORDS[f.severity] for f in item.findings]
     assert body["budget"]["waiting"] == 2 and body["budget"]["summary"] and body["budget"]["spent_on"]
 
@@ -383,7 +384,7 @@ async def test_items_carry_their_words_and_what_may_be_explained(api, basket, ex
     status, _ = await api("POST", "prepare")
     status, after = await api("GET", "basket")
     for view in after["items"]:
-        assert "already exported" in view["notes"] and view["exported"]
+        assert "already exported" in view["notes"] and view["exported"] and view["section"] == "exported"
         assert view["explanation_state"] == ("shown" if view["needs_explanation"] else "none")
     assert after["budget"]["waiting"] == 0 and after["budget"]["summary"] == "No outputs waiting."
 

@@ -187,6 +187,11 @@ export interface components {
       exported: components['schemas']['ExportRecord'][];
       /** @description Short remarks to show under the title, in order. */
       notes: string[];
+      /**
+       * @description Where the sidebar lists it: waiting for the next export, or exported before.
+       * @enum {string}
+       */
+      section: 'waiting' | 'exported';
     };
     /** @description The output-light budget of the next export (items exported before no longer count). */
     Budget: {

@@ -154,6 +154,9 @@ export class ExportSidebar extends Widget {
     if (editing && !force) {
       return;
     }
+    if (!force) {
+      this.resultBox.replaceChildren(); // the basket changed since the last export: its report is history now
+    }
     this.lastBasket = key;
     this.renderBasket(basket.items);
     this.renderBudget(basket.budget);
@@ -276,6 +279,7 @@ export class ExportSidebar extends Widget {
     }
     await this.guard(async () => {
       this.renderSettings(await call('/settings', 'put', { body }));
+      this.resultBox.replaceChildren();
       await this.loadBasket(true);
     });
   }
@@ -291,8 +295,19 @@ export class ExportSidebar extends Widget {
       );
       return;
     }
-    const list = h('ul', { class: 'jp-CbsExport-items' }, ...items.map(item => this.renderItem(item)));
-    this.basketBox.replaceChildren(list);
+    const waiting = items.filter(item => item.section === 'waiting');
+    const exported = items.filter(item => item.section === 'exported');
+    const list = h('ul', { class: 'jp-CbsExport-items' }, ...waiting.map(item => this.renderItem(item)));
+    const before = h(
+      'details',
+      { class: 'jp-CbsExport-exported' },
+      h('summary', {}, `Exported before (${exported.length})`),
+      h('ul', { class: 'jp-CbsExport-items' }, ...exported.map(item => this.renderItem(item)))
+    );
+    this.basketBox.replaceChildren(
+      waiting.length ? list : h('p', { class: 'jp-CbsExport-empty' }, 'Nothing waiting for the next export.'),
+      exported.length ? before : ''
+    );
   }
 
   private renderItem(item: IItem): HTMLElement {

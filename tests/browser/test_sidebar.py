@@ -71,7 +71,7 @@ def test_kernel_items_show_up_and_prepare_export_writes_the_zips(page, lab, arti
     items = panel.locator(".jp-CbsExport-item")
     items.nth(2).wait_for(timeout=WAIT_MS)  # the panel polls the basket: no reload, no click
     assert items.count() == 3
-    for item, shown in zip(basket.items, items.all()):
+    for item, shown in zip(basket.items, items.all(), strict=True):
         assert item.title in shown.inner_text()
         assert f"jp-mod-{item.status}" in shown.get_attribute("class")
         assert shown.locator(".jp-CbsExport-status svg").count() == 1
@@ -130,7 +130,7 @@ def test_strip_command_from_the_file_browser_shows_the_scan_report(page, lab, ar
         page.locator('.lm-TabBar-tab[data-id="filebrowser"]').click()
     entry = page.locator('.jp-DirListing-item[data-file-type="notebook"]', has_text="analysis.ipynb")
     entry.click(button="right", timeout=WAIT_MS)
-    page.locator(".lm-Menu-item", has_text="Strip data and add as syntax").click()
+    page.locator(".lm-Menu-item", has_text="Scan and add as syntax").click()
     dialog = page.locator(".jp-Dialog-content")
     dialog.wait_for(timeout=WAIT_MS)
     page.screenshot(path=str(artifacts / "strip-dialog.png"))
@@ -152,4 +152,47 @@ def test_strip_command_from_the_file_browser_shows_the_scan_report(page, lab, ar
     toolbar_button.locator("button").click()
     dialog.wait_for(timeout=WAIT_MS)
     assert [i.kind for i in cel.Basket().items] == ["syntax", "syntax"]
+    dialog.get_by_role("button", name="OK").click()
+    dialog.wait_for(state="detached", timeout=WAIT_MS)
+
+    # Unsaved changes: the file browser's scan saves the open notebook first and says so.
+    editor = page.locator(".jp-NotebookPanel .jp-Cell .cm-content").first
+    editor.click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type("\n# checked by hand: 000777888")
+    page.locator(".lm-TabBar-tab.jp-mod-dirty").first.wait_for(timeout=WAIT_MS)
+    entry.click(button="right", timeout=WAIT_MS)
+    page.locator(".lm-Menu-item", has_text="Scan and add as syntax").click()
+    dialog.wait_for(timeout=WAIT_MS)
+    page.screenshot(path=str(artifacts / "strip-unsaved-notebook.png"))
+    assert "saved first" in dialog.inner_text()
+    assert "000777888" in (lab["root"] / "analysis.ipynb").read_text(encoding="utf-8")
+    dialog.get_by_role("button", name="OK").click()
+    dialog.wait_for(state="detached", timeout=WAIT_MS)
+    assert page.errors == []
+
+
+def test_scripts_are_scanned_and_added_from_the_file_browser(page, lab, artifacts):
+    (lab["root"] / "analysis.R").write_text("# one person\nodd <- subset(persons, RINPERSOON == '000123456')\n",
+                                            encoding="utf-8")
+    (lab["root"] / "notes.txt").write_text("nothing to scan here\n", encoding="utf-8")
+    open_sidebar(page, lab["url"])
+    if not page.locator("#filebrowser").is_visible():
+        page.locator('.lm-TabBar-tab[data-id="filebrowser"]').click()
+    other = page.locator(".jp-DirListing-item", has_text="notes.txt")
+    other.click(button="right", timeout=WAIT_MS)
+    page.locator(".lm-Menu").first.wait_for(timeout=WAIT_MS)
+    assert page.locator(".lm-Menu-item", has_text="Scan and add as syntax").count() == 0
+    page.keyboard.press("Escape")
+    page.locator(".jp-DirListing-item", has_text="analysis.R").click(button="right", timeout=WAIT_MS)
+    page.locator(".lm-Menu-item", has_text="Scan and add as syntax").click()
+    dialog = page.locator(".jp-Dialog-content")
+    dialog.wait_for(timeout=WAIT_MS)
+    page.screenshot(path=str(artifacts / "strip-script-dialog.png"))
+    item = cel.Basket().items[0]
+    assert item.title == "analysis.R" and item.never_exportable
+    text = dialog.inner_text()
+    assert "analysis.R" in text and "never be exported" in text and "000123456" not in text
+    dialog.get_by_role("button", name="OK").click()
+    page.locator(f'{SIDEBAR} [data-item-id="{item.id}"]').wait_for(timeout=WAIT_MS)
     assert page.errors == []
