@@ -457,6 +457,11 @@ class ZipHandler(BaseHandler):
 class StripHandler(BaseHandler):
     @tornado.web.authenticated
     @_as_message
+    async def get(self) -> None:
+        self.reply({"suffixes": [NOTEBOOK_SUFFIX, *SCRIPT_SUFFIXES]})
+
+    @tornado.web.authenticated
+    @_as_message
     async def post(self) -> None:
         data = self.body()
         rel = data.get("path")

@@ -31,7 +31,7 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 ENDPOINTS = [
     ("GET", "settings"), ("PUT", "settings"), ("GET", "basket"), ("PUT", "basket/x"), ("DELETE", "basket/x"),
-    ("GET", "plan"), ("POST", "prepare"), ("POST", "strip"), ("GET", "zip"),
+    ("GET", "plan"), ("POST", "prepare"), ("GET", "strip"), ("POST", "strip"), ("GET", "zip"),
 ]
 
 
@@ -515,6 +515,11 @@ async def test_strip_scans_scripts_of_every_language_into_the_basket(api, jp_roo
     assert "identifier" in {f.rule for f in stored.findings} and stored.never_exportable and not body["ok"]
     assert name in body["summary"] and "never be exported" in body["summary"] and rin not in json.dumps(body)
     assert body["title"] == "The script still contains data"
+
+
+async def test_strip_lists_the_files_it_scans(api):
+    status, body = await api("GET", "strip")
+    assert status == 200 and body["suffixes"] == [".ipynb", ".r", ".do", ".sps", ".py", ".sas"]
 
 
 async def test_strip_says_when_unsaved_changes_were_saved_first(api, jp_root_dir):

@@ -117,7 +117,8 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    get?: never;
+    /** Which files can be scanned and added as syntax. */
+    get: operations['getScannable'];
     put?: never;
     /** Scan a notebook or script and add it to the basket as syntax. */
     post: operations['stripFile'];
@@ -305,6 +306,10 @@ export interface components {
       path: string;
       /** @description The notebook had unsaved changes and was saved just before. */
       saved_first?: boolean;
+    };
+    Scannable: {
+      /** @description File name endings (lower case) that Scan and add as syntax takes. */
+      suffixes: string[];
     };
     Stripped: {
       item: components['schemas']['Item'];
@@ -689,6 +694,35 @@ export interface operations {
       };
       /** @description No such item, zip or file (it may have been removed meanwhile). */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  getScannable: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Scannable'];
+        };
+      };
+      /** @description Not logged in (no token or XSRF), or a path outside where the server may look. */
+      403: {
         headers: {
           [name: string]: unknown;
         };

@@ -11,12 +11,12 @@ import { ExportSidebar } from './sidebar';
 const STRIP = 'cbs-export-lab:strip';
 const OPEN = 'cbs-export-lab:open';
 
-/** What "Scan and add as syntax" takes: notebooks and the scripts of the languages used in the RA. */
-const SCANNABLE = ['.ipynb', '.r', '.do', '.sps', '.py', '.sas'];
+/** What "Scan and add as syntax" takes (notebooks and scripts), as the server says; asked once at start. */
+let scannable: string[] = [];
 
 function isScannable(path: string | undefined): path is string {
   const name = (path ?? '').toLowerCase();
-  return SCANNABLE.some(suffix => name.endsWith(suffix));
+  return scannable.some(suffix => name.endsWith(suffix));
 }
 
 /** The scan report as readable text: what was found where, and what to do. */
@@ -51,6 +51,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null,
     browsers: IFileBrowserFactory | null
   ) => {
+    call('/strip', 'get')
+      .then(answer => {
+        scannable = answer.suffixes;
+      })
+      .catch(() => {
+        // without the server extension there is nothing to scan with: the menu item stays hidden
+      });
     const sidebar = new ExportSidebar();
     shell.add(sidebar, 'right', { rank: 900 });
 
