@@ -196,3 +196,65 @@ def test_scripts_are_scanned_and_added_from_the_file_browser(page, lab, artifact
     dialog.get_by_role("button", name="OK").click()
     page.locator(f'{SIDEBAR} [data-item-id="{item.id}"]').wait_for(timeout=WAIT_MS)
     assert page.errors == []
+
+
+LAYOUT_PROBLEMS = """panel => {
+  const box = panel.getBoundingClientRect();
+  const problems = [];
+  if (panel.scrollWidth > panel.clientWidth + 1) {
+    problems.push(`horizontal scroll: ${panel.scrollWidth} > ${panel.clientWidth}`);
+  }
+  for (const el of panel.querySelectorAll('input, select, textarea, button')) {
+    const r = el.getBoundingClientRect();
+    if (el.offsetParent !== null && r.width > 0 && (r.right > box.right + 1 || r.left < box.left - 1)) {
+      problems.push(`cut off: ${el.getAttribute('name') || el.getAttribute('aria-label') || el.textContent}`);
+    }
+  }
+  for (const el of panel.querySelectorAll('.jp-CbsExport-itemTitle, .jp-CbsExport-sectionTitle, label > span')) {
+    const text = el.firstChild;
+    if (!text || text.nodeType !== Node.TEXT_NODE) continue;
+    for (const m of text.data.matchAll(/\\S+/g)) {
+      const range = document.createRange();
+      range.setStart(text, m.index);
+      range.setEnd(text, m.index + m[0].length);
+      const lines = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+      if (lines.size > 1) problems.push(`word broken: ${m[0]}`);
+    }
+  }
+  return problems;
+}"""
+
+
+def resize_sidebar(page, panel, width: int) -> None:
+    """Drag the handle between the main area and the right side bar until the panel is `width` pixels wide."""
+    box = panel.bounding_box()
+    handles = [h.bounding_box() for h in page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").all()]
+    handle = min((h for h in handles if h and h["height"] > 0), key=lambda h: abs(h["x"] - box["x"]))
+    x, y = handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x - (width - box["width"]), y, steps=8)
+    page.mouse.up()
+    page.wait_for_timeout(300)
+    assert abs(panel.bounding_box()["width"] - width) < 30, ("the side bar could not be resized", panel.bounding_box())
+
+
+def test_the_sidebar_fits_at_the_default_width_and_at_400px(page, lab, artifacts, tmp_path):
+    exportmap = demo.make_exportmap(tmp_path / "exportmap", "achteraf")
+    cel.settings.save_user_settings(exportmap=str(exportmap), project="9876")
+    persons = demo.persons(5_000, seed=4)
+    basket = cel.Basket()
+    basket.add(pd.crosstab(persons["leeftijdsklasse"], persons["geslacht"]),
+               "Personen naar leeftijdsklasse en geslacht in de gemeenten van Nederland, 2023")
+    few = persons[persons["gemeente"] == persons["gemeente"].value_counts().index[-1]].head(12)
+    basket.add(pd.crosstab(few["leeftijdsklasse"], few["geslacht"]), "Arbeidsongeschiktheidsverzekeringen per regio")
+    panel = open_sidebar(page, lab["url"])
+    panel.locator(".jp-CbsExport-item").nth(1).wait_for(timeout=WAIT_MS)
+    panel.locator(".jp-CbsExport-settingsDetails > summary").click()  # the settings inputs in view too
+    for width in (None, 400):
+        if width is not None:
+            resize_sidebar(page, panel, width)
+        shot(panel, artifacts, f"width-{width or 'default'}")
+        problems = panel.evaluate(LAYOUT_PROBLEMS)
+        assert problems == [], (width or "default width", problems)
+    assert page.errors == []
