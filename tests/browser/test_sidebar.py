@@ -247,7 +247,7 @@ def test_the_sidebar_fits_at_the_default_width_and_at_400px(page, lab, artifacts
     basket.add(pd.crosstab(persons["leeftijdsklasse"], persons["geslacht"]),
                "Personen naar leeftijdsklasse en geslacht in de gemeenten van Nederland, 2023")
     few = persons[persons["gemeente"] == persons["gemeente"].value_counts().index[-1]].head(12)
-    basket.add(pd.crosstab(few["leeftijdsklasse"], few["geslacht"]), "Arbeidsongeschiktheidsverzekeringen per regio")
+    basket.add(pd.crosstab(few["leeftijdsklasse"], few["geslacht"]), "Arbeidsongeschiktheid per regio")
     panel = open_sidebar(page, lab["url"])
     panel.locator(".jp-CbsExport-item").nth(1).wait_for(timeout=WAIT_MS)
     panel.locator(".jp-CbsExport-settingsDetails > summary").click()  # the settings inputs in view too
