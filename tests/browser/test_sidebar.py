@@ -182,7 +182,7 @@ def test_scripts_are_scanned_and_added_from_the_file_browser(page, lab, artifact
     other = page.locator(".jp-DirListing-item", has_text="notes.txt")
     other.click(button="right", timeout=WAIT_MS)
     page.locator(".lm-Menu").first.wait_for(timeout=WAIT_MS)
-    assert page.locator(".lm-Menu-item", has_text="Scan and add as syntax").count() == 0
+    assert not page.locator(".lm-Menu-item", has_text="Scan and add as syntax").is_visible()  # hidden, not absent
     page.keyboard.press("Escape")
     page.locator(".jp-DirListing-item", has_text="analysis.R").click(button="right", timeout=WAIT_MS)
     page.locator(".lm-Menu-item", has_text="Scan and add as syntax").click()
