@@ -322,7 +322,6 @@ export class ExportSidebar extends Widget {
       { class: 'jp-CbsExport-itemRow' },
       status,
       h('span', { class: 'jp-CbsExport-itemTitle', title: item.title }, item.title),
-      h('span', { class: 'jp-CbsExport-kind' }, kind ? icon(kind) : '', item.kind_label),
       button(
         `Remove "${item.title}" from the basket`,
         () => void this.remove(item),
@@ -355,7 +354,13 @@ export class ExportSidebar extends Widget {
       'li',
       { class: `jp-CbsExport-item jp-mod-${item.status}`, 'data-item-id': item.id },
       row,
-      h('div', { class: 'jp-CbsExport-note' }, item.notes.join(' · ')),
+      h(
+        'div',
+        { class: 'jp-CbsExport-note' },
+        h('span', { class: 'jp-CbsExport-kind' }, kind ? icon(kind) : '', item.kind_label),
+        ' · ',
+        item.notes.join(' · ')
+      ),
       details,
       this.explanationPart(item)
     );
