@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -350,15 +349,12 @@ def test_the_committed_typescript_types_are_generated_from_the_openapi_file(tmp_
     tools = LABEXTENSION / "node_modules" / ".bin"
     if not (tools / "openapi-typescript").exists() or shutil.which("node") is None:
         pytest.skip("the labextension's node modules are not installed (the wheel build installs them)")
-    out = LABEXTENSION / "src" / f".api-types-check-{os.getpid()}.ts"
-    try:
-        subprocess.run([str(tools / "openapi-typescript"), str(SPEC_FILE), "--output", str(out)], check=True,
-                       capture_output=True, cwd=LABEXTENSION, timeout=120)
-        subprocess.run([str(tools / "prettier"), "--write", str(out)], check=True, capture_output=True,
-                       cwd=LABEXTENSION, timeout=120)
-        generated = out.read_text(encoding="utf-8")
-    finally:
-        out.unlink(missing_ok=True)
+    out = tmp_path / "api-types.ts"
+    subprocess.run([str(tools / "openapi-typescript"), str(SPEC_FILE), "--output", str(out)], check=True,
+                   capture_output=True, cwd=LABEXTENSION, timeout=120)
+    subprocess.run([str(tools / "prettier"), "--config", str(LABEXTENSION / ".prettierrc.json"), "--write", str(out)],
+                   check=True, capture_output=True, cwd=LABEXTENSION, timeout=120)
+    generated = out.read_text(encoding="utf-8")
     committed = (LABEXTENSION / "src" / "api-types.ts").read_text(encoding="utf-8")
     assert generated == committed, "run `jlpm run api-types` in labextension/ and commit src/api-types.ts"
 
