@@ -12,11 +12,11 @@ DEMO_HOME ?= binder/demo-home
 # jlpm (from the jupyter-builder pip package) must be on PATH for the labextension build hook.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-SOURCES := pyproject.toml $(wildcard cbs_export_lab/*.py cbs_export_lab/*.toml) \
+SOURCES := pyproject.toml $(wildcard cbs_export_lab/*.py cbs_export_lab/*.toml cbs_export_lab/*.json) \
 	$(wildcard labextension/src/*.ts labextension/style/*) labextension/package.json labextension/yarn.lock \
 	jupyter-config/server-config/cbs_export_lab.json
 
-.PHONY: lab test install wheel chromium demo clean
+.PHONY: lab test install wheel chromium demo clean lint-ts
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,7 +48,11 @@ chromium:
 	  else echo "No $(CHROMIUM) and no apt-get: the browser test will be skipped outside CI."; fi; \
 	fi
 
-test: install wheel chromium
+# eslint + prettier on the TypeScript; the node modules come from the wheel build's `jlpm install`.
+lint-ts: $(WHEEL_BUILT)
+	cd labextension && { test -d node_modules || jlpm install; } && jlpm run lint:check
+
+test: install wheel chromium lint-ts
 	CBS_LAB_VENV=$(WHEEL_VENV) CBS_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 

@@ -32,9 +32,3 @@ export const kindIcons: Record<string, LabIcon> = {
   syntax: notebookIcon,
   file: fileIcon
 };
-
-export const statusWords: Record<string, string> = {
-  pass: 'Meets the guidelines',
-  review: 'Needs review',
-  fail: 'Does not meet the guidelines'
-};

@@ -4,15 +4,19 @@ import { DocumentRegistry, IDocumentWidget } from '@jupyterlab/docregistry';
 import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import { Widget } from '@lumino/widgets';
 
-import { IStripped, requestAPI, sendJSON } from './api';
+import { call, IStripped } from './api';
 import { exportIcon } from './icons';
 import { ExportSidebar } from './sidebar';
 
 const STRIP = 'cbs-export-lab:strip';
 const OPEN = 'cbs-export-lab:open';
 
-function isNotebook(path: string | undefined): path is string {
-  return !!path && path.toLowerCase().endsWith('.ipynb');
+/** What "Scan and add as syntax" takes (notebooks and scripts), as the server says; asked once at start. */
+let scannable: string[] = [];
+
+function isScannable(path: string | undefined): path is string {
+  const name = (path ?? '').toLowerCase();
+  return scannable.some(suffix => name.endsWith(suffix));
 }
 
 /** The scan report as readable text: what was found where, and what to do. */
@@ -27,7 +31,7 @@ function reportBody(result: IStripped): Widget {
     for (const f of result.item.findings) {
       const li = document.createElement('li');
       li.className = `jp-mod-${f.severity}`;
-      li.textContent = `${f.severity === 'fail' ? 'Fails' : 'Review'}: ${f.message}${f.where ? ` Where: ${f.where}.` : ''}${f.fix ? ` Fix: ${f.fix}` : ''}`;
+      li.textContent = `${f.label}: ${f.message}${f.where ? ` Where: ${f.where}.` : ''}${f.fix ? ` Fix: ${f.fix}` : ''}`;
       list.append(li);
     }
     body.append(list);
@@ -47,8 +51,27 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null,
     browsers: IFileBrowserFactory | null
   ) => {
+    call('/strip', 'get')
+      .then(answer => {
+        scannable = answer.suffixes;
+      })
+      .catch(() => {
+        // without the server extension there is nothing to scan with: the menu item stays hidden
+      });
     const sidebar = new ExportSidebar();
     shell.add(sidebar, 'right', { rank: 900 });
+
+    /** Save the open document of `path` when it has unsaved changes, so the scan sees what is on screen. */
+    const saveIfDirty = async (path: string): Promise<boolean> => {
+      for (const widget of shell.widgets('main')) {
+        const context = 'context' in widget ? (widget as IDocumentWidget).context : undefined;
+        if (context && context.path === path && context.model.dirty) {
+          await context.save();
+          return true;
+        }
+      }
+      return false;
+    };
 
     const targetPath = (args: Record<string, unknown>): string | undefined => {
       if (typeof args.path === 'string') {
@@ -63,26 +86,30 @@ const plugin: JupyterFrontEndPlugin<void> = {
     };
 
     app.commands.addCommand(STRIP, {
-      label: 'Strip data and add as syntax',
-      caption: 'Add a copy of this notebook without outputs to the CBS export basket, after scanning it for data',
+      label: 'Scan and add as syntax',
+      caption:
+        'Scan this notebook or script (R, Stata, SPSS, Python, SAS) for data and add it to the CBS export basket ' +
+        'as syntax; a notebook goes without its outputs',
       icon: exportIcon,
-      isEnabled: args => isNotebook(targetPath(args)),
+      isEnabled: args => isScannable(targetPath(args)),
+      isVisible: args => isScannable(targetPath(args)),
       execute: async args => {
         const path = targetPath(args);
-        if (!isNotebook(path)) {
+        if (!isScannable(path)) {
           return;
         }
         try {
-          const result = await requestAPI<IStripped>('strip', sendJSON('POST', { path }));
+          const savedFirst = (await saveIfDirty(path)) || args.savedFirst === true;
+          const result = await call('/strip', 'post', { body: { path, saved_first: savedFirst } });
           await sidebar.refresh();
           await showDialog({
-            title: result.ok ? 'Added to the basket as syntax' : 'The notebook still contains data',
+            title: result.title,
             body: reportBody(result),
             buttons: [Dialog.okButton({ label: 'OK' })]
           });
         } catch (error) {
           await showDialog({
-            title: 'Could not strip the notebook',
+            title: 'Could not scan the file',
             body: (error as Error).message,
             buttons: [Dialog.okButton({ label: 'OK' })]
           });
@@ -99,7 +126,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.contextMenu.addItem({
       command: STRIP,
       args: { fromBrowser: true },
-      selector: '.jp-DirListing-item[data-file-type="notebook"]',
+      selector: '.jp-DirListing-item[data-isdir="false"]',
       rank: 20
     });
 
@@ -108,18 +135,21 @@ const plugin: JupyterFrontEndPlugin<void> = {
       palette.addItem({ command: OPEN, category: 'CBS export' });
     }
 
+    const saveAndScan = async (context: DocumentRegistry.Context): Promise<void> => {
+      const savedFirst = context.model.dirty;
+      if (savedFirst) {
+        await context.save();
+      }
+      await app.commands.execute(STRIP, { path: context.path, savedFirst });
+    };
+
     app.docRegistry.addWidgetExtension('Notebook', {
       createNew: (panel: IDocumentWidget, context: DocumentRegistry.Context) => {
         const strip = new ToolbarButton({
           icon: exportIcon,
           label: 'Strip & add',
           tooltip: 'Save, then strip data and add as syntax (CBS export basket)',
-          onClick: async () => {
-            if (context.model.dirty) {
-              await context.save();
-            }
-            await app.commands.execute(STRIP, { path: context.path });
-          }
+          onClick: () => void saveAndScan(context)
         });
         panel.toolbar.insertItem(10, 'cbsExportStrip', strip);
         return strip;

@@ -1,15 +1,11 @@
 import { Widget } from '@lumino/widgets';
 import { deleteIcon, LabIcon, refreshIcon } from '@jupyterlab/ui-components';
 
-import { IBasket, IBudget, IItem, IPlan, IPrepared, ISettings, requestAPI, sendJSON } from './api';
-import { exportIcon, kindIcons, statusIcons, statusWords } from './icons';
+import { call, IBudget, IItem, IPlan, IPrepared, ISettings, ISettingsChange } from './api';
+import { exportIcon, kindIcons, statusIcons } from './icons';
 
 const POLL_MS = 3000;
-const MODE_CHOICES: [string, string][] = [
-  ['', 'Detect from the exportmap'],
-  ['vooraf', 'vooraf (checked before release)'],
-  ['achteraf', 'achteraf (checked afterwards)']
-];
+const EDITABLE = ['project', 'researcher', 'exportmap', 'mode'] as const;
 
 type Child = Node | string | null | undefined | false;
 
@@ -35,7 +31,11 @@ function icon(labIcon: LabIcon, className = ''): HTMLElement {
 }
 
 function button(label: string, onClick: () => void, className = '', labIcon?: LabIcon): HTMLButtonElement {
-  const node = h('button', { class: `jp-Button jp-CbsExport-button ${className}`, type: 'button', title: label }) as HTMLButtonElement;
+  const node = h('button', {
+    class: `jp-Button jp-CbsExport-button ${className}`,
+    type: 'button',
+    title: label
+  }) as HTMLButtonElement;
   if (labIcon) {
     node.append(icon(labIcon));
     node.setAttribute('aria-label', label);
@@ -51,8 +51,8 @@ function plural(n: number, noun: string): string {
 }
 
 /**
- * The "CBS export" panel: a view over the server extension. Every decision (status, routing, budget) comes from
- * the server; this only shows it and sends what the researcher typed.
+ * The "CBS export" panel: a view over the server extension. Every decision and its wording (status, what may be
+ * explained, routing, the budget's verdict) comes from the server; this only shows it and sends what was typed.
  */
 export class ExportSidebar extends Widget {
   private settingsBox = h('div', { class: 'jp-CbsExport-settings' });
@@ -73,7 +73,11 @@ export class ExportSidebar extends Widget {
     this.addClass('jp-CbsExport');
     this.title.icon = exportIcon;
     this.title.caption = 'CBS export: basket and "Prepare export"';
-    this.prepareButton = button('Prepare export', () => void this.prepare(), 'jp-mod-styled jp-mod-accept jp-CbsExport-prepare');
+    this.prepareButton = button(
+      'Prepare export',
+      () => void this.prepare(),
+      'jp-mod-styled jp-mod-accept jp-CbsExport-prepare'
+    );
     const header = h(
       'header',
       { class: 'jp-CbsExport-header' },
@@ -92,7 +96,12 @@ export class ExportSidebar extends Widget {
   }
 
   private section(title: string, ...content: HTMLElement[]): HTMLElement {
-    return h('section', { class: 'jp-CbsExport-section' }, h('h3', { class: 'jp-CbsExport-sectionTitle' }, title), ...content);
+    return h(
+      'section',
+      { class: 'jp-CbsExport-section' },
+      h('h3', { class: 'jp-CbsExport-sectionTitle' }, title),
+      ...content
+    );
   }
 
   protected onAfterShow(): void {
@@ -117,7 +126,7 @@ export class ExportSidebar extends Widget {
   /** Read everything again (after a change here, or when asked). */
   async refresh(): Promise<void> {
     await this.guard(async () => {
-      const settings = await requestAPI<ISettings>('settings');
+      const settings = await call('/settings', 'get');
       this.renderSettings(settings);
       await this.loadBasket(true);
     });
@@ -136,7 +145,7 @@ export class ExportSidebar extends Widget {
   }
 
   private async loadBasket(force: boolean): Promise<void> {
-    const basket = await requestAPI<IBasket>('basket');
+    const basket = await call('/basket', 'get');
     const key = JSON.stringify(basket);
     if (!force && key === this.lastBasket) {
       return;
@@ -145,20 +154,25 @@ export class ExportSidebar extends Widget {
     if (editing && !force) {
       return;
     }
+    if (!force) {
+      this.resultBox.replaceChildren(); // the basket changed since the last export: its report is history now
+    }
     this.lastBasket = key;
     this.renderBasket(basket.items);
-    this.renderBudget(basket.budget, basket.items);
+    this.renderBudget(basket.budget);
     await this.loadPlan();
   }
 
   private async loadPlan(): Promise<void> {
     if (this.settingsProblem) {
-      this.planBox.replaceChildren(h('p', { class: 'jp-CbsExport-note' }, 'The plan appears here once the exportmap above is set and found.'));
+      this.planBox.replaceChildren(
+        h('p', { class: 'jp-CbsExport-note' }, 'The plan appears here once the exportmap above is set and found.')
+      );
       this.prepareButton.disabled = true;
       return;
     }
     try {
-      this.renderPlan(await requestAPI<IPlan>('plan'));
+      this.renderPlan(await call('/plan', 'get'));
     } catch (error) {
       this.planBox.replaceChildren(h('p', { class: 'jp-CbsExport-problem' }, (error as Error).message));
       this.prepareButton.disabled = true;
@@ -186,16 +200,25 @@ export class ExportSidebar extends Widget {
     this.settingsProblem = s.problem;
     const fixed = new Set(s.from_project_file);
     const field = (label: string, name: string, value: string | null, placeholder: string): HTMLElement => {
-      const input = h('input', { class: 'jp-mod-styled jp-CbsExport-input', name, placeholder, 'aria-label': label }) as HTMLInputElement;
+      const input = h('input', {
+        class: 'jp-mod-styled jp-CbsExport-input',
+        name,
+        placeholder,
+        'aria-label': label
+      }) as HTMLInputElement;
       input.value = value ?? '';
       input.disabled = fixed.has(name);
       return h('label', { class: 'jp-CbsExport-field' }, h('span', {}, label), input);
     };
-    const mode = h('select', { class: 'jp-mod-styled jp-CbsExport-input', name: 'mode', 'aria-label': 'Mode' }) as HTMLSelectElement;
+    const mode = h('select', {
+      class: 'jp-mod-styled jp-CbsExport-input',
+      name: 'mode',
+      'aria-label': 'Mode'
+    }) as HTMLSelectElement;
     mode.disabled = fixed.has('mode');
-    for (const [value, label] of MODE_CHOICES) {
-      const option = h('option', { value }, label) as HTMLOptionElement;
-      option.selected = (s.mode ?? '') === value;
+    for (const choice of s.mode_choices) {
+      const option = h('option', { value: choice.value }, choice.label) as HTMLOptionElement;
+      option.selected = (s.mode ?? '') === choice.value;
       mode.append(option);
     }
     const form = h(
@@ -211,14 +234,17 @@ export class ExportSidebar extends Widget {
       event.preventDefault();
       void this.saveSettings(form as HTMLFormElement);
     });
-    const detected = s.detected_mode
-      ? `Mode: ${s.detected_mode} (${s.mode_source === 'settings' ? 'set in the settings' : 'detected from the exportmap'})`
-      : 'Mode: not known yet';
     const folders = h(
       'ul',
       { class: 'jp-CbsExport-folders' },
       ...s.folders.map(f =>
-        h('li', { class: f.exists ? 'jp-mod-present' : 'jp-mod-missing' }, f.exists ? '✓ ' : '– ', f.name, f.exists ? '' : ' (not there)')
+        h(
+          'li',
+          { class: f.exists ? 'jp-mod-present' : 'jp-mod-missing' },
+          f.exists ? '✓ ' : '– ',
+          f.name,
+          f.exists ? '' : ' (not there)'
+        )
       )
     );
     const summary = [s.project ? `Project ${s.project}` : 'No project number', s.researcher, s.detected_mode]
@@ -236,22 +262,24 @@ export class ExportSidebar extends Widget {
     details.open = !!s.problem || !s.project;
     this.settingsBox.replaceChildren(
       details,
-      h('p', { class: 'jp-CbsExport-mode' }, detected),
+      h('p', { class: 'jp-CbsExport-mode' }, s.mode_sentence),
+      s.notice ? h('p', { class: 'jp-CbsExport-notice' }, s.notice) : '',
       s.exportmap_exists ? folders : '',
       s.problem ? h('p', { class: 'jp-CbsExport-problem' }, s.problem) : ''
     );
   }
 
   private async saveSettings(form: HTMLFormElement): Promise<void> {
-    const body: Record<string, string> = {};
-    for (const name of ['project', 'researcher', 'exportmap', 'mode']) {
+    const body: ISettingsChange = {};
+    for (const name of EDITABLE) {
       const input = form.elements.namedItem(name) as HTMLInputElement | HTMLSelectElement;
       if (!input.disabled) {
         body[name] = input.value.trim();
       }
     }
     await this.guard(async () => {
-      this.renderSettings(await requestAPI<ISettings>('settings', sendJSON('PUT', body)));
+      this.renderSettings(await call('/settings', 'put', { body }));
+      this.resultBox.replaceChildren();
       await this.loadBasket(true);
     });
   }
@@ -259,32 +287,48 @@ export class ExportSidebar extends Widget {
   private renderBasket(items: IItem[]): void {
     if (items.length === 0) {
       this.basketBox.replaceChildren(
-        h('p', { class: 'jp-CbsExport-empty' }, 'The basket is empty. Check an output in a notebook with %cbs_check and click "Add to export", or strip a notebook into the basket.')
+        h(
+          'p',
+          { class: 'jp-CbsExport-empty' },
+          'The basket is empty. Check an output in a notebook with %cbs_check and click "Add to export", or strip a notebook into the basket.'
+        )
       );
       return;
     }
-    const list = h('ul', { class: 'jp-CbsExport-items' }, ...items.map(item => this.renderItem(item)));
-    this.basketBox.replaceChildren(list);
+    const waiting = items.filter(item => item.section === 'waiting');
+    const exported = items.filter(item => item.section === 'exported');
+    const list = h('ul', { class: 'jp-CbsExport-items' }, ...waiting.map(item => this.renderItem(item)));
+    const before = h(
+      'details',
+      { class: 'jp-CbsExport-exported' },
+      h('summary', {}, `Exported before (${exported.length})`),
+      h('ul', { class: 'jp-CbsExport-items' }, ...exported.map(item => this.renderItem(item)))
+    );
+    this.basketBox.replaceChildren(
+      waiting.length ? list : h('p', { class: 'jp-CbsExport-empty' }, 'Nothing waiting for the next export.'),
+      exported.length ? before : ''
+    );
   }
 
   private renderItem(item: IItem): HTMLElement {
-    const status = h('span', { class: `jp-CbsExport-status jp-mod-${item.status}`, title: statusWords[item.status] }, icon(statusIcons[item.status] ?? statusIcons.review));
+    const status = h(
+      'span',
+      { class: `jp-CbsExport-status jp-mod-${item.status}`, title: item.status_words },
+      icon(statusIcons[item.status] ?? statusIcons.review)
+    );
     const kind = kindIcons[item.kind];
     const row = h(
       'div',
       { class: 'jp-CbsExport-itemRow' },
       status,
       h('span', { class: 'jp-CbsExport-itemTitle', title: item.title }, item.title),
-      h('span', { class: 'jp-CbsExport-kind' }, kind ? icon(kind) : '', item.background ? 'background' : item.kind),
-      button(`Remove "${item.title}" from the basket`, () => void this.remove(item), 'jp-CbsExport-iconButton jp-CbsExport-remove', deleteIcon)
+      button(
+        `Remove "${item.title}" from the basket`,
+        () => void this.remove(item),
+        'jp-CbsExport-iconButton jp-CbsExport-remove',
+        deleteIcon
+      )
     );
-    const notes: string[] = [statusWords[item.status] ?? item.status];
-    if (item.exported.length > 0) {
-      notes.push('already exported');
-    }
-    if (item.never_exportable) {
-      notes.push('can never be exported (identifiers or microdata)');
-    }
     const details = item.findings.length
       ? h(
           'details',
@@ -297,7 +341,7 @@ export class ExportSidebar extends Widget {
               h(
                 'li',
                 { class: `jp-mod-${f.severity}` },
-                h('strong', {}, f.severity === 'fail' ? 'Fails: ' : 'Review: '),
+                h('strong', {}, `${f.label}: `),
                 f.message,
                 f.where ? h('div', { class: 'jp-CbsExport-where' }, `Where: ${f.where}`) : '',
                 f.fix ? h('div', { class: 'jp-CbsExport-fix' }, `Fix: ${f.fix}`) : ''
@@ -310,20 +354,23 @@ export class ExportSidebar extends Widget {
       'li',
       { class: `jp-CbsExport-item jp-mod-${item.status}`, 'data-item-id': item.id },
       row,
-      h('div', { class: 'jp-CbsExport-note' }, notes.join(' · ')),
+      h(
+        'div',
+        { class: 'jp-CbsExport-note' },
+        h('span', { class: 'jp-CbsExport-kind' }, kind ? icon(kind) : '', item.kind_label),
+        ' · ',
+        item.notes.join(' · ')
+      ),
       details,
       this.explanationPart(item)
     );
   }
 
   private explanationPart(item: IItem): HTMLElement | string {
-    if (!item.needs_explanation || item.never_exportable) {
-      return '';
+    if (item.explanation_state === 'shown') {
+      return h('div', { class: 'jp-CbsExport-note' }, `Explanation: ${item.explanation ?? ''}`);
     }
-    if (item.exported.length > 0) {
-      return item.has_explanation ? h('div', { class: 'jp-CbsExport-note' }, `Explanation: ${item.explanation}`) : '';
-    }
-    return this.renderExplanation(item);
+    return item.explanation_state === 'editable' ? this.renderExplanation(item) : '';
   }
 
   private renderExplanation(item: IItem): HTMLElement {
@@ -334,14 +381,27 @@ export class ExportSidebar extends Widget {
       'aria-label': `Explanation for "${item.title}"`
     }) as HTMLTextAreaElement;
     text.value = item.explanation ?? '';
-    const save = button('Save explanation', () => void this.explain(item, text.value), 'jp-mod-styled jp-CbsExport-saveExplanation');
-    const state = h('span', { class: 'jp-CbsExport-note' }, item.has_explanation ? 'Explanation saved' : 'No explanation yet');
-    return h('div', { class: 'jp-CbsExport-explain' }, text, h('div', { class: 'jp-CbsExport-explainRow' }, save, state));
+    const save = button(
+      'Save explanation',
+      () => void this.explain(item, text.value),
+      'jp-mod-styled jp-CbsExport-saveExplanation'
+    );
+    const state = h(
+      'span',
+      { class: 'jp-CbsExport-note' },
+      item.has_explanation ? 'Explanation saved' : 'No explanation yet'
+    );
+    return h(
+      'div',
+      { class: 'jp-CbsExport-explain' },
+      text,
+      h('div', { class: 'jp-CbsExport-explainRow' }, save, state)
+    );
   }
 
   private async explain(item: IItem, text: string): Promise<void> {
     await this.guard(async () => {
-      await requestAPI<IItem>(`basket/${encodeURIComponent(item.id)}`, sendJSON('PUT', { explanation: text }));
+      await call('/basket/{item_id}', 'put', { params: { item_id: item.id }, body: { explanation: text } });
       (document.activeElement as HTMLElement | null)?.blur();
       await this.loadBasket(true);
     });
@@ -349,38 +409,31 @@ export class ExportSidebar extends Widget {
 
   private async remove(item: IItem): Promise<void> {
     await this.guard(async () => {
-      await requestAPI<null>(`basket/${encodeURIComponent(item.id)}`, { method: 'DELETE' });
+      await call('/basket/{item_id}', 'delete', { params: { item_id: item.id } });
       await this.loadBasket(true);
     });
   }
 
-  private renderBudget(budget: IBudget, items: IItem[]): void {
-    const outputs = items.filter(i => !i.background && i.exported.length === 0);
-    if (outputs.length === 0) {
-      this.meterBox.replaceChildren(h('p', { class: 'jp-CbsExport-empty' }, 'No outputs waiting.'));
+  private renderBudget(budget: IBudget): void {
+    if (budget.waiting === 0) {
+      this.meterBox.replaceChildren(h('p', { class: 'jp-CbsExport-empty' }, budget.summary));
       return;
     }
-    const percent = Math.round(budget.fraction * 100);
-    const meter = h('div', { class: `jp-CbsExport-meter ${budget.fits ? 'jp-mod-fits' : 'jp-mod-over'}`, role: 'meter', 'aria-valuenow': String(percent), 'aria-valuemin': '0', 'aria-valuemax': '100' });
+    const meter = h('div', {
+      class: `jp-CbsExport-meter ${budget.fits ? 'jp-mod-fits' : 'jp-mod-over'}`,
+      role: 'meter',
+      'aria-valuenow': String(budget.percent),
+      'aria-valuemin': '0',
+      'aria-valuemax': '100'
+    });
     const bar = h('div', { class: 'jp-CbsExport-meterBar' });
-    bar.style.width = `${Math.min(percent, 100)}%`;
+    bar.style.width = `${Math.min(budget.percent, 100)}%`;
     meter.append(bar);
-    const summary = budget.fits
-      ? `${percent}% of the output-light budget used: these outputs can go as output light (LIGHT_) where CBS allows it.`
-      : `Not output light (${percent}% of the budget).`;
-    const parts = [
-      budget.tables ? plural(budget.tables, 'table') : '',
-      budget.cells ? plural(budget.cells, 'cell') : '',
-      budget.count_cells ? plural(budget.count_cells, 'cell') + ' with counts' : '',
-      budget.models ? plural(budget.models, 'model') : '',
-      budget.figures ? plural(budget.figures, 'graph') : ''
-    ].filter(Boolean);
-    const why = [...budget.exceeded, ...budget.reasons];
     this.meterBox.replaceChildren(
       meter,
-      h('p', { class: 'jp-CbsExport-meterText' }, summary),
-      parts.length ? h('p', { class: 'jp-CbsExport-note' }, parts.join(', ')) : '',
-      why.length ? h('ul', { class: 'jp-CbsExport-reasons' }, ...why.map(r => h('li', {}, r))) : ''
+      h('p', { class: 'jp-CbsExport-meterText' }, budget.summary),
+      budget.spent_on ? h('p', { class: 'jp-CbsExport-note' }, budget.spent_on) : '',
+      budget.why.length ? h('ul', { class: 'jp-CbsExport-reasons' }, ...budget.why.map(r => h('li', {}, r))) : ''
     );
   }
 
@@ -389,13 +442,13 @@ export class ExportSidebar extends Widget {
       h('p', { class: 'jp-CbsExport-note' }, `Mode: ${plan.mode}`),
       h('ul', { class: 'jp-CbsExport-sentences' }, ...plan.description.map(line => h('li', {}, line)))
     );
-    this.prepareButton.disabled = plan.zips.length === 0;
+    this.prepareButton.disabled = !plan.can_prepare;
   }
 
   private async prepare(): Promise<void> {
     this.prepareButton.disabled = true;
     await this.guard(async () => {
-      const result = await requestAPI<IPrepared>('prepare', sendJSON('POST', {}));
+      const result = await call('/prepare', 'post', { body: {} });
       this.renderResult(result);
       await this.loadBasket(true);
     });
@@ -405,21 +458,25 @@ export class ExportSidebar extends Widget {
   }
 
   private renderResult(result: IPrepared): void {
-    if (result.zips.length === 0) {
-      this.resultBox.replaceChildren(h('p', { class: 'jp-CbsExport-note' }, 'Nothing was written: no item could leave now.'));
-      return;
-    }
     this.resultBox.replaceChildren(
-      h('h4', {}, `Written to ${result.exportmap}`),
-      h(
-        'ul',
-        { class: 'jp-CbsExport-written' },
-        ...result.zips.map(z =>
-          h('li', {}, h('strong', {}, z.name), ` in ${z.folder}`, h('div', { class: 'jp-CbsExport-note' }, `${plural(z.files.length, 'file')}: ${z.files.join(', ')}`))
-        )
-      ),
-      result.blocked.length
-        ? h('ul', { class: 'jp-CbsExport-reasons' }, ...result.blocked.map(b => h('li', {}, `'${b.title}' was held back because ${b.reason}`)))
+      result.zips.length ? h('h4', {}, result.headline) : h('p', { class: 'jp-CbsExport-note' }, result.headline),
+      result.zips.length
+        ? h(
+            'ul',
+            { class: 'jp-CbsExport-written' },
+            ...result.zips.map(z =>
+              h(
+                'li',
+                {},
+                h('strong', {}, z.name),
+                ` in ${z.folder}`,
+                h('div', { class: 'jp-CbsExport-note' }, `${plural(z.files.length, 'file')}: ${z.files.join(', ')}`)
+              )
+            )
+          )
+        : '',
+      result.held_back.length
+        ? h('ul', { class: 'jp-CbsExport-reasons' }, ...result.held_back.map(line => h('li', {}, line)))
         : ''
     );
   }

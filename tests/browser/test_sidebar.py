@@ -71,7 +71,7 @@ def test_kernel_items_show_up_and_prepare_export_writes_the_zips(page, lab, arti
     items = panel.locator(".jp-CbsExport-item")
     items.nth(2).wait_for(timeout=WAIT_MS)  # the panel polls the basket: no reload, no click
     assert items.count() == 3
-    for item, shown in zip(basket.items, items.all()):
+    for item, shown in zip(basket.items, items.all(), strict=True):
         assert item.title in shown.inner_text()
         assert f"jp-mod-{item.status}" in shown.get_attribute("class")
         assert shown.locator(".jp-CbsExport-status svg").count() == 1
@@ -130,7 +130,7 @@ def test_strip_command_from_the_file_browser_shows_the_scan_report(page, lab, ar
         page.locator('.lm-TabBar-tab[data-id="filebrowser"]').click()
     entry = page.locator('.jp-DirListing-item[data-file-type="notebook"]', has_text="analysis.ipynb")
     entry.click(button="right", timeout=WAIT_MS)
-    page.locator(".lm-Menu-item", has_text="Strip data and add as syntax").click()
+    page.locator(".lm-Menu-item", has_text="Scan and add as syntax").click()
     dialog = page.locator(".jp-Dialog-content")
     dialog.wait_for(timeout=WAIT_MS)
     page.screenshot(path=str(artifacts / "strip-dialog.png"))
@@ -152,4 +152,109 @@ def test_strip_command_from_the_file_browser_shows_the_scan_report(page, lab, ar
     toolbar_button.locator("button").click()
     dialog.wait_for(timeout=WAIT_MS)
     assert [i.kind for i in cel.Basket().items] == ["syntax", "syntax"]
+    dialog.get_by_role("button", name="OK").click()
+    dialog.wait_for(state="detached", timeout=WAIT_MS)
+
+    # Unsaved changes: the file browser's scan saves the open notebook first and says so.
+    editor = page.locator(".jp-NotebookPanel .jp-Cell .cm-content").first
+    editor.click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type("\n# checked by hand: 000777888")
+    page.locator(".lm-TabBar-tab.jp-mod-dirty").first.wait_for(timeout=WAIT_MS)
+    entry.click(button="right", timeout=WAIT_MS)
+    page.locator(".lm-Menu-item", has_text="Scan and add as syntax").click()
+    dialog.wait_for(timeout=WAIT_MS)
+    page.screenshot(path=str(artifacts / "strip-unsaved-notebook.png"))
+    assert "saved first" in dialog.inner_text()
+    assert "000777888" in (lab["root"] / "analysis.ipynb").read_text(encoding="utf-8")
+    dialog.get_by_role("button", name="OK").click()
+    dialog.wait_for(state="detached", timeout=WAIT_MS)
+    assert page.errors == []
+
+
+def test_scripts_are_scanned_and_added_from_the_file_browser(page, lab, artifacts):
+    (lab["root"] / "analysis.R").write_text("# one person\nodd <- subset(persons, RINPERSOON == '000123456')\n",
+                                            encoding="utf-8")
+    (lab["root"] / "notes.txt").write_text("nothing to scan here\n", encoding="utf-8")
+    open_sidebar(page, lab["url"])
+    if not page.locator("#filebrowser").is_visible():
+        page.locator('.lm-TabBar-tab[data-id="filebrowser"]').click()
+    other = page.locator(".jp-DirListing-item", has_text="notes.txt")
+    other.click(button="right", timeout=WAIT_MS)
+    page.locator(".lm-Menu").first.wait_for(timeout=WAIT_MS)
+    assert not page.locator(".lm-Menu-item", has_text="Scan and add as syntax").is_visible()  # hidden, not absent
+    page.keyboard.press("Escape")
+    page.locator(".jp-DirListing-item", has_text="analysis.R").click(button="right", timeout=WAIT_MS)
+    page.locator(".lm-Menu-item", has_text="Scan and add as syntax").click()
+    dialog = page.locator(".jp-Dialog-content")
+    dialog.wait_for(timeout=WAIT_MS)
+    page.screenshot(path=str(artifacts / "strip-script-dialog.png"))
+    item = cel.Basket().items[0]
+    assert item.title == "analysis.R" and item.never_exportable
+    text = dialog.inner_text()
+    assert "analysis.R" in text and "never be exported" in text and "000123456" not in text
+    dialog.get_by_role("button", name="OK").click()
+    page.locator(f'{SIDEBAR} [data-item-id="{item.id}"]').wait_for(timeout=WAIT_MS)
+    assert page.errors == []
+
+
+LAYOUT_PROBLEMS = """panel => {
+  const box = panel.getBoundingClientRect();
+  const problems = [];
+  if (panel.scrollWidth > panel.clientWidth + 1) {
+    problems.push(`horizontal scroll: ${panel.scrollWidth} > ${panel.clientWidth}`);
+  }
+  for (const el of panel.querySelectorAll('input, select, textarea, button')) {
+    const r = el.getBoundingClientRect();
+    if (el.offsetParent !== null && r.width > 0 && (r.right > box.right + 1 || r.left < box.left - 1)) {
+      problems.push(`cut off: ${el.getAttribute('name') || el.getAttribute('aria-label') || el.textContent}`);
+    }
+  }
+  for (const el of panel.querySelectorAll('.jp-CbsExport-itemTitle, .jp-CbsExport-sectionTitle, label > span')) {
+    const text = el.firstChild;
+    if (!text || text.nodeType !== Node.TEXT_NODE) continue;
+    for (const m of text.data.matchAll(/\\S+/g)) {
+      const range = document.createRange();
+      range.setStart(text, m.index);
+      range.setEnd(text, m.index + m[0].length);
+      const lines = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+      if (lines.size > 1) problems.push(`word broken: ${m[0]}`);
+    }
+  }
+  return problems;
+}"""
+
+
+def resize_sidebar(page, panel, width: int) -> None:
+    """Drag the handle between the main area and the right side bar until the panel is `width` pixels wide."""
+    box = panel.bounding_box()
+    handles = [h.bounding_box() for h in page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").all()]
+    handle = min((h for h in handles if h and h["height"] > 0), key=lambda h: abs(h["x"] - box["x"]))
+    x, y = handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x - (width - box["width"]), y, steps=8)
+    page.mouse.up()
+    page.wait_for_timeout(300)
+    assert abs(panel.bounding_box()["width"] - width) < 30, ("the side bar could not be resized", panel.bounding_box())
+
+
+def test_the_sidebar_fits_at_the_default_width_and_at_400px(page, lab, artifacts, tmp_path):
+    exportmap = demo.make_exportmap(tmp_path / "exportmap", "achteraf")
+    cel.settings.save_user_settings(exportmap=str(exportmap), project="9876")
+    persons = demo.persons(5_000, seed=4)
+    basket = cel.Basket()
+    basket.add(pd.crosstab(persons["leeftijdsklasse"], persons["geslacht"]),
+               "Personen naar leeftijdsklasse en geslacht in de gemeenten van Nederland, 2023")
+    few = persons[persons["gemeente"] == persons["gemeente"].value_counts().index[-1]].head(12)
+    basket.add(pd.crosstab(few["leeftijdsklasse"], few["geslacht"]), "Arbeidsongeschiktheid per regio")
+    panel = open_sidebar(page, lab["url"])
+    panel.locator(".jp-CbsExport-item").nth(1).wait_for(timeout=WAIT_MS)
+    panel.locator(".jp-CbsExport-settingsDetails > summary").click()  # the settings inputs in view too
+    for width in (None, 400):
+        if width is not None:
+            resize_sidebar(page, panel, width)
+        shot(panel, artifacts, f"width-{width or 'default'}")
+        problems = panel.evaluate(LAYOUT_PROBLEMS)
+        assert problems == [], (width or "default width", problems)
     assert page.errors == []
