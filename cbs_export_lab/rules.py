@@ -45,6 +45,8 @@ _KEYS: dict[tuple[str, str], tuple[str, type, str]] = {
     ("unknown_counts", "severity"): ("unknown_counts", str, "severity"),
     ("observations_not_shown", "severity"): ("observations_not_shown", str, "severity"),
     ("unsupported", "severity"): ("unsupported", str, "severity"),
+    ("recoverable", "min_width"): ("recoverable_min_width", int, "higher"),
+    ("recoverable", "magnitude_width"): ("recoverable_magnitude_width", float, "higher"),
 }
 _SECTIONS = {section for section, _ in _KEYS} | {"microdata"}
 
@@ -69,6 +71,8 @@ class Rules:
     unsupported: str
     origin: str = "defaults"
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+    recoverable_min_width: int = 10
+    recoverable_magnitude_width: float = 0.10
 
     def settings(self) -> dict[str, Any]:
         """The rule settings alone (no origin or sources), as plain values."""
