@@ -35,6 +35,7 @@ _PUBLIC = {
     "LightBudget": "light",
     "strip_notebook": "strip",
     "StripReport": "strip",
+    "protect": "protect",
 }
 
 __all__ = sorted(_PUBLIC)

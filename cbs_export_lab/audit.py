@@ -170,11 +170,13 @@ class Requirement:
     down: np.ndarray
     ceiling: np.ndarray
     relative: np.ndarray  # width as a share of the interval's largest absolute end (magnitudes, value unknown)
+    safe_from: np.ndarray  # a cell known to be at least this large needs only not to be exactly determined
 
     @classmethod
-    def none(cls, n: int) -> "Requirement":
+    def none(cls, n: int) -> Requirement:
         z = np.zeros(n)
-        return cls(width=z.copy(), up=z.copy(), down=z.copy(), ceiling=np.full(n, np.inf), relative=z.copy())
+        return cls(width=z.copy(), up=z.copy(), down=z.copy(), ceiling=np.full(n, np.inf), relative=z.copy(),
+                   safe_from=np.full(n, np.inf))
 
     def holds(self, k: np.ndarray, lo: np.ndarray, hi: np.ndarray, value: np.ndarray | None) -> np.ndarray:
         """Whether intervals [lo, hi] protect cells k; a wider interval never holds less."""
@@ -182,6 +184,7 @@ class Requirement:
         ok = span > _EPS * np.maximum(1.0, np.abs(np.nan_to_num(hi, posinf=0)))
         wide = span >= self.width[k] - _EPS
         wide |= (lo <= _EPS) & (hi >= self.ceiling[k] - _EPS)
+        wide |= lo >= self.safe_from[k] - _EPS
         ok &= wide
         ok &= span >= self.relative[k] * np.maximum(np.abs(lo), np.abs(hi)) - _EPS
         if value is not None:

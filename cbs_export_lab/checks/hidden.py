@@ -35,6 +35,7 @@ def count_requirement(n: int, rules: Rules) -> Requirement:
     req = Requirement.none(n)
     req.width[:] = max(getattr(rules, "recoverable_min_width", rules.threshold), rules.threshold)
     req.ceiling[:] = max(rules.threshold - 1, 1)
+    req.safe_from[:] = rules.threshold
     return req
 
 
@@ -52,6 +53,7 @@ def requirement(n: int, rules: Rules, integer: bool, info: dict[str, Any] | None
     for name in ("width", "relative", "up", "down"):
         getattr(req, name)[secondary] = 0.0
     req.ceiling[secondary] = np.inf
+    req.safe_from[~secondary] = np.inf
     req.up[~secondary] = info["up"].ravel()[~secondary]
     req.down[~secondary] = info["down"].ravel()[~secondary]
     return req
