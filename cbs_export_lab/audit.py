@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import linalg, sparse
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.sparse.csgraph import connected_components
@@ -41,7 +43,7 @@ def read_cells(frame: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                 hidden[i, j] = True
             else:
                 values[i, j] = float(v)
-        elif v is None or v is getattr(__import__("pandas"), "NA"):
+        elif v is None or v is pd.NA:
             hidden[i, j] = True
         elif isinstance(v, str):
             text = v.strip().lower()
@@ -86,7 +88,8 @@ def aggregates(labels: Sequence[Any], margins_name: Any = None) -> list[tuple[in
         if not any(m):
             continue
         keep = [i for i, is_margin in enumerate(m) if not is_margin]
-        members = [q for q in leaves if len(parts[q]) == len(parts[k]) and all(parts[q][i] == parts[k][i] for i in keep)]
+        members = [q for q in leaves
+                   if len(parts[q]) == len(parts[k]) and all(parts[q][i] == parts[k][i] for i in keep)]
         if members:
             out.append((k, np.asarray(members, dtype=np.int64)))
     return out
@@ -151,7 +154,7 @@ def _tolerance(values: np.ndarray) -> float:
 
 def _matrix(totals: Sequence[int], parts: Sequence[np.ndarray], n: int) -> sparse.csr_matrix:
     rows, cols, data = [], [], []
-    for e, (t, p) in enumerate(zip(totals, parts)):
+    for e, (t, p) in enumerate(zip(totals, parts, strict=False)):
         rows += [e] * (len(p) + 1)
         cols += list(p) + [t]
         data += [1.0] * len(p) + [-1.0]
@@ -246,7 +249,7 @@ class _System:
         """A table (values of `var`) optimal for `objective`, None when there is none; inf entries when the
         objective is unbounded in that direction."""
         A = self.A[rows][:, var]
-        bounds = list(zip(self.lower[var], np.where(np.isinf(self.upper[var]), None, self.upper[var])))
+        bounds = list(zip(self.lower[var], np.where(np.isinf(self.upper[var]), None, self.upper[var]), strict=False))
         b = self.rhs[rows]
         if self.tol > 1e-6:
             res = linprog(objective, A_ub=sparse.vstack([A, -A]), b_ub=np.concatenate([b + self.tol, self.tol - b]),
@@ -255,8 +258,9 @@ class _System:
             res = linprog(objective, A_eq=A, b_eq=b, bounds=bounds, method="highs")
         if res.status == 2:
             return None
-        if res.status == 3:
-            return np.where(objective != 0, -np.sign(objective) * np.inf, np.nan)
+        if res.status == 3:  # unbounded: only a single cell's own objective says that cell has no limit
+            single = np.count_nonzero(objective) == 1
+            return np.where((objective != 0) & single, -np.sign(objective) * np.inf, np.nan)
         x = res.x
         if integer and not np.allclose(x, np.round(x), atol=1e-6):
             x = _integer_solution(A, b, objective, self.lower[var], self.upper[var]) if self.tol <= 1e-6 else x
@@ -355,7 +359,6 @@ def _determined(A: np.ndarray) -> np.ndarray:
 def _ties(structure: Structure, cells: np.ndarray, hidden: np.ndarray) -> np.ndarray:
     """Per hidden cell, the equation holding it with the fewest hidden cells (the line that gives it away)."""
     M = structure.matrix.tocsc()
-    hidden_per_eq = M.multiply(M != 0) @ hidden.ravel().astype(float) if M.shape[0] else np.zeros(0)
     hidden_per_eq = np.abs(M) @ hidden.ravel().astype(float) if M.shape[0] else np.zeros(0)
     out = np.full(len(cells), -1, dtype=np.int64)
     for n, c in enumerate(cells):
@@ -411,7 +414,8 @@ def suppress(structure: Structure, values: np.ndarray, primary: np.ndarray, requ
         label = "optimal" if proven else "cuts"
     else:
         hidden, rounds, label = _rectangles(structure, a, prim, requirement, c), 0, "heuristic"
-    hidden, more = _repair(structure, a, prim, hidden, requirement, c, integer, time_limit - (time.perf_counter() - start))
+    left = time_limit - (time.perf_counter() - start)
+    hidden, more = _repair(structure, a, prim, hidden, requirement, c, integer, left)
     hidden = _show_determined(structure, a, prim, hidden, requirement, integer)
     return Pattern(hidden.reshape(values.shape), label, rounds + more)
 
@@ -440,7 +444,7 @@ def _capacities(structure: Structure, a: np.ndarray, hidden: np.ndarray, p: int,
     for sense in (-1.0, 1.0):  # -1: push p up; +1: push p down
         objective = np.zeros(len(S))
         objective[where] = sense
-        res = linprog(objective, A_eq=A, b_eq=np.zeros(len(used)), bounds=list(zip(-L, U)), method="highs")
+        res = linprog(objective, A_eq=A, b_eq=np.zeros(len(used)), bounds=np.column_stack([-L, U]), method="highs")
         caps.append(-res.fun)
         lam = np.zeros(M.shape[0])
         lam[used] = res.eqlin.marginals
@@ -485,8 +489,8 @@ def _sampled_moves(structure: Structure, a: np.ndarray, prim: np.ndarray, hidden
     for k in range(4):
         sign = np.ones(len(S)) if k < 2 else rng.choice([-1.0, 1.0], len(S))
         objective = np.where(is_prim, sign * (1 if k % 2 else -1), 0.0)
-        res = linprog(objective, A_eq=A, b_eq=np.zeros(A.shape[0]), bounds=list(zip(-a[S], np.full(len(S), big))),
-                      method="highs")
+        bounds = np.column_stack([-a[S], np.full(len(S), big)])
+        res = linprog(objective, A_eq=A, b_eq=np.zeros(A.shape[0]), bounds=bounds, method="highs")
         if res.x is None:
             break
         up[S] = np.maximum(up[S], res.x)
@@ -497,7 +501,7 @@ def _sampled_moves(structure: Structure, a: np.ndarray, prim: np.ndarray, hidden
 def _line_cuts(structure: Structure, prim: np.ndarray) -> list[tuple[np.ndarray, float]]:
     """Each primary cell needs another hidden cell in every equation it is in."""
     cuts = []
-    for t, p in zip(structure.totals, structure.parts):
+    for t, p in zip(structure.totals, structure.parts, strict=False):
         members = np.append(p, t)
         for q in members[prim[members]]:
             coef = np.zeros(len(prim))
@@ -537,7 +541,7 @@ def _axis_groups(structure: Structure) -> tuple[np.ndarray, np.ndarray]:
     value between two of them changes no total."""
     R, C = structure.shape
     row_of, col_of = {}, {}
-    for t, p in zip(structure.totals, structure.parts):
+    for t, p in zip(structure.totals, structure.parts, strict=False):
         rt, ct = divmod(int(t), C)
         rp, cp = np.divmod(p, C)
         if np.all(cp == ct):  # a total over rows
@@ -620,7 +624,7 @@ def _show_determined(structure: Structure, a: np.ndarray, prim: np.ndarray, hidd
     result = audit(structure, np.where(mask, np.nan, values), mask, Requirement.none(len(a)), integer=integer,
                    original=values)
     out = hidden.copy()
-    for cell, is_exact in zip(result.cells, result.exact):
+    for cell, is_exact in zip(result.cells, result.exact, strict=False):
         if is_exact and not prim[cell]:
             out[cell] = False
     return out

@@ -38,7 +38,8 @@ def check(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None, 
             from .checks.hidden import with_hidden_cells  # recoverable: the audit of hidden cells
             from .tables import check_table
 
-            result = with_hidden_cells(obj, rules, lambda t: check_table(t, data=data, unit=unit, weights=weights, rules=rules))
+            result = with_hidden_cells(
+                obj, rules, lambda t: check_table(t, data=data, unit=unit, weights=weights, rules=rules))
         elif kind == "model":
             from .models import check_model
 

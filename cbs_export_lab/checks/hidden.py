@@ -6,8 +6,9 @@ not hold into findings, and judges tables made by `cel.protect` as protected.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -66,7 +67,8 @@ def _is_counts(values: np.ndarray, stats: Any) -> bool:
     return bool(shown.size) and bool(np.all((shown >= 0) & (shown == np.round(shown))))
 
 
-def recoverable_findings(table: Any, rules: Rules, stats: Any = None, info: dict[str, Any] | None = None) -> list[Finding]:
+def recoverable_findings(table: Any, rules: Rules, stats: Any = None,
+                         info: dict[str, Any] | None = None) -> list[Finding]:
     """One `recoverable` fail per hidden cell that the shown cells and margins give away."""
     frame = _frame(table)
     if frame is None or frame.size == 0:
@@ -103,7 +105,8 @@ def _finding(frame: pd.DataFrame, structure: Structure, cell: int, lo: float, hi
     else:
         need = (f"at least {max(getattr(rules, 'recoverable_min_width', 10), rules.threshold)} wide or reaching from "
                 f"0 to {rules.threshold - 1}" if integer else "wide enough to hide its value")
-        what = f"it lies between {_number(lo, integer)} and {_number(hi, integer)}, narrower than its protection ({need})"
+        what = (f"it lies between {_number(lo, integer)} and {_number(hi, integer)}, narrower than its "
+                f"protection ({need})")
     given = _given_away(frame, structure, tie, cell)
     return Finding(
         rule="recoverable", severity="fail",
@@ -118,10 +121,12 @@ def _given_away(frame: pd.DataFrame, structure: Structure, tie: int, cell: int) 
     total = int(structure.totals[tie])
     members = [int(p) for p in structure.parts[tie]] + [total]
     ti, tj = unravel(total, structure.shape)
-    others = [(frame.index[a], frame.columns[b]) for a, b in (unravel(m, structure.shape) for m in members if m != cell)]
+    others = [(frame.index[a], frame.columns[b])
+              for a, b in (unravel(m, structure.shape) for m in members if m != cell)]
     line = f"row {format_label(frame.index[ti])}" if all(unravel(m, structure.shape)[0] == ti for m in members) \
         else f"column {format_label(frame.columns[tj])}"
-    return f"{line}: its total ({format_cell(frame.index[ti], frame.columns[tj])}) and the other cells ({format_cells(others, 6)})"
+    total_cell = format_cell(frame.index[ti], frame.columns[tj])
+    return f"{line}: its total ({total_cell}) and the other cells ({format_cells(others, 6)})"
 
 
 # --- tables made by cel.protect -----------------------------------------------------------------------------
