@@ -260,7 +260,9 @@ class _System:
             return None
         if res.status == 3:  # unbounded: only a single cell's own objective says that cell has no limit
             single = np.count_nonzero(objective) == 1
-            return np.where((objective != 0) & single, -np.sign(objective) * np.inf, np.nan)
+            out = np.full(len(objective), np.nan)
+            out[(objective != 0) & single] = -np.sign(objective[(objective != 0) & single]) * np.inf
+            return out
         x = res.x
         if integer and not np.allclose(x, np.round(x), atol=1e-6):
             x = _integer_solution(A, b, objective, self.lower[var], self.upper[var]) if self.tol <= 1e-6 else x
