@@ -189,7 +189,9 @@ class Requirement:
         wide |= (lo <= _EPS) & (hi >= self.ceiling[k] - _EPS)
         wide |= lo >= self.safe_from[k] - _EPS
         ok &= wide
-        ok &= span >= self.relative[k] * np.maximum(np.abs(lo), np.abs(hi)) - _EPS
+        rel = self.relative[k]
+        with np.errstate(invalid="ignore"):
+            ok &= (rel <= 0) | (span >= rel * np.maximum(np.abs(lo), np.abs(hi)) - _EPS)
         if value is not None:
             v = value[k]
             ok &= (hi >= v + self.up[k] - _EPS) & (lo <= v - self.down[k] + _EPS)
@@ -295,6 +297,9 @@ def audit(structure: Structure, values: np.ndarray, hidden: np.ndarray, requirem
     done = np.zeros(n, dtype=bool)
     consistent = True
     value = None if original is None else original.ravel()
+    if value is not None and n and not exact:
+        proven, c_lo, c_hi = certified(structure, np.nan_to_num(value), hidden.ravel(), requirement, sys.cells)
+        lo[proven], hi[proven], done[proven] = c_lo[proven], c_hi[proven], True
     for var, rows in sys.components():
         if not len(rows):
             lo[var], hi[var] = sys.lower[var], sys.upper[var]
@@ -352,7 +357,7 @@ def _component(sys: _System, var: np.ndarray, rows: np.ndarray, lo: np.ndarray, 
 
 def _determined(A: np.ndarray) -> np.ndarray:
     """Cells whose value the equations fix whatever the bounds: their row of the null space is zero."""
-    if A.shape[1] > 3000:
+    if A.shape[1] > 150:  # the LPs find these too; a large SVD costs more than they do
         return np.zeros(A.shape[1], dtype=bool)
     N = linalg.null_space(A) if A.size else np.eye(A.shape[1])
     return np.abs(N).max(axis=1, initial=0.0) < 1e-9 if N.size else np.ones(A.shape[1], dtype=bool)
@@ -460,9 +465,15 @@ def _violations(structure: Structure, a: np.ndarray, prim: np.ndarray, hidden: n
                 big: float) -> list[tuple[np.ndarray, float]]:
     """Cuts `coef @ s >= rhs` for every primary cell whose protection fails with `hidden`; primary cells that
     tables seen on the way already prove protected need no LP of their own."""
-    seen_up, seen_down = _sampled_moves(structure, a, prim, hidden, big)
+    prims = np.flatnonzero(prim)
+    proven, _, _ = certified(structure, a, hidden, req, prims)
+    unproven = np.zeros(len(a), dtype=bool)
+    unproven[prims[~proven]] = True
+    if not unproven.any():
+        return []
+    seen_up, seen_down = _sampled_moves(structure, a, unproven, hidden, big)
     cuts = []
-    for p in np.flatnonzero(prim):
+    for p in prims[~proven]:
         if req.holds(np.array([p]), np.array([a[p] - seen_down[p]]), np.array([a[p] + seen_up[p]]), a)[0]:
             continue
         up, down, cu, cd = _capacities(structure, a, hidden, p, big)
@@ -566,6 +577,82 @@ def _axis_groups(structure: Structure) -> tuple[np.ndarray, np.ndarray]:
                 out[k] = keys.setdefault(frozenset(of.get(k, ())), len(keys))
         return out
     return groups(row_of, R, is_total_row), groups(col_of, C, is_total_col)
+
+
+def _line_sets(structure: Structure) -> tuple[list[set[int]], list[set[int]]]:
+    """Per row and per column, the aggregate rows (columns) whose totals include it."""
+    R, C = structure.shape
+    row_of: list[set[int]] = [set() for _ in range(R)]
+    col_of: list[set[int]] = [set() for _ in range(C)]
+    for t, p in zip(structure.totals, structure.parts, strict=True):
+        rt, ct = divmod(int(t), C)
+        rp, cp = np.divmod(p, C)
+        if np.all(cp == ct):
+            for r in rp:
+                row_of[int(r)].add(rt)
+        else:
+            for cc in cp:
+                col_of[int(cc)].add(ct)
+    return row_of, col_of
+
+
+def _partners(of: list[set[int]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per line, the lines a value can be moved to without changing any other total, with the sign of the move:
+    -1 for a sibling (same totals), +1 for its one total, or for a detail line of a top-level total."""
+    n = len(of)
+    aggregate = {k for s in of for k in s}
+    out = []
+    for line in range(n):
+        others, signs = [], []
+        if line not in aggregate:
+            others += [m for m in range(n) if m != line and m not in aggregate and of[m] == of[line]]
+            signs += [-1.0] * len(others)
+            if len(of[line]) == 1:
+                others.append(next(iter(of[line])))
+                signs.append(1.0)
+        elif not of[line]:
+            members = [m for m in range(n) if of[m] == {line}]
+            others += members
+            signs += [1.0] * len(members)
+        out.append((np.asarray(others, dtype=np.int64), np.asarray(signs)))
+    return out
+
+
+def certified(structure: Structure, a: np.ndarray, hidden: np.ndarray, req: Requirement,
+              cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cells whose protection a rectangle of hidden cells proves without an LP: moving a value around four hidden
+    cells (two rows and two columns that share their totals) changes no shown number. Returns (proven, lo, hi),
+    lo/hi being the range the best rectangle gives (a part of the cell's interval)."""
+    R, C = structure.shape
+    row_of, col_of = _line_sets(structure)
+    rows_p, cols_p = _partners(row_of), _partners(col_of)
+    grid, H = a.reshape(R, C), hidden.reshape(R, C)
+    proven = np.zeros(len(cells), dtype=bool)
+    lo_out, hi_out = np.full(len(cells), np.inf), np.full(len(cells), -np.inf)
+    inf = np.inf
+    for n, q in enumerate(cells):
+        i, j = divmod(int(q), C)
+        ri, rs = rows_p[i]
+        cj, cs = cols_p[j]
+        keep_r, keep_c = H[ri, j], H[i, cj]
+        ri, rs, cj, cs = ri[keep_r], rs[keep_r], cj[keep_c], cs[keep_c]
+        if not len(ri) or not len(cj):
+            continue
+        a_r, a_c, a_d = grid[ri, j][:, None], grid[i, cj][None, :], grid[np.ix_(ri, cj)]
+        sr, sc = rs[:, None], cs[None, :]
+        sd = sr * sc
+        shape = a_d.shape
+        up = np.minimum.reduce([np.broadcast_to(np.where(sr < 0, a_r, inf), shape),
+                                np.broadcast_to(np.where(sc < 0, a_c, inf), shape), np.where(sd < 0, a_d, inf)])
+        down = np.minimum.reduce([np.full(shape, grid[i, j]), np.broadcast_to(np.where(sr > 0, a_r, inf), shape),
+                                  np.broadcast_to(np.where(sc > 0, a_c, inf), shape), np.where(sd > 0, a_d, inf)])
+        lo, hi = (grid[i, j] - down)[H[np.ix_(ri, cj)]], (grid[i, j] + up)[H[np.ix_(ri, cj)]]
+        if not lo.size:
+            continue
+        ok = req.holds(np.full(lo.size, q), lo, hi, a)
+        best = int(np.argmax(ok)) if ok.any() else int(np.argmax(hi - lo))
+        proven[n], lo_out[n], hi_out[n] = ok[best], lo[best], hi[best]
+    return proven, lo_out, hi_out
 
 
 def _rectangles(structure: Structure, a: np.ndarray, prim: np.ndarray, req: Requirement, c: np.ndarray) -> np.ndarray:

@@ -105,7 +105,7 @@ def _suppress(frame: pd.DataFrame, stats: Any, result: Any, rules: Any, cost: st
     for _ in range(3):  # the table must also hold when audited without this record (attrs are easily lost)
         pattern = suppress(structure, np.nan_to_num(values), need, req, cost=cost, integer=integer)
         hidden = pattern.hidden | primary
-        plain = recoverable_findings(frame.astype(float).mask(hidden), rules, stats=stats)
+        plain = recoverable_findings(frame.astype(float).mask(hidden), rules, stats=stats, original=values)
         if not plain:
             break
         need = need | _positions(frame, [c for f in plain for c in f.cells])

@@ -67,9 +67,11 @@ def _is_counts(values: np.ndarray, stats: Any) -> bool:
     return bool(shown.size) and bool(np.all((shown >= 0) & (shown == np.round(shown))))
 
 
-def recoverable_findings(table: Any, rules: Rules, stats: Any = None,
-                         info: dict[str, Any] | None = None) -> list[Finding]:
-    """One `recoverable` fail per hidden cell that the shown cells and margins give away."""
+def recoverable_findings(table: Any, rules: Rules, stats: Any = None, info: dict[str, Any] | None = None,
+                         original: np.ndarray | None = None) -> list[Finding]:
+    """One `recoverable` fail per hidden cell that the shown cells and margins give away. `info` is the record of
+    `cel.protect`; `original` the true values when known, which only makes the audit faster (the truth is one of
+    the tables an attacker must consider)."""
     frame = _frame(table)
     if frame is None or frame.size == 0:
         return []
@@ -81,7 +83,7 @@ def recoverable_findings(table: Any, rules: Rules, stats: Any = None,
         return []
     integer = _is_counts(values, stats) if info is None else bool(info["integer"])
     req = requirement(values.size, rules, integer, info)
-    original = None if info is None else info["original"]
+    original = original if info is None else info["original"]
     result = audit(structure, values, hidden, req, upper=upper, integer=integer, original=original)
     if not result.consistent:
         return []
