@@ -14,7 +14,11 @@ Usage: python benchmarks/bench_protect.py [--seeds 5] [--sizes 4 6 8]
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,6 +30,8 @@ from cbs_export_lab.audit import find_structure, suppress
 from cbs_export_lab.checks.hidden import count_requirement, recoverable_findings
 from cbs_export_lab.rules import default_rules
 
+HERE = Path(__file__).resolve().parent
+ACRO_PYTHON = HERE / ".venv-acro" / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
 RULES = default_rules()
 N = RULES.threshold
 W = max(RULES.recoverable_min_width, N)
@@ -173,14 +179,45 @@ def audit_speed() -> None:
           f"({len(findings)} recoverable); target < 5 s")
 
 
+def acro_side_by_side(sizes: list[tuple[int, int]], seeds: int) -> None:
+    """ACRO's suppression (primary cells only) against the audit, and cel.protect on the same records."""
+    if not ACRO_PYTHON.exists():
+        print("\nACRO: skipped (no benchmarks/.venv-acro; create it with: python -m venv benchmarks/.venv-acro && "
+              "benchmarks/.venv-acro/bin/pip install acro==1.0.2)")
+        return
+    print("\nACRO 1.0.2 suppress=True against the audit (its hidden cells that the margins give away)")
+    for R, C in sizes:
+        for seed in range(seeds):
+            df = records(random_counts(np.random.default_rng(seed + 17 * R), R, C, small=0.12))
+            with tempfile.TemporaryDirectory() as tmp:
+                src, out = Path(tmp, "records.csv"), Path(tmp, "acro.csv")
+                df.to_csv(src, index=False)
+                subprocess.run([str(ACRO_PYTHON), str(HERE / "bench_protect_acro.py"), str(src), str(out)], check=True)
+                theirs = pd.read_csv(out, index_col=0)
+            hidden = int(theirs.isna().to_numpy().sum())
+            recovered = len(recoverable_findings(theirs, RULES))
+            safe = cel.protect(cel.crosstab(df.regio, df.klasse, margins=True))
+            ours = int(safe.isna().to_numpy().sum())
+            ours_recovered = len(recoverable_findings(safe, RULES))
+            print(f"{R}x{C} seed {seed}: ACRO hides {hidden}, of which the audit recovers {recovered}; "
+                  f"cel.protect hides {ours}, recovered {ours_recovered}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--sizes", type=int, nargs="+", default=[4, 6, 8])
+    parser.add_argument("--only", choices=["quality", "speed", "audit", "acro"], nargs="+",
+                        default=["quality", "speed", "audit", "acro"])
     args = parser.parse_args()
-    quality(args.sizes, args.seeds)
-    speed()
-    audit_speed()
+    if "quality" in args.only:
+        quality(args.sizes, args.seeds)
+    if "speed" in args.only:
+        speed()
+    if "audit" in args.only:
+        audit_speed()
+    if "acro" in args.only:
+        acro_side_by_side([(6, 6), (10, 10)], 2)
 
 
 if __name__ == "__main__":

@@ -161,3 +161,28 @@ def test_intervals_match_a_brute_force_enumeration(seed):
     expected = _brute_force(inner, hidden)
     got = {divmod(int(c), t.shape[1]): (lo, hi) for c, lo, hi in zip(result.cells, result.lo, result.hi, strict=True)}
     assert got == expected
+
+
+def test_an_empty_cell_shown_as_nan_is_left_to_the_zero_rule():
+    inner = INNER.copy()
+    inner[0, 1] = 0
+    t = with_margins(inner)
+    t.loc["r0", "c1"] = np.nan
+    assert recoverable_cells(t) == set()
+    assert any(f.rule == "zero" for f in cel.check(t).findings)
+
+
+def test_a_table_exactly_as_built_is_not_audited():
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame({"a": rng.choice(["p", "q"], 200), "b": rng.choice(["u", "v", "w"], 200),
+                       "x": rng.integers(1, 100, 200)})
+    df = df[~((df.a == "p") & (df.b == "u"))]  # an empty group: pandas shows its sum as NaN
+    t = cel.pivot_table(df, values="x", index="a", columns="b", aggfunc="sum", margins=True)
+    assert np.isnan(t.loc["p", "u"])
+    assert not [f for f in cel.check(t).findings if f.rule == "recoverable"]
+
+
+def test_a_series_with_a_total_is_audited():
+    s = pd.Series([40.0, np.nan, 25.0, 68.0], index=pd.Index(["a", "b", "c", "Total"], name="rij"), name="n")
+    findings = recoverable_findings(s, default_rules())
+    assert [f.cells for f in findings] == [[("b", None)]]

@@ -16,7 +16,7 @@ import pandas as pd
 from ..audit import Requirement, Structure, audit, find_structure, read_cells, unravel
 from ..results import CheckResult, Finding, format_cell, format_cells, format_label
 from ..rules import Rules
-from ..tables import attach_stats
+from ..tables import attach_stats, carried_stats
 
 PROTECTED_ATTR = "cbs_export_lab.protected"
 _FIX = ("Hide more cells so that none can be worked out from the totals: cel.protect(table) chooses them "
@@ -87,9 +87,10 @@ def recoverable_findings(table: Any, rules: Rules, stats: Any = None, info: dict
     result = audit(structure, values, hidden, req, upper=upper, integer=integer, original=original)
     if not result.consistent:
         return []
-    return [_finding(frame, structure, int(cell), lo, hi, int(tie), integer, rules)
+    series = isinstance(table, pd.Series)
+    return [_finding(frame, structure, int(cell), lo, hi, int(tie), integer, rules, series)
             for cell, lo, hi, tie, ok in zip(result.cells, result.lo, result.hi, result.tie, result.holds, strict=True)
-            if not ok]
+            if not ok and not (lo == 0 and hi == 0)]  # an empty cell shown as NaN is the `zero` rule's (review)
 
 
 def _number(x: float, integer: bool) -> str:
@@ -99,9 +100,9 @@ def _number(x: float, integer: bool) -> str:
 
 
 def _finding(frame: pd.DataFrame, structure: Structure, cell: int, lo: float, hi: float, tie: int, integer: bool,
-             rules: Rules) -> Finding:
+             rules: Rules, series: bool = False) -> Finding:
     i, j = unravel(cell, structure.shape)
-    here = (frame.index[i], frame.columns[j])
+    here = (frame.index[i], None if series else frame.columns[j])
     if abs(hi - lo) <= 1e-9 * max(1.0, abs(hi)):
         what = f"it must be {_number(lo, integer)}"
     else:
@@ -179,7 +180,9 @@ def with_hidden_cells(obj: Any, rules: Rules, base: Callable[[Any], CheckResult]
     info = None if frame is None else protected_info(frame)
     if info is None:
         result = base(obj)
-        return result.with_findings(recoverable_findings(obj, rules)) if frame is not None else result
+        if frame is None or carried_stats(frame) is not None:  # exactly as built: its NaNs are empty groups
+            return result
+        return result.with_findings(recoverable_findings(obj, rules))
     stored = info.get("base")
     if info.get("stats") is None and isinstance(stored, CheckResult) and info.get("rules") == rules.fingerprint:
         result = stored
