@@ -192,15 +192,18 @@ def acro_side_by_side(sizes: list[tuple[int, int]], seeds: int) -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 src, out = Path(tmp, "records.csv"), Path(tmp, "acro.csv")
                 df.to_csv(src, index=False)
-                subprocess.run([str(ACRO_PYTHON), str(HERE / "bench_protect_acro.py"), str(src), str(out)], check=True)
+                subprocess.run([str(ACRO_PYTHON), str(HERE / "bench_protect_acro.py"), str(src), str(out)], check=True,
+                               capture_output=True)
                 theirs = pd.read_csv(out, index_col=0)
             hidden = int(theirs.isna().to_numpy().sum())
             recovered = len(recoverable_findings(theirs, RULES))
+            true_total, shown_total = len(df), float(theirs.iloc[-1, -1])
             safe = cel.protect(cel.crosstab(df.regio, df.klasse, margins=True))
             ours = int(safe.isna().to_numpy().sum())
             ours_recovered = len(recoverable_findings(safe, RULES))
-            print(f"{R}x{C} seed {seed}: ACRO hides {hidden}, of which the audit recovers {recovered}; "
-                  f"cel.protect hides {ours}, recovered {ours_recovered}")
+            print(f"{R}x{C} seed {seed}: ACRO hides {hidden}, of which the audit recovers {recovered} (its grand "
+                  f"total shows {shown_total:.0f} of {true_total}: margins of the shown cells only); "
+                  f"cel.protect hides {ours}, recovered {ours_recovered}, true margins kept")
 
 
 def main() -> None:

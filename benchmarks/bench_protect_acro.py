@@ -10,6 +10,7 @@ import contextlib
 import io
 import logging
 import sys
+import warnings
 
 import pandas as pd
 from acro import ACRO
@@ -17,6 +18,7 @@ from acro import ACRO
 
 def main() -> None:
     logging.disable(logging.CRITICAL)
+    warnings.simplefilter("ignore")
     records, out = sys.argv[1], sys.argv[2]
     df = pd.read_csv(records)
     with contextlib.redirect_stdout(io.StringIO()):
