@@ -314,7 +314,7 @@ def audit(structure: Structure, values: np.ndarray, hidden: np.ndarray, requirem
     if not consistent:
         holds[:] = True
     return Audit(cells=sys.cells, lo=lo, hi=hi, holds=holds, tie=_ties(structure, sys.cells, hidden),
-                 exact=np.abs(hi - lo) <= 1e-9 * np.maximum(1, np.abs(hi)), consistent=consistent)
+                 exact=np.isfinite(hi) & (np.abs(hi - lo) <= 1e-9 * np.maximum(1, np.abs(hi))), consistent=consistent)
 
 
 def _component(sys: _System, var: np.ndarray, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray, done: np.ndarray,

@@ -103,7 +103,7 @@ def _finding(frame: pd.DataFrame, structure: Structure, cell: int, lo: float, hi
              rules: Rules, series: bool = False) -> Finding:
     i, j = unravel(cell, structure.shape)
     here = (frame.index[i], None if series else frame.columns[j])
-    if abs(hi - lo) <= 1e-9 * max(1.0, abs(hi)):
+    if np.isfinite(hi) and abs(hi - lo) <= 1e-9 * max(1.0, abs(hi)):
         what = f"it must be {_number(lo, integer)}"
     else:
         need = (f"at least {max(getattr(rules, 'recoverable_min_width', 10), rules.threshold)} wide or reaching from "
