@@ -7,7 +7,7 @@ import pytest
 from scipy.optimize import linprog
 
 import cbs_export_lab as cel
-from cbs_export_lab.audit import Requirement, find_structure, suppress
+from cbs_export_lab.audit import Requirement, audit, find_structure, suppress
 from cbs_export_lab.checks.hidden import PROTECTED_ATTR, count_requirement, recoverable_findings
 from cbs_export_lab.rules import default_rules
 
@@ -216,3 +216,45 @@ def test_wrong_arguments_are_user_errors(table):
         cel.protect(table, method="round", base=0)
     with pytest.raises(cel.UserError, match="DataFrame"):
         cel.protect([1, 2, 3])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_tables_are_protected_as_an_independent_lp_sees_them(seed):
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(10, 60, size=(5, 4))
+    counts[rng.random(counts.shape) < 0.2] = rng.integers(1, 10)
+    records = frame_of(counts, seed)
+    t = cel.crosstab(records.regio, records.klasse, margins=True)
+    safe = cel.protect(t)
+    values = t.to_numpy(dtype=float)
+    primary = (values > 0) & (values < 10)
+    assert np.isnan(safe.to_numpy()[primary]).all()
+    for (r, c), (lo, hi) in independent_intervals(safe).items():
+        v = t.loc[r, c]
+        if 0 < v < 10:
+            assert hi - lo >= 10 or (lo <= 0 and hi >= 9), (r, c, lo, hi)
+        else:
+            assert hi - lo > 0
+    assert cel.check(safe).status in ("pass", "review")
+    assert not [f for f in cel.check(safe).findings if f.severity == "fail"]
+
+
+def test_nested_subtotals_are_protected_at_every_level():
+    rows = [("g1", "a"), ("g1", "b"), ("g1", "Total"), ("g2", "c"), ("g2", "d"), ("g2", "Total"), ("All", "")]
+    detail = np.array([[3, 40, 25], [30, 22, 18], [27, 35, 50], [14, 6, 33]], dtype=float)
+    full = np.zeros((7, 4))
+    full[[0, 1, 3, 4], :3] = detail
+    full[2, :3], full[5, :3] = detail[:2].sum(0), detail[2:].sum(0)
+    full[6, :3] = detail.sum(0)
+    full[:, 3] = full[:, :3].sum(1)
+    index = pd.MultiIndex.from_tuples(rows)
+    structure = find_structure(full, list(index), ["x", "y", "z", "All"])
+    primary = (full > 0) & (full < 10)
+    pattern = suppress(structure, full, primary, count_requirement(full.size, default_rules()))
+    t = pd.DataFrame(np.where(pattern.hidden, np.nan, full), index=index, columns=["x", "y", "z", "All"])
+    assert (pattern.hidden >= primary).all()
+    assert recoverable_findings(t, default_rules()) == []
+    result = audit(structure, t.to_numpy(), pattern.hidden, Requirement.none(full.size), integer=True, exact=True)
+    for cell, lo, hi in zip(result.cells, result.lo, result.hi, strict=True):
+        if primary.ravel()[cell]:
+            assert hi - lo >= 10 or (lo <= 0 and hi >= 9)
