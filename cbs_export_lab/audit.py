@@ -30,7 +30,8 @@ _EPS = 1e-7
 
 def read_cells(frame: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The cells as floats, which are hidden (NaN or a marker such as "x", "<10"), and a known upper bound
-    per cell ("<10": below 10; inf elsewhere). Text that is neither a number nor a marker is not hidden."""
+    per cell ("<10": below 10; inf elsewhere). Numbers written as text are numbers; other text hides a number.
+    Cells that are neither (booleans) are NaN and not hidden: equations through them are left out."""
     raw = frame.to_numpy(dtype=object)
     values = np.full(raw.shape, np.nan)
     hidden = np.zeros(raw.shape, dtype=bool)
@@ -48,11 +49,13 @@ def read_cells(frame: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         elif isinstance(v, str):
             text = v.strip().lower()
             less = _LESS_THAN.match(text)
-            if text in HIDDEN_MARKERS:
-                hidden[i, j] = True
-            elif less:
-                hidden[i, j] = True
+            if less:
                 upper[i, j] = float(less.group(1).replace(",", "."))
+            try:
+                values[i, j] = float(text) if not less and text not in HIDDEN_MARKERS else np.nan
+            except ValueError:
+                values[i, j] = np.nan
+            hidden[i, j] = bool(np.isnan(values[i, j]))
     return values, hidden, upper
 
 
@@ -115,9 +118,12 @@ class Structure:
 
 
 def find_structure(values: np.ndarray, row_labels: Sequence[Any], col_labels: Sequence[Any],
-                   margins_name: Any = None, tolerance: float | None = None) -> Structure:
-    """Every margin and subtotal equation of the table whose shown numbers add up (hidden cells are NaN)."""
+                   margins_name: Any = None, tolerance: float | None = None,
+                   hidden: np.ndarray | None = None) -> Structure:
+    """Every margin and subtotal equation of the table whose shown numbers add up (hidden cells are NaN; with
+    `hidden`, equations through cells that are NaN without being hidden are left out)."""
     R, C = values.shape
+    unknown = (np.isnan(values) & ~hidden).ravel() if hidden is not None else np.zeros(R * C, dtype=bool)
     tol = _tolerance(values) if tolerance is None else tolerance
     totals, parts, dropped = [], [], []
     for axis, labels in ((0, row_labels), (1, col_labels)):
@@ -128,6 +134,8 @@ def find_structure(values: np.ndarray, row_labels: Sequence[Any], col_labels: Se
                 t = total * C + line if axis == 0 else line * C + total
                 p = members * C + line if axis == 0 else line * C + members
                 cells = values.ravel()[np.append(p, t)]
+                if unknown[np.append(p, t)].any():
+                    continue
                 if not np.isnan(cells).any() and abs(cells[:-1].sum() - cells[-1]) > tol * (len(p) + 1):
                     ok = False
                     break
@@ -436,6 +444,11 @@ def _costs(a: np.ndarray, cost: str) -> np.ndarray:
     raise ValueError(f"cost must be 'cells' or 'value', not {cost!r}")
 
 
+def _room(a: np.ndarray, big: float) -> np.ndarray:
+    """How far each cell can go down: to 0 in a table without negative numbers, without limit otherwise."""
+    return a if bool(np.all(a >= 0)) else np.full(len(a), big)
+
+
 def _capacities(structure: Structure, a: np.ndarray, hidden: np.ndarray, p: int,
                 big: float) -> tuple[float, float, np.ndarray, np.ndarray]:
     """How far primary cell p can move up and down with `hidden` cells free, and the cut coefficients of each
@@ -445,7 +458,8 @@ def _capacities(structure: Structure, a: np.ndarray, hidden: np.ndarray, p: int,
     A = M[:, S].tocsr()
     used = np.flatnonzero(np.diff(A.indptr) > 0)
     A = A[used]
-    L, U = a[S], np.full(len(S), big)
+    room = _room(a, big)
+    L, U = room[S], np.full(len(S), big)
     where = int(np.flatnonzero(S == p)[0])
     caps, coefs = [], []
     for sense in (-1.0, 1.0):  # -1: push p up; +1: push p down
@@ -457,7 +471,7 @@ def _capacities(structure: Structure, a: np.ndarray, hidden: np.ndarray, p: int,
         lam[used] = res.eqlin.marginals
         d = -(M.T @ lam)
         d[p] += sense
-        coefs.append(np.where(d > 0, d * a, -d * big))
+        coefs.append(np.where(d > 0, d * room, -d * big))
     return caps[0], caps[1], coefs[0], coefs[1]
 
 
@@ -502,7 +516,7 @@ def _sampled_moves(structure: Structure, a: np.ndarray, prim: np.ndarray, hidden
     for k in range(4):
         sign = np.ones(len(S)) if k < 2 else rng.choice([-1.0, 1.0], len(S))
         objective = np.where(is_prim, sign * (1 if k % 2 else -1), 0.0)
-        bounds = np.column_stack([-a[S], np.full(len(S), big)])
+        bounds = np.column_stack([-_room(a, big)[S], np.full(len(S), big)])
         res = linprog(objective, A_eq=A, b_eq=np.zeros(A.shape[0]), bounds=bounds, method="highs")
         if res.x is None:
             break
@@ -627,6 +641,7 @@ def certified(structure: Structure, a: np.ndarray, hidden: np.ndarray, req: Requ
     row_of, col_of = _line_sets(structure)
     rows_p, cols_p = _partners(row_of), _partners(col_of)
     grid, H = a.reshape(R, C), hidden.reshape(R, C)
+    room = _room(a, np.inf).reshape(R, C)
     proven = np.zeros(len(cells), dtype=bool)
     lo_out, hi_out = np.full(len(cells), np.inf), np.full(len(cells), -np.inf)
     inf = np.inf
@@ -638,13 +653,13 @@ def certified(structure: Structure, a: np.ndarray, hidden: np.ndarray, req: Requ
         ri, rs, cj, cs = ri[keep_r], rs[keep_r], cj[keep_c], cs[keep_c]
         if not len(ri) or not len(cj):
             continue
-        a_r, a_c, a_d = grid[ri, j][:, None], grid[i, cj][None, :], grid[np.ix_(ri, cj)]
+        a_r, a_c, a_d = room[ri, j][:, None], room[i, cj][None, :], room[np.ix_(ri, cj)]
         sr, sc = rs[:, None], cs[None, :]
         sd = sr * sc
         shape = a_d.shape
         up = np.minimum.reduce([np.broadcast_to(np.where(sr < 0, a_r, inf), shape),
                                 np.broadcast_to(np.where(sc < 0, a_c, inf), shape), np.where(sd < 0, a_d, inf)])
-        down = np.minimum.reduce([np.full(shape, grid[i, j]), np.broadcast_to(np.where(sr > 0, a_r, inf), shape),
+        down = np.minimum.reduce([np.full(shape, room[i, j]), np.broadcast_to(np.where(sr > 0, a_r, inf), shape),
                                   np.broadcast_to(np.where(sc > 0, a_c, inf), shape), np.where(sd > 0, a_d, inf)])
         lo, hi = (grid[i, j] - down)[H[np.ix_(ri, cj)]], (grid[i, j] + up)[H[np.ix_(ri, cj)]]
         if not lo.size:
@@ -660,7 +675,7 @@ def _rectangles(structure: Structure, a: np.ndarray, prim: np.ndarray, req: Requ
     opposite corner) of detail cells in lines that share every total, wide enough for its requirement."""
     R, C = structure.shape
     row_group, col_group = _axis_groups(structure)
-    grid = a.reshape(R, C)
+    grid = _room(a, np.inf).reshape(R, C)
     hidden = prim.copy().reshape(R, C)
     for p in np.flatnonzero(prim):
         i, j = divmod(int(p), C)
@@ -672,7 +687,7 @@ def _rectangles(structure: Structure, a: np.ndarray, prim: np.ndarray, req: Requ
             continue
         up = np.minimum(grid[i, cols][None, :], grid[rows, j][:, None])
         down = np.minimum(grid[i, j], grid[np.ix_(rows, cols)])
-        need = max(req.width[p], req.relative[p] * abs(grid[i, j]), req.up[p] + req.down[p])
+        need = max(req.width[p], req.relative[p] * abs(a[p]), req.up[p] + req.down[p])
         ok = (up + down >= need) & (up >= req.up[p]) & (down >= req.down[p])
         cost_of = c.reshape(R, C)
         free = ~hidden

@@ -186,3 +186,22 @@ def test_a_series_with_a_total_is_audited():
     s = pd.Series([40.0, np.nan, 25.0, 68.0], index=pd.Index(["a", "b", "c", "Total"], name="rij"), name="n")
     findings = recoverable_findings(s, default_rules())
     assert [f.cells for f in findings] == [[("b", None)]]
+
+
+def test_numbers_written_as_text_count_and_other_text_hides():
+    t = with_margins(INNER).astype(object)
+    t.loc["r1", "c1"] = "22"
+    t.loc["r0", "c1"] = "geheim"
+    values, hidden, _ = read_cells(t)
+    assert values[1, 1] == 22 and hidden.sum() == 1
+    assert recoverable_cells(t) == {("r0", "c1")}
+
+
+def test_a_boolean_cell_leaves_its_lines_out():
+    t = with_margins(INNER).astype(object)
+    t.loc["r0", "c0"] = True
+    t.loc["r0", "c1"] = np.nan
+    values, hidden, _ = read_cells(t)
+    structure = find_structure(values, list(t.index), list(t.columns), hidden=hidden)
+    assert len(structure.totals) == 8 - 2  # 4 rows + 4 columns, less row r0 and column c0
+    assert recoverable_cells(t) == {("r0", "c1")}  # column c1 still gives it away

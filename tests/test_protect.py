@@ -258,3 +258,20 @@ def test_nested_subtotals_are_protected_at_every_level():
     for cell, lo, hi in zip(result.cells, result.lo, result.hi, strict=True):
         if primary.ravel()[cell]:
             assert hi - lo >= 10 or (lo <= 0 and hi >= 9)
+
+
+def test_a_table_with_negative_numbers_is_protected_without_a_floor():
+    inner = np.array([[-400.0, 1200.0, 300.0], [800.0, -50.0, 900.0], [700.0, 650.0, -120.0]])
+    full = np.zeros((4, 4))
+    full[:3, :3] = inner
+    full[:3, 3], full[3, :3], full[3, 3] = inner.sum(1), inner.sum(0), inner.sum()
+    rows, cols = ["a", "b", "c", "All"], ["x", "y", "z", "All"]
+    structure = find_structure(full, rows, cols)
+    primary = np.zeros(full.shape, dtype=bool)
+    primary[1, 1] = True
+    req = Requirement.none(full.size)
+    req.up[:], req.down[:] = 100.0, 100.0
+    pattern = suppress(structure, full, primary, req)
+    values = np.where(pattern.hidden, np.nan, full)
+    result = audit(structure, values, pattern.hidden, req, original=full)
+    assert result.holds.all() and pattern.hidden.sum() >= 4

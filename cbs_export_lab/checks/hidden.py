@@ -78,7 +78,7 @@ def recoverable_findings(table: Any, rules: Rules, stats: Any = None, info: dict
     values, hidden, upper = read_cells(frame)
     if not hidden.any():
         return []
-    structure = find_structure(values, list(frame.index), list(frame.columns))
+    structure = find_structure(values, list(frame.index), list(frame.columns), hidden=hidden)
     if not structure.totals.size:
         return []
     integer = _is_counts(values, stats) if info is None else bool(info["integer"])
