@@ -383,11 +383,6 @@ def _ties(structure: Structure, cells: np.ndarray, hidden: np.ndarray) -> np.nda
     return out
 
 
-def equation_cells(structure: Structure, e: int) -> tuple[int, np.ndarray]:
-    """(the total's flat position, the parts' flat positions) of equation e."""
-    return int(structure.totals[e]), structure.parts[e]
-
-
 def unravel(flat: int, shape: tuple[int, int]) -> tuple[int, int]:
     return int(flat // shape[1]), int(flat % shape[1])
 
