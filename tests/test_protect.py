@@ -275,3 +275,12 @@ def test_a_table_with_negative_numbers_is_protected_without_a_floor():
     values = np.where(pattern.hidden, np.nan, full)
     result = audit(structure, values, pattern.hidden, req, original=full)
     assert result.holds.all() and pattern.hidden.sum() >= 4
+
+
+def test_an_edited_protected_table_is_judged_as_an_ordinary_one(table):
+    safe = cel.protect(table)
+    edited = safe.copy()
+    edited.loc["regio 0", "0-9"] += 1
+    result = cel.check(edited)
+    assert "protection" not in result.details and result.status != "pass"
+    assert cel.check(safe.style).status == "pass"
