@@ -35,6 +35,7 @@ _PUBLIC = {
     "LightBudget": "light",
     "strip_notebook": "strip",
     "StripReport": "strip",
+    "protect": "protect",
 }
 
 # Submodules reached as attributes (`cel.figures.safe_hist(ax, x)`), imported on first use like the names above.
