@@ -16,7 +16,7 @@ SOURCES := pyproject.toml $(wildcard cbs_export_lab/*.py cbs_export_lab/*.toml c
 	$(wildcard labextension/src/*.ts labextension/style/*) labextension/package.json labextension/yarn.lock \
 	jupyter-config/server-config/cbs_export_lab.json
 
-.PHONY: lab test install wheel chromium demo clean lint-ts
+.PHONY: lab test install wheel chromium demo clean lint-py lint-ts
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,7 +52,12 @@ chromium:
 lint-ts: $(WHEEL_BUILT)
 	cd labextension && { test -d node_modules || jlpm install; } && jlpm run lint:check
 
-test: install wheel chromium lint-ts
+# ruff: lint and format of the Python (config in pyproject.toml).
+lint-py: $(STAMP)
+	$(BIN)/ruff check cbs_export_lab tests benchmarks
+	$(BIN)/ruff format --check cbs_export_lab tests benchmarks
+
+test: install lint-py wheel chromium lint-ts
 	CBS_LAB_VENV=$(WHEEL_VENV) CBS_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 
