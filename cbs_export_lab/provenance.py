@@ -308,6 +308,15 @@ class _History:
         manager = getattr(shell, "history_manager", None)
         self.cells: list[str] = list(getattr(manager, "input_hist_parsed", None) or shell.user_ns.get("In") or [""])
         self.now, self.current = self._now()
+        self.recorder = record_bindings(shell)
+
+    def replaced(self, name: str, value: Any) -> str | None:
+        """Why `name` no longer holds the object its assignment in the history made, if it does not."""
+        cell = None if self.recorder is None else self.recorder.replaced(name, value)
+        if cell is None:
+            return None
+        return (f"`{name}` no longer holds the object assigned in {cell_name(cell)}; it was replaced outside the "
+                "cells (by %run, a function or a callback)")
 
     def _now(self) -> tuple[Position, str]:
         """Where execution is: (cell number, line) of the running cell, and that cell's text."""
@@ -373,6 +382,46 @@ class _History:
             return ("expr", expressions[0])
         names = [k for k, v in self.ns.items() if v is obj and not k.startswith("_")]
         return ("name", names[0]) if names else None
+
+
+class _Recorder:
+    """Which object each name held when a cell bound it (a post_run_cell hook), so that an object replaced
+    outside the cells (by %run, a function's `global`, a widget callback) is not taken for the one the history
+    shows. Cells run before the first lookup (or %load_ext) are not recorded; for them the history is trusted."""
+
+    def __init__(self, shell: Any) -> None:
+        self.shell = shell
+        self.ids: dict[str, tuple[int, int]] = {}
+
+    def __call__(self, result: Any) -> None:
+        cells = getattr(self.shell.history_manager, "input_hist_parsed", [])
+        number = getattr(result, "execution_count", None)
+        if not isinstance(number, int) or not 0 < number < len(cells):
+            return
+        ns = self.shell.user_ns
+        for stmt in _statements(cells[number]):
+            for name in stmt.binds:
+                if name in ns:
+                    self.ids[name] = (number, id(ns[name]))
+                else:
+                    self.ids.pop(name, None)
+
+    def replaced(self, name: str, value: Any) -> int | None:
+        """The cell whose object `name` no longer holds, if it was replaced since."""
+        entry = self.ids.get(name)
+        return entry[0] if entry is not None and entry[1] != id(value) else None
+
+
+_RECORDERS: dict[int, _Recorder] = {}
+
+
+def record_bindings(shell: Any) -> _Recorder | None:
+    """Start recording which object each cell assigned (once per shell); %load_ext calls it early."""
+    recorder = _RECORDERS.get(id(shell))
+    if recorder is None and getattr(shell, "events", None) is not None:
+        recorder = _RECORDERS[id(shell)] = _Recorder(shell)
+        shell.events.register("post_run_cell", recorder)
+    return recorder
 
 
 def cell_name(cell: int) -> str:
@@ -486,6 +535,9 @@ class _Walker:
                 raise _NoProvenance(f"`{what}` was not assigned in a cell of this notebook (it may have been made "
                                     "inside a function or by a script)")
             pos, stmt = definition
+            replaced = self.history.replaced(what, self.ns.get(what))
+            if replaced:
+                raise _NoProvenance(replaced)
             if stmt.value is None:
                 raise _NoProvenance(f"`{what}` was last bound in {cell_name(pos[0])} by `{stmt.text}`, which "
                                     "cannot be followed")
@@ -567,6 +619,9 @@ class _Walker:
     def use_frame(self, name: str, pos: Position, later: list[tuple[Position, _Stmt]]) -> None:
         """A source frame is used as it is now only when it was not assigned again since it was used."""
         again = _rebound(name, later)
+        replaced = self.history.replaced(name, self.ns.get(name))
+        if again is None and replaced:
+            raise _NoProvenance(replaced)
         if again is not None:
             raise _NoProvenance(
                 f"`{name}` was assigned again in {cell_name(again[0][0])} (`{_short(again[1].text, 80)}`) after "
@@ -898,6 +953,9 @@ class _Evaluator:
             raise self.refuse(node, f"`{node.id}` is a {type(value).__name__}, not a frame or a plain value")
         _, later = self.walker.history.lookup(node.id, self.pos)
         again = _rebound(node.id, later)
+        replaced = self.walker.history.replaced(node.id, value)
+        if again is None and replaced:
+            raise _NoProvenance(replaced)
         if again is not None:
             raise _NoProvenance(f"`{node.id}` was assigned again in {cell_name(again[0][0])} after "
                                 f"{self.walker.what} was computed with it in {cell_name(self.pos[0])}")
