@@ -142,10 +142,10 @@ def find_source(obj: Any, shell: Any, expr: str | None = None, *, unit: Any = No
         target = _expression_target(expr, shell.user_ns, obj) if expr is not None else history.caller_target(obj)
     except _Skip:
         return None
-    walker = _Walker(history, target[1] if target and target[0] == "name" else None)
+    if target is None:  # not given in a cell nor bound to a name: nothing to follow, nothing to say
+        return None
+    walker = _Walker(history, target[1] if target[0] == "name" else None)
     try:
-        if target is None:
-            raise _NoProvenance("it is not bound to a name in this notebook and its expression was not found")
         return walker.follow(target)
     except _NoProvenance as exc:
         return walker.failed(str(exc), obj)
