@@ -198,8 +198,11 @@ class _Stmt:
     binds: frozenset[str]
     changes: frozenset[str]
     value: ast.expr | None
-    text: str
     node: ast.stmt = field(compare=False, repr=False)
+
+    @property
+    def text(self) -> str:
+        return _short(ast.unparse(self.node), 160)
 
 
 @lru_cache(maxsize=16384)
@@ -209,11 +212,45 @@ def _statements(text: str) -> tuple[_Stmt, ...]:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
         return ()
+    deep = ":=" in text or "inplace" in text  # else bindings sit only in statements' targets
     out = []
     for node in tree.body:
         for inner in _magic_body(node) or [node]:
-            out.append(_statement(inner, node))
+            out.append(_statement(inner, node, deep))
     return tuple(out)
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+_AS_NAME = re.compile(r"\bas\s+([A-Za-z_]\w*)")
+_KEYWORDS = ("for", "import", "from", "def", "class", "del", "global", "nonlocal", "with", "async")
+
+
+@lru_cache(maxsize=16384)
+def _candidates(text: str) -> frozenset[str]:
+    """Names a cell may bind or change, read from its raw text without parsing: every name before a line's first
+    single `=`, on a line that starts with a statement keyword or holds inplace=, and after `as`. Only cells that
+    may bind a name are parsed when it is looked up. It may say yes wrongly; it says no only for targets split
+    over lines (`(a,\n name) = ...`), which the recorded ids still catch."""
+    if "run_cell_magic" in text:  # a %%time body is one string literal: read its lines as lines
+        text = text.replace("\\n", "\n")
+    parts = []
+    for line in text.replace(";", "\n").split("\n"):
+        if line.lstrip().startswith(_KEYWORDS) or "inplace" in line:
+            parts.append(line)
+            continue
+        i = line.find("=")
+        while i != -1 and (line[i + 1:i + 2] == "=" or (i and line[i - 1] in "=!<>")):
+            i = line.find("=", i + 2 if line[i + 1:i + 2] == "=" else i + 1)
+        if i != -1:
+            parts.append(line[:i])
+    names = set(_IDENTIFIER.findall("\n".join(parts)))
+    if "as" in text:
+        names.update(_AS_NAME.findall(text))
+    return frozenset(names)
+
+
+def _may_bind(text: str, name: str) -> bool:
+    return name in _candidates(text)
 
 
 def _magic_body(node: ast.stmt) -> list[ast.stmt] | None:
@@ -231,25 +268,35 @@ def _magic_body(node: ast.stmt) -> list[ast.stmt] | None:
         return None
 
 
-def _statement(node: ast.stmt, outer: ast.stmt) -> _Stmt:
-    found = _Bindings()
+def _statement(node: ast.stmt, outer: ast.stmt, deep: bool) -> _Stmt:
+    found = _Bindings(deep)
     found.visit(node)
     value = None
     if isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets):
         value = node.value
     elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
         value = node.value
-    text = ast.unparse(node)
     return _Stmt(outer.lineno, outer.end_lineno or outer.lineno, frozenset(found.binds), frozenset(found.changes),
-                 value, text if len(text) <= 160 else text[:157] + "...", node)
+                 value, node)
 
 
 class _Bindings(ast.NodeVisitor):
     """Names a statement binds or deletes (`binds`, also with inplace=True) and names it changes item by item."""
 
-    def __init__(self) -> None:
+    def __init__(self, deep: bool = True) -> None:
         self.binds: set[str] = set()
         self.changes: set[str] = set()
+        self.deep = deep  # look inside expressions (for := and inplace=)
+
+    def _targets_only(self, node: ast.stmt) -> None:
+        if self.deep:
+            self.generic_visit(node)
+            return
+        for target in getattr(node, "targets", None) or [getattr(node, "target", None)]:
+            if target is not None:
+                self.visit(target)
+
+    visit_Assign = visit_AugAssign = visit_AnnAssign = visit_Expr = _targets_only
 
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, (ast.Store, ast.Del)):
@@ -338,27 +385,29 @@ class _History:
 
     def executed(self, cell: int, name: str | None = None) -> list[_Stmt]:
         text = self.text(cell)
-        if name is not None and name not in text:
+        if name is not None and not _may_bind(text, name):
             return []
         statements = _statements(text)
         if cell == self.now[0]:
             return [s for s in statements if s.end_lineno < self.now[1]]
         return list(statements)
 
-    def lookup(self, name: str, before: Position) -> tuple[tuple[Position, _Stmt] | None, list[tuple[Position, _Stmt]]]:
-        """The newest statement binding `name` before `before`, and the statements that bound (or changed) it
-        after `before`, oldest first."""
-        later: list[tuple[Position, _Stmt]] = []
-        for cell in range(self.now[0], 0, -1):
+    def definition(self, name: str, before: Position) -> tuple[Position, _Stmt] | None:
+        """The newest statement that bound `name` before `before` (scanning back from there)."""
+        for cell in range(min(before[0], self.now[0]), 0, -1):
             for stmt in reversed(self.executed(cell, name)):
-                if name not in stmt.binds and name not in stmt.changes:
-                    continue
-                pos = (cell, stmt.lineno)
-                if pos > before:
-                    later.insert(0, (pos, stmt))
-                elif pos < before and name in stmt.binds:
-                    return (pos, stmt), later
-        return None, later
+                if name in stmt.binds and (cell, stmt.lineno) < before:
+                    return (cell, stmt.lineno), stmt
+        return None
+
+    def later(self, name: str, after: Position) -> list[tuple[Position, _Stmt]]:
+        """The statements that bound or changed `name` after `after`, oldest first."""
+        found = []
+        for cell in range(after[0], self.now[0] + 1):
+            for stmt in self.executed(cell, name):
+                if (cell, stmt.lineno) > after and (name in stmt.binds or name in stmt.changes):
+                    found.append(((cell, stmt.lineno), stmt))
+        return found
 
     def caller_target(self, obj: Any) -> tuple[str, Any] | None:
         """What `cel.check(X)` / `basket.add(X, ...)` in the running statement was given; else a name bound to obj."""
@@ -399,6 +448,7 @@ class _Recorder:
         if not isinstance(number, int) or not 0 < number < len(cells):
             return
         ns = self.shell.user_ns
+        _candidates(cells[number])  # parsed now, while the cell has just run, so lookups stay fast
         for stmt in _statements(cells[number]):
             for name in stmt.binds:
                 if name in ns:
@@ -530,7 +580,7 @@ class _Walker:
     def follow(self, target: tuple[str, Any]) -> Provenance:
         kind, what = target
         if kind == "name":
-            definition, _ = self.history.lookup(what, self.history.now)
+            definition = self.history.definition(what, self.history.now)
             if definition is None:
                 raise _NoProvenance(f"`{what}` was not assigned in a cell of this notebook (it may have been made "
                                     "inside a function or by a script)")
@@ -599,9 +649,9 @@ class _Walker:
             name, value = root.id, self.ns.get(root.id, _MISSING)
             if value is pd:
                 return name, value, pos, steps
-            definition, later = self.history.lookup(name, pos)
+            definition = self.history.definition(name, pos)
             if isinstance(value, pd.DataFrame) and not self.is_table(definition):
-                self.use_frame(name, pos, later)
+                self.use_frame(name, pos, self.history.later(name, pos))
                 return name, value, pos, steps
             if value is not _MISSING and not isinstance(value, (pd.Series, pd.DataFrame)) and (
                     callable(value) or type(value).__name__ == "module"):
@@ -640,7 +690,7 @@ class _Walker:
         if any(_aggregates(s) for s in chain) or isinstance(root, ast.Name) and self.ns.get(root.id) is pd:
             return True
         if isinstance(root, ast.Name) and not chain:
-            return self.is_table(self.history.lookup(root.id, definition[0])[0], depth + 1)
+            return self.is_table(self.history.definition(root.id, definition[0]), depth + 1)
         return False
 
     def builder(self, steps: list[tuple[ast.AST, Position]], depth: int) -> _Found:
@@ -670,7 +720,7 @@ class _Walker:
 
     def lineage(self, name: str, pos: Position, depth: int = 0) -> str:
         """How a source frame was made, as text only (nothing is run): "`df` filtered on `x > 1`, In[3]"."""
-        definition, _ = self.history.lookup(name, pos)
+        definition = self.history.definition(name, pos)
         if definition is None or definition[1].value is None or depth > 2:
             return ""
         dpos, stmt = definition
@@ -951,7 +1001,7 @@ class _Evaluator:
             raise self.refuse(node, f"`{node.id}` is not defined")
         if not _safe(value):
             raise self.refuse(node, f"`{node.id}` is a {type(value).__name__}, not a frame or a plain value")
-        _, later = self.walker.history.lookup(node.id, self.pos)
+        later = self.walker.history.later(node.id, self.pos)
         again = _rebound(node.id, later)
         replaced = self.walker.history.replaced(node.id, value)
         if again is None and replaced:
