@@ -409,6 +409,17 @@ class _History:
                     found.append(((cell, stmt.lineno), stmt))
         return found
 
+    def output(self, obj: Any) -> tuple[Position, ast.expr] | None:
+        """Where `obj` was shown as a cell's output (Out[n]) by that cell's last expression statement."""
+        outputs = self.ns.get("Out")
+        numbers = [n for n, v in outputs.items() if v is obj] if isinstance(outputs, dict) and obj is not None else []
+        for number in sorted(numbers, reverse=True):
+            statements = _statements(self.text(number)) if number < len(self.cells) else ()
+            last = statements[-1].node if statements else None
+            if isinstance(last, ast.Expr):
+                return (number, statements[-1].lineno), last.value
+        return None
+
     def caller_target(self, obj: Any) -> tuple[str, Any] | None:
         """What `cel.check(X)` / `basket.add(X, ...)` in the running statement was given; else a name bound to obj."""
         running = [s for s in _statements(self.current) if s.lineno <= self.now[1] <= s.end_lineno]
@@ -430,7 +441,9 @@ class _History:
         if len(expressions) == 1:
             return ("expr", expressions[0])
         names = [k for k, v in self.ns.items() if v is obj and not k.startswith("_")]
-        return ("name", names[0]) if names else None
+        if names:
+            return ("name", names[0])
+        return ("name", "_") if self.ns.get("_") is obj and self.output(obj) is not None else None
 
 
 class _Recorder:
@@ -579,7 +592,12 @@ class _Walker:
 
     def follow(self, target: tuple[str, Any]) -> Provenance:
         kind, what = target
-        if kind == "name":
+        output = self.history.output(self.ns.get(what)) if kind == "name" else None
+        if output is not None and self.history.definition(what, self.history.now) is None:
+            pos, expr = output  # `_`, `_12`, `Out[12]`: the last expression of the cell that showed it
+            found = self.source(expr, pos)
+            how = f"`{what}` is the output of {cell_name(pos[0])}: `{_short(ast.unparse(expr))}`"
+        elif kind == "name":
             definition = self.history.definition(what, self.history.now)
             if definition is None:
                 raise _NoProvenance(f"`{what}` was not assigned in a cell of this notebook (it may have been made "

@@ -81,6 +81,13 @@ def test_magic_follows_its_expression_and_its_safe_twin(ip, capsys):
     assert "filtered on" in capsys.readouterr().out
 
 
+def test_a_shown_output_is_followed_through_its_cell(ip):
+    run(ip, 'sub = df[df.gemeente == "Zwolle"]')
+    run(ip, 'sub.groupby("leeftijdsklasse", observed=True).size()')
+    r = check(ip, "_")
+    assert r.status == "fail" and "checked against `sub`" in r.source and "output of In[3]" in r.source
+
+
 def test_chain_through_two_assignments_and_a_groupby_object(ip):
     run(ip, "volw = df[df.leeftijd >= 18]")
     run(ip, 'vrouwen = volw[volw.geslacht == "vrouw"]')
