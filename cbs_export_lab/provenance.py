@@ -128,7 +128,7 @@ class Provenance:
 
 
 class _NoProvenance(Exception):
-    """Why the source cannot be established; `frame_name` is a frame met on the way (for the data= advice)."""
+    """Why the source cannot be established (said to the user, with how to pass data=)."""
 
 
 def find_source(obj: Any, shell: Any, expr: str | None = None, *, unit: Any = None,
@@ -137,16 +137,19 @@ def find_source(obj: Any, shell: Any, expr: str | None = None, *, unit: Any = No
     or there is no kernel. `expr` is the expression the object came from (the magic's text)."""
     if shell is None or not _needs_source(obj, unit, weights):
         return None
-    history = _History(shell)
     try:
+        history = _History(shell)
         target = _expression_target(expr, shell.user_ns, obj) if expr is not None else history.caller_target(obj)
     except _Skip:
         return None
+    except Exception as exc:  # fail closed: no source, never a wrong one
+        return Provenance(None, message=f"The kernel's history could not be read ({type(exc).__name__}: {exc}).")
     if target is None:  # not given in a cell nor bound to a name: nothing to follow, nothing to say
         return None
     walker = _Walker(history, target[1] if target[0] == "name" else None)
     try:
-        return walker.follow(target)
+        with np.errstate(all="ignore"):
+            return walker.follow(target)
     except _NoProvenance as exc:
         return walker.failed(str(exc), obj)
     except Exception as exc:  # fail closed: a lookup that breaks gives no source, never a wrong one

@@ -152,6 +152,16 @@ def test_frame_replaced_outside_the_cells_is_not_used(ip):
     assert found.frame is None and "`sub` no longer holds the object assigned in In[2]" in found.message
 
 
+def test_frame_changed_in_place_after_the_table_must_still_reproduce(ip):
+    run(ip, 't = df.groupby("gemeente", observed=True)["inkomen"].mean()')
+    run(ip, 'df["inkomen"] = df["inkomen"] * 2')
+    r = check(ip)
+    assert r.status != "pass"
+    said = " ".join(f.message for f in r.findings)
+    assert "The frame found by following how this table was computed" in said and "does not reproduce" in said
+    assert "`df` was changed in In[3] after that" in said
+
+
 def test_side_effecting_call_is_never_run(ip):
     run(ip, "calls = []\ndef flag(d):\n    calls.append(1)\n    return d.leeftijd > 3\n"
             't = df[flag(df)].groupby("gemeente", observed=True).size()')
