@@ -139,13 +139,21 @@ def find_source(obj: Any, shell: Any, expr: str | None = None, *, unit: Any = No
         return None
     try:
         history = _History(shell)
-        target = _expression_target(expr, shell.user_ns, obj) if expr is not None else history.caller_target(obj)
+        targets = [_expression_target(expr, shell.user_ns, obj)] if expr is not None else history.caller_targets(obj)
     except _Skip:
         return None
     except Exception as exc:  # fail closed: no source, never a wrong one
         return Provenance(None, message=f"The kernel's history could not be read ({type(exc).__name__}: {exc}).")
-    if target is None:  # not given in a cell nor bound to a name: nothing to follow, nothing to say
-        return None
+    failures = []
+    for target in targets:  # e.g. the loop variable a check was given, then the name the object was assigned to
+        found = _follow(history, target, obj)
+        if found.frame is not None:
+            return found
+        failures.append(found)
+    return failures[0] if failures else None  # nothing to follow (not in a cell, bound to no name): say nothing
+
+
+def _follow(history: _History, target: tuple[str, Any], obj: Any) -> Provenance:
     walker = _Walker(history, target[1] if target[0] == "name" else None)
     try:
         with np.errstate(all="ignore"):
@@ -179,11 +187,11 @@ class _Skip(Exception):
     """The object is being checked by %cbs_check, which follows its own expression."""
 
 
-def _expression_target(expr: str, ns: dict[str, Any], obj: Any) -> tuple[str, Any] | None:
+def _expression_target(expr: str, ns: dict[str, Any], obj: Any) -> tuple[str, Any]:
     try:
         node = ast.parse(expr.strip(), mode="eval").body
     except SyntaxError:
-        return None
+        raise _Skip from None  # the magic reports an expression it cannot read itself
     if isinstance(node, ast.Name) and ns.get(node.id, _MISSING) is obj:
         return ("name", node.id)
     return ("expr", node)
@@ -423,11 +431,11 @@ class _History:
                 return (number, statements[-1].lineno), last.value
         return None
 
-    def caller_target(self, obj: Any) -> tuple[str, Any] | None:
-        """What `cel.check(X)` / `basket.add(X, ...)` in the running statement was given; else a name bound to obj."""
-        running = [s for s in _statements(self.current) if s.lineno <= self.now[1] <= s.end_lineno]
+    def caller_targets(self, obj: Any) -> list[tuple[str, Any]]:
+        """What `cel.check(X)` / `basket.add(X, ...)` in the running statement was given, then the names bound to
+        obj (a shown output last), in the order they are tried."""
         candidates = []
-        for stmt in running:
+        for stmt in [s for s in _statements(self.current) if s.lineno <= self.now[1] <= s.end_lineno]:
             for node in ast.walk(stmt.node):
                 if not isinstance(node, ast.Call):
                     continue
@@ -437,16 +445,15 @@ class _History:
                 arg = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "obj"), None)
                 if func in ("check", "add") and arg is not None:
                     candidates.append(arg)
-        for arg in candidates:
-            if isinstance(arg, ast.Name) and self.ns.get(arg.id, _MISSING) is obj:
-                return ("name", arg.id)
+        targets = [("name", a.id) for a in candidates if isinstance(a, ast.Name) and self.ns.get(a.id, _MISSING) is obj]
         expressions = [a for a in candidates if not isinstance(a, ast.Name)]
-        if len(expressions) == 1:
-            return ("expr", expressions[0])
-        names = [k for k, v in self.ns.items() if v is obj and not k.startswith("_")]
-        if names:
-            return ("name", names[0])
-        return ("name", "_") if self.ns.get("_") is obj and self.output(obj) is not None else None
+        if not targets and len(expressions) == 1:
+            targets.append(("expr", expressions[0]))
+        targets += [("name", k) for k, v in self.ns.items() if v is obj and not k.startswith("_")
+                    and ("name", k) not in targets]
+        if self.ns.get("_") is obj and self.output(obj) is not None:
+            targets.append(("name", "_"))
+        return targets
 
 
 class _Recorder:

@@ -63,6 +63,13 @@ def test_basket_add_in_a_kernel_follows_the_table(ip, tmp_path):
     assert item.status == "fail" and "checked against `sub`" in item.source
 
 
+def test_a_name_that_cannot_be_followed_falls_back_to_the_assigned_name(ip):
+    run(ip, 'sub = df[df.gemeente == "Zwolle"]')
+    run(ip, 'n = sub.groupby("leeftijdsklasse", observed=True).size()')
+    run(ip, "for tabel in [n]:\n    r = cel.check(tabel)")  # `tabel` is bound by the loop, `n` by an assignment
+    assert "checked against `sub`" in ip.user_ns["r"].source and "`n` was computed in In[3]" in ip.user_ns["r"].source
+
+
 def test_expression_in_a_call_is_followed(ip):
     r = check(ip, 'df[df.gemeente == "Zwolle"].groupby("leeftijdsklasse", observed=True).size()')
     assert r.status == "fail" and {row for row, _ in r.failing_cells} == {"0-14", "80+"}
