@@ -566,7 +566,6 @@ class _Rows:
     """The frame being rebuilt, and the columns a pending selection (`df["x"]`, `df[["a", "b"]]`) picked."""
 
     frame: pd.DataFrame
-    names: set[str]
     columns: list[Any] | None = None
     series: bool = False
     derived: bool = False
@@ -665,7 +664,6 @@ class _Walker:
             return True
         return isinstance(node, ast.Name) and isinstance(self.ns.get(node.id), (int, float, np.number))
 
-
     def expand(self, node: ast.AST, pos: Position) -> tuple[str, Any, Position, list[tuple[ast.AST, Position]]]:
         """Follow names through their assignments until the chain starts at a source DataFrame (or `pd.`)."""
         steps: list[tuple[ast.AST, Position]] = []
@@ -733,13 +731,13 @@ class _Walker:
             flat = [e for n in nodes for e in (n.elts if isinstance(n, (ast.List, ast.Tuple)) else [n])]
             parts = [self.source(n, pos, depth + 1) for n in flat]
         else:
-            raise _NoProvenance(f"`pd.{getattr(call, 'attr', method)}` is not a step cbs_export_lab follows")
+            raise _NoProvenance(f"`{_short(ast.unparse(call), 60)}` is not a step cbs_export_lab follows")
         found = _same(parts, call)
         return replace(found, aggregated=True)
 
     def rebuild(self, name: str, value: pd.DataFrame, pos: Position, steps: list[tuple[ast.AST, Position]]) -> _Found:
         """Re-run the row steps up to the first aggregation on the source frame."""
-        rows = _Rows(value, {name})
+        rows = _Rows(value)
         for step, step_pos in steps:
             if _aggregates(step):
                 return _Found(rows.frame, value, name, self.lineage(name, pos), rows.texts, True)
