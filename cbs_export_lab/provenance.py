@@ -216,7 +216,7 @@ class _Stmt:
         return _short(ast.unparse(self.node), 160)
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=4096)
 def _statements(text: str) -> tuple[_Stmt, ...]:
     """The statements of one cell (parsed once per distinct text); %time / %%time / %%capture bodies are read."""
     try:

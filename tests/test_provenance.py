@@ -95,6 +95,14 @@ def test_a_shown_output_is_followed_through_its_cell(ip):
     assert r.status == "fail" and "checked against `sub`" in r.source and "output of In[3]" in r.source
 
 
+@pytest.mark.parametrize("cell", ['%time n = sub.groupby("geslacht", observed=True).size()',
+                                  '%%time\nn = sub.groupby("geslacht", observed=True).size()'])
+def test_assignments_timed_with_a_magic_are_followed(ip, cell):
+    run(ip, 'sub = df[df.gemeente == "Zwolle"]')
+    run(ip, cell)
+    assert "checked against `sub`" in find_source(ip.user_ns["n"], ip, "n").description
+
+
 def test_chain_through_two_assignments_and_a_groupby_object(ip):
     run(ip, "volw = df[df.leeftijd >= 18]")
     run(ip, 'vrouwen = volw[volw.geslacht == "vrouw"]')
