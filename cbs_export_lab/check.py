@@ -36,6 +36,12 @@ def check(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None, 
     """Check one output for disclosure risk (DESIGN section 3)."""
     rules = rules or active_rules()
     kind = kind_of(obj)
+    provenance = None
+    if data is None and kind == "table":  # provenance hook: in a kernel, follow how obj was computed (DESIGN 3)
+        from .provenance import from_caller
+
+        provenance = from_caller(obj, unit=unit, weights=weights)
+        data = None if provenance is None else provenance.frame
     try:
         if kind == "table":
             from .checks.hidden import with_hidden_cells  # recoverable: the audit of hidden cells
@@ -60,6 +66,8 @@ def check(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None, 
         raise
     except Exception as exc:  # fail closed: a checker error must never look like a pass
         return unsupported(obj, rules, f"checking this {kind} failed with {type(exc).__name__}: {exc}", kind=kind)
+    if provenance is not None:
+        provenance.annotate(result)
     result.rules_origin = rules.origin
     return result
 

@@ -15,7 +15,7 @@ from IPython.core.magic import Magics, line_magic, magics_class
 
 from .check import check, kind_of
 from .errors import UserError
-from .tables import carried_stats
+from .provenance import find_source
 
 _OPTION = re.compile(r"(?:^|\s)--[A-Za-z][\w-]*(?=[\s=]|$)")
 _HELP = "Usage: %cbs_check OBJ [--data DF] [--unit COL] [--weights COL] [--title \"...\"]"
@@ -63,43 +63,6 @@ def _column_or_value(shell: Any, text: str | None, frames: list[Any], what: str)
     return text
 
 
-def table_names(table: Any) -> list[str]:
-    """Index and column names of a table: what a source frame must have as columns."""
-    names = [n for n in getattr(table.index, "names", []) if isinstance(n, str)]
-    columns = getattr(table, "columns", None)
-    if columns is not None:
-        names += [n for n in columns.names if isinstance(n, str)]
-        if columns.nlevels == 1:
-            names += [c for c in columns if isinstance(c, str)]
-    elif isinstance(getattr(table, "name", None), str):
-        names.append(table.name)
-    return list(dict.fromkeys(names))
-
-
-def guess_source(table: Any, namespace: dict[str, Any]) -> tuple[str, Any] | None:
-    """The user's DataFrame that most likely holds the records behind a plain table.
-
-    It must have every grouping (index level) name as a column; more matching names win, then more rows.
-    """
-    import pandas as pd
-
-    index_names = [n for n in getattr(table.index, "names", []) if isinstance(n, str)]
-    if not index_names:
-        return None
-    wanted = table_names(table)
-    best: tuple[tuple[int, int], str, Any] | None = None
-    for name, value in namespace.items():
-        if name.startswith("_") or not isinstance(value, pd.DataFrame) or value is table:
-            continue
-        columns = set(value.columns)
-        if not set(index_names) <= columns:
-            continue
-        score = (sum(n in columns for n in wanted), len(value))
-        if best is None or score > best[0]:
-            best = (score, name, value)
-    return (best[1], best[2]) if best else None
-
-
 def _has_widget_frontend(shell: Any) -> bool:
     return type(shell).__name__ == "ZMQInteractiveShell"
 
@@ -125,17 +88,14 @@ class CbsMagics(Magics):
         expr, opts = split_line(line)
         obj = _evaluate(self.shell, expr, "the object")
         data = _evaluate(self.shell, opts["data"], "--data") if opts["data"] else None
-        note = ""
-        if data is None and kind_of(obj) == "table" and carried_stats(obj) is None:
-            found = guess_source(obj, self.shell.user_ns)
-            if found:
-                name, data = found
-                note = (f"Cell statistics looked up in the DataFrame '{name}' (it has the table's grouping columns). "
-                        f"Use --data OTHER to choose another source frame.")
         frames = [data, obj if kind_of(obj) == "table" else None]
         unit = _column_or_value(self.shell, opts["unit"], frames, "--unit")
         weights = _column_or_value(self.shell, opts["weights"], frames, "--weights")
+        found = None if data is not None else find_source(obj, self.shell, expr, unit=unit, weights=weights)
+        if found is not None:
+            data = found.frame
         result = check(obj, data=data, unit=unit, weights=weights)
+        note = "" if found is None else found.annotate(result).details["provenance"]
         title = opts["title"] or (expr if expr.isidentifier() else "")
         return CheckPanel(obj, result, title=title, data=data, unit=unit, weights=weights, source_note=note)
 
@@ -161,4 +121,7 @@ class CbsMagics(Magics):
 
 
 def load_ipython_extension(ipython: Any) -> None:
+    from .provenance import record_bindings
+
     ipython.register_magics(CbsMagics)
+    record_bindings(ipython)  # from now on, provenance knows which object each cell assigned

@@ -8,7 +8,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 import cbs_export_lab as cel
 from cbs_export_lab import demo
-from cbs_export_lab.magic import CbsMagics, guess_source, split_line
+from cbs_export_lab.magic import CbsMagics, split_line
 
 
 @pytest.fixture
@@ -73,15 +73,21 @@ def test_user_mistakes_get_one_clear_sentence(shell, capsys, line, words):
     assert words in err and "Traceback" not in err
 
 
-def test_plain_table_finds_its_source_frame(shell, capsys):
-    personen = shell.user_ns["personen"]
-    shell.user_ns["klein"] = personen.head(50)[["gemeente", "inkomen"]]
-    shell.user_ns["gem"] = personen.groupby("gemeente", observed=True)["inkomen"].mean()
+def test_plain_table_finds_its_source_frame_by_provenance(shell, capsys):
+    shell.run_cell('klein = personen.head(50)[["gemeente", "inkomen"]]', store_history=True)
+    shell.run_cell('gem = personen.groupby("gemeente", observed=True)["inkomen"].mean()', store_history=True)
     panel = run(shell, "gem")
-    assert "'personen'" in panel.source_note
+    assert "checked against `personen`" in panel.source_note and "`gem` was computed in" in panel.source_note
+    assert "checked against `personen`" in panel.result.source
     assert "personen" in capsys.readouterr().out
-    found = guess_source(shell.user_ns["gem"], shell.user_ns)
-    assert found is not None and found[0] == "personen"
+
+
+def test_without_provenance_the_note_says_how_to_give_the_source(shell):
+    made_elsewhere = shell.user_ns["personen"].groupby("gemeente", observed=True)["inkomen"].mean()
+    shell.user_ns["gem_zonder_cel"] = made_elsewhere  # never assigned in a cell
+    panel = run(shell, "gem_zonder_cel")
+    assert "No source frame found" in panel.source_note
+    assert "%cbs_check gem_zonder_cel --data personen" in panel.source_note
 
 
 def test_data_option_overrides_the_guess(shell):
