@@ -442,12 +442,13 @@ def _html_table_hits(
 
 
 def _pipe_table(lines: Sequence[str], start: int) -> tuple[int, int]:
-    """(end, numbers in the body) of the markdown pipe table at `start`; end == start when there is none."""
+    """(end, numbers in the body) of the pipe table at `start` (markdown, or Stata's `tabulate` printout with
+    several numbers in a cell); end == start when there is none."""
     end, numbers = start, 0
     while end < len(lines) and lines[end].count("|") >= 1 and len(_pipe_cells(lines[end])) >= 2:
         cells = _pipe_cells(lines[end])
         if not all(_PIPE_SEPARATOR.fullmatch(c) for c in cells if c):
-            numbers += sum(1 for c in cells if _NUMBER.fullmatch(c))
+            numbers += sum(len(words) for c in cells if (words := c.split()) and all(map(_NUMBER.fullmatch, words)))
         end += 1
     return (end, numbers) if end - start >= 2 else (start, 0)
 
@@ -480,7 +481,7 @@ def _labelled_block(lines: Sequence[str], start: int) -> tuple[int, list[float]]
 
 def _progression(numbers: Sequence[float]) -> bool:
     """Codes 1, 2, 3 or years 2019, 2020, 2021: evenly spaced, so a list of categories, not counts."""
-    if len(numbers) < 2:
+    if len(numbers) < 3:
         return False
     step = numbers[1] - numbers[0]
     return step != 0 and all(abs((b - a) - step) <= 1e-9 for a, b in zip(numbers, numbers[1:], strict=False))
@@ -696,7 +697,7 @@ _LEXERS = {
         r"|(?P<string>'(?:[^'\n]|'')*'|\"(?:[^\"\n]|\"\")*\")"
     ),
     "sas": re.compile(
-        r"(?P<data>(?im:^[ \t]*(?:datalines|cards|lines)4?[ \t]*;[^\n]*\n)[\s\S]*?(?m:^[ \t]*;+[ \t]*$))"
+        r"(?P<data>(?im:(?:^|(?<=;))[ \t]*(?:datalines|cards|lines)4?[ \t]*;[^\n]*\n)[\s\S]*?(?m:^[ \t]*;+[ \t]*$))"
         r"|(?P<comment>(?m:(?:^|(?<=;))[ \t]*%?\*[^;]*;)|/\*[\s\S]*?(?:\*/|\Z))"
         r"|(?P<string>'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")"
     ),
