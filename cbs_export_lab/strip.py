@@ -12,26 +12,40 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
 from .atomic import read_bytes, replace_with_retry, write_bytes
-from .checks.text import Hit, comment_magics, finding, kernel_language, scan_hits, scan_text
+from .checks.text import (
+    LINE_COMMENT,
+    SCRIPT_LANGUAGES,
+    Hit,
+    comment_magics,
+    finding,
+    kernel_language,
+    scan_hits,
+    scan_text,
+)
 from .errors import UserError
 from .results import Finding
 from .rules import Rules
 from .settings import active_rules
 
-__all__ = ["StripReport", "check_notebook", "scan_text", "strip", "strip_notebook"]
+__all__ = ["StripReport", "check_notebook", "check_script", "scan_text", "strip", "strip_any", "strip_notebook",
+           "strip_script"]
 
 
 REMOVED_PARTS = ("outputs", "execution_counts", "attachments", "data_uris", "metadata_keys", "widget_state")
 # What carries data when left in a notebook; execution counts and editor metadata do not.
 LEAKING_PARTS = ("outputs", "attachments", "data_uris", "widget_state")
+SCRIPT_PARTS = ("identifier", "data", "personal_path")
 _PART_WORDS = {
+    "identifier": ("id", "ids"),
+    "data": ("pasted table or count", "pasted tables or counts"),
+    "personal_path": ("personal path", "personal paths"),
     "outputs": ("output", "outputs"),
     "execution_counts": ("execution count", "execution counts"),
     "attachments": ("attachment", "attachments"),
@@ -52,7 +66,9 @@ _DIGIT_RUN = re.compile(r"\d{3,}")
 class StripReport:
     """What stripping removed, what the scan of the remaining code and text found, and where the copies are.
 
-    `notebook` and `script` are None when nothing was written (a check).
+    `kind` is "notebook" or "script". `notebook` and `script` are None when nothing was written (a check); a
+    stripped script has only `script`. `masked` lists what a script's copy has masked (ids, pasted data, personal
+    paths, at their lines in the source); `findings` is what the copy still holds, so `ok` speaks of the copy.
     """
 
     ok: bool
@@ -61,56 +77,103 @@ class StripReport:
     source: Path
     notebook: Path | None = None
     script: Path | None = None
+    kind: str = "notebook"
+    masked: list[Finding] = field(default_factory=list)
 
     @property
     def would_leak(self) -> bool:
         """Whether the source as it is carries data: outputs, attachments, embedded data, widget state or findings."""
-        return not self.ok or any(self.removed.get(part, 0) for part in LEAKING_PARTS)
+        return (not self.ok or bool(self.findings) or bool(self.masked)
+                or any(self.removed.get(part, 0) for part in LEAKING_PARTS))
+
+    @property
+    def written(self) -> bool:
+        return (self.script if self.kind == "script" else self.notebook) is not None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok, "findings": [f.to_dict() for f in self.findings], "removed": dict(self.removed),
             "source": str(self.source), "notebook": None if self.notebook is None else str(self.notebook),
-            "script": None if self.script is None else str(self.script),
+            "script": None if self.script is None else str(self.script), "kind": self.kind,
+            "masked": [f.to_dict() for f in self.masked],
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "StripReport":
+    def from_dict(cls, d: dict[str, Any]) -> StripReport:
         return cls(
             ok=d["ok"], findings=[Finding.from_dict(f) for f in d.get("findings", [])],
             removed=dict(d.get("removed", {})), source=Path(d["source"]),
             notebook=None if d.get("notebook") is None else Path(d["notebook"]),
-            script=None if d.get("script") is None else Path(d["script"]),
+            script=None if d.get("script") is None else Path(d["script"]), kind=d.get("kind", "notebook"),
+            masked=[Finding.from_dict(f) for f in d.get("masked", [])],
         )
 
     def text(self) -> str:
         """The report in plain language: what was written, what was removed, what still has to be fixed."""
         name = self.source.name
-        if self.notebook is None:
-            lines = [f"{name}: checked, nothing written."]
-            removed_intro = "Stripping would remove"
+        lines = [self._written_line()]
+        if self.kind == "script":
+            lines += self._masked_lines()
         else:
-            lines = [f"{name}: stripped copy written to {self.notebook} and its code to {self.script}."]
-            removed_intro = "Removed"
-        parts = [_count_words(part, n) for part in REMOVED_PARTS if (n := self.removed.get(part, 0))]
-        lines.append(f"{removed_intro}: {', '.join(parts)}." if parts else "Nothing to remove.")
-        if self.notebook is None and any(self.removed.get(part, 0) for part in LEAKING_PARTS):
-            lines.append(
-                f"The notebook itself still holds outputs or embedded data: run `cbs-export strip --in-place {name}` "
-                f"to clean it, or `cbs-export strip {name}` and export or commit the stripped copy."
-            )
+            removed_intro = "Removed" if self.written else "Stripping would remove"
+            parts = [_count_words(part, n) for part in REMOVED_PARTS if (n := self.removed.get(part, 0))]
+            lines.append(f"{removed_intro}: {', '.join(parts)}." if parts else "Nothing to remove.")
+            if not self.written and any(self.removed.get(part, 0) for part in LEAKING_PARTS):
+                lines.append(
+                    f"The notebook itself still holds outputs or embedded data: run `cbs-export strip --in-place "
+                    f"{name}` to clean it, or `cbs-export strip {name}` and export or commit the stripped copy."
+                )
         if not self.findings:
-            lines.append("OK: no identifying values or pasted data found in the code and text.")
+            lines.append("OK: no identifying values or pasted data found in the code and text."
+                         if self.kind == "notebook" or not self.masked else "OK: the copy holds none of them.")
         else:
+            verdict = "FAIL" if not self.ok else "REVIEW"
             lines.append(
-                f"FAIL: {len(self.findings)} problem(s) in the code or text, which stripping cannot remove. "
+                f"{verdict}: {len(self.findings)} problem(s) in the code or text, which stripping cannot remove. "
                 f"Fix them in {name} and strip again, or explain them when you add the syntax to the basket:"
             )
             lines.extend(f"{i}. {f.text()}" for i, f in enumerate(self.findings, 1))
         return "\n".join(lines)
 
+    def _written_line(self) -> str:
+        name = self.source.name
+        if not self.written:
+            return f"{name}: checked, nothing written."
+        if self.kind == "script":
+            return f"{name}: masked copy written to {self.script}."
+        return f"{name}: stripped copy written to {self.notebook} and its code to {self.script}."
+
+    def _masked_lines(self) -> list[str]:
+        parts = [_count_words(part, n) for part in SCRIPT_PARTS if (n := self.removed.get(part, 0))]
+        if not parts:
+            return ["Nothing to mask."]
+        intro = "Masked in the copy" if self.written else "Stripping would mask"
+        lines = [f"{intro}: {', '.join(parts)}:"]
+        lines += [f"{i}. {f.text()}" for i, f in enumerate(self.masked, 1)]
+        if not self.written:
+            lines.append(f"The script itself still holds them: fix {self.source.name}, or run `cbs-export strip "
+                         f"{self.source.name}` and export or commit the masked copy.")
+        return lines
+
+    def locations(self) -> list[str]:
+        """One `file:line: message` line per finding (a notebook's cell is named too), as editors and hooks read."""
+        out = []
+        for f in [*self.masked, *self.findings]:
+            line = _LINE_IN_WHERE.search(f.where)
+            number = line.group(1) if line else "1"
+            place = f"{self.source}:{number}:"
+            if self.kind == "notebook":
+                cell = _CELL_IN_WHERE.search(f.where)
+                place = f"{self.source}: {cell.group(1)}, line {number}:" if cell else f"{self.source}: {f.where}:"
+            out.append(f"{place} [{f.severity}] {f.rule}: {f.message}")
+        return out
+
     def __str__(self) -> str:
         return self.text()
+
+
+_LINE_IN_WHERE = re.compile(r"line (\d+)(?!.*line \d)")
+_CELL_IN_WHERE = re.compile(r"(cell \d+)")
 
 
 def _count_words(part: str, n: int) -> str:
@@ -194,6 +257,140 @@ def strip(src: str | os.PathLike[str], *, rules: Rules | None = None) -> Strippe
         ok=not any(f.severity == "fail" for f in findings), findings=findings, removed=removed, source=src
     )
     return StrippedNotebook(notebook=nb, script=script, report=report)
+
+
+# --- scripts -------------------------------------------------------------------------------------------
+
+STRIPPABLE_SCRIPTS = {**SCRIPT_LANGUAGES, ".rmd": "rmarkdown", ".qmd": "rmarkdown"}
+_PLACEHOLDER = "[cbs-export strip: pasted data removed]"
+
+
+@dataclass
+class StrippedScript:
+    """A script with its findings masked, held in memory: nothing is written until `write`."""
+
+    text: str
+    newline: str
+    encoding: str
+    report: StripReport
+
+    def write(self, dst: str | os.PathLike[str], *, in_place: bool = False) -> StripReport:
+        """Write the masked copy to `dst` atomically, in the source's encoding and line endings."""
+        dst = Path(dst)
+        source = self.report.source
+        if _same_file(dst, source) and not in_place:
+            raise UserError(
+                f"Stripping {source} onto itself would change the original. Choose another destination, "
+                "or strip in place on purpose (`cbs-export strip --in-place`)."
+            )
+        _write_files_atomically([(dst, self.text.replace("\n", self.newline).encode(self.encoding))])
+        return replace(self.report, script=dst)
+
+
+def strip_script(
+    src: str | os.PathLike[str], dst: str | os.PathLike[str], *, rules: Rules | None = None, in_place: bool = False
+) -> StripReport:
+    """Write a copy of the script `src` (R, Stata, SPSS, Python, SAS) to `dst` with its findings masked.
+
+    Ids become X's, pasted tables and counts a placeholder comment, a person's name in a path is taken out.
+    `src` is never changed unless `in_place=True` and `dst` is `src`.
+    """
+    return strip_script_in_memory(src, rules=rules).write(dst, in_place=in_place)
+
+
+def check_script(src: str | os.PathLike[str], *, rules: Rules | None = None) -> StripReport:
+    """What stripping the script `src` would mask, writing nothing (a pre-commit check)."""
+    return strip_script_in_memory(src, rules=rules).report
+
+
+def strip_script_in_memory(src: str | os.PathLike[str], *, rules: Rules | None = None) -> StrippedScript:
+    """Read, scan and mask `src`; the report's findings are what the masked copy still holds."""
+    rules = rules or active_rules()
+    src = Path(src)
+    language = STRIPPABLE_SCRIPTS.get(src.suffix.lower())
+    if language is None:
+        raise UserError(f"{src} is neither a notebook (.ipynb) nor a script ({', '.join(STRIPPABLE_SCRIPTS)}), "
+                        "so it cannot be stripped. Give the notebook or script itself.")
+    _recover_before_reading(src)
+    text, newline, encoding = _read_script(src)
+    hits = scan_hits(text, "code", rules, language)
+    masked = mask_hits(text, hits, language)
+    left = scan_hits(masked, "code", rules, language)
+    report = StripReport(
+        ok=not any(h.severity == "fail" for h in left), findings=[finding(h, f"{src.name}, line {h.line}") for h in left],
+        removed={part: sum(1 for h in hits if h.rule == part) for part in SCRIPT_PARTS}, source=src, kind="script",
+        masked=[finding(h, f"{src.name}, line {h.line}") for h in hits],
+    )
+    return StrippedScript(masked, newline, encoding, report)
+
+
+def strip_any(src: str | os.PathLike[str], *, rules: Rules | None = None) -> StrippedNotebook | StrippedScript:
+    """A notebook or a script, told apart by the suffix; what `cbs-export strip` works on."""
+    if Path(src).suffix.lower() in STRIPPABLE_SCRIPTS:
+        return strip_script_in_memory(src, rules=rules)
+    return strip(src, rules=rules)
+
+
+def _read_script(src: Path) -> tuple[str, str, str]:
+    """(text with \\n line ends, the file's line end, its encoding): UTF-8 (with or without BOM), else cp1252."""
+    try:
+        data = src.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"{src} does not exist. Check the name and the folder.") from None
+    except IsADirectoryError:
+        raise UserError(f"{src} is a folder, not a script. Give the script file itself.") from None
+    except OSError as exc:
+        raise UserError(f"{src} cannot be read: {exc.strerror or exc}.") from None
+    encoding = "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        encoding = "cp1252"
+        text = data.decode(encoding, errors="replace")
+    if "\x00" in text:
+        raise UserError(f"{src} is not a text file, so it is not a script. Give the script itself.")
+    newline = "\r\n" if "\r\n" in text else "\n"
+    return text.replace("\r\n", "\n"), newline, encoding
+
+
+def mask_hits(text: str, hits: Sequence[Hit], language: str) -> str:
+    """`text` with every hit masked: exact spans replaced (ids, names, one-line strings), other lines replaced by
+    a placeholder that keeps the line's comment markers, or by a comment on a line of code."""
+    lines = text.split("\n")
+    whole: dict[int, tuple[Hit, bool]] = {}
+    spans: dict[int, list[tuple[int, int, str]]] = {}
+    for hit in hits:
+        if hit.spans:
+            for line, start, end, new in hit.spans:
+                spans.setdefault(line, []).append((start, end, new))
+        else:
+            for line in range(hit.line, hit.last_line + 1):
+                whole.setdefault(line, (hit, line == hit.line))
+    for line, edits in spans.items():
+        if line in whole or line > len(lines):
+            continue
+        row, limit = lines[line - 1], None
+        for start, end, new in sorted(edits, reverse=True):
+            if limit is None or end <= limit:
+                row, limit = row[:start] + new + row[end:], start
+        lines[line - 1] = row
+    for line, (hit, first) in whole.items():
+        if line <= len(lines):
+            lines[line - 1] = _placeholder(lines[line - 1], hit.context, language, first)
+    return "\n".join(lines)
+
+
+_MARKERS = re.compile(r"^(\s*(?:%?\*+|#+'?|//+|/\*+|comment\b)?\s*)(.*?)(\s*(?:\*+/|[.;])?\s*)$", re.IGNORECASE)
+
+
+def _placeholder(row: str, context: str, language: str, first: bool) -> str:
+    note = _PLACEHOLDER if first else "..."
+    if context == "code":
+        indent = row[:len(row) - len(row.lstrip())]
+        before, after = LINE_COMMENT.get(language, ("# ", ""))
+        return f"{indent}{before}{note}{after}"
+    m = _MARKERS.match(row)
+    return f"{m.group(1)}{note}{m.group(3)}" if m else note
 
 
 # --- reading -------------------------------------------------------------------------------------------

@@ -247,13 +247,14 @@ def personal_path_hits(text: str, rules: Rules) -> list[Hit]:
         found = _personal_part(path, homes, words)
         if found is None:
             continue
-        start, end, why = found
+        start, end, why, instead = found
         line = bisect_right(starts, match.start())
         column = match.start() - starts[line - 1]
-        shown = path[:start] + path[start] + "*" * (end - start - 1)
+        name = path[start:end].lstrip(" _.-")
+        shown = path[:end - len(name)] + name[:1] + "*" * (len(name) - 1)
         hits.append(Hit(
-            "personal_path", line, f"The path '{shown.rstrip()}...' {why}.", _PATH_FIX, severity=rules.personal_path,
-            spans=((line, column + start, column + end, "XXXX"),),
+            "personal_path", line, f"The path '{shown}...' {why}.", _PATH_FIX, severity=rules.personal_path,
+            spans=((line, column + start, column + end, instead),),
         ))
     return hits
 
@@ -265,16 +266,17 @@ def _path_words(
     person = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
     return (
         frozenset(h.lower() for h in homes),
-        re.compile(rf"(?:{person})[ _.-]+(?=[A-Za-z])", re.IGNORECASE) if person else None,
+        re.compile(rf"(?:{person})(?=[ _.-]+[A-Za-z])", re.IGNORECASE) if person else None,
         tuple(_SEPARATORS.sub("\\\\", s).lower() for s in standard),
     )
 
 
-def _personal_part(path: str, homes: frozenset[str], words: re.Pattern[str] | None) -> tuple[int, int, str] | None:
-    """(start, end, why) of the part of `path` that names a person, or None."""
+def _personal_part(
+    path: str, homes: frozenset[str], words: re.Pattern[str] | None
+) -> tuple[int, int, str, str] | None:
+    """(start, end, why, what a masked copy writes instead) of the part of `path` that names a person, or None."""
     if path.startswith("~"):
-        end = path.find("/")
-        return 1, end, "points into the home folder of a user"
+        return 1, path.find("/"), "points into the home folder of a user", ""
     parts = [(m.end(), nxt.start() if (nxt := _SEPARATORS.search(path, m.end())) else len(path))
              for m in _SEPARATORS.finditer(path)]
     for i, (start, end) in enumerate(parts):
@@ -285,10 +287,12 @@ def _personal_part(path: str, homes: frozenset[str], words: re.Pattern[str] | No
             user_start, user_end = parts[i + 1]
             user = path[user_start:user_end].strip()
             if user and user.lower() not in _NOT_A_USER and user[0] not in "%$<{":
-                return user_start, user_start + len(user), f"points into the home folder of a user ({segment})"
+                instead = "%USERNAME%" if "\\" in path or path[1:2] == ":" else "$USER"
+                why = f"points into the home folder of a user ({segment})"
+                return user_start, user_start + len(user), why, instead
         if words is not None and (m := words.match(segment)):
-            name_end = start + len(segment)
-            return start + m.end(), name_end, "goes through a folder named after a person"
+            lead = len(path[start:end]) - len(path[start:end].lstrip())
+            return start + lead + m.end(), start + lead + len(segment), "goes through a folder named after a person", ""
     return None
 
 
