@@ -186,7 +186,7 @@ class Basket:
         if file is not None:
             result = _check_file(file, rules)
             render: Callable[[Path, str, str], list[Path]] = lambda folder, stem, t: [_copy_file(file, folder)]
-            kind = "file"
+            kind = "syntax" if result.kind == "syntax" else "file"
         else:
             if isinstance(obj, (str, os.PathLike)):
                 raise UserError(
@@ -552,7 +552,14 @@ def _existing_file(obj: Any) -> Path | None:
 
 def _check_file(path: Path, rules: Any) -> CheckResult:
     """A file is copied as it is, so it is always reviewed; a table file is also checked as a table, and a script
-    or text file is scanned for ids and pasted data like a notebook."""
+    or text file is scanned for ids and pasted data like a notebook. A script (R, Stata, SPSS, Python, SAS) is syntax:
+    its scan is its check, as for a stripped notebook."""
+    from .checks.text import SCRIPT_LANGUAGES, scan_script
+
+    if path.suffix.lower() in SCRIPT_LANGUAGES:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        findings = scan_script(text, f"file {path.name}", rules=rules)
+        return CheckResult(kind="syntax", findings=findings, source=f"script {path.name}", rules_origin=rules.origin)
     findings = [Finding(
         "unsupported", "review",
         f"The file {path.name} is exported as it is; cbs_export_lab cannot fully check a file's contents.",

@@ -57,7 +57,9 @@ _KERNELSPEC_KEYS = ("name", "display_name", "language")
 _SCRIPT_MARK = "(cbs-export strip)"
 
 # With a media type, or without one but base64 (`data:;base64,...`, which browsers still render as an image).
-_DATA_URI = re.compile(r"data:(?:[A-Za-z]+/[\w.+-]+(?:;[\w.+-]+=?[\w.+-]*)*|(?:;[\w.+-]+=[\w.+-]*)*;base64),[^\s\"'()<>\]]*")
+_DATA_URI = re.compile(
+    r"data:(?:[A-Za-z]+/[\w.+-]+(?:;[\w.+-]+=?[\w.+-]*)*|(?:;[\w.+-]+=[\w.+-]*)*;base64),[^\s\"'()<>\]]*"
+)
 _TAG_WITHOUT_DATA = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,39}")
 _DIGIT_RUN = re.compile(r"\d{3,}")
 
@@ -240,9 +242,11 @@ def strip(src: str | os.PathLike[str], *, rules: Rules | None = None) -> Strippe
     removed = dict.fromkeys(REMOVED_PARTS, 0)
     removed["outputs"] = _drop_outputs(raw, src)
     try:
-        nb = nbformat.convert(nbformat.versions[raw["nbformat"]].to_notebook_json(raw, minor=raw.get("nbformat_minor", 0)), 4)
+        version = nbformat.versions[raw["nbformat"]]
+        nb = nbformat.convert(version.to_notebook_json(raw, minor=raw.get("nbformat_minor", 0)), 4)
     except (nbformat.ValidationError, AttributeError, KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"{src} is not a valid notebook and cannot be read: {exc}. Open it in JupyterLab and save it again.") from None
+        raise UserError(f"{src} is not a valid notebook and cannot be read: {exc}. "
+                        "Open it in JupyterLab and save it again.") from None
     _strip_notebook_node(nb, removed, src)
     try:
         nbformat.validate(nb)
@@ -317,7 +321,8 @@ def strip_script_in_memory(src: str | os.PathLike[str], *, rules: Rules | None =
     masked = mask_hits(text, hits, language)
     left = scan_hits(masked, "code", rules, language)
     report = StripReport(
-        ok=not any(h.severity == "fail" for h in left), findings=[finding(h, f"{src.name}, line {h.line}") for h in left],
+        ok=not any(h.severity == "fail" for h in left),
+        findings=[finding(h, f"{src.name}, line {h.line}") for h in left],
         removed={part: sum(1 for h in hits if h.rule == part) for part in SCRIPT_PARTS}, source=src, kind="script",
         masked=[finding(h, f"{src.name}, line {h.line}") for h in hits],
     )
@@ -436,7 +441,8 @@ def _drop_outputs(raw: dict[str, Any], src: Path) -> int:
     count = 0
     for i, cell in enumerate(cells, 1):
         if not isinstance(cell, dict) or not isinstance(cell.get("cell_type"), str):
-            raise UserError(f"{src} is not a valid notebook: cell {i} has no cell type. Open it in JupyterLab and save it again.")
+            raise UserError(f"{src} is not a valid notebook: cell {i} has no cell type. "
+                            "Open it in JupyterLab and save it again.")
         outputs = cell.get("outputs")
         if isinstance(outputs, list):
             count += len(outputs)

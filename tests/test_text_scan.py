@@ -20,7 +20,7 @@ CLEAN = {
         'personen <- haven::read_sav("G:/Bevolking/GBAPERSOONTAB/2020/GBAPERSOON2020TABV1.sav")',
         'gemeenten <- read.csv("K:\\\\Utilities\\\\Code_Listings\\\\gemeenten.csv")',
         "jaren <- 2015:2030",
-        "alle_jaren <- c(2015, 2016, 2017, 2018, 2019, 2020, 2021, 2022, 2023, 2024, 2025, 2026, 2027, 2028, 2029, 2030)",
+        "alle_jaren <- c(2015, 2016, 2017, 2018, 2019, 2020, 2021, 2022, 2023, 2024, 2025, 2026, 2027, 2028, 2029)",
         "personen <- personen %>% filter(jaar >= 2010, jaar <= 2020)",
         "personen$klasse <- cut(personen$leeftijd, breaks = c(0, 15, 25, 45, 65, 120), right = FALSE)",
         "hist(personen$inkomen, breaks = 30)",
@@ -238,4 +238,5 @@ def test_languages_from_names_and_kernels():
 def test_r_markdown_chunks_and_prose():
     text = "# Analyse\n\nWe vonden 3 mannen en 2 vrouwen.\n\n```{r}\nset.seed(1)\nx <- '012345678'\n```\n"
     found = scan_script(text, "verslag.Rmd", rules=RULES)
-    assert [(f.rule, f.where) for f in found] == [("data", "verslag.Rmd, line 3"), ("identifier", "verslag.Rmd, line 7")]
+    assert [(f.rule, f.where) for f in found] == [("data", "verslag.Rmd, line 3"),
+                                                  ("identifier", "verslag.Rmd, line 7")]

@@ -133,6 +133,8 @@ def finding(hit: Hit, where: str) -> Finding:
 
 def scan_hits(text: str, kind: str, rules: Rules, language: str = "python") -> list[Hit]:
     """Every hit in `text`, sorted by line. `kind` "code" reads it as `language`; anything else as prose."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
     hits = identifier_hits(text, rules) + personal_path_hits(text, rules)
     if _may_hold_data(text):
         limits = PastedDataLimits.from_rules(rules)
