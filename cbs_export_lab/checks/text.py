@@ -8,9 +8,7 @@ It writes nothing; `strip` masks what it finds in a copy.
 from __future__ import annotations
 
 import ast
-import io
 import re
-import tokenize
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -173,12 +171,13 @@ _ID_FIX = (
 )
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ANY_DIGITS = re.compile(r"\d")
+_DIGIT_RUNS = re.compile(r"\d+")
 
 
 def identifier_hits(text: str, rules: Rules) -> list[Hit]:
     """Zero-padded ids (also with a letter prefix or suffix) anywhere, and unpadded ids beside a linking key."""
     padded, unpadded = id_regexes(rules.id_pattern.pattern, rules.id_digits)
-    if not padded.search(text) and not unpadded.search(text):
+    if not _digit_run(rules.id_digits - 1).search(text) or (not padded.search(text) and not unpadded.search(text)):
         return []
     hits = []
     for n, line in enumerate(text.split("\n"), 1):
@@ -216,6 +215,11 @@ def id_regexes(id_pattern: str, digits: int) -> tuple[re.Pattern[str], re.Patter
     )
 
 
+@lru_cache(maxsize=8)
+def _digit_run(digits: int) -> re.Pattern[str]:
+    return re.compile(rf"\d{{{digits}}}")
+
+
 def masked(value: str) -> str:
     return f"'{value[:3]}{'*' * (len(value) - 3)}'"
 
@@ -238,11 +242,18 @@ def personal_path_hits(text: str, rules: Rules) -> list[Hit]:
     """Paths into a user's home folder (C:\\Users\\<name>, /home/<name>, ~name/) or a folder named after a person."""
     if not any(mark in text for mark in (":\\", ":/", "\\\\", "/", "~")):
         return []
-    homes, words, standard = _path_words(rules.home_folders, rules.person_folder_words, rules.standard_folders)
+    homes, words, standard, trigger = _path_words(rules.home_folders, rules.person_folder_words,
+                                                  rules.standard_folders)
+    lower = text.lower()
+    if not any(word in lower for word in trigger):
+        return []
     starts = _line_starts(text)
     hits = []
     for match in _PATH.finditer(text):
         path = match.group()
+        lower = path.lower()
+        if not any(word in lower for word in trigger):
+            continue
         normal = _SEPARATORS.sub("\\\\", path).lower()
         if any(normal.startswith(s) for s in standard):
             continue
@@ -264,12 +275,15 @@ def personal_path_hits(text: str, rules: Rules) -> list[Hit]:
 @lru_cache(maxsize=8)
 def _path_words(
     homes: tuple[str, ...], words: tuple[str, ...], standard: tuple[str, ...]
-) -> tuple[frozenset[str], re.Pattern[str] | None, tuple[str, ...]]:
+) -> tuple[frozenset[str], re.Pattern[str] | None, tuple[str, ...], tuple[str, ...]]:
+    """The home folder names, the person-folder words, the standard folders and the words (lower case) any hit has."""
     person = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    trigger = ("~", *(w.lower() for w in (*homes, *words)))
     return (
         frozenset(h.lower() for h in homes),
         re.compile(rf"(?:{person})(?=[ _.-]+[A-Za-z])", re.IGNORECASE) if person else None,
         tuple(_SEPARATORS.sub("\\\\", s).lower() for s in standard),
+        trigger,
     )
 
 
@@ -334,6 +348,17 @@ def _count_regexes(
     )
 
 
+_DIGIT_WORD = re.compile(r"\d\s+[^\W\d]")
+_COLON_DIGIT = re.compile(r"[:=][ \t]*\d")
+
+
+def _may_count(text: str, rules: Rules) -> bool:
+    """Cheap tests first (a number before a word, a number after `:`), then the count words themselves."""
+    after, before, _, _ = _count_regexes(rules.count_words, rules.count_markers, rules.not_count_words)
+    return ((_DIGIT_WORD.search(text) is not None and after.search(text) is not None)
+            or (_COLON_DIGIT.search(text) is not None and before.search(text) is not None))
+
+
 def prose_count_hits(lines: Sequence[str], *, first_line: int, what: str, rules: Rules, context: str) -> list[Hit]:
     """Counts written in words: "3 mannen en 2 vrouwen", "waarvan 4 personen", "vrouwen: 108".
 
@@ -341,6 +366,9 @@ def prose_count_hits(lines: Sequence[str], *, first_line: int, what: str, rules:
     (fail). One number before a count word may be a rule or a category (huishoudens van 2 personen is handled by the
     qualifiers; "5 gemeenten" is not), so alone it is review.
     """
+    joined = "\n".join(lines)
+    if not _may_count(joined, rules):
+        return []
     after, before, marker, qualifier = _count_regexes(rules.count_words, rules.count_markers, rules.not_count_words)
     hits = []
     for n, line in enumerate(lines):
@@ -379,9 +407,10 @@ _HTML_CELL = re.compile(r"<t[dh]\b[^>]*>(.*?)(?=<t[dhr]\b|</t[dhr]\s*>|</table|\
 _HTML_TAG = re.compile(r"<[^>]*>")
 _ROW_NUMBER = r"[-+]?\d[\d.,]*%?"
 _LABELLED_ROW = re.compile(
-    rf"\s*(?=[^\d\s|])[^\t|]*?[^\W\d_][^\t|]*?(?:\t+|\s{{2,}}|\s*\|\s*)({_ROW_NUMBER}(?:(?:\t+|\s+|\s*\|\s*){_ROW_NUMBER})*)"
+    rf"\s*(?P<label>[^\d\s|][^\t|]*?)(?:\t+|\s{{2,}}|\s*\|\s*)({_ROW_NUMBER}(?:(?:\t+|\s+|\s*\|\s*){_ROW_NUMBER})*)"
     r"\s*\|?\s*"
 )
+_LETTER = re.compile(r"[^\W\d_]")
 
 
 def _text_data_hits(
@@ -479,10 +508,18 @@ def _number_block(lines: Sequence[str], start: int) -> tuple[int, int, int]:
 def _labelled_block(lines: Sequence[str], start: int) -> tuple[int, list[float]]:
     """(end, numbers) of consecutive rows of a label, a gap and numbers, as a frequency table prints."""
     end, values = start, []
-    while end < len(lines) and (m := _LABELLED_ROW.fullmatch(lines[end])):
-        values += [v for x in re.findall(_ROW_NUMBER, m.group(1)) if (v := _as_float(x.replace(",", ""))) is not None]
+    while end < len(lines) and (m := _labelled_row(lines[end])):
+        values += [v for x in re.findall(_ROW_NUMBER, m.group(2)) if (v := _as_float(x.replace(",", ""))) is not None]
         end += 1
     return end, values
+
+
+def _labelled_row(line: str) -> re.Match[str] | None:
+    tail = line.rstrip(" \t|")
+    if not tail or not (tail[-1].isdigit() or tail[-1] == "%") or not _LETTER.search(line):
+        return None
+    m = _LABELLED_ROW.fullmatch(line)
+    return m if m is not None and _LETTER.search(m.group("label")) else None
 
 
 def _progression(numbers: Sequence[float]) -> bool:
@@ -520,23 +557,23 @@ def comment_magics(code: str) -> str:
 
 def _code_data_hits(code: str, language: str, limits: PastedDataLimits, rules: Rules) -> list[Hit]:
     """Literal lists of numbers in the code and pasted tables or counts in its comments and strings."""
-    tree = None
+    tree, source = None, code
     if language == "python":
-        python = comment_magics(code)
+        source = comment_magics(code)
         try:
-            tree = ast.parse(python)
+            tree = ast.parse(source)
         except (SyntaxError, ValueError):
             tree = None
+    spans, blocks = lex(source, language)
     if tree is not None:
         hits = _literal_hits(tree, limits)
         literal_lines = {h.line for h in hits}
         hits += [h for h in _bracketed_hits(code, limits) if h.line not in literal_lines]
-        blocks: Iterator[TextBlock] = _python_blocks(python)
     else:
-        code_only, found = lex(code, language)
-        hits = _bracketed_hits(code_only, limits)
-        blocks = iter(found)
+        hits = _bracketed_hits(code, limits, outside=spans)
     for block in blocks:
+        if len(block.lines) == 1 and not _one_line_may_hold_data(block.lines[0], limits, rules):
+            continue
         context = "string" if block.what == "string" else "comment"
         found_hits = _text_data_hits(block.lines, first_line=block.first_line, what=block.what, limits=limits,
                                      rules=rules, context=context)
@@ -548,10 +585,24 @@ def _code_data_hits(code: str, language: str, limits: PastedDataLimits, rules: R
     return hits
 
 
-def _bracketed_hits(code: str, limits: PastedDataLimits) -> list[Hit]:
-    """Long bracketed runs of numbers, also in code that is not Python (R's `c(...)`, Stata, SPSS, broken cells)."""
+def _one_line_may_hold_data(line: str, limits: PastedDataLimits, rules: Rules) -> bool:
+    """A one-line comment or string holds data only as a long list of numbers, an HTML table or a count in words."""
+    if not _ANY_DIGITS.search(line):
+        return False
+    if "<t" in line or len(_DIGIT_RUNS.findall(line)) >= limits.min_literal_numbers:
+        return True
+    return _may_count(line, rules)
+
+
+def _bracketed_hits(code: str, limits: PastedDataLimits, outside: Sequence[int] = ()) -> list[Hit]:
+    """Long bracketed runs of numbers, also in code that is not Python (R's `c(...)`, Stata, SPSS, broken cells).
+
+    `outside` are the sorted (start, end, start, end, ...) offsets of comments and strings, which are read as text.
+    """
     hits = []
     for match in _BRACKETED_NUMBERS.finditer(code):
+        if bisect_right(outside, match.start()) % 2:
+            continue
         numbers = [v for x in re.findall(_PLAIN_NUMBER, match.group()) if (v := _as_float(x)) is not None]
         if len(numbers) >= limits.min_literal_numbers and not _evenly_spaced(numbers):
             line = code.count("\n", 0, match.start()) + 1
@@ -640,35 +691,10 @@ def _evenly_spaced(numbers: Sequence[float]) -> bool:
     return step != 0 and all(abs((b - a) - step) <= tolerance for a, b in zip(inner, inner[1:], strict=False))
 
 
-_STRING_TOKENS = {tokenize.STRING} | ({tokenize.FSTRING_MIDDLE} if hasattr(tokenize, "FSTRING_MIDDLE") else set())
-
-
-def _python_blocks(code: str) -> Iterator[TextBlock]:
-    """Each string and each block of comment lines of Python code, from its tokens."""
-    comments: list[str] = []
-    comment_start = last_comment = 0
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(code).readline):
-            if tok.type == tokenize.COMMENT:
-                if comments and tok.start[0] != last_comment + 1:
-                    yield TextBlock(comment_start, comments, "comments")
-                    comments = []
-                if not comments:
-                    comment_start = tok.start[0]
-                comments.append(tok.string[1:].strip())
-                last_comment = tok.start[0]
-            elif tok.type in _STRING_TOKENS:
-                value = _string_value(tok.string) if tok.type == tokenize.STRING else tok.string
-                one_line = tok.start[0] == tok.end[0]
-                span = (tok.start[0], tok.start[1], tok.end[1]) if one_line and tok.type == tokenize.STRING else None
-                yield TextBlock(tok.start[0], value.split("\n"), "string", one_line, span)
-    except (tokenize.TokenError, SyntaxError):
-        pass
-    if comments:
-        yield TextBlock(comment_start, comments, "comments")
-
-
 def _string_value(literal: str) -> str:
+    if "\\" not in literal and not literal[:1].isalpha():
+        quote = 3 if literal[:3] in ('"""', "'''") else 1
+        return literal[quote:len(literal) - quote]
     try:
         value = ast.literal_eval(literal)
     except (ValueError, SyntaxError):
@@ -685,55 +711,57 @@ def _unescaped(body: str) -> str:
 
 _LEXERS = {
     "python": re.compile(
-        r"(?P<comment>\#[^\n]*)"
-        r"|(?P<string>(?:(?<!\w)[rRbBuUfF]{1,2})?(?:\"\"\"[\s\S]*?(?:\"\"\"|\Z)|'''[\s\S]*?(?:'''|\Z)"
-        r"|\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'))"
+        r"(?=[#\"'])(?:(?P<comment>\#[^\n]*)"
+        r"|(?P<string>(?:\"\"\"[\s\S]*?(?:\"\"\"|\Z)|'''[\s\S]*?(?:'''|\Z)"
+        r"|\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*')))"
     ),
     "r": re.compile(
-        r"(?P<comment>\#[^\n]*)|(?P<string>\"(?:[^\"\\]|\\[\s\S])*\"|'(?:[^'\\]|\\[\s\S])*')|`(?:[^`\\]|\\.)*`"
+        r"(?=[#\"'`])(?:(?P<comment>\#[^\n]*)|(?P<string>\"(?:[^\"\\]|\\[\s\S])*\"|'(?:[^'\\]|\\[\s\S])*')"
+        r"|`(?:[^`\\]|\\.)*`)"
     ),
     "stata": re.compile(
-        r"(?P<comment>(?m:^[ \t]*\*[^\n]*)|(?:(?<=\s)|(?m:^))//[^\n]*|/\*[\s\S]*?(?:\*/|\Z))"
+        r"(?=[ \t*/`\"iI])(?:(?P<comment>(?m:^[ \t]*\*[^\n]*)|(?:(?<=\s)|(?m:^))//[^\n]*|/\*[\s\S]*?(?:\*/|\Z))"
         r"|(?P<string>`\"[\s\S]*?\"'|\"[^\"\n]*\")"
-        r"|(?P<data>(?im:^[ \t]*input\b[^\n]*\n)[\s\S]*?(?im:^[ \t]*end\b[ \t]*$))"
+        r"|(?P<data>(?im:^[ \t]*input\b[^\n]*\n)[\s\S]*?(?im:^[ \t]*end\b[ \t]*$)))"
     ),
     "spss": re.compile(
-        r"(?P<data>(?im:^[ \t]*begin[ \t]+data\b[^\n]*\n)[\s\S]*?(?im:^[ \t]*end[ \t]+data\b[^\n]*$))"
+        r"(?=[ \t*/'\"cCbB])"
+        r"(?:(?P<data>(?im:^[ \t]*begin[ \t]+data\b[^\n]*\n)[\s\S]*?(?im:^[ \t]*end[ \t]+data\b[^\n]*$))"
         r"|(?P<comment>(?im:^[ \t]*(?:\*|comment\b)[\s\S]*?(?:\.[ \t]*$|(?=\n[ \t]*$)|\Z))|/\*[^\n]*?(?:\*/|(?=\n)|\Z))"
-        r"|(?P<string>'(?:[^'\n]|'')*'|\"(?:[^\"\n]|\"\")*\")"
+        r"|(?P<string>'(?:[^'\n]|'')*'|\"(?:[^\"\n]|\"\")*\"))"
     ),
     "sas": re.compile(
-        r"(?P<data>(?im:(?:^|(?<=;))[ \t]*(?:datalines|cards|lines)4?[ \t]*;[^\n]*\n)[\s\S]*?(?m:^[ \t]*;+[ \t]*$))"
+        r"(?=[ \t*%/'\"dDcClL;])"
+        r"(?:(?P<data>(?im:(?:^|(?<=;))[ \t]*(?:datalines|cards|lines)4?[ \t]*;[^\n]*\n)[\s\S]*?(?m:^[ \t]*;+[ \t]*$))"
         r"|(?P<comment>(?m:(?:^|(?<=;))[ \t]*%?\*[^;]*;)|/\*[\s\S]*?(?:\*/|\Z))"
-        r"|(?P<string>'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")"
+        r"|(?P<string>'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"))"
     ),
 }
 _COMMENT_START = re.compile(r"^\s*(?:%?\*+|#+|//+|/\*+|comment\b)\s?", re.IGNORECASE)
 _COMMENT_END = re.compile(r"\s*(?:\*+/|\.|;)\s*$")
 
 
-def lex(code: str, language: str) -> tuple[str, list[TextBlock]]:
-    """The code with comments, strings and inline data blanked (lines kept), and those as text blocks.
+def lex(code: str, language: str) -> tuple[list[int], list[TextBlock]]:
+    """Where the comments, strings and inline data are (start, end, start, end, ... offsets), and those as text.
 
     Comments on consecutive lines make one block, so a table pasted line by line into `*` or `//` comments
     is read as one table.
     """
     pattern = _LEXERS.get(language, _LEXERS["r"])
     starts = _line_starts(code)
-    pieces: list[str] = []
+    spans: list[int] = []
     blocks: list[TextBlock] = []
     comment: list[str] = []
     comment_first = comment_last = 0
-    pos = 0
     for m in pattern.finditer(code):
         kind = m.lastgroup
         if kind is None:
             continue
-        pieces.append(code[pos:m.start()])
-        pieces.append(_blank(m.group()))
-        pos = m.end()
-        first = bisect_right(starts, m.start())
-        lines = m.group().split("\n")
+        begin = _with_prefix(code, m.start()) if language == "python" and kind == "string" else m.start()
+        spans += (begin, m.end())
+        first = bisect_right(starts, begin)
+        text = code[begin:m.end()]
+        lines = text.split("\n") if "\n" in text else [text]
         if kind == "comment":
             if comment and first > comment_last + 1:
                 blocks.append(TextBlock(comment_first, comment, "comments"))
@@ -743,19 +771,23 @@ def lex(code: str, language: str) -> tuple[str, list[TextBlock]]:
             comment += _comment_text(lines)
             comment_last = first + len(lines) - 1
         elif kind == "string":
-            value = _unescaped(m.group().lstrip("rRbBuUfF")) if language in ("r", "python") else m.group()[1:-1]
-            span = (first, m.start() - starts[first - 1], m.end() - starts[first - 1]) if len(lines) == 1 else None
+            value = (_string_value(text) if language == "python" else _unescaped(text) if language == "r"
+                     else text[1:-1])
+            span = (first, begin - starts[first - 1], m.end() - starts[first - 1]) if len(lines) == 1 else None
             blocks.append(TextBlock(first, value.split("\n"), "string", len(lines) == 1, span))
         else:
             blocks.append(TextBlock(first + 1, lines[1:-1], "inline data"))
     if comment:
         blocks.append(TextBlock(comment_first, comment, "comments"))
-    pieces.append(code[pos:])
-    return "".join(pieces), blocks
+    return spans, blocks
 
 
-def _blank(text: str) -> str:
-    return re.sub(r"[^\n]", " ", text)
+def _with_prefix(code: str, start: int) -> int:
+    """Where a Python string starts with its prefix (r, b, f, rb, ...)."""
+    begin = start
+    while begin > 0 and start - begin < 2 and code[begin - 1] in "rRbBuUfF":
+        begin -= 1
+    return begin if begin == start or begin == 0 or not (code[begin - 1].isalnum() or code[begin - 1] == "_") else start
 
 
 def _comment_text(lines: list[str]) -> list[str]:
