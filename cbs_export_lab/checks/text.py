@@ -231,6 +231,7 @@ _PATH = re.compile(
     r"[^\"'`\n<>|?*;,()\[\]{}]*"
 )
 _SEPARATORS = re.compile(r"[\\/]+")
+_HOME_OF = re.compile(r"~[A-Za-z][\w.-]*/")
 _NOT_A_USER = {"public", "default", "all users", "default user", "shared", "openbaar", ""}
 _PATH_FIX = (
     "Use a path relative to the project folder, or a standard CBS folder (G:\\..., K:\\Utilities), and rename "
@@ -245,14 +246,14 @@ def personal_path_hits(text: str, rules: Rules) -> list[Hit]:
     homes, words, standard, trigger = _path_words(rules.home_folders, rules.person_folder_words,
                                                   rules.standard_folders)
     lower = text.lower()
-    if not any(word in lower for word in trigger):
+    if not any(word in lower for word in trigger) and _HOME_OF.search(text) is None:
         return []
     starts = _line_starts(text)
     hits = []
     for match in _PATH.finditer(text):
         path = match.group()
         lower = path.lower()
-        if not any(word in lower for word in trigger):
+        if not any(word in lower for word in trigger) and not path.startswith("~"):
             continue
         normal = _SEPARATORS.sub("\\\\", path).lower()
         if any(normal.startswith(s) for s in standard):
@@ -278,7 +279,7 @@ def _path_words(
 ) -> tuple[frozenset[str], re.Pattern[str] | None, tuple[str, ...], tuple[str, ...]]:
     """The home folder names, the person-folder words, the standard folders and the words (lower case) any hit has."""
     person = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-    trigger = ("~", *(w.lower() for w in (*homes, *words)))
+    trigger = tuple(w.lower() for w in (*homes, *words))
     return (
         frozenset(h.lower() for h in homes),
         re.compile(rf"(?:{person})(?=[ _.-]+[A-Za-z])", re.IGNORECASE) if person else None,
@@ -692,9 +693,14 @@ def _evenly_spaced(numbers: Sequence[float]) -> bool:
 
 
 def _string_value(literal: str) -> str:
-    if "\\" not in literal and not literal[:1].isalpha():
-        quote = 3 if literal[:3] in ('"""', "'''") else 1
-        return literal[quote:len(literal) - quote]
+    """The text of a Python string literal, its escapes (\\t, \\n) applied unless it is raw."""
+    body = literal.lstrip("rRbBuUfF")
+    prefix = literal[:len(literal) - len(body)].lower()
+    if "\\" not in body or "r" in prefix:
+        quote = 3 if body[:3] in ('"""', "'''") else 1
+        return body[quote:len(body) - quote]
+    if "f" in prefix:
+        return _unescaped(body)
     try:
         value = ast.literal_eval(literal)
     except (ValueError, SyntaxError):
@@ -711,16 +717,19 @@ def _unescaped(body: str) -> str:
 
 _LEXERS = {
     "python": re.compile(
-        r"(?=[#\"'])(?:(?P<comment>\#[^\n]*)"
+        r"(?=[#\"'])(?:(?P<comment>\#[^\n]*(?:\n[ \t]*\#[^\n]*)*)"
         r"|(?P<string>(?:\"\"\"[\s\S]*?(?:\"\"\"|\Z)|'''[\s\S]*?(?:'''|\Z)"
         r"|\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*')))"
     ),
     "r": re.compile(
-        r"(?=[#\"'`])(?:(?P<comment>\#[^\n]*)|(?P<string>\"(?:[^\"\\]|\\[\s\S])*\"|'(?:[^'\\]|\\[\s\S])*')"
+        r"(?=[#\"'`])(?:(?P<comment>\#[^\n]*(?:\n[ \t]*\#[^\n]*)*)"
+        r"|(?P<string>\"(?:[^\"\\]|\\[\s\S])*\"|'(?:[^'\\]|\\[\s\S])*')"
         r"|`(?:[^`\\]|\\.)*`)"
     ),
     "stata": re.compile(
-        r"(?=[ \t*/`\"iI])(?:(?P<comment>(?m:^[ \t]*\*[^\n]*)|(?:(?<=\s)|(?m:^))//[^\n]*|/\*[\s\S]*?(?:\*/|\Z))"
+        r"(?=[ \t*/`\"iI])"
+        r"(?:(?P<comment>(?:(?m:^[ \t]*\*)|(?:(?<=\s)|(?m:^))//)[^\n]*(?:\n[ \t]*(?:\*|//)[^\n]*)*"
+        r"|/\*[\s\S]*?(?:\*/|\Z))"
         r"|(?P<string>`\"[\s\S]*?\"'|\"[^\"\n]*\")"
         r"|(?P<data>(?im:^[ \t]*input\b[^\n]*\n)[\s\S]*?(?im:^[ \t]*end\b[ \t]*$)))"
     ),
@@ -737,7 +746,6 @@ _LEXERS = {
         r"|(?P<string>'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"))"
     ),
 }
-_COMMENT_START = re.compile(r"^\s*(?:%?\*+|#+|//+|/\*+|comment\b)\s?", re.IGNORECASE)
 _COMMENT_END = re.compile(r"\s*(?:\*+/|\.|;)\s*$")
 
 
@@ -757,8 +765,14 @@ def lex(code: str, language: str) -> tuple[list[int], list[TextBlock]]:
         kind = m.lastgroup
         if kind is None:
             continue
-        begin = _with_prefix(code, m.start()) if language == "python" and kind == "string" else m.start()
-        spans += (begin, m.end())
+        if kind == "string":
+            begin = _with_prefix(code, m.start()) if language == "python" else m.start()
+            spans += (begin, m.end())
+            if not _ANY_DIGITS.search(code, begin, m.end()):  # every rule on strings needs a number
+                continue
+        else:
+            begin = m.start()
+            spans += (begin, m.end())
         first = bisect_right(starts, begin)
         text = code[begin:m.end()]
         lines = text.split("\n") if "\n" in text else [text]
@@ -793,7 +807,17 @@ def _with_prefix(code: str, start: int) -> int:
 def _comment_text(lines: list[str]) -> list[str]:
     """The words of a comment, without its markers (`#`, `*`, `//`, `/*`, `*/`, COMMENT, the closing `.` or `;`)."""
     lines = [*lines[:-1], _COMMENT_END.sub("", lines[-1], count=1)]
-    return [_COMMENT_START.sub("", line, count=1) for line in lines]
+    return [_without_marker(line) for line in lines]
+
+
+def _without_marker(line: str) -> str:
+    text = line.lstrip()
+    if text[:1] in ("#", "*", "/", "%"):
+        text = text.lstrip("#*/%")
+        return text[1:] if text[:1] == " " else text
+    if text[:7].lower() == "comment" and not text[7:8].isalnum():
+        return text[8:] if text[7:8] == " " else text[7:]
+    return line
 
 
 _FENCE = re.compile(r"^```+\s*\{?\s*([A-Za-z]+)?[^\n]*$", re.MULTILINE)
