@@ -280,3 +280,7 @@ def test_r_notebooks_are_read_as_r(tmp_path):
     nbformat.write(nb, src)
     where = f"cell 1 (code, id {nb.cells[0].id}), line 1"
     assert [(f.rule, f.where) for f in check_notebook(src).findings] == [("data", where)]
+
+
+def test_public_name():
+    assert cel.strip_script is strip_script
