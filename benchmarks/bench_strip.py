@@ -57,7 +57,7 @@ def figure_png(seed: int) -> str:
 
 
 def make_notebook(path: Path, megabytes: float) -> None:
-    """Code cells, each with a plot, a stream and a text result; a few distinct images, reused until the size is reached."""
+    """Code cells, each with a plot, a stream and a text result; a few distinct images, reused up to the size."""
     images = [figure_png(seed) for seed in range(12)]
     cells, size, i = [], 0, 0
     while size < megabytes * 1_000_000:
@@ -100,7 +100,8 @@ def bench_notebook(args: argparse.Namespace) -> None:
                 nbstripout_main()
 
         def ours_command() -> None:
-            subprocess.run([str(BIN / "cbs-export"), "strip", str(src), "-o", str(out)], check=True, capture_output=True)
+            subprocess.run([str(BIN / "cbs-export"), "strip", str(src), "-o", str(out)], check=True,
+                           capture_output=True)
 
         def theirs_command() -> None:
             subprocess.run([str(BIN / "nbstripout"), str(work)], check=True, capture_output=True)

@@ -1,9 +1,10 @@
-"""Strip a notebook down to its syntax before export: no outputs, no embedded data, no identifying values.
+"""Strip notebooks and scripts down to their syntax before export: no outputs, no embedded data, no identifying values.
 
 CBS releases syntax freely only when it carries no data. Clearing outputs is not enough: markdown attachments,
 embedded `data:` images, widget state, metadata and tables or ids pasted into text or strings leak too. So we
 remove everything that is not code or prose, keep only metadata on an allow-list, and scan what remains
-(and the `.py` script written beside it) for ids and pasted data.
+(and the `.py` script written beside it) for ids and pasted data. A script (R, Stata, SPSS, Python, SAS) has no
+outputs; its copy has what the scan finds masked. The scanning itself is `checks.text`; this module writes.
 """
 from __future__ import annotations
 
