@@ -227,7 +227,7 @@ def masked(value: str) -> str:
 # --- personal paths --------------------------------------------------------------------------------------
 
 _PATH = re.compile(
-    r"(?:(?<![\w])[A-Za-z]:(?:\\\\|\\|/)|\\\\\\\\|\\\\(?=\w)|(?<![\w.~])/(?=[A-Za-z])|(?<![\w])~(?=[A-Za-z][\w.-]*/))"
+    r"(?:(?<![\w])[A-Za-z]:(?:\\\\|\\|/)|\\\\\\\\|\\\\(?=\w)|(?<![\w.~/])/(?=[A-Za-z])|(?<![\w])~(?=[A-Za-z][\w.-]*/))"
     r"[^\"'`\n<>|?*;,()\[\]{}]*"
 )
 _SEPARATORS = re.compile(r"[\\/]+")
@@ -307,7 +307,7 @@ def _personal_part(
                 instead = "%USERNAME%" if "\\" in path or path[1:2] == ":" else "$USER"
                 why = f"points into the home folder of a user ({segment})"
                 return user_start, user_start + len(user), why, instead
-        if words is not None and (m := words.match(segment)):
+        if words is not None and (m := words.match(segment)) and (path[1:2] == ":" or len(parts) >= 2):
             lead = len(path[start:end]) - len(path[start:end].lstrip())
             return start + lead + m.end(), start + lead + len(segment), "goes through a folder named after a person", ""
     return None
@@ -329,7 +329,7 @@ _COUNT_FIX = (
     "Remove the count from the comment or text: counts from the data leave only as checked outputs. If the number is "
     "not from CBS microdata (a rule, a category, a published figure), say so in the explanation of the syntax item."
 )
-_PROSE_NUMBER = r"(?<![\w.,])(?:\d{1,3}(?:[.,]\d{3})+|\d+)(?![\w]|[.,]\d)"
+_PROSE_NUMBER = r"(?<![\w.,\-–])(?:\d{1,3}(?:[.,]\d{3})+|\d+)(?![\w]|[.,]\d|\s*[-–]\s*\d)"
 
 
 @lru_cache(maxsize=8)
@@ -342,7 +342,8 @@ def _count_regexes(
 
     nouns = alternatives(words)
     return (
-        re.compile(rf"{_PROSE_NUMBER}\s+(?:[^\W\d]+\s+)?(?:{nouns})(?!\w)", re.IGNORECASE),
+        re.compile(rf"{_PROSE_NUMBER}\s+(?:(?!(?:{alternatives(not_words)})\s)[^\W\d]+\s+)?(?:{nouns})(?!\w)",
+                   re.IGNORECASE),
         re.compile(rf"(?<!\w)(?:{nouns})\s*[:=]\s*{_PROSE_NUMBER}(?!\s*[-/]\s*\d)", re.IGNORECASE),
         re.compile(rf"(?<!\w)(?:{alternatives(markers)})(?!\w)\W*(?:\w+\W+){{0,2}}$", re.IGNORECASE),
         re.compile(rf"(?:^|(?<=\W)|(?<=\s))(?:{alternatives(not_words)})\s*$", re.IGNORECASE),
