@@ -240,3 +240,23 @@ def test_r_markdown_chunks_and_prose():
     found = scan_script(text, "verslag.Rmd", rules=RULES)
     assert [(f.rule, f.where) for f in found] == [("data", "verslag.Rmd, line 3"),
                                                   ("identifier", "verslag.Rmd, line 7")]
+
+
+def test_lessons_from_real_scripts():
+    """Seen in public Stata, SPSS and R scripts: ranges, category code lists and words after `//` are no finding;
+    a home folder named by a user number is."""
+    clean = {
+        "stata": ["* The tables default to the age 15-49 for men and women unless indicated otherwise.",
+                  "* will be 0 for women with at least 1 injection", "//Home remedy or other treatment"],
+        "r": ["x <- ph_wtr_source %in% c(11, 12, 13, 14, 15, 21, 31, 41, 51, 61, 62, 65, 71, 72, 73)"],
+        "python": ["y = df[df.bron.isin([11, 12, 13, 14, 15, 21, 31, 41, 51, 61, 62, 65])]",
+                   "z = bron in (11, 12, 13, 14, 15, 21, 31, 41, 51, 61, 62, 65)"],
+        "sas": ["where bron in (11, 12, 13, 14, 15, 21, 31, 41, 51, 61, 62, 65);"],
+    }
+    for language, lines in clean.items():
+        for line in lines:
+            assert scan_text(line, cell="s", rules=RULES, language=language) == [], line
+    found = scan_text('cd "C:\\Users\\33697\\ICF/Analysis\\Code".', cell="s", rules=RULES, language="spss")
+    assert [(f.rule, f.severity) for f in found] == [("personal_path", "review")]
+    assert [f.rule for f in scan_text("n <- c(120, 45, 33, 12, 91, 80, 17, 52, 44, 28)", cell="s", rules=RULES,
+                                      language="r")] == ["data"]

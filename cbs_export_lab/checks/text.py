@@ -537,6 +537,9 @@ def _progression(numbers: Sequence[float]) -> bool:
 _PLAIN_NUMBER = r"[-+]?\d[\d.eE+-]*"
 _BRACKETED_NUMBERS = re.compile(rf"[\[({{]\s*{_PLAIN_NUMBER}(?:(?:\s*[,;]\s*|\s+){_PLAIN_NUMBER})+\s*[\])}}]")
 _MAGIC = re.compile(r"^(\s*)([%!].*)$")
+# A list right after a membership test holds category codes to select on (`x %in% c(11, 12, ...)`, `.isin([...])`,
+# SAS/SQL `in (...)`), not data; ids in it are still found by the identifier rule.
+_MEMBERSHIP = re.compile(r"(?:%in%\s*c|\.isin\(|\bin|\bIN)\s*$")
 
 
 @dataclass(frozen=True)
@@ -605,6 +608,8 @@ def _bracketed_hits(code: str, limits: PastedDataLimits, outside: Sequence[int] 
     for match in _BRACKETED_NUMBERS.finditer(code):
         if bisect_right(outside, match.start()) % 2:
             continue
+        if _MEMBERSHIP.search(code, max(0, match.start() - 12), match.start()):
+            continue
         numbers = [v for x in re.findall(_PLAIN_NUMBER, match.group()) if (v := _as_float(x)) is not None]
         if len(numbers) >= limits.min_literal_numbers and not _evenly_spaced(numbers):
             line = code.count("\n", 0, match.start()) + 1
@@ -642,12 +647,21 @@ def _literal_groups(tree: ast.AST) -> Iterator[tuple[ast.AST, list[float]]]:
     stack = [tree]
     while stack:
         node = stack.pop()
+        if _is_membership(node):  # category codes to select on: `x in (11, 12, ...)`, `s.isin([...])`
+            stack.extend(c for c in ast.iter_child_nodes(node) if not isinstance(c, _SEQUENCES))
+            continue
         if isinstance(node, (*_SEQUENCES, ast.Dict)):
             numbers: list[float] = []
             _collect(node, numbers, stack)
             yield node, numbers
         else:
             stack.extend(ast.iter_child_nodes(node))
+
+
+def _is_membership(node: ast.AST) -> bool:
+    if isinstance(node, ast.Compare):
+        return all(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops)
+    return isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "isin"
 
 
 def _collect(node: ast.AST, numbers: list[float], elsewhere: list[ast.AST]) -> None:
