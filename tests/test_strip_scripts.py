@@ -284,3 +284,13 @@ def test_r_notebooks_are_read_as_r(tmp_path):
 
 def test_public_name():
     assert cel.strip_script is strip_script
+
+
+def test_scripts_into_a_folder_and_in_place(tmp_path):
+    a = write(tmp_path / "a.do", STATA)
+    b = write(tmp_path / "b.sps", SPSS)
+    assert cli.main(["strip", str(a), str(b), "-o", str(tmp_path / "syntax")]) == 0
+    assert sorted(p.name for p in (tmp_path / "syntax").iterdir()) == ["a.stripped.do", "b.stripped.sps"]
+    assert cli.main(["strip", "--in-place", str(a)]) == 0
+    assert "012345678" not in a.read_text(encoding="utf-8")
+    assert cli.main(["strip", "--check", str(a)]) == 0
