@@ -34,6 +34,7 @@ _PUBLIC = {
     "light_budget": "light",
     "LightBudget": "light",
     "strip_notebook": "strip",
+    "strip_script": "strip",
     "StripReport": "strip",
     "protect": "protect",
 }

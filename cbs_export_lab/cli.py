@@ -1,4 +1,4 @@
-"""`cbs-export`: check files, strip notebooks, look at the basket and prepare the export from a terminal.
+"""`cbs-export`: check files, strip notebooks and scripts, look at the basket and prepare the export from a terminal.
 
 Every user mistake ends in one plain message on stderr and exit code 2; never a traceback.
 """
@@ -29,7 +29,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 def _cmd_strip(args: argparse.Namespace) -> int:
     """Exit 1 when something would leak (--check) or when a stripped copy still has failing findings; else 0."""
-    from .strip import strip
+    from .strip import strip_any
 
     if args.check and (args.in_place or args.output_dir):
         raise UserError("--check writes nothing: leave out -o and --in-place, or drop --check to write stripped copies.")
@@ -39,23 +39,26 @@ def _cmd_strip(args: argparse.Namespace) -> int:
     targets = [] if args.check else [_strip_target(src, args) for src in sources]
     clashes = sorted({str(t) for t in targets if targets.count(t) > 1})
     if clashes:
-        raise UserError(f"Two notebooks would be stripped to the same file ({', '.join(clashes)}). "
+        raise UserError(f"Two files would be stripped to the same file ({', '.join(clashes)}). "
                         "Strip them one at a time, or into different folders with -o DIR.")
-    stripped = [strip(src) for src in sources]
+    stripped = [strip_any(src) for src in sources]
     if args.check:
         reports = [s.report for s in stripped]
-    else:
-        reports = [s.write(dst, in_place=args.in_place) for s, dst in zip(stripped, targets)]
-    print("\n\n".join(r.text() for r in reports))
-    if args.check:
+        where = "".join(f"{line}\n" for r in reports for line in r.locations())
+        print(where + ("\n" if where else "") + "\n\n".join(r.text() for r in reports))
         return 1 if any(r.would_leak for r in reports) else 0
+    reports = [s.write(dst, in_place=args.in_place) for s, dst in zip(stripped, targets, strict=True)]
+    print("\n\n".join(r.text() for r in reports))
     return 0 if all(r.ok for r in reports) else 1
 
 
 def _strip_target(src: Path, args: argparse.Namespace) -> Path:
+    from .strip import STRIPPABLE_SCRIPTS
+
     if args.in_place:
         return src
-    return (args.output_dir or src.parent) / f"{src.stem}.stripped.ipynb"
+    suffix = src.suffix if src.suffix.lower() in STRIPPABLE_SCRIPTS else ".ipynb"
+    return (args.output_dir or src.parent) / f"{src.stem}.stripped{suffix}"
 
 
 def _cmd_basket(args: argparse.Namespace) -> int:
@@ -119,16 +122,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_check)
 
     p = sub.add_parser(
-        "strip", help="strip outputs and data from notebooks before exporting syntax",
-        description="Write NAME.stripped.ipynb and NAME.stripped.py without outputs, attachments, embedded data or "
-                    "widget state, and report ids or pasted numbers left in the code or text.",
+        "strip", help="strip outputs and data from notebooks and scripts before exporting syntax",
+        description="Notebooks: write NAME.stripped.ipynb and NAME.stripped.py without outputs, attachments, embedded "
+                    "data or widget state, and report ids or pasted numbers left in the code or text. Scripts (.R .do "
+                    ".sps .py .sas): write NAME.stripped.EXT with ids masked, pasted tables and counts replaced by a "
+                    "comment and names taken out of personal paths. With --check: print FILE:LINE: MESSAGE per "
+                    "finding and exit 1 when anything would leak (a git pre-commit hook).",
     )
-    p.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="the .ipynb files to strip")
+    p.add_argument("notebooks", nargs="+", metavar="FILE",
+                   help="the notebooks (.ipynb) or scripts (.R .do .sps .py .sas) to strip")
     p.add_argument("-o", "--output-dir", type=Path, metavar="DIR",
                    help="write the stripped copies into DIR (default: next to each notebook)")
     p.add_argument("--check", action="store_true",
-                   help="write nothing; exit 1 when a notebook holds outputs, embedded data or findings "
-                        "(for a git pre-commit hook)")
+                   help="write nothing; exit 1 when a notebook holds outputs or embedded data, or a notebook or "
+                        "script holds ids, pasted data or personal paths (for a git pre-commit hook)")
     p.add_argument("--in-place", action="store_true", help="overwrite the notebooks themselves")
     p.set_defaults(func=_cmd_strip)
 

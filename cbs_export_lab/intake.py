@@ -38,7 +38,9 @@ def take(obj: Any, title: str, *, description: str, data: Any, unit: Any, weight
     table, model or figure is checked again; anything else is refused with what to add instead."""
     file = existing_file(obj)
     if file is not None:
-        return Intake("file", check_file(file, rules), lambda folder, stem, t: [copy_file(file, folder)])
+        checked = check_file(file, rules)
+        kind = "syntax" if checked.kind == "syntax" else "file"
+        return Intake(kind, checked, lambda folder, stem, t: [copy_file(file, folder)])
     if isinstance(obj, (str, os.PathLike)):
         raise UserError(
             f"{title!r} cannot be added: there is no file {str(obj)!r} (seen from the folder "
@@ -145,7 +147,14 @@ def existing_file(obj: Any) -> Path | None:
 
 def check_file(path: Path, rules: Any) -> CheckResult:
     """A file is copied as it is, so it is always reviewed; a table file is also checked as a table, and a script
-    or text file is scanned for ids and pasted data like a notebook."""
+    or text file is scanned for ids and pasted data like a notebook. A script (R, Stata, SPSS, Python, SAS) is syntax:
+    its scan is its check, as for a stripped notebook."""
+    from .checks.text import SCRIPT_LANGUAGES, scan_script
+
+    if path.suffix.lower() in SCRIPT_LANGUAGES:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        findings = scan_script(text, f"file {path.name}", rules=rules)
+        return CheckResult(kind="syntax", findings=findings, source=f"script {path.name}", rules_origin=rules.origin)
     findings = [Finding(
         "unsupported", "review",
         f"The file {path.name} is exported as it is; cbs_export_lab cannot fully check a file's contents.",
@@ -155,7 +164,7 @@ def check_file(path: Path, rules: Any) -> CheckResult:
     )]
     counts = Counts()
     if path.suffix.lower() in TEXT_FILES:
-        from .strip import scan_text
+        from .checks.text import scan_text
 
         text = path.read_text(encoding="utf-8", errors="replace")
         findings += scan_text(text, cell=f"file {path.name}", rules=rules)

@@ -58,6 +58,18 @@ _KEYS: dict[tuple[str, str], tuple[str, type, str]] = {
     ("plain_table", "max_rounding"): ("max_rounding", int, "same"),
     ("recoverable", "min_width"): ("recoverable_min_width", int, "higher"),
     ("recoverable", "magnitude_width"): ("recoverable_magnitude_width", float, "higher"),
+    ("data", "min_literal_numbers"): ("data_literal_numbers", int, "lower"),
+    ("data", "min_block_rows"): ("data_block_rows", int, "lower"),
+    ("data", "min_block_numbers"): ("data_block_numbers", int, "lower"),
+    ("data", "min_pipe_table_numbers"): ("data_pipe_table_numbers", int, "lower"),
+    ("data", "min_labelled_numbers"): ("data_labelled_numbers", int, "lower"),
+    ("data", "count_words"): ("count_words", list, "superset"),
+    ("data", "count_markers"): ("count_markers", list, "superset"),
+    ("data", "not_count_words"): ("not_count_words", list, "subset"),
+    ("personal_path", "severity"): ("personal_path", str, "severity"),
+    ("personal_path", "home_folders"): ("home_folders", list, "superset"),
+    ("personal_path", "person_folder_words"): ("person_folder_words", list, "superset"),
+    ("personal_path", "standard_folders"): ("standard_folders", list, "subset"),
 }
 _SECTIONS = {section for section, _ in _KEYS} | {"microdata"}
 
@@ -91,6 +103,18 @@ class Rules:
     percent_line_tolerance: float
     share_base_tolerance: float
     max_rounding: int
+    data_literal_numbers: int
+    data_block_rows: int
+    data_block_numbers: int
+    data_pipe_table_numbers: int
+    data_labelled_numbers: int
+    count_words: tuple[str, ...]
+    count_markers: tuple[str, ...]
+    not_count_words: tuple[str, ...]
+    personal_path: str
+    home_folders: tuple[str, ...]
+    person_folder_words: tuple[str, ...]
+    standard_folders: tuple[str, ...]
     origin: str = "defaults"
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     recoverable_min_width: int = 10
@@ -170,6 +194,8 @@ def _looser(rules: Rules, base: Rules) -> list[str]:
             looser = theirs == "fail" and mine != "fail"
         elif stricter == "superset":
             looser = not {x.upper() for x in theirs} <= {x.upper() for x in mine}
+        elif stricter == "subset":
+            looser = not {x.upper() for x in mine} <= {x.upper() for x in theirs}
         else:
             looser = mine != theirs
         if looser:

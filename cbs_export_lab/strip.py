@@ -1,62 +1,52 @@
-"""Strip a notebook down to its syntax before export: no outputs, no embedded data, no identifying values.
+"""Strip notebooks and scripts down to their syntax before export: no outputs, no embedded data, no identifying values.
 
 CBS releases syntax freely only when it carries no data. Clearing outputs is not enough: markdown attachments,
 embedded `data:` images, widget state, metadata and tables or ids pasted into text or strings leak too. So we
 remove everything that is not code or prose, keep only metadata on an allow-list, and scan what remains
-(and the `.py` script written beside it) for ids and pasted data.
+(and the `.py` script written beside it) for ids and pasted data. A script (R, Stata, SPSS, Python, SAS) has no
+outputs; its copy has what the scan finds masked. The scanning itself is `checks.text`; this module writes.
 """
 from __future__ import annotations
 
-import ast
-import io
 import json
 import os
 import re
-import tokenize
-from contextlib import ExitStack
-from dataclasses import dataclass, replace
-from functools import lru_cache
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import nbformat
 
-from .atomic import atomic_path
+from .atomic import read_bytes, replace_with_retry, write_bytes
+from .checks.text import (
+    LINE_COMMENT,
+    SCRIPT_LANGUAGES,
+    Hit,
+    comment_magics,
+    finding,
+    kernel_language,
+    scan_hits,
+    scan_text,
+)
 from .errors import UserError
 from .results import Finding
 from .rules import Rules
 from .settings import active_rules
 
+__all__ = ["StripReport", "check_notebook", "check_script", "scan_text", "strip", "strip_any", "strip_notebook",
+           "strip_script"]
 
-@dataclass(frozen=True)
-class PastedDataLimits:
-    """When numbers in code or text are read as pasted data (rule `data`) rather than analysis code.
-
-    - `min_literal_numbers`: a literal list, tuple, set or dict (nested literals counted together) with at least
-      this many numbers, or one line of text with this many numbers, is a pasted series or table. Bin edges,
-      figure sizes, ticks and category codes are far shorter; an evenly spaced series (what `range` or
-      `linspace` would give, whatever its first and last value, like age bins 0, 5, ..., 90, 120) is a grid,
-      not data.
-    - `min_block_rows` / `min_block_numbers`: consecutive lines of numbers (tab, comma, semicolon or space
-      separated, optionally with one label per number) are a pasted table or printout when there are at least
-      this many rows holding at least this many numbers in total. A pandas footer (`dtype: int64`,
-      `[5 rows x 3 columns]`) under such lines makes any size a printout.
-    - `min_pipe_table_numbers`: a markdown pipe table or an HTML table is a table on purpose, so a few numbers
-      in its cells are enough to read it as results.
-    """
-
-    min_literal_numbers: int = 10
-    min_block_rows: int = 2
-    min_block_numbers: int = 6
-    min_pipe_table_numbers: int = 2
-
-
-LIMITS = PastedDataLimits()
 
 REMOVED_PARTS = ("outputs", "execution_counts", "attachments", "data_uris", "metadata_keys", "widget_state")
 # What carries data when left in a notebook; execution counts and editor metadata do not.
 LEAKING_PARTS = ("outputs", "attachments", "data_uris", "widget_state")
+SCRIPT_PARTS = ("identifier", "data", "personal_path")
 _PART_WORDS = {
+    "identifier": ("id", "ids"),
+    "data": ("pasted table or count", "pasted tables or counts"),
+    "personal_path": ("personal path", "personal paths"),
     "outputs": ("output", "outputs"),
     "execution_counts": ("execution count", "execution counts"),
     "attachments": ("attachment", "attachments"),
@@ -68,28 +58,20 @@ _KERNELSPEC_KEYS = ("name", "display_name", "language")
 _SCRIPT_MARK = "(cbs-export strip)"
 
 # With a media type, or without one but base64 (`data:;base64,...`, which browsers still render as an image).
-_DATA_URI = re.compile(r"data:(?:[A-Za-z]+/[\w.+-]+(?:;[\w.+-]+=?[\w.+-]*)*|(?:;[\w.+-]+=[\w.+-]*)*;base64),[^\s\"'()<>\]]*")
-_NUMBER = re.compile(r"[-+]?(?:\d+(?:[.,]\d+)*|\.\d+)(?:[eE][-+]?\d+)?%?")
-_FIELD_SPLIT = re.compile(r"[\t;,|]+\s*|\s+")
-_PIPE_SEPARATOR = re.compile(r":?-{2,}:?")
-_FOOTER = re.compile(r"\s*(?:(?:Name: .*, )?(?:Length: \d+, )?dtype: \w+|\[\d+ rows x \d+ columns\])\s*")
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_MAGIC = re.compile(r"^(\s*)([%!].*)$")
-_PLAIN_NUMBER = r"[-+]?\d[\d.eE+-]*"
-_BRACKETED_NUMBERS = re.compile(rf"[\[({{]\s*{_PLAIN_NUMBER}(?:(?:\s*[,;]\s*|\s+){_PLAIN_NUMBER})+\s*[\])}}]")
+_DATA_URI = re.compile(
+    r"data:(?:[A-Za-z]+/[\w.+-]+(?:;[\w.+-]+=?[\w.+-]*)*|(?:;[\w.+-]+=[\w.+-]*)*;base64),[^\s\"'()<>\]]*"
+)
 _TAG_WITHOUT_DATA = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,39}")
 _DIGIT_RUN = re.compile(r"\d{3,}")
-_HTML_TABLE = re.compile(r"<table\b.*?(?:</table\s*>|\Z)", re.IGNORECASE | re.DOTALL)
-_HTML_CELL = re.compile(r"<t[dh]\b[^>]*>(.*?)(?=<t[dhr]\b|</t[dhr]\s*>|</table|\Z)", re.IGNORECASE | re.DOTALL)
-_HTML_TAG = re.compile(r"<[^>]*>")
-_ANY_DIGITS = re.compile(r"\d+")
 
 
 @dataclass
 class StripReport:
     """What stripping removed, what the scan of the remaining code and text found, and where the copies are.
 
-    `notebook` and `script` are None when nothing was written (a check).
+    `kind` is "notebook" or "script". `notebook` and `script` are None when nothing was written (a check); a
+    stripped script has only `script`. `masked` lists what a script's copy has masked (ids, pasted data, personal
+    paths, at their lines in the source); `findings` is what the copy still holds, so `ok` speaks of the copy.
     """
 
     ok: bool
@@ -98,56 +80,103 @@ class StripReport:
     source: Path
     notebook: Path | None = None
     script: Path | None = None
+    kind: str = "notebook"
+    masked: list[Finding] = field(default_factory=list)
 
     @property
     def would_leak(self) -> bool:
         """Whether the source as it is carries data: outputs, attachments, embedded data, widget state or findings."""
-        return not self.ok or any(self.removed.get(part, 0) for part in LEAKING_PARTS)
+        return (not self.ok or bool(self.findings) or bool(self.masked)
+                or any(self.removed.get(part, 0) for part in LEAKING_PARTS))
+
+    @property
+    def written(self) -> bool:
+        return (self.script if self.kind == "script" else self.notebook) is not None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok, "findings": [f.to_dict() for f in self.findings], "removed": dict(self.removed),
             "source": str(self.source), "notebook": None if self.notebook is None else str(self.notebook),
-            "script": None if self.script is None else str(self.script),
+            "script": None if self.script is None else str(self.script), "kind": self.kind,
+            "masked": [f.to_dict() for f in self.masked],
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "StripReport":
+    def from_dict(cls, d: dict[str, Any]) -> StripReport:
         return cls(
             ok=d["ok"], findings=[Finding.from_dict(f) for f in d.get("findings", [])],
             removed=dict(d.get("removed", {})), source=Path(d["source"]),
             notebook=None if d.get("notebook") is None else Path(d["notebook"]),
-            script=None if d.get("script") is None else Path(d["script"]),
+            script=None if d.get("script") is None else Path(d["script"]), kind=d.get("kind", "notebook"),
+            masked=[Finding.from_dict(f) for f in d.get("masked", [])],
         )
 
     def text(self) -> str:
         """The report in plain language: what was written, what was removed, what still has to be fixed."""
         name = self.source.name
-        if self.notebook is None:
-            lines = [f"{name}: checked, nothing written."]
-            removed_intro = "Stripping would remove"
+        lines = [self._written_line()]
+        if self.kind == "script":
+            lines += self._masked_lines()
         else:
-            lines = [f"{name}: stripped copy written to {self.notebook} and its code to {self.script}."]
-            removed_intro = "Removed"
-        parts = [_count_words(part, n) for part in REMOVED_PARTS if (n := self.removed.get(part, 0))]
-        lines.append(f"{removed_intro}: {', '.join(parts)}." if parts else "Nothing to remove.")
-        if self.notebook is None and any(self.removed.get(part, 0) for part in LEAKING_PARTS):
-            lines.append(
-                f"The notebook itself still holds outputs or embedded data: run `cbs-export strip --in-place {name}` "
-                f"to clean it, or `cbs-export strip {name}` and export or commit the stripped copy."
-            )
+            removed_intro = "Removed" if self.written else "Stripping would remove"
+            parts = [_count_words(part, n) for part in REMOVED_PARTS if (n := self.removed.get(part, 0))]
+            lines.append(f"{removed_intro}: {', '.join(parts)}." if parts else "Nothing to remove.")
+            if not self.written and any(self.removed.get(part, 0) for part in LEAKING_PARTS):
+                lines.append(
+                    f"The notebook itself still holds outputs or embedded data: run `cbs-export strip --in-place "
+                    f"{name}` to clean it, or `cbs-export strip {name}` and export or commit the stripped copy."
+                )
         if not self.findings:
-            lines.append("OK: no identifying values or pasted data found in the code and text.")
+            lines.append("OK: no identifying values or pasted data found in the code and text."
+                         if self.kind == "notebook" or not self.masked else "OK: the copy holds none of them.")
         else:
+            verdict = "FAIL" if not self.ok else "REVIEW"
             lines.append(
-                f"FAIL: {len(self.findings)} problem(s) in the code or text, which stripping cannot remove. "
+                f"{verdict}: {len(self.findings)} problem(s) in the code or text, which stripping cannot remove. "
                 f"Fix them in {name} and strip again, or explain them when you add the syntax to the basket:"
             )
             lines.extend(f"{i}. {f.text()}" for i, f in enumerate(self.findings, 1))
         return "\n".join(lines)
 
+    def _written_line(self) -> str:
+        name = self.source.name
+        if not self.written:
+            return f"{name}: checked, nothing written."
+        if self.kind == "script":
+            return f"{name}: masked copy written to {self.script}."
+        return f"{name}: stripped copy written to {self.notebook} and its code to {self.script}."
+
+    def _masked_lines(self) -> list[str]:
+        parts = [_count_words(part, n) for part in SCRIPT_PARTS if (n := self.removed.get(part, 0))]
+        if not parts:
+            return ["Nothing to mask."]
+        intro = "Masked in the copy" if self.written else "Stripping would mask"
+        lines = [f"{intro}: {', '.join(parts)}:"]
+        lines += [f"{i}. {f.text()}" for i, f in enumerate(self.masked, 1)]
+        if not self.written:
+            lines.append(f"The script itself still holds them: fix {self.source.name}, or run `cbs-export strip "
+                         f"{self.source.name}` and export or commit the masked copy.")
+        return lines
+
+    def locations(self) -> list[str]:
+        """One `file:line: message` line per finding (a notebook's cell is named too), as editors and hooks read."""
+        out = []
+        for f in [*self.masked, *self.findings]:
+            line = _LINE_IN_WHERE.search(f.where)
+            number = line.group(1) if line else "1"
+            place = f"{self.source}:{number}:"
+            if self.kind == "notebook":
+                cell = _CELL_IN_WHERE.search(f.where)
+                place = f"{self.source}: {cell.group(1)}, line {number}:" if cell else f"{self.source}: {f.where}:"
+            out.append(f"{place} [{f.severity}] {f.rule}: {f.message}")
+        return out
+
     def __str__(self) -> str:
         return self.text()
+
+
+_LINE_IN_WHERE = re.compile(r"line (\d+)(?!.*line \d)")
+_CELL_IN_WHERE = re.compile(r"(cell \d+)")
 
 
 def _count_words(part: str, n: int) -> str:
@@ -209,13 +238,16 @@ def strip(src: str | os.PathLike[str], *, rules: Rules | None = None) -> Strippe
     """Read, strip, validate and scan `src` in memory."""
     rules = rules or active_rules()
     src = Path(src)
+    _recover_before_reading(src)
     raw = _read_json(src)
     removed = dict.fromkeys(REMOVED_PARTS, 0)
     removed["outputs"] = _drop_outputs(raw, src)
     try:
-        nb = nbformat.convert(nbformat.versions[raw["nbformat"]].to_notebook_json(raw, minor=raw.get("nbformat_minor", 0)), 4)
+        version = nbformat.versions[raw["nbformat"]]
+        nb = nbformat.convert(version.to_notebook_json(raw, minor=raw.get("nbformat_minor", 0)), 4)
     except (nbformat.ValidationError, AttributeError, KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"{src} is not a valid notebook and cannot be read: {exc}. Open it in JupyterLab and save it again.") from None
+        raise UserError(f"{src} is not a valid notebook and cannot be read: {exc}. "
+                        "Open it in JupyterLab and save it again.") from None
     _strip_notebook_node(nb, removed, src)
     try:
         nbformat.validate(nb)
@@ -230,6 +262,141 @@ def strip(src: str | os.PathLike[str], *, rules: Rules | None = None) -> Strippe
         ok=not any(f.severity == "fail" for f in findings), findings=findings, removed=removed, source=src
     )
     return StrippedNotebook(notebook=nb, script=script, report=report)
+
+
+# --- scripts -------------------------------------------------------------------------------------------
+
+STRIPPABLE_SCRIPTS = {**SCRIPT_LANGUAGES, ".rmd": "rmarkdown", ".qmd": "rmarkdown"}
+_PLACEHOLDER = "[cbs-export strip: pasted data removed]"
+
+
+@dataclass
+class StrippedScript:
+    """A script with its findings masked, held in memory: nothing is written until `write`."""
+
+    text: str
+    newline: str
+    encoding: str
+    report: StripReport
+
+    def write(self, dst: str | os.PathLike[str], *, in_place: bool = False) -> StripReport:
+        """Write the masked copy to `dst` atomically, in the source's encoding and line endings."""
+        dst = Path(dst)
+        source = self.report.source
+        if _same_file(dst, source) and not in_place:
+            raise UserError(
+                f"Stripping {source} onto itself would change the original. Choose another destination, "
+                "or strip in place on purpose (`cbs-export strip --in-place`)."
+            )
+        _write_files_atomically([(dst, self.text.replace("\n", self.newline).encode(self.encoding))])
+        return replace(self.report, script=dst)
+
+
+def strip_script(
+    src: str | os.PathLike[str], dst: str | os.PathLike[str], *, rules: Rules | None = None, in_place: bool = False
+) -> StripReport:
+    """Write a copy of the script `src` (R, Stata, SPSS, Python, SAS) to `dst` with its findings masked.
+
+    Ids become X's, pasted tables and counts a placeholder comment, a person's name in a path is taken out.
+    `src` is never changed unless `in_place=True` and `dst` is `src`.
+    """
+    return strip_script_in_memory(src, rules=rules).write(dst, in_place=in_place)
+
+
+def check_script(src: str | os.PathLike[str], *, rules: Rules | None = None) -> StripReport:
+    """What stripping the script `src` would mask, writing nothing (a pre-commit check)."""
+    return strip_script_in_memory(src, rules=rules).report
+
+
+def strip_script_in_memory(src: str | os.PathLike[str], *, rules: Rules | None = None) -> StrippedScript:
+    """Read, scan and mask `src`; the report's findings are what the masked copy still holds."""
+    rules = rules or active_rules()
+    src = Path(src)
+    language = STRIPPABLE_SCRIPTS.get(src.suffix.lower())
+    if language is None:
+        raise UserError(f"{src} is neither a notebook (.ipynb) nor a script ({', '.join(STRIPPABLE_SCRIPTS)}), "
+                        "so it cannot be stripped. Give the notebook or script itself.")
+    _recover_before_reading(src)
+    text, newline, encoding = _read_script(src)
+    hits = scan_hits(text, "code", rules, language)
+    masked = mask_hits(text, hits, language)
+    left = scan_hits(masked, "code", rules, language)
+    report = StripReport(
+        ok=not any(h.severity == "fail" for h in left),
+        findings=[finding(h, f"{src.name}, line {h.line}") for h in left],
+        removed={part: sum(1 for h in hits if h.rule == part) for part in SCRIPT_PARTS}, source=src, kind="script",
+        masked=[finding(h, f"{src.name}, line {h.line}") for h in hits],
+    )
+    return StrippedScript(masked, newline, encoding, report)
+
+
+def strip_any(src: str | os.PathLike[str], *, rules: Rules | None = None) -> StrippedNotebook | StrippedScript:
+    """A notebook or a script, told apart by the suffix; what `cbs-export strip` works on."""
+    if Path(src).suffix.lower() in STRIPPABLE_SCRIPTS:
+        return strip_script_in_memory(src, rules=rules)
+    return strip(src, rules=rules)
+
+
+def _read_script(src: Path) -> tuple[str, str, str]:
+    """(text with \\n line ends, the file's line end, its encoding): UTF-8 (with or without BOM), else cp1252."""
+    try:
+        data = src.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"{src} does not exist. Check the name and the folder.") from None
+    except IsADirectoryError:
+        raise UserError(f"{src} is a folder, not a script. Give the script file itself.") from None
+    except OSError as exc:
+        raise UserError(f"{src} cannot be read: {exc.strerror or exc}.") from None
+    encoding = "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        encoding = "cp1252"
+        text = data.decode(encoding, errors="replace")
+    if "\x00" in text:
+        raise UserError(f"{src} is not a text file, so it is not a script. Give the script itself.")
+    newline = "\r\n" if "\r\n" in text else "\n"
+    return text.replace("\r\n", "\n"), newline, encoding
+
+
+def mask_hits(text: str, hits: Sequence[Hit], language: str) -> str:
+    """`text` with every hit masked: exact spans replaced (ids, names, one-line strings), other lines replaced by
+    a placeholder that keeps the line's comment markers, or by a comment on a line of code."""
+    lines = text.split("\n")
+    whole: dict[int, tuple[Hit, bool]] = {}
+    spans: dict[int, list[tuple[int, int, str]]] = {}
+    for hit in hits:
+        if hit.spans:
+            for line, start, end, new in hit.spans:
+                spans.setdefault(line, []).append((start, end, new))
+        else:
+            for line in range(hit.line, hit.last_line + 1):
+                whole.setdefault(line, (hit, line == hit.line))
+    for line, edits in spans.items():
+        if line in whole or line > len(lines):
+            continue
+        row, limit = lines[line - 1], None
+        for start, end, new in sorted(edits, reverse=True):
+            if limit is None or end <= limit:
+                row, limit = row[:start] + new + row[end:], start
+        lines[line - 1] = row
+    for line, (hit, first) in whole.items():
+        if line <= len(lines):
+            lines[line - 1] = _placeholder(lines[line - 1], hit.context, language, first)
+    return "\n".join(lines)
+
+
+_MARKERS = re.compile(r"^(\s*(?:%?\*+|#+'?|//+|/\*+|comment\b)?\s*)(.*?)(\s*(?:\*+/|[.;])?\s*)$", re.IGNORECASE)
+
+
+def _placeholder(row: str, context: str, language: str, first: bool) -> str:
+    note = _PLACEHOLDER if first else "..."
+    if context == "code":
+        indent = row[:len(row) - len(row.lstrip())]
+        before, after = LINE_COMMENT.get(language, ("# ", ""))
+        return f"{indent}{before}{note}{after}"
+    m = _MARKERS.match(row)
+    return f"{m.group(1)}{note}{m.group(3)}" if m else note
 
 
 # --- reading -------------------------------------------------------------------------------------------
@@ -275,7 +442,8 @@ def _drop_outputs(raw: dict[str, Any], src: Path) -> int:
     count = 0
     for i, cell in enumerate(cells, 1):
         if not isinstance(cell, dict) or not isinstance(cell.get("cell_type"), str):
-            raise UserError(f"{src} is not a valid notebook: cell {i} has no cell type. Open it in JupyterLab and save it again.")
+            raise UserError(f"{src} is not a valid notebook: cell {i} has no cell type. "
+                            "Open it in JupyterLab and save it again.")
         outputs = cell.get("outputs")
         if isinstance(outputs, list):
             count += len(outputs)
@@ -367,17 +535,13 @@ def notebook_script(nb: nbformat.NotebookNode, name: str) -> tuple[str, list[tup
         origin.append(None)
         lines.append("# %%" if cell.cell_type == "code" else f"# %% [{cell.cell_type}]")
         origin.append(None)
-        source = cell.source if cell.cell_type != "code" else _comment_magics(cell.source)
+        source = cell.source if cell.cell_type != "code" else comment_magics(cell.source)
         for n, line in enumerate(source.split("\n"), 1):
             if cell.cell_type != "code":
                 line = f"# {line}".rstrip()
             lines.append(line)
             origin.append((index, n))
     return "\n".join(lines) + "\n", origin
-
-
-def _comment_magics(code: str) -> str:
-    return "\n".join(_MAGIC.sub(r"\1# \2", line) for line in code.split("\n"))
 
 
 def _written_by_us(path: Path) -> bool:
@@ -389,27 +553,6 @@ def _written_by_us(path: Path) -> bool:
 
 
 # --- scanning ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Hit:
-    rule: str
-    line: int
-    message: str
-    fix: str
-
-
-def scan_text(text: str, *, cell: str, rules: Rules | None = None, kind: str = "code") -> list[Finding]:
-    """Find ids and pasted data in one cell's text (`kind` "code", "markdown" or "raw") or in a script.
-
-    `cell` names the place for the user ("cell 3 (markdown)"); each finding adds the line.
-    """
-    rules = rules or active_rules()
-    return [_finding(hit, f"{cell}, line {hit.line}") for hit in _hits(text, kind, rules)]
-
-
-def _finding(hit: _Hit, where: str) -> Finding:
-    return Finding(rule=hit.rule, severity="fail", message=hit.message, where=where, fix=hit.fix)
 
 
 def _cell_name(index: int, cell: nbformat.NotebookNode) -> str:
@@ -426,19 +569,20 @@ def _scan_notebook(
     """
     findings: list[Finding] = []
     seen: set[tuple[str, int, int]] = set()
-    scanned: dict[str, list[_Hit]] = {}
+    scanned: dict[str, list[Hit]] = {}
+    language = kernel_language(nb.metadata)
     for index, cell in enumerate(nb.cells, 1):
         name = _cell_name(index, cell)
         if cell.cell_type == "code":
-            text = _comment_magics(cell.source)
-            hits = scanned[text] = _hits(text, "code", rules)
+            text = comment_magics(cell.source)
+            hits = scanned[text] = scan_hits(text, "code", rules, language)
         else:
-            hits = _hits(cell.source, cell.cell_type, rules)
+            hits = scan_hits(cell.source, cell.cell_type, rules)
         for hit in hits:
             seen.add((hit.rule, index, hit.line))
-            findings.append(_finding(hit, f"{name}, line {hit.line}"))
+            findings.append(finding(hit, f"{name}, line {hit.line}"))
     for first_line, chunk in _script_chunks(script, line_map):
-        hits = scanned[chunk] if chunk in scanned else _hits(chunk, "code", rules)
+        hits = scanned[chunk] if chunk in scanned else scan_hits(chunk, "code", rules)
         for hit in hits:
             line = first_line + hit.line - 1
             origin = line_map[line - 1] if line - 1 < len(line_map) else None
@@ -447,7 +591,7 @@ def _scan_notebook(
             where = f"script line {line}"
             if origin is not None:
                 where += f" ({_cell_name(origin[0], nb.cells[origin[0] - 1])}, line {origin[1]})"
-            findings.append(_finding(hit, where))
+            findings.append(finding(hit, where))
     return findings
 
 
@@ -463,288 +607,6 @@ def _script_chunks(script: str, line_map: Sequence[tuple[int, int] | None]) -> I
             start = i
 
 
-def _hits(text: str, kind: str, rules: Rules) -> list[_Hit]:
-    hits = _identifier_hits(text, rules)
-    if _may_hold_data(text):
-        lines = text.split("\n")
-        hits += _code_data_hits(text) if kind == "code" else _text_data_hits(lines, first_line=1, what=f"{kind} text")
-    return sorted(hits, key=lambda h: (h.line, h.rule))
-
-
-def _may_hold_data(text: str) -> bool:
-    """A cheap necessary condition: every `data` rule needs two numbers, or one above a pandas footer."""
-    runs = len(_ANY_DIGITS.findall(text))
-    return runs >= 2 or (runs == 1 and ("dtype:" in text or " rows x " in text))
-
-
-_ID_FIX = (
-    "Remove the id from the notebook. Select records with a condition on variables, or keep the ids in a file "
-    "inside the RA and read it in the code."
-)
-
-
-def _identifier_hits(text: str, rules: Rules) -> list[_Hit]:
-    padded, unpadded = _id_regexes(rules.id_pattern.pattern, rules.id_digits)
-    if not padded.search(text) and not unpadded.search(text):
-        return []
-    hits = []
-    for n, line in enumerate(text.split("\n"), 1):
-        values = [m.group() for m in padded.finditer(line)]
-        if len(values) == 1:
-            hits.append(_Hit(
-                "identifier", n,
-                f"The value {_masked(values[0])} looks like a person, address or business id "
-                f"(a zero-padded number of {rules.id_digits} digits, as RINPERSOON and similar keys are written).",
-                _ID_FIX,
-            ))
-        elif values:
-            hits.append(_Hit(
-                "identifier", n,
-                f"{len(values)} values on this line ({', '.join(_masked(v) for v in values)}) look like person, "
-                f"address or business ids (zero-padded numbers of {rules.id_digits} digits, as RINPERSOON and "
-                "similar keys are written).",
-                _ID_FIX,
-            ))
-        numbers = unpadded.findall(line)
-        keys = [w for w in _WORD.findall(line) if rules.is_linking_key(w)] if numbers else []
-        if keys and len(numbers) == 1:
-            hits.append(_Hit("identifier", n, f"The number {_masked(numbers[0])} next to the linking key {keys[0]} "
-                             "looks like one of its values (an id without its leading zero).", _ID_FIX))
-        elif keys and numbers:
-            hits.append(_Hit("identifier", n, f"{len(numbers)} numbers on this line next to the linking key {keys[0]} "
-                             "look like its values (ids without their leading zero).", _ID_FIX))
-    return hits
-
-
-@lru_cache(maxsize=8)
-def _id_regexes(id_pattern: str, digits: int) -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """A zero-padded id anywhere in a line, and a number as long as an id that lost its leading zero."""
-    edge_before, edge_after = r"(?<![A-Za-z0-9.])", r"(?![A-Za-z0-9]|\.\d)"
-    return (
-        re.compile(rf"{edge_before}(?:{id_pattern}){edge_after}"),
-        re.compile(rf"{edge_before}[1-9]\d{{{digits - 2},{digits - 1}}}{edge_after}"),
-    )
-
-
-def _masked(value: str) -> str:
-    return f"'{value[:3]}{'*' * (len(value) - 3)}'"
-
-
-_TABLE_FIX = (
-    "Delete the pasted numbers: let the code compute them from the data, and export results as checked outputs. "
-    "If they are not results from CBS microdata (e.g. published figures), say so in the explanation of the syntax item."
-)
-
-
-def _text_data_hits(lines: Sequence[str], *, first_line: int, what: str) -> list[_Hit]:
-    """Pipe and HTML tables, blocks of numbers, pandas printouts and long numeric lines in prose, comments or strings."""
-    hits = _html_table_hits(lines, first_line=first_line, what=what)
-    i = 0
-    while i < len(lines):
-        end, numbers = _pipe_table(lines, i)
-        if end > i:
-            if numbers >= LIMITS.min_pipe_table_numbers:
-                hits.append(_Hit("data", first_line + i, f"A table with {numbers} numbers is pasted into the {what}.", _TABLE_FIX))
-            i = end
-            continue
-        end, rows, numbers = _number_block(lines, i)
-        if end > i:
-            footer = end < len(lines) and _FOOTER.fullmatch(lines[end]) is not None
-            if footer or (rows >= LIMITS.min_block_rows and numbers >= LIMITS.min_block_numbers):
-                kind = "printout of a pandas table" if footer else f"block of {rows} lines with {numbers} numbers"
-                hits.append(_Hit("data", first_line + i, f"A {kind} is pasted into the {what}.", _TABLE_FIX))
-            elif rows == 1 and numbers >= LIMITS.min_literal_numbers:
-                hits.append(_Hit("data", first_line + i, f"A list of {numbers} numbers is pasted into the {what}.", _TABLE_FIX))
-            i = end
-            continue
-        i += 1
-    return hits
-
-
-def _html_table_hits(lines: Sequence[str], *, first_line: int, what: str) -> list[_Hit]:
-    """HTML tables (e.g. a pasted `DataFrame.to_html()`), judged like pipe tables on the numbers in their cells."""
-    text = "\n".join(lines)
-    if "<t" not in text.lower():
-        return []
-    hits = []
-    for table in _HTML_TABLE.finditer(text):
-        cells = (_HTML_TAG.sub("", cell).strip() for cell in _HTML_CELL.findall(table.group()))
-        numbers = sum(1 for cell in cells if _NUMBER.fullmatch(cell))
-        if numbers >= LIMITS.min_pipe_table_numbers:
-            line = first_line + text.count("\n", 0, table.start())
-            hits.append(_Hit("data", line, f"An HTML table with {numbers} numbers is pasted into the {what}.", _TABLE_FIX))
-    return hits
-
-
-def _pipe_table(lines: Sequence[str], start: int) -> tuple[int, int]:
-    """(end, numbers in the body) of the markdown pipe table at `start`; end == start when there is none."""
-    end, numbers = start, 0
-    while end < len(lines) and lines[end].count("|") >= 1 and len(_pipe_cells(lines[end])) >= 2:
-        cells = _pipe_cells(lines[end])
-        if not all(_PIPE_SEPARATOR.fullmatch(c) for c in cells if c):
-            numbers += sum(1 for c in cells if _NUMBER.fullmatch(c))
-        end += 1
-    return (end, numbers) if end - start >= 2 else (start, 0)
-
-
-def _pipe_cells(line: str) -> list[str]:
-    return [c.strip() for c in line.strip().strip("|").split("|")]
-
-
-def _number_block(lines: Sequence[str], start: int) -> tuple[int, int, int]:
-    """(end, rows, numbers) of consecutive tabular lines at `start`: at least as many numbers as labels."""
-    end, numbers = start, 0
-    while end < len(lines):
-        fields = [f for f in _FIELD_SPLIT.split(lines[end].strip().lstrip("#")) if f]
-        count = sum(1 for f in fields if _NUMBER.fullmatch(f))
-        if count == 0 or count < len(fields) - count:
-            break
-        numbers += count
-        end += 1
-    return end, end - start, numbers
-
-
-def _code_data_hits(code: str) -> list[_Hit]:
-    """Literal lists of numbers (from the syntax tree) and pasted tables in strings and comments (from tokens)."""
-    python = _comment_magics(code)
-    try:
-        tree = ast.parse(python)
-    except (SyntaxError, ValueError):
-        comments = [line if line.lstrip().startswith("#") else "" for line in code.split("\n")]
-        return _text_data_hits(comments, first_line=1, what="comments") + _bracketed_hits(code)
-    hits = _literal_hits(tree)
-    literal_lines = {h.line for h in hits}
-    hits += [h for h in _bracketed_hits(code) if h.line not in literal_lines]
-    for first_line, lines, what, one_line in _strings_and_comments(python):
-        found = _text_data_hits(lines, first_line=first_line, what=what)
-        hits += [replace(h, line=first_line) for h in found] if one_line else found
-    return hits
-
-
-def _bracketed_hits(code: str) -> list[_Hit]:
-    """Long bracketed runs of numbers, also in code that is not Python (R's `c(...)`, Julia, broken cells)."""
-    hits = []
-    for match in _BRACKETED_NUMBERS.finditer(code):
-        numbers = [v for x in re.findall(_PLAIN_NUMBER, match.group()) if (v := _as_float(x)) is not None]
-        if len(numbers) >= LIMITS.min_literal_numbers and not _evenly_spaced(numbers):
-            line = code.count("\n", 0, match.start()) + 1
-            hits.append(_Hit("data", line, f"A literal list of {len(numbers)} numbers is written into the code.", _TABLE_FIX))
-    return hits
-
-
-def _as_float(text: str) -> float | None:
-    try:
-        return float(text.rstrip("%"))
-    except ValueError:
-        return None
-
-
-def _literal_hits(tree: ast.AST) -> list[_Hit]:
-    hits = []
-    for node, numbers in _literal_groups(tree):
-        if len(numbers) >= LIMITS.min_literal_numbers and not _evenly_spaced(numbers):
-            hits.append(_Hit("data", node.lineno, f"A literal list of {len(numbers)} numbers is written into the code.", _TABLE_FIX))
-    return hits
-
-
-_SEQUENCES = (ast.List, ast.Tuple, ast.Set)
-
-
-def _literal_groups(tree: ast.AST) -> Iterator[tuple[ast.AST, list[float]]]:
-    """Each outermost literal with the numbers it holds, nested sequences (a matrix) counted together.
-
-    A dict is one table only when it is columnar (all values numbers, or all sequences of one length);
-    otherwise, like a grid of settings, each of its values is judged on its own.
-    """
-    stack = [tree]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (*_SEQUENCES, ast.Dict)):
-            numbers: list[float] = []
-            _collect(node, numbers, stack)
-            yield node, numbers
-        else:
-            stack.extend(ast.iter_child_nodes(node))
-
-
-def _collect(node: ast.AST, numbers: list[float], elsewhere: list[ast.AST]) -> None:
-    children = list(node.values) if isinstance(node, ast.Dict) else list(node.elts)  # type: ignore[attr-defined]
-    nested_ok = not isinstance(node, ast.Dict) or _columnar(node)
-    for child in children:
-        if _is_number(child):
-            numbers.append(_number_value(child))
-        elif nested_ok and (isinstance(child, _SEQUENCES) or (isinstance(child, ast.Dict) and _columnar(child))):
-            _collect(child, numbers, elsewhere)
-        else:
-            elsewhere.append(child)
-
-
-def _columnar(node: ast.Dict) -> bool:
-    values = node.values
-    if values and all(_is_number(v) for v in values):
-        return True
-    lengths = {len(v.elts) for v in values if isinstance(v, _SEQUENCES)}
-    return len(values) >= 2 and len(lengths) == 1 and all(isinstance(v, _SEQUENCES) for v in values)
-
-
-def _is_number(node: ast.AST) -> bool:
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        node = node.operand
-    return isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool)
-
-
-def _number_value(node: ast.AST) -> float:
-    if isinstance(node, ast.UnaryOp):
-        value = _number_value(node.operand)
-        return -value if isinstance(node.op, ast.USub) else value
-    return float(node.value)  # type: ignore[attr-defined]
-
-
-def _evenly_spaced(numbers: Sequence[float]) -> bool:
-    """A grid as `range` or `linspace` gives, also with open ends (age bins 0, 5, ..., 90, 120): not data."""
-    if len(numbers) < 5:
-        return False
-    inner = numbers[1:-1]
-    step = inner[1] - inner[0]
-    return step != 0 and all(abs((b - a) - step) <= 1e-9 * max(1.0, abs(step)) for a, b in zip(inner, inner[1:]))
-
-
-_STRING_TOKENS = {tokenize.STRING} | ({tokenize.FSTRING_MIDDLE} if hasattr(tokenize, "FSTRING_MIDDLE") else set())
-
-
-def _strings_and_comments(code: str) -> Iterator[tuple[int, list[str], str, bool]]:
-    """(first line, lines of text, what, written on one line) for each string and each block of comment lines."""
-    comments: list[str] = []
-    comment_start = last_comment = 0
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(code).readline):
-            if tok.type == tokenize.COMMENT:
-                if comments and tok.start[0] != last_comment + 1:
-                    yield comment_start, comments, "comments", False
-                    comments = []
-                if not comments:
-                    comment_start = tok.start[0]
-                comments.append(tok.string[1:].strip())
-                last_comment = tok.start[0]
-            elif tok.type in _STRING_TOKENS:
-                value = _string_value(tok.string) if tok.type == tokenize.STRING else tok.string
-                yield tok.start[0], value.split("\n"), "string", tok.start[0] == tok.end[0]
-    except (tokenize.TokenError, SyntaxError):
-        pass
-    if comments:
-        yield comment_start, comments, "comments", False
-
-
-def _string_value(literal: str) -> str:
-    try:
-        value = ast.literal_eval(literal)
-    except (ValueError, SyntaxError):
-        body = re.sub(r"^[A-Za-z]*", "", literal)
-        quote = body[:3] if body[:3] in ('"""', "'''") else body[:1]
-        return body[len(quote):len(body) - len(quote)].replace("\\t", "\t").replace("\\n", "\n")
-    return value.decode("latin-1") if isinstance(value, bytes) else str(value)
-
-
 # --- writing -------------------------------------------------------------------------------------------
 
 
@@ -755,17 +617,93 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+_JOURNAL = ".strip-journal.json"
+
+
+def _journal_of(path: Path) -> Path:
+    return path.with_name(f".{path.name}{_JOURNAL}")
+
+
 def _write_files_atomically(files: Sequence[tuple[Path, bytes]]) -> None:
-    """Each file appears whole or not at all; all are written in full before any is put in place."""
+    """Put all files in place together: after an error, or a kill and the next strip, the old set or the new one.
+
+    The new contents go to temp files and the old ones to backup copies, listed in a journal beside the first file;
+    only then are the temps renamed onto the targets. The journal's removal is the commit; until then an error rolls
+    back at once and a kill is rolled back by `recover_interrupted_write` (run by every strip of that destination).
+    """
+    first = files[0][0]
     try:
-        with ExitStack() as stack:
-            for path, data in files:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with open(stack.enter_context(atomic_path(path)), "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
+        for path, _ in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        recover_interrupted_write(first)
+        steps = [(path, _temp_beside(path, ".tmp"), _temp_beside(path, ".old") if path.exists() else None)
+                 for path, _ in files]
+        journal = _journal_of(first)
+        try:
+            write_bytes(journal, json.dumps([[str(p) if p else None for p in step] for step in steps]).encode("utf-8"))
+            for (path, temp, backup), (_, data) in zip(steps, files, strict=True):
+                _write_synced(temp, data)
+                if backup is not None:
+                    _write_synced(backup, read_bytes(path))
+            for path, temp, _ in steps:
+                replace_with_retry(temp, path)
+        except BaseException:
+            _roll_back(steps, journal)
+            raise
+        journal.unlink()
+        for _, _, backup in steps:
+            if backup is not None:
+                backup.unlink(missing_ok=True)
     except OSError as exc:
-        raise UserError(f"Cannot write {exc.filename or files[0][0].parent}: {exc.strerror or exc}. Choose a folder you can write to.") from None
+        raise UserError(f"Cannot write {exc.filename or first.parent}: {exc.strerror or exc}. "
+                        "Choose a folder you can write to.") from None
 
 
+def _temp_beside(path: Path, suffix: str) -> Path:
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    return Path(name)
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _roll_back(steps: Sequence[tuple[Path, Path, Path | None]], journal: Path) -> None:
+    """Each target back to its backup (or gone when it was new), then the temps, backups and journal removed."""
+    for path, temp, backup in steps:
+        moved_in = not temp.exists()  # temps are renamed only after every temp and backup is written in full
+        if moved_in and backup is not None and backup.exists():
+            replace_with_retry(backup, path)
+        elif moved_in and backup is None and path.exists():
+            path.unlink()
+        temp.unlink(missing_ok=True)
+        if backup is not None:
+            backup.unlink(missing_ok=True)
+    journal.unlink(missing_ok=True)
+
+
+def _recover_before_reading(src: Path) -> None:
+    """A notebook stripped in place by a run that was killed is rolled back before it is read again."""
+    try:
+        recover_interrupted_write(src)
+    except OSError as exc:
+        raise UserError(f"An interrupted strip of {src} cannot be rolled back: {exc.strerror or exc}. "
+                        "Check that the folder is writable and try again.") from None
+
+
+def recover_interrupted_write(path: str | os.PathLike[str]) -> bool:
+    """Roll back a strip to `path` that was killed half-way (its journal is still there); True when one was found."""
+    journal = _journal_of(Path(path))
+    try:
+        steps = [(Path(a), Path(b), Path(c) if c else None) for a, b, c in json.loads(journal.read_text("utf-8"))]
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError, TypeError) as exc:
+        raise UserError(f"An interrupted strip left {journal}, which cannot be read ({exc}). Check that {path} and "
+                        f"its script are the versions you want, then delete {journal.name}.") from None
+    _roll_back(steps, journal)
+    return True
