@@ -45,8 +45,12 @@ BACKGROUND_SHEETS = {
 _ID_LETTER = {"table": "t", "model": "m", "figure": "g", "syntax": "s", "file": "f"}
 _OPTIONAL_TYPES: dict[str, type | tuple[type, ...]] = {
     "background": bool, "background_for": (str, type(None)), "explanation": (str, type(None)), "exported": list,
-    "rules_compliant": bool, "findings": list, "counts": dict, "description": str,
+    "rules_compliant": bool, "findings": list, "counts": dict, "description": str, "source": (str, type(None)),
+    "unit": (str, type(None)), "weighted": bool, "rules_origin": str, "rules_fingerprint": str,
+    "rules_settings": dict, "added_at": str,
 }
+MAX_ID = 64
+_ID_CHARS = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 
 class BasketError(UserError):
@@ -254,7 +258,7 @@ class Basket:
             manifest.items = [d for d in manifest.items if d not in gone]
             self._write(manifest)
         for d in gone:
-            shutil.rmtree(self.folder / ITEMS / d["id"], ignore_errors=True)
+            shutil.rmtree(self._item_folder(d["id"]), ignore_errors=True)
 
     def set_explanation(self, item_id: str, text: str | None) -> Item:
         """Why this output has no disclosure risk; empty text removes the explanation."""
@@ -356,10 +360,18 @@ class Basket:
                 manifest.next_number = number
                 return item_id
 
+    def _item_folder(self, item_id: str) -> Path:
+        """The folder of one item, refused unless it is a direct child of the items folder (checked before deletes)."""
+        problem = id_problem(item_id)
+        folder = self.folder / ITEMS / item_id
+        if problem or folder.resolve().parent != (self.folder / ITEMS).resolve():
+            raise self._corrupt(f"the item id {item_id!r} {problem or 'points outside the items folder'}")
+        return folder
+
     def _item(self, d: Mapping[str, Any]) -> Item:
         try:
             return Item.from_dict(d)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise self._corrupt(f"item {d.get('id', '?')!r} cannot be read ({type(exc).__name__}: {exc})") from None
 
     def _find(self, manifest: _Manifest, item_id: str) -> dict[str, Any]:
@@ -401,12 +413,18 @@ class Basket:
             for key, kind in (("id", str), ("title", str), ("kind", str), ("status", str), ("files", list)):
                 if not isinstance(d.get(key), kind):
                     raise self._corrupt(f"entry {i} of \"items\" has no valid {key!r}")
+            problem = id_problem(d["id"])
+            if problem:
+                raise self._corrupt(f"entry {i} of \"items\" has the id {d['id']!r}, which {problem}")
             for key, allowed in (("kind", ITEM_KINDS), ("status", STATUSES)):
                 if d[key] not in allowed:
                     raise self._corrupt(f"item {d['id']!r} has an unknown {key} {d[key]!r} ({', '.join(allowed)} expected)")
             for key, types in _OPTIONAL_TYPES.items():
                 if key in d and not isinstance(d[key], types):
                     raise self._corrupt(f"item {d['id']!r} has an invalid {key!r} ({d[key]!r})")
+            for key in ("findings", "exported"):
+                if not all(isinstance(x, dict) for x in d.get(key, [])):
+                    raise self._corrupt(f"item {d['id']!r} has an entry in {key!r} that is not an object")
             counts = d.get("counts", {})
             if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
                        for k, v in counts.items() if not (k == "observations" and v is None)):
@@ -416,9 +434,9 @@ class Basket:
                 raise self._corrupt(f"item {d['id']!r} has status {d['status']!r} but a finding that says {worst!r}")
             if not all(isinstance(f, str) and _inside(f) for f in d["files"]):
                 raise self._corrupt(f"item {d['id']!r} names a file outside the basket folder")
-            if d["id"] in seen:
+            if d["id"].lower() in seen:  # Windows: ids differing only in case share one folder
                 raise self._corrupt(f"the item id {d['id']!r} appears twice")
-            seen.add(d["id"])
+            seen.add(d["id"].lower())
         next_number = doc.get("next_number", len(doc["items"]) + 1)
         if not isinstance(next_number, int) or isinstance(next_number, bool) or next_number < 1:
             raise self._corrupt('"next_number" is not a positive whole number')
@@ -639,6 +657,19 @@ def _safe_filename(name: str) -> str:
     if clean.split(".")[0].upper() in WINDOWS_RESERVED:
         clean = "_" + clean
     return clean[:120]
+
+
+def id_problem(item_id: Any) -> str | None:
+    """Why `item_id` cannot name an item folder on any system (None when it can): ids become folder names."""
+    if not isinstance(item_id, str) or not item_id:
+        return "is empty"
+    if len(item_id) > MAX_ID:
+        return f"is longer than {MAX_ID} characters"
+    if not _ID_CHARS.fullmatch(item_id):
+        return "holds characters other than letters, digits, '-' and '_' (such as '.', '/', '\\' or ':')"
+    if item_id.upper() in WINDOWS_RESERVED:
+        return "is a name Windows reserves for a device"
+    return None
 
 
 def _slug(text: str, limit: int) -> str:
