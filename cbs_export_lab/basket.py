@@ -51,6 +51,7 @@ _OPTIONAL_TYPES: dict[str, type | tuple[type, ...]] = {
 }
 MAX_ID = 64
 _ID_CHARS = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+_OUR_ITEM_FOLDER = re.compile(r"[tmgsf]\d{2,}-[a-z0-9-]+")
 
 
 class BasketError(UserError):
@@ -141,9 +142,20 @@ class Basket:
                 f"The basket folder {self.folder} cannot be created or used: {exc.strerror or exc}. "
                 "Choose a folder you can write to (the `basket` setting) and try again."
             ) from None
+        self._recover()
 
     def __repr__(self) -> str:
         return f"Basket({str(self.folder)!r})"
+
+    def _recover(self) -> None:
+        """Finish an export or add that a crash interrupted (see journal.py); a damaged manifest is left alone."""
+        from .journal import recover
+
+        try:
+            recover(self)
+            self.tidy()
+        except (BasketError, OSError):
+            pass
 
     @property
     def manifest_path(self) -> Path:
@@ -269,15 +281,59 @@ class Basket:
         """Record that these items went into `zip_path` (its exportmap subfolder and name are kept)."""
         self.mark_exported_zips({Path(zip_path): list(item_ids)}, at)
 
-    def mark_exported_zips(self, zips: Mapping[Path, Iterable[str]], at: datetime | str | None = None) -> None:
-        """Record a whole export in one manifest write: every zip's items are marked, or none are."""
+    def mark_exported_zips(
+        self, zips: Mapping[Path, Iterable[str]], at: datetime | str | None = None, *, only_new: bool = False
+    ) -> None:
+        """Record a whole export in one manifest write: every zip's items are marked, or none are.
+
+        `only_new` (reconciling an export journal): items already recorded for that zip and items no longer in
+        the basket are skipped, so reconciling twice records once.
+        """
         when = at.isoformat(timespec="seconds") if isinstance(at, datetime) else at or _now()
         with self._locked() as manifest:
+            ids = {d["id"] for d in manifest.items}
             for zip_path, item_ids in zips.items():
                 record = {"zip": Path(zip_path).name, "folder": Path(zip_path).parent.name, "at": when}
                 for item_id in item_ids:
-                    self._find(manifest, item_id).setdefault("exported", []).append(dict(record))
+                    if only_new and item_id not in ids:
+                        continue
+                    records = self._find(manifest, item_id).setdefault("exported", [])
+                    if not (only_new and any((r.get("zip"), r.get("folder")) == (record["zip"], record["folder"])
+                                             for r in records)):
+                        records.append(dict(record))
             self._write(manifest)
+
+    def tidy(self) -> list[Path]:
+        """Remove what a crashed add or remove left: item folders the manifest does not name, temp manifests.
+
+        Only names this basket writes are touched, and only under the lock (without waiting for it: a busy
+        basket is tidied at a later open). Returns what was removed.
+        """
+        from filelock import FileLock, Timeout
+
+        if not self._leftovers(self._read()):
+            return []
+        lock = FileLock(str(self.folder / LOCK), timeout=0)
+        try:
+            lock.acquire()
+        except (Timeout, OSError):
+            return []
+        try:
+            gone = self._leftovers(self._read())
+            for path in gone:
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+        finally:
+            lock.release()
+        return gone
+
+    def _leftovers(self, manifest: _Manifest) -> list[Path]:
+        known = {d["id"].lower() for d in manifest.items}
+        folders = [p for p in (self.folder / ITEMS).iterdir()
+                   if p.is_dir() and _OUR_ITEM_FOLDER.fullmatch(p.name) and p.name.lower() not in known]
+        return folders + sorted(self.folder.glob(f".{MANIFEST}.*.tmp"))
 
     # -- internals -----------------------------------------------------------------------------------------
 
