@@ -152,11 +152,11 @@ def test_zips_in_place_but_not_recorded_are_recorded_at_the_next_open(template, 
     def crash(*args, **kwargs):
         raise SystemExit("power cut")  # stands for a kill: the journal stays, the zips are in place
 
-    monkeypatch.setattr(Basket, "mark_exported_zips", crash)
-    monkeypatch.setattr(em, "_take_back", lambda plan, written, stuck_partials=(): [])
-    with pytest.raises(SystemExit):
-        em.prepare_export(Basket(basket_folder), exportmap)
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:
+        patch.setattr(Basket, "mark_exported_zips", crash)
+        patch.setattr(em, "_take_back", lambda plan, written, stuck_partials=(): [])
+        with pytest.raises(SystemExit):
+            em.prepare_export(Basket(basket_folder), exportmap)
     assert len(sorted(exportmap.rglob("*.zip"))) == 2 and journal.journal_path(basket_folder).exists()
     assert all(i.exported for i in Basket(basket_folder).items)  # the open reconciled
     assert em.prepare_export(Basket(basket_folder), exportmap).zips == []
@@ -166,11 +166,11 @@ def test_zips_in_place_but_not_recorded_are_recorded_at_the_next_open(template, 
 def test_the_plan_of_a_long_open_basket_does_not_offer_them_again(template, tmp_path, monkeypatch):
     basket_folder, exportmap = fresh(template, tmp_path / "run")
     basket = Basket(basket_folder)
-    monkeypatch.setattr(Basket, "mark_exported_zips", lambda *a, **k: (_ for _ in ()).throw(SystemExit()))
-    monkeypatch.setattr(em, "_take_back", lambda plan, written, stuck_partials=(): [])
-    with pytest.raises(SystemExit):
-        em.prepare_export(basket, exportmap)
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:
+        patch.setattr(Basket, "mark_exported_zips", lambda *a, **k: (_ for _ in ()).throw(SystemExit()))
+        patch.setattr(em, "_take_back", lambda plan, written, stuck_partials=(): [])
+        with pytest.raises(SystemExit):
+            em.prepare_export(basket, exportmap)
     assert em.plan_export(basket, exportmap).zips == []
 
 
@@ -222,16 +222,16 @@ def test_a_roll_back_that_cannot_delete_says_so_and_keeps_a_consistent_record(te
     def manifest_busy(self, zips, at=None, **kwargs):
         raise em.UserError("The basket manifest cannot be written: Access is denied.")
 
-    monkeypatch.setattr(Path, "unlink", held_open)
-    monkeypatch.setattr(Basket, "mark_exported_zips", manifest_busy)
-    with pytest.raises(UserError) as info:
-        em.prepare_export(Basket(basket_folder), exportmap)
-    message = str(info.value)
-    assert "could not be removed again" in message and "nothing is sent twice" in message
-    assert "being used" in message and len(sorted(exportmap.rglob("*.zip"))) == 2
-    monkeypatch.setattr(Basket, "mark_exported_zips", real_mark)
-    em.prepare_export(Basket(basket_folder), exportmap)  # reconciles first: the zips in place are recorded
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:
+        patch.setattr(Path, "unlink", held_open)
+        patch.setattr(Basket, "mark_exported_zips", manifest_busy)
+        with pytest.raises(UserError) as info:
+            em.prepare_export(Basket(basket_folder), exportmap)
+        message = str(info.value)
+        assert "could not be removed again" in message and "nothing is sent twice" in message
+        assert "being used" in message and len(sorted(exportmap.rglob("*.zip"))) == 2
+        patch.setattr(Basket, "mark_exported_zips", real_mark)
+        em.prepare_export(Basket(basket_folder), exportmap)  # reconciles first: the zips in place are recorded
     assert audit(basket_folder, exportmap) == CLEAN
 
 
@@ -252,11 +252,11 @@ def test_a_rename_failure_whose_roll_back_cannot_delete_is_no_raw_permission_err
             raise PermissionError(13, "Access is denied", str(self))
         return real_unlink(self, missing_ok=missing_ok)
 
-    monkeypatch.setattr(em, "replace_with_retry", second_fails)
-    monkeypatch.setattr(Path, "unlink", held_open)
-    with pytest.raises(UserError, match="could not be removed again"):
-        em.prepare_export(Basket(basket_folder), exportmap)
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:
+        patch.setattr(em, "replace_with_retry", second_fails)
+        patch.setattr(Path, "unlink", held_open)
+        with pytest.raises(UserError, match="could not be removed again"):
+            em.prepare_export(Basket(basket_folder), exportmap)
     assert renamed[0].exists() and not list(exportmap.rglob("*.partial"))
     em.prepare_export(Basket(basket_folder), exportmap)
     assert audit(basket_folder, exportmap) == CLEAN
