@@ -677,13 +677,12 @@ def read_table_file(path: str | os.PathLike[str], sheet: str | None = None) -> A
         raise UserError(f"{path} does not exist. Give the path of the table file to check.")
     try:
         if suffix == ".csv":
-            with open(path, encoding="utf-8-sig", newline="") as fh:
-                sample = fh.read(64 * 1024)
+            encoding, sample = _csv_sample(path)
             try:
                 sep = csv.Sniffer().sniff(sample, delimiters=CSV_DELIMITERS).delimiter
             except csv.Error:
                 sep = ","
-            frame = pd.read_csv(path, sep=sep, decimal="," if sep == ";" else ".", encoding="utf-8-sig")
+            frame = pd.read_csv(path, sep=sep, decimal="," if sep == ";" else ".", encoding=encoding)
         elif suffix == ".xlsx":
             frame = pd.read_excel(path, sheet_name=sheet or 0, engine="openpyxl")
         else:
@@ -699,20 +698,43 @@ def read_table_file(path: str | os.PathLike[str], sheet: str | None = None) -> A
     return frame.set_index(labels) if labels else frame
 
 
+def _csv_sample(path: Path) -> tuple[str, str]:
+    """The encoding of a csv file and its first 64 KiB as text: UTF-8 (with or without a byte-order mark), else
+    cp1252, which Dutch Excel writes by default ("Opslaan als CSV")."""
+    import codecs
+
+    with open(path, "rb") as fh:
+        head = fh.read(64 * 1024)
+    try:
+        return "utf-8-sig", codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return "cp1252", head.decode("cp1252", errors="replace")
+
+
 def _copy_file(src: Path, folder: Path) -> Path:
     dst = folder / _safe_filename(src.name)
     shutil.copy2(src, dst)
     return dst
 
 
-WINDOWS_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))})
+WINDOWS_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "CLOCK$",
+                              *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))})
 
 
-def _safe_filename(name: str) -> str:
-    clean = re.sub(r'[<>:"/\\|?*\x00-\x1f]', "_", name).rstrip(". ") or "file"
-    if clean.split(".")[0].upper() in WINDOWS_RESERVED:
+def _safe_filename(name: str, fallback: str = "file", limit: int = 120) -> str:
+    """The one rule for every file name we write: valid on Windows, whatever the name came from.
+
+    No path separators or characters Windows refuses, no trailing dot or space, at most `limit` characters, and
+    never a device name: Windows ignores trailing spaces and everything after the first dot and reads superscript
+    digits as digits, so `con .txt`, `nul.tar.gz`, `COM\u00b9.csv` and `CONIN$.txt` all name devices.
+    """
+    clean = re.sub(r'[<>:"/\\|?*\x00-\x1f\x7f]', "_", name).strip()[:limit].rstrip(". ")
+    if not clean:
+        return fallback
+    device = unicodedata.normalize("NFKD", clean.split(".")[0]).rstrip(" ").upper()
+    if device in WINDOWS_RESERVED:
         clean = "_" + clean
-    return clean[:120]
+    return clean
 
 
 def id_problem(item_id: Any) -> str | None:

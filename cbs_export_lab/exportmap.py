@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from .atomic import replace_with_retry
-from .basket import WINDOWS_RESERVED, Basket, Item
+from .basket import Basket, Item, _safe_filename
 from .errors import UserError
 from .journal import (
     EXPORT_LOCK,
@@ -147,9 +147,7 @@ def safe_name(text: str, fallback: str = "output", limit: int = 60) -> str:
     """ASCII, valid on Windows and without path separators: accents dropped, other characters become '_'."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     cleaned = _UNSAFE.sub("_", ascii_text).strip(" ._")[:limit].strip(" ._")
-    if cleaned.split(".")[0].upper() in WINDOWS_RESERVED:
-        cleaned = "_" + cleaned
-    return cleaned or fallback
+    return _safe_filename(cleaned, fallback, limit)
 
 
 def _project_part(project: str | None) -> str:
