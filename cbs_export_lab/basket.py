@@ -196,6 +196,8 @@ class Basket:
         from .settings import active_rules
 
         title = _clean_title(title)
+        _plain_text(description, "description")
+        _plain_text(explanation, "explanation")
         background = background or background_for is not None
         rules = active_rules()
         file = _existing_file(obj)
@@ -274,7 +276,7 @@ class Basket:
 
     def set_explanation(self, item_id: str, text: str | None) -> Item:
         """Why this output has no disclosure risk; empty text removes the explanation."""
-        text = text.strip() if isinstance(text, str) else None
+        text = _plain_text(text, "explanation").strip() if isinstance(text, str) else None
         return self._update(item_id, lambda d: d.update(explanation=text or None))
 
     def mark_exported(self, item_ids: Iterable[str], zip_path: str | os.PathLike[str], at: datetime | str | None = None) -> None:
@@ -759,7 +761,15 @@ def _slug(text: str, limit: int) -> str:
 def _clean_title(title: Any) -> str:
     if not isinstance(title, str) or not title.strip():
         raise UserError("Every basket item needs a title: give a short non-empty text, e.g. \"Inkomen per gemeente\".")
-    return title.strip()
+    return _plain_text(title, "title").strip()
+
+
+def _plain_text(text: Any, what: str) -> Any:
+    """Text that can be stored: a lone surrogate (half an emoji from a broken copy-paste) or a NUL cannot."""
+    if isinstance(text, str) and any("\ud800" <= c <= "\udfff" or c == "\x00" for c in text):
+        raise UserError(f"The {what} holds a broken character (half of an emoji or a NUL, e.g. from a copy-paste). "
+                        f"Type the {what} again.")
+    return text
 
 
 def _unique_title(title: str, taken: set[str]) -> str:

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from cbs_export_lab.basket import BasketError, id_problem
+from cbs_export_lab.errors import UserError
 
 
 @pytest.fixture
@@ -77,3 +78,15 @@ def test_a_finding_without_its_fields_is_a_clear_message(two_items):
 def test_generated_ids_are_valid(two_items):
     _, first, second = two_items
     assert id_problem(first.id) is None and id_problem(second.id) is None
+
+
+@pytest.mark.parametrize("field", ["title", "description", "explanation"])
+def test_a_broken_character_in_a_text_is_a_clear_message(basket, field):
+    table = pd.DataFrame({"n": [30, 40]}, index=["a", "b"])
+    texts = {"title": "Tabel", field: "Tabel \ud83d kapot"}
+    with pytest.raises(UserError, match="broken character"):
+        basket.add(table, texts.pop("title"), **texts)
+    item = basket.add(table, "Heel")
+    with pytest.raises(UserError, match="broken character"):
+        basket.set_explanation(item.id, "x\x00y")
+    assert [i.title for i in basket.items] == ["Heel"]
