@@ -29,6 +29,8 @@ from .journal import (
     WRITING,
     JournalZip,
     clear_journal,
+    journal_path,
+    read_journal,
     reconcile,
     recover,
     take_back,
@@ -391,6 +393,15 @@ def _finish_earlier_export(basket: Basket) -> None:
             f"({exc.strerror or exc}). Nothing new was exported, so nothing is sent twice. Close programs that may "
             "hold files of the basket or the exportmap open, then prepare the export again."
         ) from None
+    left = read_journal(basket.folder)
+    if left is not None and left[1]:
+        names = ", ".join(z.target for z in left[1])
+        raise UserError(
+            f"An earlier export of the basket {basket.folder} stopped halfway, and its files ({names}) cannot be "
+            "checked or removed now: the exportmap is out of reach or another program holds them open. Nothing "
+            "new was exported, so nothing is sent twice. Reconnect the drive or close that program, then prepare "
+            f"the export again; if that exportmap is gone for good, delete {journal_path(basket.folder)}."
+        )
 
 
 def _take_back(

@@ -129,15 +129,18 @@ def reconcile(basket: Any) -> list[Path]:
     present: dict[Path, list[str]] = {}
     stuck: list[JournalZip] = []
     for z in zips:
+        target = Path(z.target)
+        if not target.parent.is_dir():  # the exportmap is not reachable now (a network drive): ask again later
+            stuck.append(z)
+            continue
         if take_back([Path(z.partial)]):
             stuck.append(JournalZip(z.target, z.partial, ()))
-        target = Path(z.target)
-        if state == RENAMING and z.sha256 and target.is_file() and file_sha256(target) == z.sha256:
+        if z.sha256 and target.is_file() and file_sha256(target) == z.sha256:  # a checksum: it was complete
             present[target] = list(z.items)
     if present:
         basket.mark_exported_zips(present, only_new=True)
-    if stuck:  # temporary files held open: named again, so the next open removes them
-        write_journal(basket.folder, WRITING, stuck, "")
+    if stuck:  # temporary files held open or an exportmap out of reach: named again for the next open
+        write_journal(basket.folder, state, stuck, "")
     else:
         clear_journal(basket.folder)
     return list(present)

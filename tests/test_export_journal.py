@@ -274,3 +274,19 @@ def test_leftovers_of_a_crashed_add_are_removed_at_the_next_open_only_when_ours(
     Basket(basket_folder)
     assert not orphan.exists() and not stale.exists() and mine.is_dir()
     assert [i.title for i in Basket(basket_folder).items] == list(TITLES)
+
+
+def test_an_exportmap_out_of_reach_keeps_the_journal_and_blocks_a_new_export(template, tmp_path):
+    basket_folder, exportmap = fresh(template, tmp_path / "run")
+    drive = tmp_path / "network" / em.VOORAF
+    zip_path = drive / "earlier.zip"
+    entry = journal.JournalZip(str(zip_path), str(zip_path) + ".partial", ("t01-leeftijd",), "0" * 64)
+    journal.write_journal(basket_folder, journal.RENAMING, [entry], "")
+    Basket(basket_folder)
+    assert journal.journal_path(basket_folder).exists()
+    with pytest.raises(UserError, match="out of reach.*nothing is sent twice"):
+        em.prepare_export(Basket(basket_folder), exportmap)
+    assert not list(exportmap.rglob("*.zip"))
+    drive.mkdir(parents=True)  # the drive is back, without the zip: the journal is forgotten
+    assert len(em.prepare_export(Basket(basket_folder), exportmap).zips) == 2
+    assert audit(basket_folder, exportmap) == CLEAN
