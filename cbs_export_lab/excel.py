@@ -150,12 +150,14 @@ def as_text(workbook: Any) -> Any:
     cells are stored as strings with Excel's quote prefix; numbers (negative ones too) are left as they are.
     """
     for ws in workbook.worksheets:
-        for row in ws.iter_rows():
-            for cell in row:
-                value = cell.value
-                if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-                    cell.data_type = "s"
-                    cell.quotePrefix = True
+        # the cells that exist (openpyxl's own store): walking every row and column would create the empty ones
+        stored = getattr(ws, "_cells", None)
+        cells = stored.values() if isinstance(stored, dict) else (c for row in ws.iter_rows() for c in row)
+        for cell in cells:
+            value = cell.value
+            if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+                cell.data_type = "s"
+                cell.quotePrefix = True
     return workbook
 
 
