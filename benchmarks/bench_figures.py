@@ -1,6 +1,6 @@
 """What the figure checks cost: the import hook, the recording wrapper around `Axes.hist`, and `check` itself.
 
-- running the body of cbs_export_lab/figures.py (what `import cbs_export_lab` pays for the hook; compiled
+- running the body of cbs_export_lab/hooks.py (what `import cbs_export_lab` pays for the hook; compiled
   once, so the figure is the cost with bytecode cached);
 - `ax.hist` through the wrapper against the unwrapped method, same data, interleaved (ratio in one run);
 - `cel.check` of a 2x2 figure (histogram, bars, box plot, heatmap), of a line of 200,000 points and of a
@@ -26,7 +26,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 
 import cbs_export_lab as cel  # noqa: E402
-from cbs_export_lab import demo, figures  # noqa: E402
+from cbs_export_lab import demo, figures, hooks  # noqa: E402
 
 
 def timed(fn) -> float:
@@ -36,9 +36,9 @@ def timed(fn) -> float:
 
 
 def module_body() -> float:
-    source = Path(figures.__file__).read_text(encoding="utf-8")
-    code = compile(source, figures.__file__, "exec")
-    return timed(lambda: exec(code, {"__name__": "cbs_export_lab._bench_figures", "__package__": "cbs_export_lab"}))
+    source = Path(hooks.__file__).read_text(encoding="utf-8")
+    code = compile(source, hooks.__file__, "exec")
+    return timed(lambda: exec(code, {"__name__": "cbs_export_lab._bench_hooks", "__package__": "cbs_export_lab"}))
 
 
 def hist_pair(values: np.ndarray) -> tuple[float, float]:
@@ -79,7 +79,7 @@ def main(repeat: int = 9) -> None:
         image.append(timed(lambda: cel.check(image_fig)))
     ms = lambda xs: f"{statistics.median(xs) * 1000:8.1f} ms"  # noqa: E731
     print(f"median of {repeat} interleaved runs")
-    print(f"{'figures.py module body (import hook)':46} {ms(body)}")
+    print(f"{'hooks.py module body (import hook)':46} {ms(body)}")
     print(f"{'ax.hist, 1,000,000 values, unwrapped':46} {ms(plain)}")
     print(f"{'ax.hist, 1,000,000 values, wrapped':46} {ms(wrapped)}")
     print(f"{'  ratio wrapped / unwrapped':46} {statistics.median(wrapped) / statistics.median(plain):8.2f}")

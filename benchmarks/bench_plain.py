@@ -19,7 +19,8 @@ import pandas as pd
 
 import cbs_export_lab as cel
 from cbs_export_lab import demo
-from cbs_export_lab.plain import as_plain_table, recover
+from cbs_export_lab.checks.plain import as_plain_table
+from cbs_export_lab.checks.recover import recover
 
 
 def timed(fn) -> tuple[float, float]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from . import figures as _figures  # noqa: F401 - installs the cheap matplotlib hooks, see figures.install_hooks
+from . import hooks as _hooks  # noqa: F401 - installs the cheap matplotlib hooks, see hooks.install_hooks
 
 __version__ = "0.1.0"
 
@@ -37,6 +37,9 @@ _PUBLIC = {
     "StripReport": "strip",
 }
 
+# Submodules reached as attributes (`cel.figures.safe_hist(ax, x)`), imported on first use like the names above.
+_SUBMODULES = frozenset({"figures"})
+
 __all__ = sorted(_PUBLIC)
 
 # Bound now: importing the submodule `check` later (any module does) would otherwise shadow the function.
@@ -44,6 +47,8 @@ from .check import check  # noqa: E402, F401
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return import_module(f".{name}", __name__)
     module = _PUBLIC.get(name)
     if module is None:
         raise AttributeError(f"module 'cbs_export_lab' has no attribute {name!r}")
@@ -53,7 +58,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_PUBLIC))
+    return sorted(set(globals()) | set(_PUBLIC) | _SUBMODULES)
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -2,7 +2,8 @@
 
 The folder is the single source of truth shared by the kernel, the server and the CLI, so every read goes
 to disk and every write takes a file lock, re-reads the manifest, applies one change and replaces the
-manifest atomically. Readers never need the lock: they see the old manifest or the new one.
+manifest atomically. Readers never need the lock: they see the old manifest or the new one. What an item
+folder holds is decided by `intake`; ids and titles come from `names`.
 """
 from __future__ import annotations
 
@@ -10,21 +11,21 @@ import json
 import os
 import re
 import shutil
-import unicodedata
 import warnings
-import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
 from .atomic import read_bytes, write_bytes
-from .errors import UserError
-from .rules import Rules
 from .codes import ITEM_KINDS
-from .results import STATUSES, CheckResult, Counts, Finding, never_exportable, overall_status
+from .errors import UserError
+from .intake import TEXT_FILES, notebook_intake, take
+from .names import clean_title, id_problem, is_inside, plain_text, slug, unique_title
+from .results import STATUSES, CheckResult, Counts, Finding, never_exportable
+from .rules import Rules
 
 MANIFEST = "manifest.json"
 LOCK = ".lock"
@@ -33,9 +34,6 @@ FORMAT = "cbs_export_lab basket"
 VERSION = 1
 LOCK_TIMEOUT = 60.0
 BACKGROUND_SUFFIX = " - achtergrondinformatie (niet vrijgeven)"
-TABLE_FILES = (".csv", ".xlsx", ".parquet")
-TEXT_FILES = (".py", ".r", ".rmd", ".qmd", ".sps", ".do", ".sas", ".sql", ".txt", ".md", ".log")
-NEVER_EXPORTABLE_ROWS = 1000  # enough to see why; no full copy of unit records (Excel stops at 1,048,576 rows)
 BACKGROUND_SHEETS = {
     "units": "eenheden per cel / units per cell", "rows": "records per cel / records per cell",
     "largest_share": "aandeel van de grootste bijdrager / share of the largest contributor",
@@ -49,8 +47,6 @@ _OPTIONAL_TYPES: dict[str, type | tuple[type, ...]] = {
     "unit": (str, type(None)), "weighted": bool, "rules_origin": str, "rules_fingerprint": str,
     "rules_settings": dict, "added_at": str,
 }
-MAX_ID = 64
-_ID_CHARS = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _OUR_ITEM_FOLDER = re.compile(r"[tmgsf]\d{2,}-[a-z0-9-]+")
 
 
@@ -192,34 +188,15 @@ class Basket:
         exportable and warned about. A path to an existing file is copied as it is (status review).
         `background_for` makes the item background information (never released) for that output.
         """
-        from .check import check
         from .settings import active_rules
 
-        title = _clean_title(title)
-        _plain_text(description, "description")
-        _plain_text(explanation, "explanation")
+        title = clean_title(title)
+        plain_text(description, "description")
+        plain_text(explanation, "explanation")
         background = background or background_for is not None
         rules = active_rules()
-        file = _existing_file(obj)
-        if file is not None:
-            result = _check_file(file, rules)
-            render: Callable[[Path, str, str], list[Path]] = lambda folder, stem, t: [_copy_file(file, folder)]
-            kind = "file"
-        else:
-            if isinstance(obj, (str, os.PathLike)):
-                raise UserError(
-                    f"{title!r} cannot be added: there is no file {str(obj)!r} (seen from the folder "
-                    f"{Path.cwd()}). Give the path of an existing file, or add the table, model or figure itself."
-                )
-            result = check(obj, data=data, unit=unit, weights=weights, rules=rules)
-            if result.kind not in ("table", "model", "figure"):
-                raise UserError(
-                    f"{title!r} cannot be added: a {type(obj).__module__}.{type(obj).__qualname__} is neither a "
-                    "checkable output (pandas table, statsmodels result, matplotlib figure) nor the path of an "
-                    "existing file. Add the table, model or figure itself, or save it to a file first."
-                )
-            kind = result.kind
-            render = _renderer(kind, obj, description, result, rules.compliant)
+        kind, result, render = take(obj, title, description=description, data=data, unit=unit, weights=weights,
+                                    rules=rules)
         stats = result.details.get("cell_stats")
         with_background = not background and kind == "table" and getattr(stats, "magnitude", False)
         with self._locked() as manifest:
@@ -241,24 +218,17 @@ class Basket:
     def add_notebook(self, path: str | os.PathLike[str], title: str) -> Item:
         """Add a stripped copy of a notebook (kind "syntax") with its scan findings; fail if the scan fails."""
         from .settings import active_rules
-        from .strip import strip_notebook
 
-        title = _clean_title(title)
+        title = clean_title(title)
         src = Path(path).expanduser()
         if not src.is_file():
             raise UserError(f"Notebook {src} does not exist. Give the path of an .ipynb file.")
         rules = active_rules()
-        reports = []
-
-        def render(folder: Path, stem: str, _title: str) -> list[Path]:
-            dst = folder / f"{stem}.ipynb"
-            reports.append(strip_notebook(src, dst, rules=rules))
-            return sorted(p for p in folder.iterdir() if p.is_file())
-
+        render, after_render = notebook_intake(src, rules)
         with self._locked() as manifest:
             item = self._store(manifest, "syntax", title, CheckResult(kind="syntax", rules_origin=rules.origin),
                                render, description="", explanation=None, background=False, background_for=None,
-                               rules=rules, after_render=lambda i: _apply_strip(i, reports[0], src.name))
+                               rules=rules, after_render=after_render)
         _warn_if_never_exportable(item)
         return item
 
@@ -276,7 +246,7 @@ class Basket:
 
     def set_explanation(self, item_id: str, text: str | None) -> Item:
         """Why this output has no disclosure risk; empty text removes the explanation."""
-        text = _plain_text(text, "explanation").strip() if isinstance(text, str) else None
+        text = plain_text(text, "explanation").strip() if isinstance(text, str) else None
         return self._update(item_id, lambda d: d.update(explanation=text or None))
 
     def mark_exported(self, item_ids: Iterable[str], zip_path: str | os.PathLike[str], at: datetime | str | None = None) -> None:
@@ -353,7 +323,7 @@ class Basket:
         after_render: Callable[[Item], None] | None = None, write: bool = True,
     ) -> Item:
         """Render one item into its own folder and append it to the manifest (written now unless `write` is False)."""
-        title = _unique_title(title, {d["title"] for d in manifest.items})
+        title = unique_title(title, {d["title"] for d in manifest.items})
         item_id = self._new_id(manifest, kind, title)
         folder = self.folder / ITEMS / item_id
         try:
@@ -412,7 +382,7 @@ class Basket:
         """A short Windows-valid id; numbers are never reused, and a folder left by a crashed add is skipped."""
         number = manifest.next_number
         while True:
-            item_id = f"{_ID_LETTER[kind]}{number:02d}-{_slug(title, 24)}"
+            item_id = f"{_ID_LETTER[kind]}{number:02d}-{slug(title, 24)}"
             number += 1
             if not (self.folder / ITEMS / item_id).exists():
                 manifest.next_number = number
@@ -490,7 +460,7 @@ class Basket:
             worst = _worst_severity(d.get("findings"))
             if STATUSES.index(d["status"]) < STATUSES.index(worst):
                 raise self._corrupt(f"item {d['id']!r} has status {d['status']!r} but a finding that says {worst!r}")
-            if not all(isinstance(f, str) and _inside(f) for f in d["files"]):
+            if not all(isinstance(f, str) and is_inside(f, self.folder) for f in d["files"]):
                 raise self._corrupt(f"item {d['id']!r} names a file outside the basket folder")
             if d["id"].lower() in seen:  # Windows: ids differing only in case share one folder
                 raise self._corrupt(f"the item id {d['id']!r} appears twice")
@@ -537,61 +507,6 @@ class Basket:
             lock.release()
 
 
-def _renderer(
-    kind: str, obj: Any, description: str, result: CheckResult, compliant: bool
-) -> Callable[[Path, str, str], list[Path]]:
-    """How to write the artefacts of a checked object into its item folder."""
-    if kind == "table":
-        def render(folder: Path, stem: str, title: str) -> list[Path]:
-            from .excel import write_sheet
-
-            frame = getattr(obj, "data", obj) if type(obj).__name__ == "Styler" else obj
-            about, rows = description, len(frame)
-            if result.never_exportable and rows > NEVER_EXPORTABLE_ROWS:
-                frame = frame.head(NEVER_EXPORTABLE_ROWS)
-                about = " ".join(filter(None, [description, (
-                    f"Only the first {NEVER_EXPORTABLE_ROWS:,} of {rows:,} rows are kept here: this output holds "
-                    "identifying data or unit records and can never be exported.")]))
-            marks = {s: [(r, c, f.message) for f in result.findings if f.severity == s for r, c in f.cells]
-                     for s in ("fail", "review")}
-            return [write_sheet(folder / f"{stem}.xlsx", frame, title=title, description=about,
-                                meta=_table_meta(result, compliant), marked_cells=marks["fail"],
-                                review_cells=marks["review"])]
-    elif kind == "model":
-        def render(folder: Path, stem: str, title: str) -> list[Path]:
-            from . import models
-
-            xlsx, txt = folder / f"{stem}.xlsx", folder / f"{stem}.txt"
-            models.write_excel(obj, xlsx, title=title, description=description)
-            models.write_text(obj, txt, title=title, description=description)
-            return [xlsx, txt]
-    else:
-        def render(folder: Path, stem: str, title: str) -> list[Path]:
-            from . import figures
-
-            png = folder / f"{stem}.png"
-            figures.save_png(figures.as_figure(obj), png)
-            return [png]
-    return render
-
-
-def _table_meta(result: CheckResult, compliant: bool) -> dict[str, Any]:
-    """The rows above a table that a checker reads first, labelled in Dutch and English like the form."""
-    from .excel import NO, NOT_GIVEN, STATUS_LABELS, UNKNOWN, YES
-
-    n = result.counts.observations
-    return {
-        "Ongewogen N / Unweighted N": UNKNOWN if n is None else n,
-        "Eenheid / Unit": result.unit or NOT_GIVEN,
-        "Gewogen / Weighted": f"{YES} (cellen getoetst op ongewogen aantallen / cells checked on unweighted counts)"
-                              if result.weighted else NO,
-        "Bron celstatistieken / Cell statistics from": result.source or UNKNOWN,
-        "Status": STATUS_LABELS[result.status],
-        "Regels / Rules": result.rules_origin + ("" if compliant else
-                                                 " (ruimer dan de CBS-standaard / looser than the CBS defaults)"),
-    }
-
-
 def _warn_if_never_exportable(item: Item) -> None:
     if not item.never_exportable:
         return
@@ -608,188 +523,10 @@ def _warn_if_never_exportable(item: Item) -> None:
     )
 
 
-def _apply_strip(item: Item, report: Any, name: str) -> None:
-    removed = ", ".join(f"{part.replace('_', ' ')} ({n})" for part, n in report.removed.items() if n) or "nothing"
-    item.description = f"Notebook {name} without outputs or embedded data (removed: {removed}), with its code as a script."
-    item.findings = list(report.findings)
-    status = overall_status(item.findings)
-    item.status = "fail" if not report.ok else status
-
-
-def _existing_file(obj: Any) -> Path | None:
-    if isinstance(obj, (str, os.PathLike)):
-        try:
-            path = Path(obj).expanduser()
-            return path if path.is_file() else None
-        except (OSError, ValueError):
-            return None
-    return None
-
-
-def _check_file(path: Path, rules: Any) -> CheckResult:
-    """A file is copied as it is, so it is always reviewed; a table file is also checked as a table, and a script
-    or text file is scanned for ids and pasted data like a notebook."""
-    findings = [Finding(
-        "unsupported", "review",
-        f"The file {path.name} is exported as it is; cbs_export_lab cannot fully check a file's contents.",
-        where=f"file {path.name}",
-        fix="Add the table, model or figure itself instead when you can, or explain in the explanation what the "
-            "file contains and why it has no disclosure risk.",
-    )]
-    counts = Counts()
-    if path.suffix.lower() in TEXT_FILES:
-        from .strip import scan_text
-
-        text = path.read_text(encoding="utf-8", errors="replace")
-        findings += scan_text(text, cell=f"file {path.name}", rules=rules)
-    if path.suffix.lower() in TABLE_FILES:
-        try:
-            table = read_table_file(path)
-        except UserError:  # an unreadable table file stays a plain file under review
-            table = None
-        if table is not None:
-            from .check import check
-
-            checked = check(table, rules=rules)
-            findings += checked.findings
-            counts = checked.counts
-    return CheckResult(kind="file", findings=findings, counts=counts, source=f"file {path.name}", rules_origin=rules.origin)
-
-
-CSV_DELIMITERS = ",;\t|"
-
-
-def read_table_file(path: str | os.PathLike[str], sheet: str | None = None) -> Any:
-    """A csv, xlsx or parquet file as a plain table; leading text columns become the row labels.
-
-    The csv delimiter is one of , ; tab | (a file with one column has none); with ; the decimal mark is a
-    comma, as Dutch Excel writes them.
-    """
-    import csv
-
-    import pandas as pd
-
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in TABLE_FILES:
-        raise UserError(f"{path}: only {', '.join(TABLE_FILES)} files can be read as tables, not "
-                        f"{suffix or 'files without a suffix'}. Save the table in one of those formats, or check "
-                        "the object itself in Python with cel.check.")
-    if not path.is_file():
-        raise UserError(f"{path} does not exist. Give the path of the table file to check.")
-    try:
-        if suffix == ".csv":
-            encoding, sample = _csv_sample(path)
-            try:
-                sep = csv.Sniffer().sniff(sample, delimiters=CSV_DELIMITERS).delimiter
-            except csv.Error:
-                sep = ","
-            frame = pd.read_csv(path, sep=sep, decimal="," if sep == ";" else ".", encoding=encoding)
-        elif suffix == ".xlsx":
-            frame = pd.read_excel(path, sheet_name=sheet or 0, engine="openpyxl")
-        else:
-            frame = pd.read_parquet(path)
-    except (ValueError, OSError, ImportError, zipfile.BadZipFile) as exc:
-        raise UserError(f"{path} cannot be read as a table ({str(exc).rstrip('.')}). Check that it is a valid "
-                        f"{suffix[1:]} file{' in UTF-8' if suffix == '.csv' else ''}.") from None
-    labels = []
-    for name in frame.columns:
-        if pd.api.types.is_numeric_dtype(frame[name]) or len(labels) == frame.shape[1] - 1:
-            break
-        labels.append(name)
-    return frame.set_index(labels) if labels else frame
-
-
-def _csv_sample(path: Path) -> tuple[str, str]:
-    """The encoding of a csv file and its first 64 KiB as text: UTF-8 (with or without a byte-order mark), else
-    cp1252, which Dutch Excel writes by default ("Opslaan als CSV")."""
-    import codecs
-
-    with open(path, "rb") as fh:
-        head = fh.read(64 * 1024)
-    try:
-        return "utf-8-sig", codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
-    except UnicodeDecodeError:
-        return "cp1252", head.decode("cp1252", errors="replace")
-
-
-def _copy_file(src: Path, folder: Path) -> Path:
-    dst = folder / _safe_filename(src.name)
-    shutil.copy2(src, dst)
-    return dst
-
-
-WINDOWS_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "CLOCK$",
-                              *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))})
-
-
-def _safe_filename(name: str, fallback: str = "file", limit: int = 120) -> str:
-    """The one rule for every file name we write: valid on Windows, whatever the name came from.
-
-    No path separators or characters Windows refuses, no trailing dot or space, at most `limit` characters, and
-    never a device name: Windows ignores trailing spaces and everything after the first dot and reads superscript
-    digits as digits, so `con .txt`, `nul.tar.gz`, `COM\u00b9.csv` and `CONIN$.txt` all name devices.
-    """
-    clean = re.sub(r'[<>:"/\\|?*\x00-\x1f\x7f]', "_", name).strip()[:limit].rstrip(". ")
-    if not clean:
-        return fallback
-    device = unicodedata.normalize("NFKD", clean.split(".")[0]).rstrip(" ").upper()
-    if device in WINDOWS_RESERVED:
-        clean = "_" + clean
-    return clean
-
-
-def id_problem(item_id: Any) -> str | None:
-    """Why `item_id` cannot name an item folder on any system (None when it can): ids become folder names."""
-    if not isinstance(item_id, str) or not item_id:
-        return "is empty"
-    if len(item_id) > MAX_ID:
-        return f"is longer than {MAX_ID} characters"
-    if not _ID_CHARS.fullmatch(item_id):
-        return "holds characters other than letters, digits, '-' and '_' (such as '.', '/', '\\' or ':')"
-    if item_id.upper() in WINDOWS_RESERVED:
-        return "is a name Windows reserves for a device"
-    return None
-
-
-def _slug(text: str, limit: int) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    return slug[:limit].rstrip("-") or "item"
-
-
-def _clean_title(title: Any) -> str:
-    if not isinstance(title, str) or not title.strip():
-        raise UserError("Every basket item needs a title: give a short non-empty text, e.g. \"Inkomen per gemeente\".")
-    return _plain_text(title, "title").strip()
-
-
-def _plain_text(text: Any, what: str) -> Any:
-    """Text that can be stored: a lone surrogate (half an emoji from a broken copy-paste) or a NUL cannot."""
-    if isinstance(text, str) and any("\ud800" <= c <= "\udfff" or c == "\x00" for c in text):
-        raise UserError(f"The {what} holds a broken character (half of an emoji or a NUL, e.g. from a copy-paste). "
-                        f"Type the {what} again.")
-    return text
-
-
-def _unique_title(title: str, taken: set[str]) -> str:
-    if title not in taken:
-        return title
-    n = 2
-    while f"{title} ({n})" in taken:
-        n += 1
-    return f"{title} ({n})"
-
-
 def _worst_severity(findings: Any) -> str:
     """The status that stored findings call for, so a hand-edited status can never be milder (fail closed)."""
     severities = {f.get("severity") for f in findings if isinstance(f, dict)} if isinstance(findings, list) else set()
     return "fail" if "fail" in severities else "review" if "review" in severities else "pass"
-
-
-def _inside(relative: str) -> bool:
-    path = PurePosixPath(relative)
-    return not path.is_absolute() and ".." not in path.parts and not PureWindowsPath(relative).drive
 
 
 def _now() -> str:

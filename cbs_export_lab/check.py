@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import UserError
-from .figures import as_figure
+from .hooks import might_be_figure
 from .results import CheckResult, unsupported_result
 from .rules import Rules
 from .settings import active_rules
@@ -24,8 +24,11 @@ def kind_of(obj: Any) -> str:
         return "table"
     if module.startswith("statsmodels") and hasattr(obj, "params") and hasattr(obj, "model"):
         return "model"
-    if as_figure(obj) is not None:
-        return "figure"
+    if might_be_figure(obj):
+        from .checks.figure import as_figure
+
+        if as_figure(obj) is not None:
+            return "figure"
     return "unsupported"
 
 
@@ -35,19 +38,19 @@ def check(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None, 
     kind = kind_of(obj)
     try:
         if kind == "table":
-            from .tables import check_table
+            from .checks.table import check_table
 
             result = check_table(obj, data=data, unit=unit, weights=weights, rules=rules)
         elif kind == "model":
-            from .models import check_model
+            from .checks.model import check_model
 
             result = check_model(obj, data=data, unit=unit, rules=rules)
         elif kind == "figure":
-            from .figures import check_figure
+            from .checks.figure import check_figure
 
             result = check_figure(obj, unit=unit, rules=rules)
         else:
-            from .models import unsupported_model_reason
+            from .checks.model import unsupported_model_reason
 
             why = unsupported_model_reason(obj)
             return unsupported(obj, rules, why or f"cbs_export_lab cannot inspect a {type(obj).__module__}.{type(obj).__qualname__}")

@@ -18,7 +18,7 @@ CHECK_EXIT = {"pass": 0, "fail": 1, "review": 3}
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from .basket import read_table_file
+    from .intake import read_table_file
     from .check import check
 
     result = check(read_table_file(args.file, args.sheet))

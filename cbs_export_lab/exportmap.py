@@ -12,7 +12,6 @@ import hashlib
 import io
 import os
 import re
-import unicodedata
 import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from .atomic import replace_with_retry
-from .basket import Basket, Item, _safe_filename
+from .basket import Basket, Item
 from .errors import UserError
 from .journal import (
     EXPORT_LOCK,
@@ -37,6 +36,7 @@ from .journal import (
     write_journal,
 )
 from .light import count_of, light_budget
+from .names import is_inside, safe_name
 from .settings import MODES, load_settings
 
 VOORAF = "1_Controle vooraf"
@@ -49,7 +49,6 @@ FORM_NAME = "outputcontroleformulier.xlsx"
 CHECKSUMS_NAME = "checksums.sha256"
 PARTIAL_SUFFIX = ".partial"
 WRITE_ORDER = (BACKGROUND, VOORAF, ACHTERAF)
-_UNSAFE = re.compile(r"[^A-Za-z0-9._ ()-]+")
 _ZIP_EPOCH_MIN = datetime(1980, 1, 1, tzinfo=timezone.utc)
 
 
@@ -143,13 +142,6 @@ def export_clock() -> datetime:
                 f"SOURCE_DATE_EPOCH={epoch!r} is not a number of seconds since 1970. Unset it or give whole seconds."
             ) from None
     return datetime.now().astimezone()
-
-
-def safe_name(text: str, fallback: str = "output", limit: int = 60) -> str:
-    """ASCII, valid on Windows and without path separators: accents dropped, other characters become '_'."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    cleaned = _UNSAFE.sub("_", ascii_text).strip(" ._")[:limit].strip(" ._")
-    return _safe_filename(cleaned, fallback, limit)
 
 
 def _project_part(project: str | None) -> str:
@@ -485,7 +477,7 @@ def _zip_members(plan: ExportPlan, planned: PlannedZip, basket: Basket) -> list[
         used: set[str] = set()
         for rel in item.files:
             source = basket.path(item, rel).resolve()
-            if not source.is_relative_to(basket.folder):
+            if not is_inside(source, basket.folder):
                 raise UserError(
                     f"Basket item '{item.title}' ({item.id}) names the file {rel!r}, which lies outside the basket "
                     f"{basket.folder}; the manifest was edited by hand. Remove the item and add the output again."
@@ -570,7 +562,7 @@ def _write_error(exc: OSError, root: Path, basket_folder: Path | None, stuck: li
 
 def _inside(root: Path, path: Path) -> Path:
     resolved = path.resolve()
-    if not resolved.is_relative_to(root):
+    if not is_inside(resolved, root):
         raise UserError(f"The zip name {path.name!r} would end up outside the exportmap {root}; nothing was written.")
     return resolved
 

@@ -1,142 +1,24 @@
-"""Fitted statsmodels models as they are in the kernel: disclosure checks and the coefficient table for export.
+"""Fitted statsmodels models rendered for export: the coefficient table and the model information.
 
-A model result is judged on what its coefficients can reveal: too few residual degrees of freedom, a level
-of a categorical regressor (or a 0/1 dummy) with few observations, and a saturated model, whose coefficients
-reproduce the table of its covariate patterns. Only coefficients and fit measures are rendered, never
-residuals, fitted values or data.
+Only coefficients and fit measures are rendered, never residuals, fitted values or data. The disclosure
+checks of a model live in `checks.model`.
 """
 from __future__ import annotations
 
 import math
 import os
 import warnings
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .atomic import write_bytes
-from .errors import UserError
+from .checks.model import fit_number
 from .excel import write_sheet
-from .results import CheckResult, Counts, Finding
-from .rules import Rules
 
 COLUMNS = ("estimate", "std error", "statistic", "p-value", "CI low", "CI high")
-SUPPORTED_MODELS = frozenset({
-    "OLS", "WLS", "GLS", "GLM", "Logit", "Probit", "MNLogit", "Poisson", "NegativeBinomial", "MixedLM", "QuantReg",
-})
-_DENSE_PAIRS = 50_000_000  # up to this many (level, unit) pairs, distinct units are counted with a bit table
-_DISCRETE_OUTCOME = frozenset({"Logit", "Probit", "MNLogit"})
-_OTHER_LIBRARIES = {
-    "sklearn": "scikit-learn", "linearmodels": "linearmodels", "lifelines": "lifelines", "pyfixest": "pyfixest",
-    "xgboost": "XGBoost", "lightgbm": "LightGBM",
-}
-_FIX_LEVEL = (
-    "Merge this level with a larger one (or drop it from the data) and refit, so that every level of a "
-    "categorical regressor has at least {n} observations."
-)
-
-
-@dataclass(frozen=True)
-class Grouping:
-    """The rows of a fit split by one regressor (or a combination of them): a code per row, a label per code."""
-
-    term: str
-    codes: np.ndarray
-    labels: list[str]
-
-    def counts(self, units: np.ndarray | None) -> np.ndarray:
-        """Rows per code, or distinct units per code when `units` holds an integer unit code per row."""
-        if units is None:
-            return np.bincount(self.codes, minlength=len(self.labels))
-        width = int(units.max()) + 1 if units.size else 1
-        pairs = self.codes.astype(np.int64) * width + units
-        if len(self.labels) * width <= _DENSE_PAIRS:
-            seen = np.zeros(len(self.labels) * width, dtype=bool)
-            seen[pairs] = True
-            return seen.reshape(len(self.labels), width).sum(axis=1)
-        return np.bincount(pd.unique(pairs) // width, minlength=len(self.labels))
-
-    def crossed(self, other: "Grouping", term: str, sep: str = " / ") -> "Grouping":
-        codes = self.codes.astype(np.int64) * len(other.labels) + other.codes
-        return Grouping(term, codes, [f"{a}{sep}{b}" for a in self.labels for b in other.labels])
-
-
-@dataclass(frozen=True)
-class Design:
-    """What a fit was made of: its regressor matrix, and the level of every row for each categorical factor."""
-
-    exog: np.ndarray
-    names: list[str]
-    factors: dict[str, Grouping]
-    categorical_columns: frozenset[int]
-    interactions: list[tuple[str, ...]]
-    kept: np.ndarray | None = None
-
-    def only(self, kept: np.ndarray) -> "Design":
-        """The design cut to the rows in `kept` (a boolean mask over the rows of the fit)."""
-        factors = {name: Grouping(g.term, g.codes[kept], g.labels) for name, g in self.factors.items()}
-        return replace(self, exog=self.exog[kept], factors=factors, kept=kept)
-
-
-def check_model(res: Any, *, data: Any = None, unit: Any = None, rules: Rules) -> CheckResult:
-    """Check one fitted statsmodels model (DESIGN section 3: `dof`, `threshold` per level, saturated models)."""
-    model = res.model
-    name = type(model).__name__
-    if model.exog is None:
-        return CheckResult(kind="model", findings=[Finding(
-            rule="unknown_counts", severity=rules.unknown_counts,
-            message="The data behind this model were removed (remove_data()), so its degrees of freedom and the "
-                    "number of observations behind each level of its regressors cannot be counted.",
-            where=f"the whole {name} model",
-            fix="Check the model before calling remove_data(), or refit it and check the new result.",
-        )], counts=Counts(models=1), rules_origin=rules.origin)
-    rows = _Rows.of(res)
-    ids, unit_name, source = _units(rows, data, unit, rules)
-    design = _design(res, rows)
-    weighted = _weighted_rows(model, rows.n)
-    if weighted is not None:
-        design = design.only(weighted)
-        ids = None if ids is None else ids[weighted]
-    units, distinct = (None, len(design.exog)) if ids is None else _unit_codes(ids)
-
-    findings = [*_dof_findings(res, rules)]
-    findings += _level_findings(design, units, unit_name, rules)
-    findings += _saturated_findings(res, design, units, unit_name, rules)
-    if name not in SUPPORTED_MODELS:
-        findings.append(Finding(
-            rule="unsupported", severity=rules.unsupported,
-            message=f"{name} is not one of the model classes cbs_export_lab knows, so anything particular to it "
-                    "(for instance group-level estimates, lags or an extra design matrix) was not checked; the other "
-                    "findings cover only its residual degrees of freedom and its regressors.",
-            where=f"the whole {name} model",
-            fix="Explain in the explanation why the rest of this model has no disclosure risk.",
-        ))
-    return CheckResult(
-        kind="model", findings=findings, counts=Counts(models=1, observations=distinct), source=source,
-        rules_origin=rules.origin, unit=unit_name, details={"model": name, "nobs": rows.n},
-    )
-
-
-def unsupported_model_reason(obj: Any) -> str | None:
-    """What could not be checked on a model that is not a fitted statsmodels result; None for other objects."""
-    library = (type(obj).__module__ or "").split(".")[0]
-    name = type(obj).__name__
-    if library == "statsmodels":
-        if hasattr(obj, "fit") and not hasattr(obj, "params"):
-            return f"this statsmodels {name} has not been fitted; check the result of its .fit() instead"
-        if name == "Summary":
-            return "a statsmodels summary is text whose model cannot be inspected; check the fitted result itself"
-        return None
-    if library not in _OTHER_LIBRARIES:
-        return None
-    return (
-        f"it is a {_OTHER_LIBRARIES[library]} {name}, and only fitted statsmodels results can be inspected, so its "
-        "residual degrees of freedom, the number of observations behind each level of its categorical "
-        "regressors and whether it reproduces a table (a saturated model) were not checked"
-    )
 
 
 def coefficient_table(res: Any) -> pd.DataFrame:
@@ -155,7 +37,7 @@ def coefficient_table(res: Any) -> pd.DataFrame:
         index = pd.Index(_param_names(res, params.size), name="term")
         values = [np.asarray(c, dtype=float).ravel() for c in columns]
     ci = ci.reshape(-1, 2)
-    return pd.DataFrame(dict(zip(COLUMNS, [*values, ci[:, 0], ci[:, 1]])), index=index)
+    return pd.DataFrame(dict(zip(COLUMNS, [*values, ci[:, 0], ci[:, 1]], strict=False)), index=index)
 
 
 def model_info(res: Any) -> dict[str, object]:
@@ -166,7 +48,7 @@ def model_info(res: Any) -> dict[str, object]:
     if family is not None:
         info["family"] = type(family).__name__
         info["link"] = type(family.link).__name__
-    quantile = _number(res, "q")
+    quantile = fit_number(res, "q")
     if quantile is not None:
         info["quantile"] = quantile
     info["dependent variable"] = model.endog_names if isinstance(model.endog_names, str) else str(model.endog_names)
@@ -179,7 +61,7 @@ def model_info(res: Any) -> dict[str, object]:
         ("pseudo R²", "prsquared"), ("log-likelihood", "llf"), ("AIC", "aic"), ("BIC", "bic_llf"), ("BIC", "bic"),
     ):
         if label not in info:
-            value = _number(res, attr)
+            value = fit_number(res, attr)
             if value is not None:
                 info[label] = value
     cov = getattr(res, "cov_type", None)
@@ -216,19 +98,6 @@ def _show(value: object) -> str:
     return str(value)
 
 
-def _number(res: Any, attr: str) -> float | None:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            value = getattr(res, attr, None)
-    except Exception:  # some fit measures are not defined for some models and raise on access
-        return None
-    if value is None or callable(value) or np.ndim(value) != 0:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 def _param_names(res: Any, size: int) -> list[str]:
     params = res.params
     if isinstance(params, pd.Series):
@@ -246,320 +115,3 @@ def _equation_names(res: Any, count: int) -> list[str]:
     if levels and len(levels) == count + 1:
         return [f"{outcome}={levels[i]}" for i in sorted(levels)[1:]]
     return [f"{outcome}={i}" for i in range(1, count + 1)]
-
-
-# --- the rows of the fit and the units behind them -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Rows:
-    """Which rows the fit used: their labels in the source frame (formula API or pandas input) and how many."""
-
-    n: int
-    labels: pd.Index | None
-    frame: pd.DataFrame | None
-
-    @classmethod
-    def of(cls, res: Any) -> "_Rows":
-        data = res.model.data
-        n = int(np.asarray(res.model.exog).shape[0])
-        labels = getattr(data, "row_labels", None)
-        labels = pd.Index(labels) if labels is not None and len(labels) == n else None
-        frame = getattr(data, "frame", None)
-        if frame is not None and not isinstance(frame, pd.DataFrame):
-            frame = pd.DataFrame(frame)
-        return cls(n, labels, frame)
-
-    def frame_rows(self) -> pd.DataFrame | None:
-        """The rows of the formula's data frame that the fit used, in the model's order."""
-        if self.frame is None:
-            return None
-        return self.select(self.frame, "the model's data frame")
-
-    def select(self, source: pd.DataFrame | pd.Series | np.ndarray, what: str) -> Any:
-        """`source` cut to the rows of the fit, in the fit's order: by row label, else by position."""
-        labelled = isinstance(source, (pd.DataFrame, pd.Series))
-        if labelled and self.labels is not None:
-            if source.index.equals(self.labels):
-                return source
-            if source.index.is_unique and self.labels.isin(source.index).all():
-                return source.loc[self.labels]
-        if len(source) == self.n:
-            return source
-        frame = self.frame
-        if not labelled and frame is not None and self.labels is not None and len(source) == len(frame) \
-                and frame.index.is_unique:
-            return source[frame.index.get_indexer(self.labels)]
-        raise UserError(
-            f"{what} has {len(source)} rows but the model was fitted on {self.n} rows, and its row labels do "
-            "not match the model's. Pass the data frame the model was fitted on (after dropping missing values), "
-            "or one unit id per row of the fit."
-        )
-
-
-def _units(rows: _Rows, data: Any, unit: Any, rules: Rules) -> tuple[np.ndarray | None, str | None, str | None]:
-    """The unit id of every row of the fit, the name to show for it, and a note when it was found by itself."""
-    if data is not None and not isinstance(data, pd.DataFrame):
-        raise UserError(f"data= must be a pandas DataFrame, not a {type(data).__name__}. Pass the data frame the "
-                        "model was fitted on, so its rows can be matched to the fit's.")
-    frames = [(f, w) for f, w in ((data, "data="), (rows.frame, "the formula's data frame")) if f is not None]
-    if unit is None:
-        from .tables import linking_key_column
-
-        for frame, what in frames:
-            best = linking_key_column(frame, rules)
-            if best is not None:
-                values = rows.select(frame[best], what)
-                note = (f"observations counted as distinct {best} (a linking key in {what}); pass unit= to "
-                        "count on another id")
-                return np.asarray(values), str(best), note
-        return None, None, None
-    if isinstance(unit, str):
-        for frame, what in frames:
-            if unit in frame.columns:
-                return np.asarray(rows.select(frame[unit], what)), unit, None
-        where = " or ".join(w for _, w in frames) or "any data (the model was fitted on arrays; pass data= too)"
-        raise UserError(f"unit={unit!r} is not a column of {where}. Pass an existing column name or the ids themselves.")
-    values = rows.select(unit if isinstance(unit, pd.Series) else np.asarray(unit).ravel(), "unit=")
-    name = str(unit.name) if isinstance(unit, pd.Series) and unit.name is not None else "the given unit ids"
-    return np.asarray(values), name, None
-
-
-def _weighted_rows(model: Any, n: int) -> np.ndarray | None:
-    """The rows the fit gives a weight other than 0, or None when that is all of them.
-
-    A row of weight 0 takes no part in the estimates, so it is no observation behind a level's coefficient."""
-    prior = ("freq_weights", "var_weights") if getattr(model, "freq_weights", None) is not None else ("weights",)
-    kept = np.ones(n, dtype=bool)
-    for name in prior:
-        weights = getattr(model, name, None)
-        if weights is not None and np.ndim(weights) == 1 and len(weights) == n:
-            kept &= np.asarray(weights, dtype=float) != 0
-    return None if kept.all() else kept
-
-
-def _unit_codes(ids: np.ndarray) -> tuple[np.ndarray, int]:
-    """An integer code per row for its unit, and the number of distinct units (a missing id counts as one unit)."""
-    codes, uniques = pd.factorize(ids, use_na_sentinel=False)
-    return codes.astype(np.int64), len(uniques)
-
-
-# --- the regressor design -------------------------------------------------------------------------------------------
-
-
-def _design(res: Any, rows: _Rows) -> Design:
-    model = res.model
-    exog = np.asarray(model.exog, dtype=float)
-    if exog.ndim == 1:
-        exog = exog[:, None]
-    names = [str(n) for n in model.exog_names][: exog.shape[1]]
-    spec = getattr(model.data, "model_spec", None)
-    if spec is None:
-        spec = getattr(model.data, "design_info", None)
-    if spec is None:
-        return Design(exog, names, {}, frozenset(), [])
-    frame = rows.frame_rows()
-    if frame is None:
-        raise ValueError("the model has a formula but no data frame to read its categorical regressors from")
-    if type(spec).__module__.startswith("patsy"):
-        factors = _patsy_factors(spec, frame)
-        terms = [(tuple(f.name() for f in term.factors), spec.slice(term)) for term in spec.terms]
-    else:
-        factors = _formulaic_factors(spec, frame)
-        terms = [(tuple(str(f.expr) for f in term.factors), cols) for term, cols in spec.term_slices.items()]
-    columns: set[int] = set()
-    interactions = []
-    for term_factors, cols in terms:
-        categorical = tuple(f for f in term_factors if f in factors)
-        if categorical:
-            columns.update(range(exog.shape[1])[cols])
-        if len(categorical) > 1:
-            interactions.append(categorical)
-    return Design(exog, names, factors, frozenset(columns), interactions)
-
-
-def _patsy_factors(spec: Any, frame: pd.DataFrame) -> dict[str, Grouping]:
-    from patsy.categorical import categorical_to_int
-    from patsy.missing import NAAction
-
-    factors = {}
-    for factor, info in spec.factor_infos.items():
-        if info.type == "categorical":
-            values = factor.eval(info.state, frame)
-            codes = _level_codes(getattr(values, "data", values), info.categories)
-            if codes is None:
-                codes = np.asarray(categorical_to_int(values, info.categories, NAAction(NA_types=[])))
-            factors[factor.name()] = Grouping(factor.name(), codes, [str(c) for c in info.categories])
-    return factors
-
-
-def _level_codes(values: Any, levels: tuple) -> np.ndarray | None:
-    """Level codes by pandas (fast on large fits); None when some value is not one of `levels`, for patsy to judge."""
-    try:
-        codes = pd.Categorical(values, categories=list(levels)).codes
-    except (TypeError, ValueError):
-        return None
-    return codes.astype(np.int64) if len(codes) and codes.min() >= 0 else None
-
-
-def _formulaic_factors(spec: Any, frame: pd.DataFrame) -> dict[str, Grouping]:
-    factors = {}
-    for expr, (kind, state) in spec.encoder_state.items():
-        if getattr(kind, "value", kind) != "categorical":
-            continue
-        levels = [str(c) for c in state["categories"]]
-        single = spec.update(formula=f"0 + {expr}", ensure_full_rank=False, structure=None)
-        dummies = np.asarray(single.get_model_matrix(frame), dtype=float)
-        if dummies.shape != (len(frame), len(levels)) or not (dummies.sum(axis=1) == 1).all():
-            raise ValueError(f"the levels of {expr} could not be read back from the data")
-        factors[str(expr)] = Grouping(str(expr), dummies.argmax(axis=1), levels)
-    return factors
-
-
-def _groupings(design: Design) -> Iterator[Grouping]:
-    """Every categorical regressor, every interaction of them, and every other column holding only 0 and 1."""
-    yield from design.factors.values()
-    for names in design.interactions:
-        grouping = design.factors[names[0]]
-        for name in names[1:]:
-            grouping = grouping.crossed(design.factors[name], ":".join(names))
-        yield grouping
-    for j, name in enumerate(design.names):
-        if j in design.categorical_columns:
-            continue
-        column = design.exog[:, j]
-        ones = column == 1.0
-        if (ones | (column == 0.0)).all() and 0 < ones.sum() < column.size:
-            yield Grouping(name, ones.astype(np.int64), ["0", "1"])
-
-
-def _patterns(exog: np.ndarray, limit: int) -> np.ndarray | None:
-    """A code per row for its covariate pattern (distinct row of exog), or None once there are more than `limit`."""
-    codes = np.zeros(exog.shape[0], dtype=np.int64)
-    bound = 1
-    for column in exog.T:
-        if ((column == 0.0) | (column == 1.0)).all():
-            values, distinct = column.astype(np.int64), 2
-        else:
-            values, uniques = pd.factorize(column)
-            distinct = len(uniques)
-            if distinct > limit:
-                return None
-        if bound * distinct > 2**62:
-            codes, uniques = pd.factorize(codes)
-            bound = len(uniques)
-            if bound > limit:
-                return None
-        codes = codes * distinct + values
-        bound *= distinct
-    codes, uniques = pd.factorize(codes)
-    return codes if len(uniques) <= limit else None
-
-
-def _counted(n: int, unit_name: str | None) -> str:
-    noun = "observation" if unit_name is None else "unit"
-    plural = "" if n == 1 else "s"
-    return f"{n} {noun}{plural}" + ("" if unit_name is None else f" (distinct {unit_name})")
-
-
-# --- the rules ------------------------------------------------------------------------------------------------------
-
-
-def _dof_findings(res: Any, rules: Rules) -> list[Finding]:
-    df = _number(res, "df_resid")
-    if df is None:
-        return [Finding(
-            rule="dof", severity="review",
-            message="The residual degrees of freedom of this model could not be established.",
-            where="the whole model", fix="Explain in the explanation how many observations and parameters it has.",
-        )]
-    if df < rules.dof:
-        return [Finding(
-            rule="dof", severity="fail",
-            message=f"The model has {df:g} residual degrees of freedom, fewer than the minimum of {rules.dof}: with "
-                    "so few observations per parameter the coefficients come close to describing individuals.",
-            where="the whole model",
-            fix=f"Fit it on more observations or with fewer parameters, so at least {rules.dof} residual degrees "
-                "of freedom remain.",
-        )]
-    return []
-
-
-def _level_findings(design: Design, units: np.ndarray | None, unit_name: str | None, rules: Rules) -> list[Finding]:
-    minimum = rules.model_level_threshold
-    findings = []
-    for grouping in _groupings(design):
-        for label, n in zip(grouping.labels, grouping.counts(units)):
-            if 0 < n < minimum:
-                findings.append(Finding(
-                    rule="threshold", severity="fail",
-                    message=f"Level {label!r} of {grouping.term} has {_counted(int(n), unit_name)}, fewer than "
-                            f"{minimum}: its coefficient rests on so few observations that it can disclose them.",
-                    where=f"term {grouping.term}, level {label}",
-                    fix=_FIX_LEVEL.format(n=minimum),
-                ))
-    return findings
-
-
-def _saturated_findings(res: Any, design: Design, units: np.ndarray | None, unit_name: str | None,
-                        rules: Rules) -> list[Finding]:
-    """A model with as many parameters as covariate patterns reproduces the table of those patterns."""
-    k = design.exog.shape[1]
-    codes = _patterns(design.exog, k)
-    if codes is None:
-        return []
-    first_rows = np.flatnonzero(~pd.Series(codes).duplicated().to_numpy())
-    patterns = Grouping("covariate pattern", codes, _pattern_labels(design, first_rows))
-    saturated = (f"The model is saturated ({k} parameters for {len(first_rows)} covariate patterns), so its "
-                 "coefficients reproduce the table of these patterns")
-    fix = ("Merge small categories so every pattern holds enough observations, or export the table itself and "
-           "check it as a table.")
-    outcome = _discrete_outcome(res, design.kept)
-    cells = patterns
-    if outcome is not None:
-        outcome_codes, values = pd.factorize(outcome, sort=True)
-        levels = getattr(res.model, "_ynames_map", None) or {}  # MNLogit fits on codes 0..J-1: show the outcomes
-        outcome_labels = [f"{res.model.endog_names}={levels.get(v, format(v, 'g'))}" for v in values]
-        cells = patterns.crossed(Grouping("outcome", outcome_codes, outcome_labels), "cell", sep=", ")
-    findings = []
-    for label, n in zip(cells.labels, cells.counts(units)):
-        if n == 0 and outcome is not None:
-            findings.append(Finding(
-                rule="zero", severity=rules.zero,
-                message=f"{saturated}; the cell {label} is empty, and the coefficients reveal that no one is in it.",
-                where=f"covariate pattern {label}", fix=fix,
-            ))
-        elif 0 < n < rules.threshold:
-            findings.append(Finding(
-                rule="threshold", severity="fail",
-                message=f"{saturated}; the cell {label} has {_counted(int(n), unit_name)}, fewer than {rules.threshold}.",
-                where=f"covariate pattern {label}", fix=fix,
-            ))
-    return findings
-
-
-def _pattern_labels(design: Design, rows: np.ndarray) -> list[str]:
-    """'factor=level, column=value' for the given rows: categorical factors by level, other varying columns by value."""
-    varying = [
-        (j, name) for j, name in enumerate(design.names)
-        if j not in design.categorical_columns and np.ptp(design.exog[:, j]) > 0
-    ]
-    labels = []
-    for row in rows:
-        parts = [f"{name}={g.labels[g.codes[row]]}" for name, g in design.factors.items()]
-        parts += [f"{name}={design.exog[row, j]:g}" for j, name in varying]
-        labels.append(", ".join(parts) or "all rows")
-    return labels
-
-
-def _discrete_outcome(res: Any, kept: np.ndarray | None) -> np.ndarray | None:
-    """The outcome of a model whose coefficients give the share of each outcome per pattern, else None."""
-    model = res.model
-    family = getattr(model, "family", None)
-    binomial = family is not None and type(family).__name__ == "Binomial"
-    if type(model).__name__ not in _DISCRETE_OUTCOME and not binomial:
-        return None
-    endog = np.asarray(model.endog, dtype=float)
-    if endog.ndim != 1:
-        return None
-    return endog if kept is None else endog[kept]

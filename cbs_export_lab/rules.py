@@ -45,6 +45,17 @@ _KEYS: dict[tuple[str, str], tuple[str, type, str]] = {
     ("unknown_counts", "severity"): ("unknown_counts", str, "severity"),
     ("observations_not_shown", "severity"): ("observations_not_shown", str, "severity"),
     ("unsupported", "severity"): ("unsupported", str, "severity"),
+    ("plain_table", "microdata_row_share"): ("microdata_row_share", float, "lower"),
+    ("plain_table", "unlabelled_records"): ("unlabelled_records", int, "lower"),
+    ("plain_table", "id_distinct_share"): ("id_distinct_share", float, "lower"),
+    ("plain_table", "id_written_share"): ("id_written_share", float, "lower"),
+    ("plain_table", "id_sample"): ("id_sample", int, "same"),
+    ("plain_table", "source_rows_sample"): ("source_rows_sample", int, "same"),
+    ("plain_table", "share_tolerance"): ("share_tolerance", float, "same"),
+    ("plain_table", "share_line_tolerance"): ("share_line_tolerance", float, "same"),
+    ("plain_table", "percent_line_tolerance"): ("percent_line_tolerance", float, "same"),
+    ("plain_table", "share_base_tolerance"): ("share_base_tolerance", float, "same"),
+    ("plain_table", "max_rounding"): ("max_rounding", int, "same"),
 }
 _SECTIONS = {section for section, _ in _KEYS} | {"microdata"}
 
@@ -67,6 +78,17 @@ class Rules:
     unknown_counts: str
     observations_not_shown: str
     unsupported: str
+    microdata_row_share: float
+    unlabelled_records: int
+    id_distinct_share: float
+    id_written_share: float
+    id_sample: int
+    source_rows_sample: int
+    share_tolerance: float
+    share_line_tolerance: float
+    percent_line_tolerance: float
+    share_base_tolerance: float
+    max_rounding: int
     origin: str = "defaults"
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -81,8 +103,10 @@ class Rules:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], origin: str) -> "Rules":
-        """Rules as recorded with an output (`settings()`), to show on the form exactly what was used."""
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
+        """Rules as recorded with an output (`settings()`), to show on the form exactly what was used; a setting
+        added since the output was recorded had its default value then (it was a fixed number before)."""
+        recorded = {**default_rules().settings(), **settings}
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in recorded.items()}
         return cls(**values, origin=origin, sources=default_rules().sources)
 
     @property

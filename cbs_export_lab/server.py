@@ -18,6 +18,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from .errors import UserError
+from .names import is_inside
 
 NAMESPACE = "cbs-export-lab"
 EDITABLE_SETTINGS = ("project", "researcher", "exportmap", "mode")
@@ -96,7 +97,7 @@ def item_dict(item: Any) -> dict[str, Any]:
 
 def _inside(root: Path, candidate: Path, what: str) -> Path:
     resolved = candidate.resolve()
-    if resolved != root and root not in resolved.parents:
+    if not is_inside(resolved, root):
         raise RequestError(f"{what} must be inside {root}; {candidate} is not.", 403)
     return resolved
 

@@ -1,9 +1,10 @@
-"""`crosstab` and `pivot_table` as in pandas, returning tables that carry their cell statistics, and their check.
+"""The builders: `crosstab` and `pivot_table` as in pandas, returning tables that carry their cell statistics.
 
 The table a researcher sees is pandas' own: the cell values are computed in one grouped pass over factorized
 keys (see `cellstats`), and pandas lays them out from a frame with one row per observed cell, so labels, order,
 margins and fill values follow pandas exactly. The statistics travel in `table.attrs` and are trusted only while
-the table's labels and values are those they were computed for.
+the table's labels and values are those they were computed for. Keys are factorized in `keys`; `unit=`,
+`weights=` and the linking key follow the one policy in `units`; the cell rules are in `checks.cells`.
 """
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ import pandas as pd
 from pandas.api.types import is_hashable, is_integer_dtype, is_list_like, is_numeric_dtype
 
 from .cellstats import (
-    FREQUENCY, KEEP_LARGEST, CellStats, alone_in_line, Grid, Groups, bordered, grid_labels, grouped_stats, label_positions, summed,
+    FREQUENCY, KEEP_LARGEST, CellStats, Grid, Groups, bordered, grid_labels, grouped_stats, label_positions, summed,
     take_grid,
 )
+from .units import aligned, column_or_array, common_index, linking_key_column, weights as checked_weights
 from .errors import UserError
-from .results import CheckResult, Counts, Finding, format_cells, format_label
-from .rules import Rules
+from .keys import Key, combine, factor, labels, unit_codes
+from .results import format_label
 from .settings import active_rules
 
 STATS_ATTR = "cbs_export_lab.cell_stats"
@@ -65,123 +67,6 @@ def _statistic(aggfunc: Any) -> tuple[str | None, float | None]:
         if aggfunc == "quantile":
             return "quantile", 0.5
     return None, None
-
-
-def _column_or_array(data: pd.DataFrame | None, arg: Any, what: str, n: int, index: pd.Index | None) -> tuple[np.ndarray, str]:
-    """`unit=` / `weights=`: a column name of `data`, or an array-like aligned with the rows."""
-    if isinstance(arg, str):
-        if data is None:
-            raise UserError(f"{what}={arg!r} is a column name, but there is no data frame to take it from. "
-                            f"Pass the column itself, e.g. {what}=df[{arg!r}].")
-        if arg not in data.columns:
-            raise UserError(f"{what}={arg!r}: the data has no column {arg!r}. Columns: {', '.join(map(str, data.columns))}.")
-        return np.asarray(data[arg]), arg
-    if isinstance(arg, pd.Series) and index is not None and not arg.index.equals(index):
-        missing = int((~index.isin(arg.index)).sum())
-        if missing:
-            raise UserError(f"{what}= has no value for {missing:,} of the {len(index):,} rows of the table's data. "
-                            "Pass a column of the same data (one value per row).")
-        arg = _aligned(arg, index)
-    values = np.asarray(arg)
-    if values.ndim != 1 or len(values) != n:
-        raise UserError(f"{what}= has {len(values) if values.ndim == 1 else values.shape} values but the data has "
-                        f"{n} rows. Pass a column of the same data (one value per row).")
-    name = getattr(arg, "name", None)
-    return values, (f"{name}" if name is not None else f"the {what}= values")
-
-
-def _common_index(series: list[pd.Series]) -> pd.Index | None:
-    """The rows all key Series share, as pandas' crosstab aligns them."""
-    if not series:
-        return None
-    common = series[0].index
-    for s in series[1:]:
-        if not s.index.equals(common):
-            common = common.intersection(s.index, sort=False)
-    return common
-
-
-def _aligned(values: Any, index: pd.Index) -> Any:
-    if not isinstance(values, pd.Series) or values.index.equals(index):
-        return values
-    if not values.index.is_unique:
-        raise UserError(f"{values.name or 'A column'} cannot be lined up with the other columns: its index has "
-                        "duplicate labels. Pass columns of one data frame, or reset the index first.")
-    return values.reindex(index)
-
-
-def _weights(values: np.ndarray) -> np.ndarray:
-    if not is_numeric_dtype(values.dtype):
-        raise UserError("weights= must be numbers (one weight per row).")
-    w = values.astype(float, copy=False)
-    if np.isnan(w).any() or (w < 0).any():
-        raise UserError("weights= contains missing or negative weights. Give every row a weight of 0 or more.")
-    return w
-
-
-@dataclass
-class _Key:
-    """One grouping key, factorized: a code per row (-1: dropped) and how to turn codes back into labels."""
-
-    codes: np.ndarray
-    size: int
-    labels: Callable[[np.ndarray], Any]
-
-
-def _factor(values: Any, dropna: bool) -> _Key:
-    series = values if isinstance(values, pd.Series) else pd.Series(values)
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        codes = series.cat.codes.to_numpy().astype(np.int64)  # int8 codes would overflow when combined
-        dtype = series.dtype
-        n = len(dtype.categories)
-
-        def labels(c: np.ndarray) -> Any:
-            return pd.Categorical.from_codes(np.where(c >= n, -1, c), dtype=dtype)
-    else:
-        codes, uniques = pd.factorize(series, sort=True)
-        codes = codes.astype(np.int64)
-        n = len(uniques)
-
-        def labels(c: np.ndarray) -> Any:
-            return uniques.take(np.where(c >= n, -1, c), allow_fill=True)
-    if not dropna and (codes < 0).any():
-        codes = np.where(codes < 0, n, codes)
-        return _Key(codes, n + 1, labels)
-    return _Key(codes, n, labels)
-
-
-def _unit_codes(values: np.ndarray, name: str | None) -> tuple[np.ndarray, int]:
-    """A code per row for the unit ids; whole-number ids in a compact range are their own codes (no hashing)."""
-    if values.dtype.kind in "iu" and values.size:
-        low, high = int(values.min()), int(values.max())
-        if low >= 0 and high < 4 * values.size + 1024:
-            return values.astype(np.int64, copy=False), high + 1
-    codes, uniques = pd.factorize(values)
-    if (codes < 0).any():
-        raise UserError(f"unit= ({name}) has missing values. Every row needs a unit id.")
-    return codes.astype(np.int64), max(1, len(uniques))
-
-
-def _combine(keys: Sequence[_Key], valid: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-    """One group id per valid row for several keys, and each key's code per group."""
-    sizes = [k.size for k in keys]
-    everything = bool(valid.all())
-    flat = keys[0].codes if everything else keys[0].codes[valid]
-    for k in keys[1:]:
-        flat = flat * k.size + (k.codes if everything else k.codes[valid])
-    span = int(np.prod(sizes, dtype=float))
-    if span <= 1 << 24:
-        present = np.flatnonzero(np.bincount(flat, minlength=span))
-        group = flat
-        if present.size < span:
-            remap = np.full(span, -1, dtype=np.int64)
-            remap[present] = np.arange(present.size)
-            group = remap[flat]
-    else:
-        group, present = pd.factorize(flat, sort=True)
-        present = np.asarray(present)
-    per_key = np.unravel_index(present, sizes)
-    return group.astype(np.int64, copy=False), [np.asarray(c, dtype=np.int64) for c in per_key]
 
 
 # --- the table and its statistics --------------------------------------------------------------------------
@@ -245,39 +130,54 @@ def _margin_label(names: Sequence[Any], margins_name: Any) -> Any:
     return margins_name if len(names) <= 1 else (margins_name,) + ("",) * (len(names) - 1)
 
 
-def _build(spec: _Spec, stat: str | None, q: float | None, *, aggfunc: Any, margins: bool, margins_name: Any,
-           dropna: bool, fill_value: Any, observed: bool, sort: bool, pandas_table: Callable[[], pd.DataFrame],
-           ranks: int) -> tuple[pd.DataFrame, CellStats]:
-    """Compute the cells in one pass, let pandas lay them out, and put the statistics on the table's labels."""
-    n = len(spec.rows[0])
-    row_keys = [_factor(k, dropna) for k in spec.rows]
-    col_keys = [_factor(k, dropna) for k in spec.cols]
-    valid = np.ones(n, dtype=bool)
+def _grouping(spec: _Spec, dropna: bool) -> tuple[list[Key], list[Key], np.ndarray, np.ndarray, list[np.ndarray],
+                                                   list[np.ndarray]]:
+    """The row and column keys, which rows have all keys, each valid row's cell, and each key's code per line."""
+    row_keys = [factor(k, dropna) for k in spec.rows]
+    col_keys = [factor(k, dropna) for k in spec.cols]
+    valid = np.ones(len(spec.rows[0]), dtype=bool)
     for k in row_keys + col_keys:
         valid &= k.codes >= 0
-    rg, row_codes = _combine(row_keys, valid)
-    cg, col_codes = _combine(col_keys, valid) if col_keys else (np.zeros(int(valid.sum()), np.int64), [])
+    rg, row_codes = combine(row_keys, valid)
+    cg, col_codes = combine(col_keys, valid) if col_keys else (np.zeros(int(valid.sum()), np.int64), [])
     R = len(row_codes[0]) if row_codes else 1
     C = len(col_codes[0]) if col_codes else 1
     if R * C > MAX_CELLS:
         raise UserError(f"This table would have {R * C:,} cells; that is far too many to check or export. "
                         "Group the keys into fewer categories first.")
+    return row_keys, col_keys, valid, rg * C + cg, row_codes, col_codes
 
-    subset = (lambda a: a) if valid.all() else (lambda a: a[valid])
-    raw = None if spec.values is None else subset(np.asarray(spec.values))
+
+def _numbers(spec: _Spec, raw: np.ndarray | None, stat: str | None, aggfunc: Any,
+             n: int) -> tuple[np.ndarray | None, np.ndarray]:
+    """The values as floats (None when there are none or they are not numbers) and which rows have one."""
     x = None
-    keep = np.ones(len(rg), dtype=bool)
-    if raw is not None:
-        if stat not in FREQUENCY and not is_numeric_dtype(raw.dtype):
-            what = "the values given hold" if spec.value_name == _CROSSTAB_VALUES else f"column {spec.value_name!r} holds"
-            raise UserError(f"values= must be numbers for aggfunc {stat or aggfunc!r}, but {what} "
-                            f"{raw.dtype} data. Pass a numeric column, or count rows without values=.")
-        if is_numeric_dtype(raw.dtype):
-            x = raw.astype(float, copy=False)
-            if stat != "size":
-                keep = ~np.isnan(x)
-        else:
-            keep = ~pd.isna(raw)
+    keep = np.ones(n, dtype=bool)
+    if raw is None:
+        return x, keep
+    if stat not in FREQUENCY and not is_numeric_dtype(raw.dtype):
+        what = "the values given hold" if spec.value_name == _CROSSTAB_VALUES else f"column {spec.value_name!r} holds"
+        raise UserError(f"values= must be numbers for aggfunc {stat or aggfunc!r}, but {what} "
+                        f"{raw.dtype} data. Pass a numeric column, or count rows without values=.")
+    if is_numeric_dtype(raw.dtype):
+        x = raw.astype(float, copy=False)
+        if stat != "size":
+            keep = ~np.isnan(x)
+    else:
+        keep = ~pd.isna(raw)
+    return x, keep
+
+
+def _build(spec: _Spec, stat: str | None, q: float | None, *, aggfunc: Any, margins: bool, margins_name: Any,
+           dropna: bool, fill_value: Any, observed: bool, sort: bool, pandas_table: Callable[[], pd.DataFrame],
+           ranks: int) -> tuple[pd.DataFrame, CellStats]:
+    """Compute the cells in one pass, let pandas lay them out, and put the statistics on the table's labels."""
+    row_keys, col_keys, valid, cell, row_codes, col_codes = _grouping(spec, dropna)
+    R = len(row_codes[0]) if row_codes else 1
+    C = len(col_codes[0]) if col_codes else 1
+    subset = (lambda a: a) if valid.all() else (lambda a: a[valid])
+    x, keep = _numbers(spec, None if spec.values is None else subset(np.asarray(spec.values)), stat, aggfunc,
+                       len(cell))
     magnitude = spec.values is not None and stat not in FREQUENCY
     w = None if spec.weights is None else subset(spec.weights)
     if w is not None and stat not in _WEIGHTABLE:
@@ -287,15 +187,14 @@ def _build(spec: _Spec, stat: str | None, q: float | None, *, aggfunc: Any, marg
     unit = None
     n_units = 0
     if spec.unit is not None:
-        unit_codes, n_units = _unit_codes(subset(spec.unit), spec.unit_name)
-        unit = only(unit_codes)
-    cell = rg * C + cg
+        codes, n_units = unit_codes(subset(spec.unit), spec.unit_name)
+        unit = only(codes)
     groups = Groups(cell=only(cell), n_rows=R, n_cols=C)
     grid = grouped_stats(groups, values=None if x is None else only(x), unit=unit, n_units=n_units,
                          weights=None if w is None else only(w), magnitude=magnitude, ranks=ranks)
 
-    row_index = grid_labels(_labels(row_keys, row_codes), _margin_label(spec.row_names, margins_name))
-    col_labels = _labels(col_keys, col_codes) if col_keys else [spec.value_name]
+    row_index = grid_labels(labels(row_keys, row_codes), _margin_label(spec.row_names, margins_name))
+    col_labels = labels(col_keys, col_codes) if col_keys else [spec.value_name]
     col_index = grid_labels(col_labels, _margin_label(spec.col_names, margins_name))
 
     if stat is None or not sort or (isinstance(aggfunc, str) and aggfunc == "size"):
@@ -311,13 +210,8 @@ def _build(spec: _Spec, stat: str | None, q: float | None, *, aggfunc: Any, marg
     return table, stats
 
 
-def _labels(keys: Sequence[_Key], codes: Sequence[np.ndarray]) -> list[Any]:
-    arrays = [list(k.labels(c)) for k, c in zip(keys, codes)]
-    return arrays[0] if len(arrays) == 1 else list(zip(*arrays))
-
-
 def _layout(spec: _Spec, stat: str, q: float | None, cell: np.ndarray, R: int, C: int,
-            x: np.ndarray | None, w: np.ndarray | None, keep: np.ndarray, row_keys: list[_Key], col_keys: list[_Key],
+            x: np.ndarray | None, w: np.ndarray | None, keep: np.ndarray, row_keys: list[Key], col_keys: list[Key],
             row_codes: list[np.ndarray], col_codes: list[np.ndarray], row_index: pd.Index, col_index: pd.Index, *,
             margins: bool, margins_name: Any, dropna: bool, fill_value: Any, observed: bool, sort: bool) -> pd.DataFrame:
     present = np.flatnonzero(np.bincount(cell, minlength=R * C))
@@ -468,18 +362,18 @@ def crosstab(index: Any, columns: Any, values: Any = None, rownames: Any = None,
     if values is not None and aggfunc is None:
         raise UserError("values= needs an aggfunc=, e.g. aggfunc='mean' or 'sum'.")
     rows, cols = _as_list(index), _as_list(columns)
-    common = _common_index([a for a in rows + cols if isinstance(a, pd.Series)])
+    common = common_index([a for a in rows + cols if isinstance(a, pd.Series)])
     if common is not None:
-        rows, cols = ([_aligned(a, common) for a in keys] for keys in (rows, cols))
+        rows, cols = ([aligned(a, common) for a in keys] for keys in (rows, cols))
     lengths = {len(a) for a in rows + cols}
     if len(lengths) != 1:
         raise UserError(f"crosstab keys have different lengths {sorted(lengths)}; pass columns of one data frame.")
     n = lengths.pop()
     row_names, col_names = _names(rows, rownames, "row"), _names(cols, colnames, "col")
-    unit_values, unit_name = (None, None) if unit is None else _column_or_array(None, unit, "unit", n, common)
-    w = None if weights is None else _weights(_column_or_array(None, weights, "weights", n, common)[0])
+    unit_values, unit_name = (None, None) if unit is None else column_or_array(None, unit, "unit", n, common)
+    w = None if weights is None else checked_weights(column_or_array(None, weights, "weights", n, common)[0])
     if values is not None:
-        values = _column_or_array(None, values, "values", n, common)[0]
+        values = column_or_array(None, values, "values", n, common)[0]
     if w is not None and values is None:
         stat_aggfunc: Any = None
     else:
@@ -534,12 +428,12 @@ def pivot_table(data: pd.DataFrame, values: Any = None, index: Any = None, colum
     unit_values, unit_name = (None, None)
     rules = active_rules()
     if unit is not None:
-        unit_values, unit_name = _column_or_array(data, unit, "unit", n, data.index)
+        unit_values, unit_name = column_or_array(data, unit, "unit", n, data.index)
     else:
         key = linking_key_column(data, rules)
         if key is not None:
             unit_values, unit_name = np.asarray(data[key]), f"{key} (linking key in the source)"
-    w = None if weights is None else _weights(_column_or_array(data, weights, "weights", n, data.index)[0])
+    w = None if weights is None else checked_weights(column_or_array(data, weights, "weights", n, data.index)[0])
     stat, q = _statistic(aggfunc)
     by = " x ".join(map(str, rows + cols))
     source = f"cel.pivot_table: {stat or getattr(aggfunc, '__name__', 'custom')} of {values} by {by}"
@@ -551,17 +445,6 @@ def pivot_table(data: pd.DataFrame, values: Any = None, index: Any = None, colum
                           pandas_table=lambda: pd.pivot_table(data, **kwargs),
                           ranks=max(KEEP_LARGEST, rules.dominance_n))
     return attach_stats(table, stats)
-
-
-def linking_key_column(data: pd.DataFrame, rules: Rules) -> Any:
-    """The source's linking-key column to count units on: the one with the most distinct values (so RINPERSOON,
-    not the register type RINPERSOONS), judged on rows spread over the whole frame (a sorted frame's first rows
-    could all be one person)."""
-    keys = [c for c in data.columns if rules.is_linking_key(c)]
-    if len(keys) <= 1:
-        return keys[0] if keys else None
-    sample = data[keys].iloc[:: max(1, len(data) // 20_000)]
-    return max(keys, key=lambda c: sample[c].nunique())
 
 
 def cell_stats(data: pd.DataFrame, index: list, columns: list, values: Any = None, aggfunc: Any = "count", *,
@@ -639,196 +522,3 @@ def carried_stats(table: Any) -> CellStats | None:
 
 def _same_labels(a: pd.Index, b: pd.Index) -> bool:
     return a.equals(b) and list(a.names) == list(b.names)
-
-
-# --- the check ---------------------------------------------------------------------------------------------
-
-_MERGE_FIX = ("Merge categories (e.g. combine {example} with a neighbouring category) or suppress these cells; "
-              "secondary suppression is needed so they cannot be recovered from the margins.")
-_KNOWN_STATISTICS = FREQUENCY | {"sum", "mean", "median", "std", "var", "min", "max", "quantile"}
-
-
-def _cells_finding(stats: CellStats, mask: np.ndarray, rule: str, severity: str, message: str,
-                   fix: str | None = None) -> list[Finding]:
-    """One finding for all cells in `mask` (none when it is empty); `message` may use {n}, the number of cells."""
-    if not mask.any():
-        return []
-    rows, cols = np.nonzero(mask)
-    row_labels, col_labels = stats.index.take(rows).tolist(), stats.columns.take(cols).tolist()
-    cells = list(zip(row_labels, col_labels))
-    example = format_label(cells[0][0])
-    return [Finding(rule=rule, severity=severity, message=message.format(n=len(cells)), where=format_cells(cells),
-                    fix=fix or _MERGE_FIX.format(example=example), cells=cells)]
-
-
-def _whole_table(rule: str, severity: str, message: str, fix: str) -> Finding:
-    return Finding(rule=rule, severity=severity, message=message, where="the whole table", fix=fix)
-
-
-def check_with_stats(table: Any, stats: CellStats, rules: Rules) -> CheckResult:
-    """Threshold, zero, dominance, p-percent and min/max, cell by cell, on statistics that match the table."""
-    findings = [
-        *_empty_table(stats, rules), *_threshold(stats, rules), *_zeros(stats, rules), *_magnitude(stats, rules),
-        *_extremes(stats, rules), *_custom_statistic(stats, rules), *identifier_findings(table, rules),
-    ]
-    n_cells = int(np.prod(stats.shape))
-    counts = Counts(tables=1, cells=n_cells, count_cells=n_cells if stats.frequency else 0,
-                    observations=stats.observations)
-    return CheckResult(kind="table", findings=findings, counts=counts, source=stats.source,
-                       rules_origin=rules.origin, unit=stats.unit_name, weighted=stats.weighted_table,
-                       details={"cell_stats": stats})
-
-
-def _empty_table(stats: CellStats, rules: Rules) -> list[Finding]:
-    return [] if stats.units.size else [empty_table_finding(rules)]
-
-
-def empty_table_finding(rules: Rules) -> Finding:
-    return _whole_table("unknown_counts", rules.unknown_counts,
-                        "The table has no cells, so there is nothing to check; an empty output is usually a mistake.",
-                        "Check that the table was built from the right data before exporting it.")
-
-
-def _threshold(stats: CellStats, rules: Rules) -> list[Finding]:
-    small = (stats.units > 0) & (stats.units < rules.threshold)
-    counted = f"units ({stats.unit_name})" if stats.unit_name else "records (no unit id known)"
-    smallest = int(stats.units[small].min()) if small.any() else 0
-    return _cells_finding(stats, small, "threshold", "fail",
-                          f"{{n}} cell(s) rest on fewer than {rules.threshold} {counted} (smallest: {smallest}); "
-                          "such cells can identify people or businesses.")
-
-
-def _zeros(stats: CellStats, rules: Rules) -> list[Finding]:
-    empty = stats.units == 0
-    full = _full_lines(stats) if stats.frequency else np.zeros_like(empty)
-    parts = []
-    if empty.any():
-        parts.append(f"{int(empty.sum())} empty cell(s) (0 {'units' if stats.unit_name else 'records'}): a zero can "
-                     "disclose that nobody in a group has an attribute")
-    if full.any():
-        parts.append(f"{int(full.sum())} cell(s) hold every unit of their row or column (group disclosure: everyone "
-                     "in that group shares the attribute)")
-    return _cells_finding(
-        stats, empty | full, "zero", rules.zero, "; ".join(parts) + ".",
-        fix="Merge categories so no row or column has all its units in one cell and no cell is structurally empty, "
-            "or explain in the explanation why these zeros disclose nothing (e.g. impossible combinations).")
-
-
-def _magnitude(stats: CellStats, rules: Rules) -> list[Finding]:
-    """Dominance and p-percent on absolute contributions, so negative values never hide a dominant one."""
-    if not stats.magnitude:
-        return []
-    total, shown = stats.abs_total, stats.units > 0
-    top_n = stats.largest(rules.dominance_n)
-    findings = []
-    if top_n is None:
-        findings.append(_whole_table(
-            "unknown_counts", rules.unknown_counts,
-            f"The table's statistics keep fewer than the {rules.dominance_n} largest contributions the dominance "
-            "rule needs.", "Rebuild the table with cel.crosstab / cel.pivot_table under the current rules."))
-    else:
-        findings += _cells_finding(
-            stats, shown & (total > 0) & (top_n >= rules.dominance_k * total), "dominance", "fail",
-            f"In {{n}} cell(s) the {rules.dominance_n} largest contributors hold at least {rules.dominance_k:.0%} of "
-            "the total (absolute values, summed per unit), so the value reveals what those contributors have.")
-    remainder = total - stats.top1 - stats.top2
-    findings += _cells_finding(
-        stats, shown & (stats.top1 > 0) & (remainder < rules.p_percent * stats.top1), "p_percent", "fail",
-        f"In {{n}} cell(s) the second-largest contributor could estimate the largest one to within "
-        f"{rules.p_percent:.0%} (the rest of the cell is too small).")
-    return findings
-
-
-def _extremes(stats: CellStats, rules: Rules) -> list[Finding]:
-    if not stats.reveals_extremes:
-        return []
-    what = stats.statistic if stats.statistic != "quantile" else f"the {stats.quantile:.0%} quantile"
-    return _cells_finding(
-        stats, stats.units > 0, "min_max", rules.min_max,
-        f"The table shows {what} values: a minimum or maximum is the value of a single unit.",
-        fix="Show a less extreme statistic instead (e.g. the 5th/95th percentile, or the mean and standard "
-            "deviation), or leave these values out.")
-
-
-def _custom_statistic(stats: CellStats, rules: Rules) -> list[Finding]:
-    if stats.statistic in _KNOWN_STATISTICS:
-        return []
-    return [_whole_table(
-        "unknown_counts", rules.unknown_counts,
-        f"The table uses the custom aggregation {stats.statistic!r}; its cells were checked as magnitudes, but what "
-        "the function reveals (e.g. a single value) cannot be established.",
-        "Use a named statistic (count, sum, mean, median, ...) or explain what the function computes.")]
-
-
-def _full_lines(stats: CellStats) -> np.ndarray:
-    """Inner cells that hold all units of their row or column while that line has other (empty) cells."""
-    margin_row = stats.is_margin.all(axis=1) if stats.is_margin.size else np.zeros(stats.shape[0], bool)
-    margin_col = stats.is_margin.all(axis=0) if stats.is_margin.size else np.zeros(stats.shape[1], bool)
-    inner = stats.units[~margin_row][:, ~margin_col]
-    out = np.zeros(stats.shape, dtype=bool)
-    if inner.shape[0] < 2 and inner.shape[1] < 2:
-        return out
-    out[np.ix_(~margin_row, ~margin_col)] = alone_in_line(inner > 0)
-    return out
-
-
-def _shown_names(obj: pd.DataFrame | pd.Series) -> list[Any]:
-    """Every name a table shows: index and column level names, column labels (and their parts), Series name."""
-    if isinstance(obj, pd.Series):
-        return [*obj.index.names, obj.name]
-    parts = [p for label in obj.columns for p in (label if isinstance(label, tuple) else (label,))]
-    return [*obj.index.names, *obj.columns.names, *parts]
-
-
-def _id_values(values: pd.Index | pd.Series, rules: Rules) -> list[Any]:
-    return [v for v in pd.unique(np.asarray(values, dtype=object)) if rules.looks_like_id(v)]
-
-
-def _label_values(index: pd.Index) -> list[pd.Index]:
-    """The distinct labels of each level."""
-    if isinstance(index, pd.MultiIndex):
-        return [index.levels[i][np.unique(index.codes[i][index.codes[i] >= 0])] for i in range(index.nlevels)]
-    return [index]
-
-
-def identifier_findings(obj: pd.DataFrame | pd.Series, rules: Rules) -> list[Finding]:
-    """Linking keys shown as names, and id-like values in the labels or cells."""
-    findings = []
-    keys = sorted({str(name) for name in _shown_names(obj) if rules.is_linking_key(name)})
-    if keys:
-        findings.append(Finding(
-            rule="identifier", severity="fail",
-            message=f"The table shows the linking key(s) {', '.join(keys)}; linking keys are never exported.",
-            where="the table's index or column names", fix=f"Drop {', '.join(keys)} from the table, or group "
-                                                          "by something that does not identify units.",
-        ))
-    columns = [obj] if isinstance(obj, pd.Series) else [obj.iloc[:, j] for j in range(obj.shape[1])]
-    places = {
-        "index": [v for level in _label_values(obj.index) for v in _id_values(level, rules)],
-        "column labels": [] if isinstance(obj, pd.Series) else
-        [v for level in _label_values(obj.columns) for v in _id_values(level, rules)],
-        "cells": [v for col in columns if not pd.api.types.is_numeric_dtype(col.dtype) for v in _id_values(col, rules)],
-    }
-    for where, ids in places.items():
-        if not ids:
-            continue
-        shown = ", ".join(str(v) for v in ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
-        findings.append(Finding(
-            rule="identifier", severity="fail",
-            message=f"{len(ids)} value(s) in the table's {where} are written like {rules.id_digits}-digit person "
-                    f"or business ids ({shown}); ids are never exported.",
-            where=f"the table's {where}", fix="Remove the id values; export counts or statistics per group instead.",
-        ))
-    return findings
-
-
-def check_table(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None, rules: Rules) -> CheckResult:
-    """Carried statistics when they still match the table; otherwise the checks for plain pandas tables."""
-    from .plain import check_plain_table, source_frame  # plain builds on this module
-
-    source_frame(data)  # a wrong data= is a mistake to report even when the table carries its statistics
-    table = getattr(obj, "data", obj) if type(obj).__module__.startswith("pandas.io.formats.style") else obj
-    stats = carried_stats(table)
-    if stats is not None and unit is None and weights is None:
-        return check_with_stats(table, stats, rules)
-    return check_plain_table(table, data=data, unit=unit, weights=weights, rules=rules)

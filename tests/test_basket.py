@@ -16,9 +16,10 @@ import cbs_export_lab as cel
 import cbs_export_lab.atomic
 import cbs_export_lab.excel
 from cbs_export_lab import demo
-from cbs_export_lab.basket import BACKGROUND_SUFFIX, NEVER_EXPORTABLE_ROWS, Basket, BasketError
+from cbs_export_lab.basket import BACKGROUND_SUFFIX, Basket, BasketError
 from cbs_export_lab.errors import UserError
 from cbs_export_lab.excel import MARK_FILL, NO, NOT_GIVEN, REVIEW_FILL, STATUS_LABELS
+from cbs_export_lab.intake import NEVER_EXPORTABLE_ROWS
 from cbs_export_lab.light import light_budget
 from cbs_export_lab.settings import save_user_settings
 

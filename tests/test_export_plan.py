@@ -7,7 +7,8 @@ import cbs_export_lab as cel
 from cbs_export_lab import demo
 from cbs_export_lab.basket import Item
 from cbs_export_lab.errors import UserError
-from cbs_export_lab.exportmap import ACHTERAF, BACKGROUND, VOORAF, route, safe_name, zip_name
+from cbs_export_lab.exportmap import ACHTERAF, BACKGROUND, VOORAF, route, zip_name
+from cbs_export_lab.names import safe_name
 from cbs_export_lab.results import Counts, Finding
 from cbs_export_lab.settings import save_user_settings
 

@@ -14,7 +14,9 @@ from matplotlib.axes import Axes
 
 import cbs_export_lab as cel
 from cbs_export_lab import demo, figures
+from cbs_export_lab.checks.figure import check_figure
 from cbs_export_lab.errors import UserError
+from cbs_export_lab.hooks import might_be_figure
 from cbs_export_lab.rules import default_rules, load_rules
 
 RULES = default_rules()
@@ -33,7 +35,7 @@ def people() -> pd.DataFrame:
 
 
 def check(obj, rules=RULES):
-    return figures.check_figure(obj, rules=rules)
+    return check_figure(obj, rules=rules)
 
 
 def rules_of(result, rule):
@@ -467,6 +469,30 @@ def test_as_figure_recognises_figures_axes_and_subfigures():
     assert figures.as_figure(np.array([ax])) is fig
     assert figures.as_figure("fig") is None and figures.as_figure(np.arange(3)) is None
 
+
+
+def test_the_cheap_type_test_never_turns_away_a_figure(people):
+    sns = pytest.importorskip("seaborn")
+
+    class OwnFigure(plt.Figure):
+        pass
+
+    fig, axes = plt.subplots(1, 2)
+    sub = plt.figure().subfigures(1, 2)[1]
+    grid = sns.FacetGrid(people, col="geslacht")
+    line = axes[0].plot([1, 2], [600, 700])[0]
+    objects = [fig, sub, axes[0], axes, list(axes), tuple(axes), grid, OwnFigure(), line, "fig", np.arange(3), [], [1]]
+    recognised = [obj for obj in objects if figures.as_figure(obj) is not None]
+    assert len(recognised) == 8
+    assert all(might_be_figure(obj) for obj in recognised)
+    assert not any(might_be_figure(obj) for obj in ("fig", np.arange(3), [], [1], people, {"a": 1}))
+
+
+def test_figures_module_is_reached_from_the_package_on_first_use():
+    code = ("import sys, cbs_export_lab as cel; print('cbs_export_lab.figures' in sys.modules); "
+            "print(callable(cel.figures.safe_hist), 'figures' in dir(cel))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True", "True"]
 
 def test_subfigure_axes_are_checked(people):
     fig = plt.figure()

@@ -6,8 +6,9 @@ import json
 import pandas as pd
 import pytest
 
-from cbs_export_lab.basket import BasketError, id_problem
+from cbs_export_lab.basket import BasketError
 from cbs_export_lab.errors import UserError
+from cbs_export_lab.names import id_problem
 
 
 @pytest.fixture

@@ -12,9 +12,11 @@ from openpyxl import load_workbook
 
 from cbs_export_lab import demo
 from cbs_export_lab.check import check
+from cbs_export_lab.checks.model import SUPPORTED_MODELS
 from cbs_export_lab.errors import UserError
-from cbs_export_lab.models import COLUMNS, SUPPORTED_MODELS, coefficient_table, model_info, write_excel, write_text
+from cbs_export_lab.models import COLUMNS, coefficient_table, model_info, write_excel, write_text
 from cbs_export_lab.rules import default_rules
+from cbs_export_lab.tables import pivot_table
 
 MIN = default_rules().model_level_threshold
 
@@ -494,6 +496,41 @@ def test_arrays_unit_column_needs_data(panel):
     result = check(res, data=panel, unit="RINPERSOON")
 
     assert result.counts.observations == panel["RINPERSOON"].nunique()
+
+
+def _unit(how: str, data: pd.DataFrame):
+    return {"column name": "RINPERSOON", "array": data["RINPERSOON"].to_numpy(), "series": data["RINPERSOON"],
+            "not given": None}[how]
+
+
+MISSING_UNITS = r"^unit= \(.+\) has missing values\. Every row needs a unit id\.$"
+
+
+@pytest.mark.parametrize("how", ["column name", "array", "series", "not given"])
+def test_unit_ids_with_missing_values_are_refused_as_the_table_builders_refuse_them(how, panel):
+    data = panel.copy()
+    data.loc[data.index[:3], "RINPERSOON"] = np.nan
+    res = smf.ols("log_inkomen ~ C(jaar)", data).fit()
+    assert res.nobs == len(data)  # the ids are no regressor, so the rows without one are in the fit
+
+    with pytest.raises(UserError, match=MISSING_UNITS) as table_error:
+        pivot_table(data, values="log_inkomen", index="jaar", aggfunc="mean", unit=_unit(how, data))
+    with pytest.raises(UserError, match=MISSING_UNITS) as model_error:
+        check(res, unit=_unit(how, data))
+
+    if how in ("column name", "series"):
+        assert str(model_error.value) == str(table_error.value)
+
+
+@pytest.mark.parametrize("how", ["column name", "array", "series", "not given"])
+def test_complete_unit_ids_count_units_in_tables_and_models_alike(how, panel):
+    res = smf.ols("log_inkomen ~ C(jaar)", panel).fit()
+
+    table = pivot_table(panel, values="log_inkomen", index="jaar", aggfunc="mean", unit=_unit(how, panel))
+    result = check(res, unit=_unit(how, panel))
+
+    assert result.counts.observations == panel["RINPERSOON"].nunique()
+    assert check(table).status == "pass"
 
 
 # --- information and files ---------------------------------------------------------------------------------------

@@ -7,8 +7,8 @@ import pytest
 
 import cbs_export_lab as cel
 from cbs_export_lab import demo
+from cbs_export_lab.checks.table import check_plain_table
 from cbs_export_lab.errors import UserError
-from cbs_export_lab.plain import check_plain_table
 from cbs_export_lab.rules import default_rules
 
 

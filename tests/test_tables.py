@@ -10,8 +10,9 @@ import pytest
 import cbs_export_lab as cel
 from cbs_export_lab import demo
 from cbs_export_lab.cellstats import largest_per_group
+from cbs_export_lab.checks.cells import check_with_stats
 from cbs_export_lab.rules import default_rules
-from cbs_export_lab.tables import carried_stats, cell_stats, check_with_stats, quantile
+from cbs_export_lab.tables import carried_stats, cell_stats, quantile
 
 RULES = default_rules()
 

@@ -21,8 +21,10 @@ from pyfakefs.fake_filesystem import OSType  # noqa: E402
 import cbs_export_lab as cel  # noqa: E402
 from cbs_export_lab import atomic, demo  # noqa: E402
 from cbs_export_lab import exportmap as em  # noqa: E402
-from cbs_export_lab.basket import BasketError, _safe_filename, read_table_file  # noqa: E402
+from cbs_export_lab.basket import BasketError  # noqa: E402
 from cbs_export_lab.errors import UserError  # noqa: E402
+from cbs_export_lab.intake import read_table_file  # noqa: E402
+from cbs_export_lab.names import safe_filename  # noqa: E402
 from cbs_export_lab.settings import SettingsError, load_settings, save_user_settings  # noqa: E402
 
 TABLE = pd.DataFrame({"mannen": [30, 40], "vrouwen": [35, 45]}, index=pd.Index(["jong", "oud"], name="leeftijd"))
@@ -123,13 +125,13 @@ def test_copies_of_user_files_never_get_a_device_name(tmp_path, name):
     source.write_text("leeftijd,n\njong,30\noud,40\n" if ".csv" in name else "notes\n", encoding="utf-8")
     item = cel.Basket(tmp_path / "basket").add(str(source), "Bestand")
     copied = Path(item.files[0]).name
-    assert copied.startswith("_") and copied == _safe_filename(copied)
+    assert copied.startswith("_") and copied == safe_filename(copied)
 
 
 def names_a_device(name: str) -> bool:
     import unicodedata
 
-    from cbs_export_lab.basket import WINDOWS_RESERVED
+    from cbs_export_lab.names import WINDOWS_RESERVED
 
     return unicodedata.normalize("NFKD", name.split(".")[0]).rstrip(" ").upper() in WINDOWS_RESERVED
 
@@ -137,8 +139,8 @@ def names_a_device(name: str) -> bool:
 @pytest.mark.parametrize("name", ["con .txt", "COM\u00b9.csv", "CONIN$.txt", "clock$", "Lpt\u00b2.log", "nul"])
 def test_zip_names_and_file_names_follow_one_rule(name):
     assert names_a_device(name)
-    for safe in (_safe_filename(name), em.safe_name(name)):
-        assert not names_a_device(safe) and _safe_filename(safe) == safe
+    for safe in (safe_filename(name), em.safe_name(name)):
+        assert not names_a_device(safe) and safe_filename(safe) == safe
 
 
 def test_a_manifest_held_open_is_retried_then_a_clear_message(windows, monkeypatch):

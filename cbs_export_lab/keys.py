@@ -1,0 +1,109 @@
+"""Grouping keys as integer codes: the one way to factorize keys, combine them into group ids and code unit ids.
+
+Every grouped computation (the builders, recovery of a plain table from its source) starts here: each key
+becomes a code per row (-1: missing, dropped) and several keys combine into one integer per row, so grouping
+is `np.bincount` over integers rather than hashing of labels.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import UserError
+
+MAX_SPAN = 1 << 24  # up to this many combinations, group ids are positions in a dense table
+
+
+@dataclass
+class Key:
+    """One grouping key, factorized: a code per row (-1: dropped), how many codes, and their labels."""
+
+    codes: np.ndarray
+    size: int
+    labels: Callable[[np.ndarray], Any]
+    uniques: pd.Index  # the label of each code (categories for a categorical key)
+
+    def lookup(self) -> pd.Index:
+        """The labels as objects, to find the code of a label written in a table."""
+        return pd.Index(self.uniques, dtype=object)
+
+
+def factor(values: Any, dropna: bool = True, sort: bool = True) -> Key:
+    """A key's codes: categories in their order, other values sorted (or first seen); missing values get -1, or a
+    code of their own when `dropna` is False."""
+    series = values if isinstance(values, pd.Series) else pd.Series(values)
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes = series.cat.codes.to_numpy().astype(np.int64)  # int8 codes would overflow when combined
+        dtype = series.dtype
+        uniques = dtype.categories
+        n = len(uniques)
+
+        def labels(c: np.ndarray) -> Any:
+            return pd.Categorical.from_codes(np.where(c >= n, -1, c), dtype=dtype)
+    else:
+        codes, uniques = pd.factorize(series, sort=sort)
+        codes = codes.astype(np.int64)
+        n = len(uniques)
+
+        def labels(c: np.ndarray) -> Any:
+            return uniques.take(np.where(c >= n, -1, c), allow_fill=True)
+    if not dropna and (codes < 0).any():
+        codes = np.where(codes < 0, n, codes)
+        return Key(codes, n + 1, labels, uniques)
+    return Key(codes, n, labels, uniques)
+
+
+def mixed_radix(codes: Sequence[np.ndarray], sizes: Sequence[int]) -> np.ndarray:
+    """One integer per row for several codes: the first key varies slowest."""
+    flat = codes[0]
+    for c, size in zip(codes[1:], sizes[1:], strict=False):
+        flat = flat * size + c
+    return flat
+
+
+def combine(keys: Sequence[Key], valid: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """One group id per valid row for several keys (groups that occur, in key order), and each key's code per group."""
+    sizes = [k.size for k in keys]
+    everything = bool(valid.all())
+    flat = mixed_radix([k.codes if everything else k.codes[valid] for k in keys], sizes)
+    span = int(np.prod(sizes, dtype=float))
+    if span <= MAX_SPAN:
+        present = np.flatnonzero(np.bincount(flat, minlength=span))
+        group = flat
+        if present.size < span:
+            remap = np.full(span, -1, dtype=np.int64)
+            remap[present] = np.arange(present.size)
+            group = remap[flat]
+    else:
+        group, present = pd.factorize(flat, sort=True)
+        present = np.asarray(present)
+    per_key = np.unravel_index(present, sizes)
+    return group.astype(np.int64, copy=False), [np.asarray(c, dtype=np.int64) for c in per_key]
+
+
+def labels(keys: Sequence[Key], codes: Sequence[np.ndarray]) -> list[Any]:
+    """The label of each group: a value for one key, a tuple of values for several."""
+    arrays = [list(k.labels(c)) for k, c in zip(keys, codes, strict=False)]
+    return arrays[0] if len(arrays) == 1 else list(zip(*arrays, strict=False))
+
+
+def unit_codes(values: np.ndarray, name: str | None) -> tuple[np.ndarray, int]:
+    """A code per row for the unit ids and the number of codes; whole-number ids in a compact range are their own
+    codes (no hashing). A missing id is refused: it is no unit."""
+    if values.dtype.kind in "iu" and values.size:
+        low, high = int(values.min()), int(values.max())
+        if low >= 0 and high < 4 * values.size + 1024:
+            return values.astype(np.int64, copy=False), high + 1
+    codes, uniques = pd.factorize(values)
+    refuse_missing_units(codes, name)
+    return codes.astype(np.int64), max(1, len(uniques))
+
+
+def refuse_missing_units(codes: np.ndarray, name: str | None) -> None:
+    """Rows without a unit id (code -1) cannot be counted as units: tables and models refuse them alike."""
+    if (codes < 0).any():
+        raise UserError(f"unit= ({name}) has missing values. Every row needs a unit id.")
