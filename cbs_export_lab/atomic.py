@@ -34,6 +34,11 @@ def replace_with_retry(src: str | os.PathLike[str], dst: str | os.PathLike[str])
     _retried(lambda: os.replace(src, dst))
 
 
+def remove_with_retry(path: str | os.PathLike[str], *, missing_ok: bool = False) -> None:
+    """Remove a file, retried while Windows reports it as in use (a virus scanner or a viewer holding it)."""
+    _retried(lambda: Path(path).unlink(missing_ok=missing_ok))
+
+
 def read_bytes(path: str | os.PathLike[str]) -> bytes:
     """Read a file that another process may be replacing at this moment (Windows refuses that briefly)."""
     return _retried(Path(path).read_bytes)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -22,7 +23,7 @@ from .atomic import read_bytes, write_bytes
 from .codes import ITEM_KINDS
 from .errors import UserError
 from .intake import TEXT_FILES, notebook_intake, take
-from .names import clean_title, is_inside, slug, unique_title
+from .names import clean_title, id_problem, is_inside, plain_text, slug, unique_title
 from .results import STATUSES, CheckResult, Counts, Finding, never_exportable
 from .rules import Rules
 
@@ -42,8 +43,11 @@ BACKGROUND_SHEETS = {
 _ID_LETTER = {"table": "t", "model": "m", "figure": "g", "syntax": "s", "file": "f"}
 _OPTIONAL_TYPES: dict[str, type | tuple[type, ...]] = {
     "background": bool, "background_for": (str, type(None)), "explanation": (str, type(None)), "exported": list,
-    "rules_compliant": bool, "findings": list, "counts": dict, "description": str,
+    "rules_compliant": bool, "findings": list, "counts": dict, "description": str, "source": (str, type(None)),
+    "unit": (str, type(None)), "weighted": bool, "rules_origin": str, "rules_fingerprint": str,
+    "rules_settings": dict, "added_at": str,
 }
+_OUR_ITEM_FOLDER = re.compile(r"[tmgsf]\d{2,}-[a-z0-9-]+")
 
 
 class BasketError(UserError):
@@ -134,9 +138,20 @@ class Basket:
                 f"The basket folder {self.folder} cannot be created or used: {exc.strerror or exc}. "
                 "Choose a folder you can write to (the `basket` setting) and try again."
             ) from None
+        self._recover()
 
     def __repr__(self) -> str:
         return f"Basket({str(self.folder)!r})"
+
+    def _recover(self) -> None:
+        """Finish an export or add that a crash interrupted (see journal.py); a damaged manifest is left alone."""
+        from .journal import recover
+
+        try:
+            recover(self)
+            self.tidy()
+        except (BasketError, OSError):
+            pass
 
     @property
     def manifest_path(self) -> Path:
@@ -176,6 +191,8 @@ class Basket:
         from .settings import active_rules
 
         title = clean_title(title)
+        plain_text(description, "description")
+        plain_text(explanation, "explanation")
         background = background or background_for is not None
         rules = active_rules()
         kind, result, render = take(obj, title, description=description, data=data, unit=unit, weights=weights,
@@ -225,26 +242,70 @@ class Basket:
             manifest.items = [d for d in manifest.items if d not in gone]
             self._write(manifest)
         for d in gone:
-            shutil.rmtree(self.folder / ITEMS / d["id"], ignore_errors=True)
+            shutil.rmtree(self._item_folder(d["id"]), ignore_errors=True)
 
     def set_explanation(self, item_id: str, text: str | None) -> Item:
         """Why this output has no disclosure risk; empty text removes the explanation."""
-        text = text.strip() if isinstance(text, str) else None
+        text = plain_text(text, "explanation").strip() if isinstance(text, str) else None
         return self._update(item_id, lambda d: d.update(explanation=text or None))
 
     def mark_exported(self, item_ids: Iterable[str], zip_path: str | os.PathLike[str], at: datetime | str | None = None) -> None:
         """Record that these items went into `zip_path` (its exportmap subfolder and name are kept)."""
         self.mark_exported_zips({Path(zip_path): list(item_ids)}, at)
 
-    def mark_exported_zips(self, zips: Mapping[Path, Iterable[str]], at: datetime | str | None = None) -> None:
-        """Record a whole export in one manifest write: every zip's items are marked, or none are."""
+    def mark_exported_zips(
+        self, zips: Mapping[Path, Iterable[str]], at: datetime | str | None = None, *, only_new: bool = False
+    ) -> None:
+        """Record a whole export in one manifest write: every zip's items are marked, or none are.
+
+        `only_new` (reconciling an export journal): items already recorded for that zip and items no longer in
+        the basket are skipped, so reconciling twice records once.
+        """
         when = at.isoformat(timespec="seconds") if isinstance(at, datetime) else at or _now()
         with self._locked() as manifest:
+            ids = {d["id"] for d in manifest.items}
             for zip_path, item_ids in zips.items():
                 record = {"zip": Path(zip_path).name, "folder": Path(zip_path).parent.name, "at": when}
                 for item_id in item_ids:
-                    self._find(manifest, item_id).setdefault("exported", []).append(dict(record))
+                    if only_new and item_id not in ids:
+                        continue
+                    records = self._find(manifest, item_id).setdefault("exported", [])
+                    if not (only_new and any((r.get("zip"), r.get("folder")) == (record["zip"], record["folder"])
+                                             for r in records)):
+                        records.append(dict(record))
             self._write(manifest)
+
+    def tidy(self) -> list[Path]:
+        """Remove what a crashed add or remove left: item folders the manifest does not name, temp manifests.
+
+        Only names this basket writes are touched, and only under the lock (without waiting for it: a busy
+        basket is tidied at a later open). Returns what was removed.
+        """
+        from filelock import FileLock, Timeout
+
+        if not self._leftovers(self._read()):
+            return []
+        lock = FileLock(str(self.folder / LOCK), timeout=0)
+        try:
+            lock.acquire()
+        except (Timeout, OSError):
+            return []
+        try:
+            gone = self._leftovers(self._read())
+            for path in gone:
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+        finally:
+            lock.release()
+        return gone
+
+    def _leftovers(self, manifest: _Manifest) -> list[Path]:
+        known = {d["id"].lower() for d in manifest.items}
+        folders = [p for p in (self.folder / ITEMS).iterdir()
+                   if p.is_dir() and _OUR_ITEM_FOLDER.fullmatch(p.name) and p.name.lower() not in known]
+        return folders + sorted(self.folder.glob(f".{MANIFEST}.*.tmp"))
 
     # -- internals -----------------------------------------------------------------------------------------
 
@@ -327,10 +388,18 @@ class Basket:
                 manifest.next_number = number
                 return item_id
 
+    def _item_folder(self, item_id: str) -> Path:
+        """The folder of one item, refused unless it is a direct child of the items folder (checked before deletes)."""
+        problem = id_problem(item_id)
+        folder = self.folder / ITEMS / item_id
+        if problem or folder.resolve().parent != (self.folder / ITEMS).resolve():
+            raise self._corrupt(f"the item id {item_id!r} {problem or 'points outside the items folder'}")
+        return folder
+
     def _item(self, d: Mapping[str, Any]) -> Item:
         try:
             return Item.from_dict(d)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise self._corrupt(f"item {d.get('id', '?')!r} cannot be read ({type(exc).__name__}: {exc})") from None
 
     def _find(self, manifest: _Manifest, item_id: str) -> dict[str, Any]:
@@ -372,12 +441,18 @@ class Basket:
             for key, kind in (("id", str), ("title", str), ("kind", str), ("status", str), ("files", list)):
                 if not isinstance(d.get(key), kind):
                     raise self._corrupt(f"entry {i} of \"items\" has no valid {key!r}")
+            problem = id_problem(d["id"])
+            if problem:
+                raise self._corrupt(f"entry {i} of \"items\" has the id {d['id']!r}, which {problem}")
             for key, allowed in (("kind", ITEM_KINDS), ("status", STATUSES)):
                 if d[key] not in allowed:
                     raise self._corrupt(f"item {d['id']!r} has an unknown {key} {d[key]!r} ({', '.join(allowed)} expected)")
             for key, types in _OPTIONAL_TYPES.items():
                 if key in d and not isinstance(d[key], types):
                     raise self._corrupt(f"item {d['id']!r} has an invalid {key!r} ({d[key]!r})")
+            for key in ("findings", "exported"):
+                if not all(isinstance(x, dict) for x in d.get(key, [])):
+                    raise self._corrupt(f"item {d['id']!r} has an entry in {key!r} that is not an object")
             counts = d.get("counts", {})
             if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
                        for k, v in counts.items() if not (k == "observations" and v is None)):
@@ -387,9 +462,9 @@ class Basket:
                 raise self._corrupt(f"item {d['id']!r} has status {d['status']!r} but a finding that says {worst!r}")
             if not all(isinstance(f, str) and is_inside(f, self.folder) for f in d["files"]):
                 raise self._corrupt(f"item {d['id']!r} names a file outside the basket folder")
-            if d["id"] in seen:
+            if d["id"].lower() in seen:  # Windows: ids differing only in case share one folder
                 raise self._corrupt(f"the item id {d['id']!r} appears twice")
-            seen.add(d["id"])
+            seen.add(d["id"].lower())
         next_number = doc.get("next_number", len(doc["items"]) + 1)
         if not isinstance(next_number, int) or isinstance(next_number, bool) or next_number < 1:
             raise self._corrupt('"next_number" is not a positive whole number')

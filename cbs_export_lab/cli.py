@@ -160,7 +160,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _safe_streams() -> None:
+    """A console or pipe whose encoding cannot hold every character (cp1252 on Windows) shows `\\u....` for the
+    rest instead of crashing the command halfway through its output."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is None or _encodes_all(encoding):
+            continue
+        try:
+            reconfigure(errors="backslashreplace")
+        except (ValueError, OSError):  # a stream already in use in another way: leave it
+            pass
+
+
+def _encodes_all(encoding: str) -> bool:
+    try:
+        "\u20ac\u0101\U0001f600\u2714".encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _safe_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -31,6 +31,7 @@ DEFAULT_NOTE = "This cell fails a disclosure rule: do not release it as it is."
 REVIEW_NOTE = "This cell needs a look before release."
 MISSING_SHOWN = 50
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ def write_book(path: str | os.PathLike[str], sheets: Iterable[Sheet]) -> Path:
         name = _sheet_name(sheet.name, used)
         used.add(name.lower())
         _fill(wb.create_sheet(name), sheet)
+    as_text(wb)
     with atomic_path(path) as tmp:
         wb.save(tmp)
     return Path(path)
@@ -138,6 +140,25 @@ def _fill(ws: Any, sheet: Sheet) -> None:
 
     for c in range(1, n_index + 1):
         ws.column_dimensions[ws.cell(1, c).column_letter].width = 22
+
+
+def as_text(workbook: Any) -> Any:
+    """Every text stays text when a checker opens the workbook in Excel.
+
+    openpyxl stores a string starting with '=' as a formula, and Excel re-reads one starting with '+', '-' or '@'
+    as a formula once the cell is edited: a title or table label typed as '=HYPERLINK(...)' must never run. Such
+    cells are stored as strings with Excel's quote prefix; numbers (negative ones too) are left as they are.
+    """
+    for ws in workbook.worksheets:
+        # the cells that exist (openpyxl's own store): walking every row and column would create the empty ones
+        stored = getattr(ws, "_cells", None)
+        cells = stored.values() if isinstance(stored, dict) else (c for row in ws.iter_rows() for c in row)
+        for cell in cells:
+            value = cell.value
+            if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+                cell.data_type = "s"
+                cell.quotePrefix = True
+    return workbook
 
 
 def _sheet_name(name: str, used: set[str]) -> str:

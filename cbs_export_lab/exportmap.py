@@ -2,7 +2,9 @@
 
 `plan_export` only decides (it reads the basket and the exportmap, writes nothing); `prepare_export` writes the
 planned zips under temporary names, renames them when all are complete and only then marks the items exported,
-so a failed export leaves no zip and an unchanged basket.
+so a failed export leaves no zip and an unchanged basket. An export journal in the basket folder (journal.py)
+names every file before it reaches the exportmap, so an export killed at any point is finished or forgotten
+at the next open or export, never sent twice.
 """
 from __future__ import annotations
 
@@ -20,6 +22,19 @@ from typing import Any, Iterable, Iterator, Sequence
 from .atomic import replace_with_retry
 from .basket import Basket, Item
 from .errors import UserError
+from .journal import (
+    EXPORT_LOCK,
+    RENAMING,
+    WRITING,
+    JournalZip,
+    clear_journal,
+    journal_path,
+    read_journal,
+    reconcile,
+    recover,
+    take_back,
+    write_journal,
+)
 from .light import count_of, light_budget
 from .names import is_inside, safe_name
 from .settings import MODES, load_settings
@@ -33,7 +48,6 @@ SYNTAX_LABEL = "syntax"
 FORM_NAME = "outputcontroleformulier.xlsx"
 CHECKSUMS_NAME = "checksums.sha256"
 PARTIAL_SUFFIX = ".partial"
-EXPORT_LOCK = ".export.lock"
 WRITE_ORDER = (BACKGROUND, VOORAF, ACHTERAF)
 _ZIP_EPOCH_MIN = datetime(1980, 1, 1, tzinfo=timezone.utc)
 
@@ -71,6 +85,7 @@ class ExportPlan:
     researcher: str | None = None
     created: datetime | None = None
     items: dict[str, Item] = field(default_factory=dict, repr=False)
+    basket_folder: Path | None = field(default=None, repr=False)
 
     def describe(self) -> list[str]:
         """Plain sentences for the sidebar and `cbs-export prepare --dry-run`."""
@@ -286,6 +301,8 @@ def plan_export(
 ) -> ExportPlan:
     """Decide which items go in which zip, and which are held back. Writes nothing."""
     settings = load_settings()
+    if isinstance(basket, Basket):
+        recover(basket)  # an export that stopped halfway is recorded first, so the plan does not offer it again
     root = _exportmap_folder(exportmap, settings.exportmap_folder)
     chosen_mode = resolve_mode(root, mode, settings.mode)
     items = _basket_items(basket)
@@ -303,6 +320,7 @@ def plan_export(
     return ExportPlan(
         mode=chosen_mode, zips=named, blocked=blocked, exportmap=root, project=project,
         researcher=researcher or settings.researcher, created=when, items={i.id: i for i in items},
+        basket_folder=basket.folder if isinstance(basket, Basket) else None,
     )
 
 
@@ -333,22 +351,89 @@ def prepare_export(
     outputs to CBS twice.
     """
     with _export_lock(basket):
+        _finish_earlier_export(basket)
         plan = plan_export(basket, exportmap, mode=mode, project=project, researcher=researcher,
                            include_exported=include_exported)
         if not plan.zips:
             return ExportResult([], plan.blocked)
         contents = [(z, _zip_members(plan, z, basket)) for z in plan.zips]
         written = write_zips(plan, contents)
+        marked = {path: list(z.items) for z, path in zip(plan.zips, written, strict=True)}
         try:
-            basket.mark_exported_zips({path: list(z.items) for z, path in zip(plan.zips, written)}, plan.created)
+            basket.mark_exported_zips(marked, plan.created)
         except BaseException as exc:
             # Zips whose items are not marked would be sent again by the next export: take them back.
-            for path in written:
-                path.unlink(missing_ok=True)
+            stuck = _take_back(plan, [(p, marked[p]) for p in written])
             if isinstance(exc, UserError):
-                raise UserError(f"{exc} The zips of this export were removed again; nothing was exported.") from None
+                raise UserError(f"{exc} {_taken_back(stuck)}") from None
             raise
+        try:
+            clear_journal(basket.folder)
+        except OSError:  # the items are marked: reconciling this journal later records nothing twice
+            pass
     return ExportResult(written, plan.blocked)
+
+
+def _finish_earlier_export(basket: Basket) -> None:
+    """Record what an interrupted export left in the exportmap and tidy the basket, before planning a new one."""
+    try:
+        reconcile(basket)
+        basket.tidy()
+    except OSError as exc:
+        raise UserError(
+            f"An earlier export of the basket {basket.folder} stopped halfway and its record cannot be finished "
+            f"({exc.strerror or exc}). Nothing new was exported, so nothing is sent twice. Close programs that may "
+            "hold files of the basket or the exportmap open, then prepare the export again."
+        ) from None
+    left = read_journal(basket.folder)
+    if left is not None and left[1]:
+        names = ", ".join(z.target for z in left[1])
+        raise UserError(
+            f"An earlier export of the basket {basket.folder} stopped halfway, and its files ({names}) cannot be "
+            "checked or removed now: the exportmap is out of reach or another program holds them open. Nothing "
+            "new was exported, so nothing is sent twice. Reconnect the drive or close that program, then prepare "
+            f"the export again; if that exportmap is gone for good, delete {journal_path(basket.folder)}."
+        )
+
+
+def _take_back(
+    plan: ExportPlan, written: Sequence[tuple[Path, Sequence[str]]], stuck_partials: Sequence[Path] = ()
+) -> list[tuple[Path, OSError]]:
+    """Remove zips already under their final names; the ones that cannot be removed stay in the journal, so the
+    next open or export records their items as exported (the zips are in the exportmap for CBS to see), and
+    so do temporary files that could not be removed, so the next open removes them."""
+    stuck = take_back([p for p, _ in written])
+    if plan.basket_folder is None:
+        return stuck
+    stuck_paths = {p for p, _ in stuck}
+    keep = [JournalZip(str(p), str(p) + PARTIAL_SUFFIX, tuple(ids), _sha256_of(p)) for p, ids in written
+            if p in stuck_paths]
+    keep += [JournalZip(str(p)[: -len(PARTIAL_SUFFIX)], str(p), ()) for p in stuck_partials]
+    try:
+        if keep:
+            write_journal(plan.basket_folder, RENAMING, keep, plan.created.isoformat() if plan.created else "")
+        else:
+            clear_journal(plan.basket_folder)
+    except (OSError, UserError):  # the earlier journal still names these zips
+        pass
+    return stuck
+
+
+def _sha256_of(path: Path) -> str | None:
+    from .journal import file_sha256
+
+    return file_sha256(path)
+
+
+def _taken_back(stuck: Sequence[tuple[Path, OSError]]) -> str:
+    if not stuck:
+        return "The zips of this export were removed again; nothing was exported."
+    names = ", ".join(str(p) for p, _ in stuck)
+    why = stuck[0][1].strerror or stuck[0][1]
+    return (f"The zip(s) {names} could not be removed again ({why}): another program, such as a virus scanner or "
+            "a viewer, holds them open. They are recorded in the basket's export journal: the next export or "
+            "opening of the basket records their items as exported while the zips are still there, so nothing is "
+            "sent twice. Delete them by hand if they must not go to CBS, then prepare the export again.")
 
 
 @contextmanager
@@ -363,6 +448,9 @@ def _export_lock(basket: Basket) -> Iterator[None]:
             f"Another export of the basket {basket.folder} is running. Wait until it has finished, then look at "
             "the exportmap before exporting again."
         ) from None
+    except OSError as exc:
+        raise UserError(f"The basket {basket.folder} cannot be locked for the export: {exc.strerror or exc}. "
+                        "Check that the basket folder is writable.") from None
     try:
         yield
     finally:
@@ -422,38 +510,54 @@ def _unique(name: str, used: set[str]) -> str:
 def write_zips(plan: ExportPlan, contents: Sequence[tuple[PlannedZip, list[Member]]]) -> list[Path]:
     """Write every zip under a temporary name, then rename them in the planned order (3_ before 2_).
 
-    Any failure removes the temporary files and every zip this export already renamed.
+    The journal names each file before it is written and holds each zip's checksum before the first rename, so
+    a kill at any point leaves nothing the next open or export cannot finish or remove. Any failure removes the
+    temporary files and every zip this export already renamed (what cannot be removed stays journalled).
     """
     assert plan.exportmap is not None and plan.created is not None
     root = plan.exportmap
     stamp = max(plan.created, _ZIP_EPOCH_MIN)
-    temps: list[tuple[Path, Path]] = []
+    when = plan.created.isoformat()
+    targets = [_inside(root, root / planned.folder / planned.name) for planned, _ in contents]
+    entries = [JournalZip(str(t), str(t) + PARTIAL_SUFFIX, tuple(planned.items)) for t, (planned, _) in
+               zip(targets, contents, strict=True)]
+    if plan.basket_folder is not None:
+        write_journal(plan.basket_folder, WRITING, entries, when)
+    temps: list[Path] = []
     done: list[Path] = []
     try:
-        for planned, members in contents:
-            target = _inside(root, root / planned.folder / planned.name)
-            tmp = target.with_name(target.name + PARTIAL_SUFFIX)
-            temps.append((tmp, target))
+        for entry, (planned, members) in zip(entries, contents, strict=True):
             data = build_zip(plan, planned, members, stamp)
-            _write_file(tmp, data)
-        for tmp, target in temps:
+            temps.append(Path(entry.partial))
+            _write_file(Path(entry.partial), data)
+            entries[len(temps) - 1] = replace(entry, sha256=hashlib.sha256(data).hexdigest())
+        if plan.basket_folder is not None:
+            write_journal(plan.basket_folder, RENAMING, entries, when)
+        for tmp, target in zip(temps, targets, strict=True):
             if target.exists():
                 raise FileExistsError(f"{target} appeared while the export was being written")
             replace_with_retry(tmp, target)
             done.append(target)
     except BaseException as exc:
-        for tmp, _ in temps:
-            tmp.unlink(missing_ok=True)
-        for path in done:
-            path.unlink(missing_ok=True)
+        stuck_temps = [p for p, _ in take_back(temps)]
+        stuck = _take_back(plan, [(t, e.items) for t, e in zip(targets, entries, strict=True) if t in done], stuck_temps)
         if isinstance(exc, OSError):
-            where = Path(exc.filename).parent if exc.filename else root
-            raise UserError(
-                f"Writing the export into {where} failed ({exc.strerror or exc}); nothing was exported and the basket "
-                "is unchanged. Check that the exportmap is reachable and that you may write in it, then try again."
-            ) from exc
+            raise _write_error(exc, root, plan.basket_folder, stuck) from exc
         raise
     return done
+
+
+def _write_error(exc: OSError, root: Path, basket_folder: Path | None, stuck: list) -> UserError:
+    """Say where writing failed: a basket file that vanished is not the exportmap's fault."""
+    where = Path(exc.filename).parent if exc.filename else root
+    unchanged = _taken_back(stuck) if stuck else "nothing was exported and the basket is unchanged."
+    if isinstance(exc, FileNotFoundError) and basket_folder is not None and where.is_relative_to(basket_folder):
+        return UserError(f"The basket file {exc.filename} disappeared while the export was being written (removed "
+                         f"in another window?); {unchanged} Prepare the export again.")
+    return UserError(
+        f"Writing the export into {where} failed ({exc.strerror or exc}); {unchanged} Check that the exportmap is "
+        "reachable and that you may write in it, then try again."
+    )
 
 
 def _inside(root: Path, path: Path) -> Path:

@@ -14,7 +14,7 @@ from openpyxl.styles import Alignment, Font
 
 from .basket import Item
 from .errors import UserError
-from .excel import NO, NOT_GIVEN, STATUS_LABELS, UNKNOWN, YES, cell_value
+from .excel import NO, NOT_GIVEN, STATUS_LABELS, UNKNOWN, YES, as_text, cell_value
 from .rules import Rules, default_rules, load_rules
 
 KIND_LABELS = {"table": "tabel / table", "model": "model / model", "figure": "figuur / figure",
@@ -102,7 +102,7 @@ def build_form(header: FormHeader, items: Sequence[Item], files: dict[str, list[
         rules_ws.append([])
     rules_ws.column_dimensions["A"].width = 36
     rules_ws.column_dimensions["B"].width = 70
-    return wb
+    return as_text(wb)
 
 
 def _number_of_outputs(items: Sequence[Item]) -> str:

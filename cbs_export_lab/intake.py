@@ -201,13 +201,12 @@ def read_table_file(path: str | os.PathLike[str], sheet: str | None = None) -> A
         raise UserError(f"{path} does not exist. Give the path of the table file to check.")
     try:
         if suffix == ".csv":
-            with open(path, encoding="utf-8-sig", newline="") as fh:
-                sample = fh.read(64 * 1024)
+            encoding, sample = _csv_sample(path)
             try:
                 sep = csv.Sniffer().sniff(sample, delimiters=CSV_DELIMITERS).delimiter
             except csv.Error:
                 sep = ","
-            frame = pd.read_csv(path, sep=sep, decimal="," if sep == ";" else ".", encoding="utf-8-sig")
+            frame = pd.read_csv(path, sep=sep, decimal="," if sep == ";" else ".", encoding=encoding)
         elif suffix == ".xlsx":
             frame = pd.read_excel(path, sheet_name=sheet or 0, engine="openpyxl")
         else:
@@ -247,6 +246,19 @@ def read_source_file(path: str | os.PathLike[str]) -> Any:
     except (ValueError, OSError, ImportError) as exc:
         raise UserError(f"{path} cannot be read as a source ({str(exc).rstrip('.')}). Save it as .parquet or .csv "
                         "and give that file instead.") from None
+
+
+def _csv_sample(path: Path) -> tuple[str, str]:
+    """The encoding of a csv file and its first 64 KiB as text: UTF-8 (with or without a byte-order mark), else
+    cp1252, which Dutch Excel writes by default ("Opslaan als CSV")."""
+    import codecs
+
+    with open(path, "rb") as fh:
+        head = fh.read(64 * 1024)
+    try:
+        return "utf-8-sig", codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return "cp1252", head.decode("cp1252", errors="replace")
 
 
 def copy_file(src: Path, folder: Path) -> Path:

@@ -16,9 +16,12 @@ from typing import Any
 from .errors import UserError
 
 WINDOWS_RESERVED = frozenset(
-    {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+    {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "CLOCK$", *(f"COM{i}" for i in range(10)),
+     *(f"LPT{i}" for i in range(10))}
 )
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ ()-]+")
+MAX_ID = 64
+_ID_CHARS = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 
 def is_inside(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> bool:
@@ -38,17 +41,35 @@ def safe_name(text: str, fallback: str = "output", limit: int = 60) -> str:
     """ASCII, valid on Windows and without path separators: accents dropped, other characters become '_'."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     cleaned = _UNSAFE.sub("_", ascii_text).strip(" ._")[:limit].strip(" ._")
-    if cleaned.split(".")[0].upper() in WINDOWS_RESERVED:
-        cleaned = "_" + cleaned
-    return cleaned or fallback
+    return safe_filename(cleaned, fallback, limit)
 
 
-def safe_filename(name: str) -> str:
-    """A file name kept as close to the original as Windows allows (a copied file keeps its accents)."""
-    clean = re.sub(r'[<>:"/\\|?*\x00-\x1f]', "_", name).rstrip(". ") or "file"
-    if clean.split(".")[0].upper() in WINDOWS_RESERVED:
+def safe_filename(name: str, fallback: str = "file", limit: int = 120) -> str:
+    """The one rule for every file name we write: as close to the original as Windows allows (a copied file keeps
+    its accents), without characters Windows refuses, trailing dots or spaces, and never a device name.
+
+    Windows ignores trailing spaces and everything after the first dot and reads superscript digits as digits,
+    so `con .txt`, `nul.tar.gz`, `COM\u00b9.csv` and `CONIN$.txt` all name devices.
+    """
+    clean = re.sub(r'[<>:"/\\|?*\x00-\x1f\x7f]', "_", name).strip()[:limit].rstrip(". ")
+    if not clean:
+        return fallback
+    if unicodedata.normalize("NFKD", clean.split(".")[0]).rstrip(" ").upper() in WINDOWS_RESERVED:
         clean = "_" + clean
-    return clean[:120]
+    return clean
+
+
+def id_problem(item_id: Any) -> str | None:
+    """Why `item_id` cannot name an item folder on every system (None when it can): ids become folder names."""
+    if not isinstance(item_id, str) or not item_id:
+        return "is empty"
+    if len(item_id) > MAX_ID:
+        return f"is longer than {MAX_ID} characters"
+    if not _ID_CHARS.fullmatch(item_id):
+        return "holds characters other than letters, digits, '-' and '_' (such as '.', '/', '\\' or ':')"
+    if item_id.upper() in WINDOWS_RESERVED:
+        return "is a name Windows reserves for a device"
+    return None
 
 
 def slug(text: str, limit: int) -> str:
@@ -61,7 +82,15 @@ def slug(text: str, limit: int) -> str:
 def clean_title(title: Any) -> str:
     if not isinstance(title, str) or not title.strip():
         raise UserError("Every basket item needs a title: give a short non-empty text, e.g. \"Inkomen per gemeente\".")
-    return title.strip()
+    return plain_text(title, "title").strip()
+
+
+def plain_text(text: Any, what: str) -> Any:
+    """Text that can be stored: a lone surrogate (half an emoji from a broken copy-paste) or a NUL cannot."""
+    if isinstance(text, str) and any("\ud800" <= c <= "\udfff" or c == "\x00" for c in text):
+        raise UserError(f"The {what} holds a broken character (half of an emoji or a NUL, e.g. from a copy-paste). "
+                        f"Type the {what} again.")
+    return text
 
 
 def unique_title(title: str, taken: set[str]) -> str:

@@ -6,9 +6,9 @@ and the default basket (useful for tests and for shared RA set-ups).
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
+import unicodedata
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,9 @@ PROJECT_FILE = "cbs-export.toml"
 USER_FILE = "settings.toml"
 MODES = ("vooraf", "achteraf")
 RA_EXPORTMAP = Path("F:/exportmap")
+QUOTE_HINT = ("A Windows path needs single quotes ('F:\\exportmap') or forward slashes (\"F:/exportmap\"): "
+              "in double quotes a backslash starts an escape.")
+_ESCAPED = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 
 
 class SettingsError(UserError):
@@ -106,8 +109,7 @@ def _read(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8-sig")
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        hint = (" A Windows path needs single quotes ('F:\\exportmap') or forward slashes (\"F:/exportmap\"): "
-                "in double quotes a backslash starts an escape." if "\\" in text else "")
+        hint = f" {QUOTE_HINT}" if "\\" in text else ""
         raise SettingsError(f"Settings file {path} is not valid TOML ({exc}).{hint} Correct or delete it.") from None
     except UnicodeDecodeError:
         raise SettingsError(f"Settings file {path} is not UTF-8 text. Save it as UTF-8 and try again.") from None
@@ -129,6 +131,7 @@ def _validated(key: str, value: Any, where: Path | str) -> Any:
     value = str(value).strip()
     if not value:
         return None
+    _refuse_control_characters(key, value, where)
     if key == "mode" and value not in MODES:
         raise SettingsError(f"{where}: mode must be \"vooraf\" or \"achteraf\" (or left out to detect it), not {value!r}.")
     if key in _PATH_KEYS:
@@ -138,6 +141,21 @@ def _validated(key: str, value: Any, where: Path | str) -> Any:
             path = base / path
         return path
     return value
+
+
+def _refuse_control_characters(key: str, value: str, where: Path | str) -> None:
+    """Control characters are never part of a setting; in a file they come from a single backslash in double
+    quotes ("F:\\basket" reads as F:, backspace, "asket"), so say how to write the path instead."""
+    bad = next((c for c in value if unicodedata.category(c) in ("Cc", "Cs") or c in "\u2028\u2029"), None)
+    if bad is None:
+        return
+    shown = _ESCAPED.get(bad, f"U+{ord(bad):04X}")
+    message = f"{where}: {key} holds the control character {shown}, which no project number, name or path has."
+    if isinstance(where, Path) and bad in _ESCAPED:
+        message += f" {QUOTE_HINT} Correct the file."
+    else:
+        message += " Type the value again without it."
+    raise SettingsError(message)
 
 
 def load_settings(start: str | os.PathLike[str] | None = None) -> Settings:
@@ -158,11 +176,32 @@ def save_user_settings(**changes: Any) -> Settings:
     current = _read(path) if path.is_file() else {}
     for key, value in changes.items():
         current[key] = _validated(key, value, "setting")
-    current = {k: v for k, v in current.items() if v is not None}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = "".join(f"{k} = {json.dumps(str(v), ensure_ascii=False)}\n" for k, v in current.items())
-    write_bytes(path, text.encode("utf-8"))
+    current = {k: str(v) for k, v in current.items() if v is not None}
+    data = _toml_bytes(current, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes(path, data)
+    except OSError as exc:
+        raise SettingsError(
+            f"The settings could not be saved to {path}: {exc.strerror or exc}. The previous settings are unchanged. "
+            "Check that the disk is not full and that you may write in that folder, then save again."
+        ) from None
     return load_settings()
+
+
+def _toml_bytes(values: dict[str, str], path: Path) -> bytes:
+    """The settings file as a TOML writer writes it, refused unless it reads back as exactly these values."""
+    import tomli_w
+
+    text = tomli_w.dumps(values)
+    try:
+        back = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        back = None
+    if back != values:
+        raise SettingsError(f"The settings cannot be written to {path} so that they read back the same; nothing "
+                            "was changed. Remove unusual characters from the values and save again.")
+    return text.encode("utf-8")
 
 
 def active_rules() -> Rules:

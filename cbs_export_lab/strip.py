@@ -404,7 +404,7 @@ def _placeholder(row: str, context: str, language: str, first: bool) -> str:
 
 def _read_json(src: Path) -> dict[str, Any]:
     try:
-        text = src.read_bytes().decode("utf-8")
+        text = src.read_bytes().decode("utf-8-sig")  # Windows editors may write a byte-order mark
     except FileNotFoundError:
         raise UserError(f"{src} does not exist. Check the name and the folder.") from None
     except IsADirectoryError:

@@ -91,19 +91,14 @@ def table_html(table: Any, failing: list[tuple[Any, Any]], review: list[tuple[An
     rows = _shown_rows(frame, fail_set)
     part = frame.iloc[rows, :MAX_COLS]
     single = isinstance(table, pd.Series)
-
-    def colour(block: pd.DataFrame) -> pd.DataFrame:
-        styles = pd.DataFrame("", index=block.index, columns=block.columns)
-        rows_at = {label: i for i, label in enumerate(block.index)}
-        cols_at = {label: j for j, label in enumerate(block.columns)}
-        for cells, css in ((review_set, "background-color:#fff1b8"), (fail_set, "background-color:#ffcecb;font-weight:bold")):
-            for r, c in cells:
-                i, j = rows_at.get(r), cols_at.get(block.columns[0] if single else c)
-                if i is not None and j is not None:
-                    styles.iat[i, j] = css
-        return styles
-
-    styled = part.style.apply(colour, axis=None).format(precision=2, na_rep="")
+    styles = _cell_styles(part, review_set, fail_set, single)
+    # Positions, not labels, carry the colours and the shown labels: a repeated label (two stacked tables) renders,
+    # and every label, value and name is escaped, so a label holding HTML is shown as text, never run.
+    shown = part.set_axis(_positional(part.index), axis=0).set_axis(_positional(part.columns), axis=1)
+    styles.index, styles.columns = shown.index, shown.columns
+    styled = shown.style.apply(lambda _: styles, axis=None).format(precision=2, na_rep="", escape="html")
+    styled = styled.relabel_index(_escaped_labels(part.index), axis=0)
+    styled = styled.relabel_index(_escaped_labels(part.columns), axis=1)
     notes = []
     if len(rows) < len(frame.index) or frame.shape[1] > MAX_COLS:
         notes.append(f"Showing {len(rows)} of {len(frame.index)} rows and {min(frame.shape[1], MAX_COLS)} of "
@@ -112,6 +107,50 @@ def table_html(table: Any, failing: list[tuple[Any, Any]], review: list[tuple[An
         notes.append("Rows with failing cells are shown first.")
     note = f"<div style='font-size:smaller'>{' '.join(notes)}</div>" if notes else ""
     return f"<div style='max-height:420px;overflow:auto'>{styled.to_html()}</div>{note}"
+
+
+def _cell_styles(part: Any, review_set: set, fail_set: set, single: bool) -> Any:
+    """The CSS of each shown cell by position: yellow for review, red for fail (fail wins)."""
+    import pandas as pd
+
+    styles = pd.DataFrame("", index=pd.RangeIndex(part.shape[0]), columns=pd.RangeIndex(part.shape[1]))
+    rows_at: dict[Any, list[int]] = {}
+    for i, label in enumerate(part.index):
+        rows_at.setdefault(label, []).append(i)
+    cols_at: dict[Any, list[int]] = {}
+    for j, label in enumerate(part.columns):
+        cols_at.setdefault(label, []).append(j)
+    for cells, css in ((review_set, "background-color:#fff1b8"),
+                       (fail_set, "background-color:#ffcecb;font-weight:bold")):
+        for r, c in cells:
+            for i in _positions_of(rows_at, r):
+                for j in _positions_of(cols_at, part.columns[0] if single and len(part.columns) else c):
+                    styles.iat[i, j] = css
+    return styles
+
+
+def _positions_of(at: dict[Any, list[int]], label: Any) -> list[int]:
+    try:
+        return at.get(label, [])
+    except TypeError:  # an unhashable label from a hand-made finding
+        return []
+
+
+def _positional(labels: Any) -> Any:
+    """Unique stand-ins for shown labels, with as many levels and the (escaped) level names."""
+    import pandas as pd
+
+    names = [None if n is None else html.escape(str(n)) for n in labels.names]
+    if labels.nlevels > 1:
+        return pd.MultiIndex.from_arrays([range(len(labels))] * labels.nlevels, names=names)
+    return pd.RangeIndex(len(labels), name=names[0])
+
+
+def _escaped_labels(labels: Any) -> list[Any]:
+    """Index or column labels as escaped text, level by level for a MultiIndex."""
+    if labels.nlevels > 1:
+        return [tuple(html.escape(str(x)) for x in label) for label in labels]
+    return [html.escape(str(x)) for x in labels]
 
 
 def figure_png(fig: Any) -> bytes:

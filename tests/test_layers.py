@@ -13,7 +13,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "cbs_export_lab"
 
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "atomic", "names", "codes", "hooks"),
+    ("errors", "atomic", "names", "codes", "hooks", "journal"),
     ("rules", "settings", "results"),
     ("keys", "units", "cellstats", "tables", "audit", "differencing"),
     ("checks", "checks.cells", "checks.table", "checks.plain", "checks.recover", "checks.model",
