@@ -8,22 +8,33 @@ the table's labels and values are those they were computed for. Keys are factori
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from pandas.api.types import is_hashable, is_integer_dtype, is_list_like, is_numeric_dtype
 
 from .cellstats import (
-    FREQUENCY, KEEP_LARGEST, CellStats, Grid, Groups, bordered, grid_labels, grouped_stats, label_positions, summed,
+    FREQUENCY,
+    KEEP_LARGEST,
+    CellStats,
+    Grid,
+    Groups,
+    bordered,
+    grid_labels,
+    grouped_stats,
+    label_positions,
+    summed,
     take_grid,
 )
-from .units import aligned, column_or_array, common_index, linking_key_column, weights as checked_weights
 from .errors import UserError
 from .keys import Key, combine, factor, labels, unit_codes
 from .results import format_label
 from .settings import active_rules
+from .units import aligned, column_or_array, common_index, linking_key_column
+from .units import weights as checked_weights
 
 STATS_ATTR = "cbs_export_lab.cell_stats"
 MAX_CELLS = 20_000_000
@@ -288,6 +299,7 @@ def _grid_to_stats(grid: Grid, row_index: pd.Index, col_index: pd.Index, stat: s
         is_margin=np.zeros(grid.units.shape, dtype=bool), unit_name=spec.unit_name,
         weighted_table=spec.weights is not None, source=spec.source,
         top_more=grid.largest[2:] if len(grid.largest) > 2 else None, quantile=q, observations=grid.observations,
+        nonzero=grid.nonzero,
     )
     stats = on_grid.align(table.index, table.columns)
     margin_columns = table.columns if spec.cols else pd.Index([None] * len(table.columns))

@@ -14,10 +14,11 @@ import numpy as np
 import pandas as pd
 
 from ..cellstats import CellStats, label_positions
-from ..results import CheckResult, Counts, Finding, format_cells, unsupported_result
+from ..results import CheckResult, Counts, Finding, unsupported_result
 from ..rules import Rules
 from ..tables import carried_stats, cell_stats
-from .cells import check_with_stats, empty_table_finding, identifier_findings, merge_findings
+from ..units import check_column_argument, linking_key_column, source_frame
+from .cells import cells_finding, check_with_stats, empty_table_finding, identifier_findings, merge_findings
 from .plain import (
     COUNTING,
     PlainTable,
@@ -27,8 +28,7 @@ from .plain import (
     microdata_findings,
     rule_findings,
 )
-from .recover import ALL, Layout, Match, Recovery, recover, reproduce
-from ..units import check_column_argument, linking_key_column, source_frame
+from .recover import ALL, Layout, Match, recover
 
 
 def check_plain_table(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None,
@@ -77,8 +77,6 @@ def check_with_source(table: PlainTable, source: pd.DataFrame, unit: Any, weight
     if any(r is None for r in results):
         return "its cells do not fall into blocks of one statistic each"
     findings = [f for r in results for f in r.findings if f.rule != "identifier"]
-    unit_ids = source[counted_on] if isinstance(counted_on, str) else counted_on
-    findings += _few_contributors(table, recovery, None if unit_ids is None else np.asarray(unit_ids), rules)
     findings = merge_findings(findings)
     frequency_cells = sum(r.counts.cells for r in results if r.counts.count_cells)
     observations = [r.counts.observations for r in results if r.counts.observations is not None]
@@ -95,30 +93,27 @@ def check_with_source(table: PlainTable, source: pd.DataFrame, unit: Any, weight
     )
 
 
-def _few_contributors(table: PlainTable, recovery: Recovery, unit_ids: np.ndarray | None,
-                      rules: Rules) -> list[Finding]:
-    """Sums that rest on fewer than N non-zero contributions: a sum of a 0/1 column is a count, however many
-    units its cell has."""
-    sums = [m for m in recovery.matches if m.statistic in ("sum", "wsum")]
-    if not sums:
+def few_contributors(stats: CellStats, rules: Rules) -> list[Finding]:
+    """Sums that rest on fewer than N units with a non-zero value: a sum of a 0/1 column is a count, however many
+    units its cell has. Builders' tables and recovered ones are judged alike."""
+    if stats.statistic != "sum" or not stats.magnitude or stats.nonzero is None:
         return []
-    recovery.grouper.unit = unit_ids
-    margins = recovery.layout.margins_name is not None
-    cells = []
-    for match in sums:
-        keys = [recovery.layout.cell_keys[p] for p in match.positions]
-        contributors = reproduce(recovery.grouper, keys, match.value, "contributors", margins)
-        few = (contributors > 0) & (contributors < rules.threshold)
-        n_cols = table.frame.shape[1]
-        cells += [table.cell(*divmod(int(p), n_cols)) for p in match.positions[few]]
-    if not cells:
-        return []
-    return [Finding(
-        rule="threshold", severity="fail",
-        message=f"{len(cells)} sum(s) rest on fewer than {rules.threshold} units with a non-zero value; such a sum "
-                "reveals what those few units have (a sum of a 0/1 column is a count).",
-        where=format_cells(cells), fix=f"Combine categories until at least {rules.threshold} units contribute to "
-                                       "every sum, or suppress these cells.", cells=cells)]
+    few = (stats.nonzero > 0) & (stats.nonzero < rules.threshold)
+    return cells_finding(
+        stats, few, "threshold", "fail",
+        f"{{n}} sum(s) rest on fewer than {rules.threshold} units with a non-zero value; such a sum reveals what "
+        "those few units have (a sum of a 0/1 column is a count).",
+        fix=f"Combine categories until at least {rules.threshold} units contribute to every sum, or suppress these "
+            "cells.")
+
+
+def check_stats(table: Any, stats: CellStats, rules: Rules) -> CheckResult:
+    """The cell rules on known statistics, one reading for builders' tables and for tables recovered from a source."""
+    result = check_with_stats(table, stats, rules)
+    extra = few_contributors(stats, rules)
+    if extra:
+        result.findings = merge_findings(result.findings + extra)
+    return result
 
 
 def not_reproduced(why: str, rules: Rules) -> Finding:
@@ -202,7 +197,7 @@ def _block_check(table: PlainTable, layout: Layout, match: Match, engine: _Engin
     sub = table.frame.iloc[rows, cols]
     if table.is_series:
         sub = sub.set_axis(pd.Index([None]), axis=1)
-    return check_with_stats(sub, stats.take(rows_at, cols_at, sub.index, sub.columns), rules)
+    return check_stats(sub, stats.take(rows_at, cols_at, sub.index, sub.columns), rules)
 
 
 def check_table(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None, rules: Rules) -> CheckResult:
@@ -211,5 +206,5 @@ def check_table(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = 
     table = getattr(obj, "data", obj) if type(obj).__module__.startswith("pandas.io.formats.style") else obj
     stats = carried_stats(table)
     if stats is not None and unit is None and weights is None:
-        return check_with_stats(table, stats, rules)
+        return check_stats(table, stats, rules)
     return check_plain_table(table, data=data, unit=unit, weights=weights, rules=rules)
