@@ -16,7 +16,7 @@ import pandas as pd
 from ..cellstats import CellStats, label_positions
 from ..results import CheckResult, Counts, Finding, unsupported_result
 from ..rules import Rules
-from ..tables import carried_stats, cell_stats
+from ..tables import carried_parts, carried_stats, cell_stats
 from ..units import check_column_argument, linking_key_column, source_frame
 from .cells import cells_finding, check_with_stats, empty_table_finding, identifier_findings, merge_findings
 from .plain import (
@@ -207,4 +207,21 @@ def check_table(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = 
     stats = carried_stats(table)
     if stats is not None and unit is None and weights is None:
         return check_stats(table, stats, rules)
+    parts = carried_parts(table)
+    if parts is not None and unit is None and weights is None:
+        return _check_parts(table, parts, rules)
     return check_plain_table(table, data=data, unit=unit, weights=weights, rules=rules)
+
+
+def _check_parts(table: pd.DataFrame, parts: list[tuple[list[int], CellStats]], rules: Rules) -> CheckResult:
+    """A builder's table of several statistics (aggfunc=["mean", "std"]): each block on its own statistics."""
+    results = [check_stats(table.iloc[:, at], stats, rules) for at, stats in parts]
+    observations = [r.counts.observations for r in results if r.counts.observations is not None]
+    return CheckResult(
+        kind="table", findings=merge_findings([f for r in results for f in r.findings]),
+        counts=Counts(tables=1, cells=int(table.size), count_cells=sum(r.counts.count_cells for r in results),
+                      observations=max(observations) if observations else None),
+        source="; ".join(dict.fromkeys(r.source for r in results if r.source)) or None, rules_origin=rules.origin,
+        unit=next((r.unit for r in results if r.unit), None), weighted=any(r.weighted for r in results),
+        details={"cell_stats": [stats for _, stats in parts]},
+    )
