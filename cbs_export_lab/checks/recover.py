@@ -436,7 +436,7 @@ class Match:
 
 
 _QUANTILES = ("q0.25", "q0.75", "q0.1", "q0.9", "q0.05", "q0.95", "q0.01", "q0.99", "q0.2", "q0.8")
-_ONE_ROW = ("first", "last")  # a value of one row per group: unit records
+ONE_ROW = _ONE_ROW = ("first", "last")  # a value of one row per group: unit records
 _WHOLE_STATS = ("size", "nunique", "count", "sum", "mean", "median", "min", "max", *_QUANTILES, *_ONE_ROW)
 
 

@@ -28,7 +28,7 @@ from .plain import (
     microdata_findings,
     rule_findings,
 )
-from .recover import ALL, Layout, Match, recover
+from .recover import ALL, ONE_ROW, Layout, Match, recover
 
 
 def check_plain_table(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None,
@@ -49,6 +49,14 @@ def check_plain_table(obj: Any, *, data: Any = None, unit: Any = None, weights: 
             return CheckResult(kind="table", findings=always + [empty_table_finding(rules)], counts=Counts(tables=1),
                                rules_origin=rules.origin)
         if source is not None:
+            if not any(f.rule == "microdata" for f in always) and _rows_of(raw, source):
+                always.append(_records_finding("its rows are rows of the source frame, with their values "
+                                               "(head, nth, sample, nlargest)"))
+            if any(f.rule == "microdata" for f in always):  # established from the source: no statistic to recover
+                kinds, values = classify(table, rules)
+                return CheckResult(kind="table", findings=always, counts=Counts(
+                    tables=1, cells=int(kinds.size), count_cells=0), rules_origin=rules.origin,
+                    source=f"the data= frame ({len(source):,} rows): the table's rows are its records")
             checked = check_with_source(table, source, unit, weights, rules)
             if isinstance(checked, CheckResult):
                 checked.findings = always + checked.findings
@@ -77,6 +85,10 @@ def check_with_source(table: PlainTable, source: pd.DataFrame, unit: Any, weight
     if any(r is None for r in results):
         return "its cells do not fall into blocks of one statistic each"
     findings = [f for r in results for f in r.findings if f.rule != "identifier"]
+    one_row = [m.statistic for m in recovery.matches if m.statistic in ONE_ROW]
+    if one_row:
+        findings.append(_records_finding(f"its cells are the {' and '.join(dict.fromkeys(one_row))} value of each "
+                                         "group: each rests on one unit"))
     findings = merge_findings(findings)
     frequency_cells = sum(r.counts.cells for r in results if r.counts.count_cells)
     observations = [r.counts.observations for r in results if r.counts.observations is not None]
@@ -225,3 +237,36 @@ def _check_parts(table: pd.DataFrame, parts: list[tuple[list[int], CellStats]], 
         unit=next((r.unit for r in results if r.unit), None), weighted=any(r.weighted for r in results),
         details={"cell_stats": [stats for _, stats in parts]},
     )
+
+
+def _records_finding(why: str) -> Finding:
+    return Finding(
+        rule="microdata", severity="fail",
+        message=f"This is unit records, not a table: {why}. Records of persons or businesses are never exported.",
+        where="the whole table", fix="Export a table of counts or statistics per group instead of the records.")
+
+
+def _rows_of(obj: pd.DataFrame | pd.Series, source: pd.DataFrame, sample: int = 200) -> bool:
+    """Whether an index level holds source row labels and the table's values are those rows' values, e.g.
+    `df.groupby(g).inkomen.nlargest(2)` or `df.groupby(g).head(1)` (other levels may be group keys)."""
+    if not source.index.is_unique or len(obj) == 0:
+        return False
+    frame = obj.to_frame() if isinstance(obj, pd.Series) else obj
+    shared = [c for c in frame.columns if not isinstance(c, tuple) and c in source.columns]
+    if frame.columns.nlevels != 1 or not shared:
+        return False
+    head = frame.iloc[:sample]
+    for i, name in enumerate(head.index.names):
+        if name is not None and name in source.columns:
+            continue
+        rows = head.index.get_level_values(i)
+        try:
+            if not rows.isin(source.index).all():
+                continue
+            mine = head[shared].astype(object).to_numpy()
+            theirs = source.loc[rows, shared].astype(object).to_numpy()
+        except (TypeError, ValueError, KeyError):
+            continue
+        if bool(np.all(pd.isna(mine) & pd.isna(theirs) | (mine == theirs))):
+            return True
+    return False
