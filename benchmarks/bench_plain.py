@@ -55,7 +55,7 @@ def main(rows: int = 1_000_000, repeat: int = 5) -> None:
     for _ in range(repeat):
         for name, table in tables.items():
             for run, fn in runs.items():
-                times[name, run].append(timed(lambda: fn(table)))
+                times[name, run].append(timed(lambda f=fn, t=table: f(t)))
     print(f"source: {rows:,} rows; medians of {repeat} interleaved runs, wall-clock ms / CPU ms")
     print(f"{'table':<20}{'cells':>7}" + "".join(f"{run:>20}" for run in runs) + f"{'status':>8}")
     for name, table in tables.items():

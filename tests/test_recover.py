@@ -186,3 +186,11 @@ def test_unobserved_categories_follow_the_installed_pandas(people):
     if "Vlieland" in shown:  # pandas 2.x shows unobserved categories: an empty cell is a zero finding
         zero = {c for f in cel.check(ours).findings if f.rule == "zero" for c in f.cells}
         assert any(row == "Vlieland" for row, _ in zero)
+
+
+def test_correlations_rest_on_the_rows_with_both_values(people):
+    source = people.assign(inkomen=people.inkomen.where(np.arange(len(people)) < 6))
+    result = fails(source[["leeftijd", "inkomen", "gewicht"]].corr(), source, "threshold")
+    assert ("leeftijd", "gewicht") not in {c for f in result.findings for c in f.cells}
+    safe(people[["leeftijd", "gewicht"]].corr(), people)
+    safe(people[["leeftijd", "gewicht"]].cov(), people)

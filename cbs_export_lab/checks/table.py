@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..cellstats import CellStats, label_positions
-from ..results import CheckResult, Counts, Finding, unsupported_result
+from ..results import CheckResult, Counts, Finding, format_cells, unsupported_result
 from ..rules import Rules
 from ..tables import carried_parts, carried_stats, cell_stats
 from ..units import check_column_argument, linking_key_column, source_frame
@@ -28,7 +28,7 @@ from .plain import (
     microdata_findings,
     rule_findings,
 )
-from .recover import ALL, ONE_ROW, Layout, Match, recover
+from .recover import ALL, ONE_ROW, Layout, Match, recover, scale_of
 
 
 def check_plain_table(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None,
@@ -57,7 +57,8 @@ def check_plain_table(obj: Any, *, data: Any = None, unit: Any = None, weights: 
                 return CheckResult(kind="table", findings=always, counts=Counts(
                     tables=1, cells=int(kinds.size), count_cells=0), rules_origin=rules.origin,
                     source=f"the data= frame ({len(source):,} rows): the table's rows are its records")
-            checked = check_with_source(table, source, unit, weights, rules)
+            checked = _correlations(table, source, unit, rules) or check_with_source(table, source, unit, weights,
+                                                                                      rules)
             if isinstance(checked, CheckResult):
                 checked.findings = always + checked.findings
                 return checked
@@ -270,3 +271,37 @@ def _rows_of(obj: pd.DataFrame | pd.Series, source: pd.DataFrame, sample: int = 
         if bool(np.all(pd.isna(mine) & pd.isna(theirs) | (mine == theirs))):
             return True
     return False
+
+
+def _correlations(table: PlainTable, source: pd.DataFrame, unit: Any, rules: Rules) -> CheckResult | None:
+    """`df[cols].corr()` / `.cov()`: each cell rests on the rows that have both values, so its count is known."""
+    frame = table.frame
+    names = list(frame.columns)
+    if table.is_series or frame.index.name is not None or frame.columns.name is not None or len(names) < 2 or \
+            list(frame.index) != names or not all(isinstance(c, str) and c in source.columns for c in names) or \
+            not all(pd.api.types.is_numeric_dtype(source[c].dtype) for c in names):
+        return None
+    values = table.numbers()[0]
+    numbers = source[names].astype(float)
+    what = next((w for w, got in (("correlations", numbers.corr), ("covariances", numbers.cov))
+                 if scale_of(values, got().to_numpy(), False, rules, 1e-6) == 1.0), None)
+    if what is None:
+        return None
+    present = numbers.notna().to_numpy()
+    if unit is None:
+        counts = present.T.astype(np.int64) @ present.astype(np.int64)
+    else:
+        ids = source[unit].to_numpy() if isinstance(unit, str) else np.asarray(unit)
+        counts = np.array([[pd.unique(ids[present[:, i] & present[:, j]]).size for j in range(len(names))]
+                           for i in range(len(names))])
+    small = (counts > 0) & (counts < rules.threshold)
+    cells = [(names[i], names[j]) for i, j in zip(*np.nonzero(small), strict=True)]
+    findings = [] if not cells else [Finding(
+        rule="threshold", severity="fail", where=format_cells(cells), cells=cells,
+        message=f"{len(cells)} {what} rest on fewer than {rules.threshold} {'units' if unit else 'records'} with "
+                "both values; such a coefficient describes a few persons.",
+        fix=f"Compute them on a group of at least {rules.threshold} units with both values, or leave them out.")]
+    return CheckResult(kind="table", findings=findings,
+                       counts=Counts(tables=1, cells=int(frame.size), count_cells=0, observations=int(counts.max())),
+                       source=f"the data= frame ({len(source):,} rows): pairwise {what} of {', '.join(names)}",
+                       rules_origin=rules.origin, unit=unit if isinstance(unit, str) else None)
