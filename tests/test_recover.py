@@ -194,3 +194,15 @@ def test_correlations_rest_on_the_rows_with_both_values(people):
     assert ("leeftijd", "gewicht") not in {c for f in result.findings for c in f.cells}
     safe(people[["leeftijd", "gewicht"]].corr(), people)
     safe(people[["leeftijd", "gewicht"]].cov(), people)
+
+
+def test_tables_read_from_xlsx_and_year_headers_find_their_keys(tmp_path):
+    panel = demo.panel(2_000, seed=2)
+    path = tmp_path / "jaren.xlsx"
+    pd.crosstab(panel.leeftijdsklasse, panel.jaar).to_excel(path)
+    table = read_table_file(path)
+    assert table.columns.name is None
+    safe(table, panel)
+    small = tmp_path / "gemeenten.csv"
+    pd.crosstab(panel.gemeente, panel.jaar).to_csv(small)
+    fails(read_table_file(small), panel, "threshold")

@@ -52,8 +52,9 @@ def _unnamed_key(level: pd.Index, source: pd.DataFrame, used: set[Any]) -> tuple
     """The source column an unnamed level's labels are values of (a csv or xlsx table loses its column axis' name;
     value_counts(bins=) leaves its intervals unnamed), and how each label maps onto that column's values."""
     labels = list(pd.unique(np.asarray(level, dtype=object)))
-    if not all(isinstance(v, (str, pd.Interval)) for v in labels):
-        return None
+    whole = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in labels)
+    if isinstance(level, pd.RangeIndex) or not (whole or all(isinstance(v, (str, pd.Interval)) for v in labels)):
+        return None  # years as headers of a spreadsheet are numbers; rows numbered 0, 1, 2 are not a key
     if not labels or all(_part_statistic(v) is not None or is_column(source, v) for v in labels):
         return None
     if all(isinstance(v, pd.Interval) for v in labels):
