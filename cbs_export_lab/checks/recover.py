@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..keys import MAX_SPAN, factor, mixed_radix, unit_codes
+from ..keys import MAX_SPAN, factor, mixed_radix
 from ..rules import Rules
 from ..settings import active_rules
 from .plain import COUNTING, MARGIN_NAMES, PlainTable, is_column, statistic_name
@@ -217,7 +217,7 @@ def _grouped(source: pd.DataFrame, keys: list[Any], value: Any, statistic: str) 
     return groups.quantile(float(statistic[1:])) if statistic[0] == "q" else groups.agg(statistic)
 
 
-_FAST = ("size", "count", "sum", "mean", "wsize", "wsum", "wmean", "contributors")
+_FAST = ("size", "count", "sum", "mean", "wsize", "wsum", "wmean")
 
 
 _WEIGHT = "__cbs_weight"  # the weights= values, as a column of the source
@@ -243,7 +243,6 @@ class Grouper:
         self._ids: dict[tuple[int, ...], tuple[np.ndarray, int] | None] = {}
         self._numbers: dict[Any, np.ndarray] = {}
         self._cell_ids: dict[tuple[Any, ...], np.ndarray] = {}
-        self.unit: np.ndarray | None = None  # a unit id per source row, for counting contributors
 
     def ids(self, kept: tuple[int, ...]) -> tuple[np.ndarray, int] | None:
         """A group id per valid row and the number of possible groups; None when there are too many."""
@@ -277,16 +276,6 @@ class Grouper:
             found.append(np.maximum(at, 0).astype(np.int64))
         return np.where(missing, -1, mixed_radix(found, [self._sizes[i] for i in kept]))
 
-    def _contributors(self, ids: np.ndarray, span: int, value: Any) -> np.ndarray:
-        """Units (rows when no unit is known) with a non-zero value, per group."""
-        x = self.numbers(value)
-        nonzero = ~np.isnan(x) & (x != 0)
-        if self.unit is None:
-            return np.bincount(ids[nonzero], minlength=span).astype(float)
-        codes, n_units = unit_codes(self.unit[self.valid][nonzero], None)
-        pairs = np.unique(ids[nonzero] * n_units + codes)
-        return np.bincount(pairs // n_units, minlength=span).astype(float)
-
     def numbers(self, value: Any) -> np.ndarray:
         if value not in self._numbers:
             column = self.source[value]
@@ -313,8 +302,6 @@ class Grouper:
         ids, span = found
         if statistic not in _FAST:
             return self._other_statistic(ids, span, value, statistic)
-        if statistic == "contributors":
-            return self._contributors(ids, span, value)
         weighted = statistic[0] == "w"
         w = self.numbers(_WEIGHT) if weighted else None
         if statistic in ("size", "wsize") or value is None:
