@@ -52,17 +52,14 @@ def check_plain_table(obj: Any, *, data: Any = None, unit: Any = None, weights: 
             if not any(f.rule == "microdata" for f in always) and _rows_of(raw, source):
                 always.append(_records_finding("its rows are rows of the source frame, with their values "
                                                "(head, nth, sample, nlargest)"))
-            if any(f.rule == "microdata" for f in always):  # established from the source: no statistic to recover
-                kinds, values = classify(table, rules)
-                return CheckResult(kind="table", findings=always, counts=Counts(
-                    tables=1, cells=int(kinds.size), count_cells=0), rules_origin=rules.origin,
-                    source=f"the data= frame ({len(source):,} rows): the table's rows are its records")
+            records = any(f.rule == "microdata" for f in always)
             checked = _correlations(table, source, unit, rules) or check_with_source(table, source, unit, weights,
                                                                                       rules)
             if isinstance(checked, CheckResult):
                 checked.findings = always + checked.findings
                 return checked
-            always.append(not_reproduced(checked, rules))
+            if not records:  # unit records are established from the source: nothing else to reproduce
+                always.append(not_reproduced(checked, rules))
         kinds, values = classify(table, rules)
     counts = Counts(tables=1, cells=int(kinds.size), count_cells=count_cells(kinds))
     return CheckResult(kind="table", findings=always + rule_findings(table, kinds, values, rules), counts=counts,
