@@ -8,7 +8,11 @@ and without a source. "recover" is the part that finds the grouping, value colum
 verifies every cell; the rest is the table engine's cell statistics and checks. Medians of interleaved runs,
 wall-clock and CPU time (on a shared, busy machine the CPU time is the fairer figure).
 
-    .venv/bin/python benchmarks/bench_plain.py
+    .venv/bin/python benchmarks/bench_plain.py            # the check, on 1M rows
+    .venv/bin/python benchmarks/bench_plain.py ratio 1000000 10000000
+
+"ratio" sets recovery from the source (`recover`: grouping, value column and statistic found, every cell verified)
+side by side with pandas building the same plain table, per source size (target: at most 3x pandas' own time).
 """
 from __future__ import annotations
 
@@ -51,7 +55,7 @@ def main(rows: int = 1_000_000, repeat: int = 5) -> None:
     for _ in range(repeat):
         for name, table in tables.items():
             for run, fn in runs.items():
-                times[name, run].append(timed(lambda: fn(table)))
+                times[name, run].append(timed(lambda f=fn, t=table: f(t)))
     print(f"source: {rows:,} rows; medians of {repeat} interleaved runs, wall-clock ms / CPU ms")
     print(f"{'table':<20}{'cells':>7}" + "".join(f"{run:>20}" for run in runs) + f"{'status':>8}")
     for name, table in tables.items():
@@ -69,5 +73,39 @@ def main(rows: int = 1_000_000, repeat: int = 5) -> None:
         print(f"{name}: counting units costs {units / records:.1f}x counting records (CPU)")
 
 
+def _tables(source: pd.DataFrame) -> dict[str, callable]:
+    keys = ["gemeente", "leeftijdsklasse", "geslacht"]
+    return {
+        "count (groupby size)": lambda: source.groupby(keys, observed=True).size(),
+        "mean (pivot_table)": lambda: pd.pivot_table(source, values="inkomen", index=["gemeente", "leeftijdsklasse"],
+                                                     columns="geslacht", aggfunc="mean", observed=True),
+        "sum / 1000": lambda: source.groupby(keys, observed=True)["inkomen"].sum() / 1000,
+        "quantile 0.9": lambda: source.groupby(keys, observed=True)["inkomen"].quantile(0.9),
+        "crosstab normalize": lambda: pd.crosstab([source.gemeente, source.leeftijdsklasse], source.geslacht,
+                                                  normalize="index"),
+    }
+
+
+def ratio(sizes: list[int], repeat: int = 3) -> None:
+    """Recovery against pandas' own time for the same table, CPU seconds, medians of interleaved runs."""
+    print(f"{'rows':>11}  {'table':<22}{'pandas ms':>11}{'recover ms':>12}{'ratio':>8}")
+    for rows in sizes:
+        source = demo.large_persons(rows, seed=0)
+        for name, build in _tables(source).items():
+            table = build()
+            assert not isinstance(recover(as_plain_table(table), source, ["RINPERSOON"]), str), name
+            built, recovered = [], []
+            for _ in range(repeat):
+                built.append(timed(build)[1])
+                recovered.append(timed(lambda t=table, s=source: recover(as_plain_table(t), s, ["RINPERSOON"]))[1])
+            b, r = statistics.median(built), statistics.median(recovered)
+            print(f"{rows:>11,}  {name:<22}{b * 1000:>11.0f}{r * 1000:>12.0f}{r / b:>7.1f}x", flush=True)
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if len(sys.argv) > 1 and sys.argv[1] == "ratio":
+        ratio([int(n) for n in sys.argv[2:]] or [1_000_000, 10_000_000])
+    else:
+        main()

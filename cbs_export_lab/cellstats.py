@@ -7,8 +7,9 @@ instead of one pandas crosstab per statistic.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -46,6 +47,7 @@ class CellStats:
     normalized: str | None = None
     observations: int | None = None
     shown: np.ndarray | None = field(default=None, repr=False)  # the table's numbers when attached
+    nonzero: np.ndarray | None = None  # units with a non-zero contribution (magnitude tables)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -81,11 +83,11 @@ class CellStats:
             frames["weighted"] = frame(self.weighted)
         return frames
 
-    def align(self, index: pd.Index, columns: pd.Index) -> "CellStats":
+    def align(self, index: pd.Index, columns: pd.Index) -> CellStats:
         """The same statistics on other labels of the same grouping; labels absent here have no source rows."""
         return self.take(label_positions(self.index, index), label_positions(self.columns, columns), index, columns)
 
-    def take(self, rows_at: np.ndarray, cols_at: np.ndarray, index: pd.Index, columns: pd.Index) -> "CellStats":
+    def take(self, rows_at: np.ndarray, cols_at: np.ndarray, index: pd.Index, columns: pd.Index) -> CellStats:
         """The cells at these row and column positions (-1: no source rows), labelled `index` x `columns`."""
         def cells(values: np.ndarray | None, fill: Any = 0) -> np.ndarray | None:
             return None if values is None else take_grid(values, rows_at, cols_at, fill)
@@ -97,7 +99,7 @@ class CellStats:
             abs_total=cells(self.abs_total), statistic=self.statistic, magnitude=self.magnitude,
             is_margin=cells(self.is_margin, False), unit_name=self.unit_name, weighted_table=self.weighted_table,
             source=self.source, top_more=more, quantile=self.quantile, normalized=self.normalized,
-            observations=self.observations,
+            observations=self.observations, nonzero=cells(self.nonzero),
         )
 
 
@@ -167,6 +169,7 @@ class Grid:
     largest: np.ndarray      # (ranks, R + 1, C + 1)
     abs_total: np.ndarray
     observations: int
+    nonzero: np.ndarray | None = None  # units with a non-zero contribution, per cell and margin
 
 
 def bordered(inner: np.ndarray, by_row: np.ndarray, by_col: np.ndarray, total: Any) -> np.ndarray:
@@ -265,9 +268,12 @@ def grouped_stats(groups: Groups, *, values: np.ndarray | None, unit: np.ndarray
         weighted = summed(inner)
 
     x = values if magnitude and values is not None else None
+    nonzero = None
     if unit is None:
         units = rows
         observations = int(len(cell))
+        if x is not None:
+            nonzero = summed(np.bincount(cell, x != 0, minlength=n_cells).reshape(R, C))
         if x is None:
             largest = np.zeros((ranks,) + shape)
             abs_total = np.zeros(shape)
@@ -299,8 +305,11 @@ def grouped_stats(groups: Groups, *, values: np.ndarray | None, unit: np.ndarray
             top, tot = _top_and_total(np.zeros(n_units, dtype=np.int64), per_unit, 1, ranks)
             largest[:, R, C] = top[:, 0]
             abs_total[R, C] = tot[0]
+            nonzero = bordered(np.bincount(pair_cell, contrib != 0, minlength=n_cells).reshape(R, C),
+                               np.bincount(by_row, by_row_sums != 0, minlength=R),
+                               np.bincount(by_col, by_col_sums != 0, minlength=C), np.count_nonzero(per_unit))
     return Grid(units=units, rows=rows, weighted=weighted, largest=largest, abs_total=abs_total,
-                observations=observations)
+                observations=observations, nonzero=nonzero)
 
 
 def _top_and_total(group: np.ndarray, contrib: np.ndarray, n_groups: int, ranks: int) -> tuple[np.ndarray, np.ndarray]:

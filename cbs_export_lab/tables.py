@@ -8,24 +8,36 @@ the table's labels and values are those they were computed for. Keys are factori
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from pandas.api.types import is_hashable, is_integer_dtype, is_list_like, is_numeric_dtype
 
 from .cellstats import (
-    FREQUENCY, KEEP_LARGEST, CellStats, Grid, Groups, bordered, grid_labels, grouped_stats, label_positions, summed,
+    FREQUENCY,
+    KEEP_LARGEST,
+    CellStats,
+    Grid,
+    Groups,
+    bordered,
+    grid_labels,
+    grouped_stats,
+    label_positions,
+    summed,
     take_grid,
 )
-from .units import aligned, column_or_array, common_index, linking_key_column, weights as checked_weights
 from .errors import UserError
 from .keys import Key, combine, factor, labels, unit_codes
 from .results import format_label
 from .settings import active_rules
+from .units import aligned, column_or_array, common_index, linking_key_column
+from .units import weights as checked_weights
 
 STATS_ATTR = "cbs_export_lab.cell_stats"
+PARTS_ATTR = "cbs_export_lab.cell_stats_parts"  # a table of several statistics: one CellStats per block
 MAX_CELLS = 20_000_000
 _NAMED = ("count", "size", "sum", "mean", "median", "std", "var", "min", "max")
 _WEIGHTABLE = ("count", "size", "sum", "mean")
@@ -213,7 +225,8 @@ def _build(spec: _Spec, stat: str | None, q: float | None, *, aggfunc: Any, marg
 def _layout(spec: _Spec, stat: str, q: float | None, cell: np.ndarray, R: int, C: int,
             x: np.ndarray | None, w: np.ndarray | None, keep: np.ndarray, row_keys: list[Key], col_keys: list[Key],
             row_codes: list[np.ndarray], col_codes: list[np.ndarray], row_index: pd.Index, col_index: pd.Index, *,
-            margins: bool, margins_name: Any, dropna: bool, fill_value: Any, observed: bool, sort: bool) -> pd.DataFrame:
+            margins: bool, margins_name: Any, dropna: bool, fill_value: Any, observed: bool,
+            sort: bool) -> pd.DataFrame:
     present = np.flatnonzero(np.bincount(cell, minlength=R * C))
     only = (lambda a: a) if stat == "size" or keep.all() else (lambda a: a[keep])
     kept = only(cell)
@@ -223,9 +236,9 @@ def _layout(spec: _Spec, stat: str, q: float | None, cell: np.ndarray, R: int, C
     names = [f"__r{i}" for i in range(len(row_keys))] + [f"__c{i}" for i in range(len(col_keys))]
     small = {}
     p_row, p_col = present // C, present % C
-    for i, (k, c) in enumerate(zip(row_keys, row_codes)):
+    for i, (k, c) in enumerate(zip(row_keys, row_codes, strict=True)):
         small[names[i]] = k.labels(c[p_row])
-    for i, (k, c) in enumerate(zip(col_keys, col_codes)):
+    for i, (k, c) in enumerate(zip(col_keys, col_codes, strict=True)):
         small[names[len(row_keys) + i]] = k.labels(c[p_col])
     inner = value[:R, :C].ravel()[present]
     source_dtype = None if spec.values is None else np.asarray(spec.values).dtype
@@ -288,6 +301,7 @@ def _grid_to_stats(grid: Grid, row_index: pd.Index, col_index: pd.Index, stat: s
         is_margin=np.zeros(grid.units.shape, dtype=bool), unit_name=spec.unit_name,
         weighted_table=spec.weights is not None, source=spec.source,
         top_more=grid.largest[2:] if len(grid.largest) > 2 else None, quantile=q, observations=grid.observations,
+        nonzero=grid.nonzero,
     )
     stats = on_grid.align(table.index, table.columns)
     margin_columns = table.columns if spec.cols else pd.Index([None] * len(table.columns))
@@ -342,7 +356,8 @@ def _names(arrays: list[Any], given: Any, prefix: str) -> list[Any]:
         if len(given) != len(arrays):
             raise UserError(f"{prefix}names has {len(given)} names for {len(arrays)} keys; give one name per key.")
         return given
-    return [a.name if isinstance(a, pd.Series) and a.name is not None else f"{prefix}_{i}" for i, a in enumerate(arrays)]
+    return [a.name if isinstance(a, pd.Series) and a.name is not None else f"{prefix}_{i}"
+            for i, a in enumerate(arrays)]
 
 
 def _as_list(keys: Any) -> list[Any]:
@@ -378,6 +393,12 @@ def crosstab(index: Any, columns: Any, values: Any = None, rownames: Any = None,
         stat_aggfunc: Any = None
     else:
         stat_aggfunc = aggfunc
+    if isinstance(aggfunc, list) and values is not None and w is None and normalize is False:
+        pieces = _pieces(_CROSSTAB_VALUES, aggfunc)
+        if pieces is not None:
+            table = pd.crosstab(rows, cols, values, row_names, col_names, aggfunc, margins, margins_name, dropna)
+            return _in_pieces(table, [(None, a) for _, a in pieces], len(col_names), lambda _, a: crosstab(
+                rows, cols, values, row_names, col_names, a, margins, margins_name, dropna, unit=unit))
     stat, q = _statistic(stat_aggfunc)
     what = " x ".join(map(format_label, row_names + col_names))
     source = f"cel.crosstab of {what}" + ("" if values is None else f", {stat or aggfunc} of the values")
@@ -402,27 +423,118 @@ def _ranks() -> int:
     return max(KEEP_LARGEST, active_rules().dominance_n)
 
 
+PANDAS_OBSERVED = int(pd.__version__.split(".")[0]) >= 3  # pivot_table's default for categorical keys
+
+
+def _key_list(keys: Any) -> list[Any]:
+    if keys is None:
+        return []
+    return list(keys) if is_list_like(keys) and not isinstance(keys, tuple) else [keys]
+
+
+def _pieces(values: Any, aggfunc: Any) -> list[tuple[Any, Any]] | None:
+    """The (value column, statistic) pairs of a table with several values or a list/dict aggfunc, or None when one
+    of them is a function we cannot name."""
+    names = list(values) if is_list_like(values) and not isinstance(values, tuple) else [values]
+    if values is None or not names:
+        return None
+    if isinstance(aggfunc, dict):
+        pairs = [(v, a) for v, fs in aggfunc.items() for a in (fs if isinstance(fs, list) else [fs])]
+    else:
+        pairs = [(v, a) for a in (aggfunc if isinstance(aggfunc, list) else [aggfunc]) for v in names]
+    if not pairs or any(_statistic(a)[0] is None for _, a in pairs):
+        return None
+    return pairs
+
+
+def _agg_label(aggfunc: Any) -> Any:
+    return aggfunc if isinstance(aggfunc, str) else getattr(aggfunc, "__name__", aggfunc)
+
+
+def _in_pieces(table: pd.DataFrame, pieces: list[tuple[Any, Any]], n_keys: int,
+               build: Callable[[Any, Any], pd.DataFrame]) -> pd.DataFrame:
+    """pandas' table of several statistics, each block of columns carrying the statistics of the builder's table
+    of that one statistic (kept only when that table gives exactly the block's numbers)."""
+    tuples = [c if isinstance(c, tuple) else (c,) for c in table.columns]
+    n_lead = table.columns.nlevels - n_keys
+    parts = []
+    for value, aggfunc in pieces:
+        lead = sorted(map(repr, (x for x in (value, _agg_label(aggfunc)) if x is not None)))
+        at = [i for i, t in enumerate(tuples) if sorted(map(repr, t[:n_lead])) in (lead, lead[:1], lead[1:])]
+        ours = build(value, aggfunc)
+        stats = carried_stats(ours)
+        if not at or stats is None:
+            return table
+        rest = [tuples[i][n_lead:] for i in at]
+        labels = ours.columns if not rest[0] else pd.Index([r[0] if len(r) == 1 else r for r in rest],
+                                                            tupleize_cols=True)
+        block = table.iloc[:, at]
+        mine = ours.reindex(index=table.index, columns=labels)
+        if len(labels) != len(at) or _shown(block) is None or \
+                not np.array_equal(_shown(block), _shown(mine), equal_nan=True):
+            return table
+        part = stats.take(label_positions(stats.index, table.index), label_positions(stats.columns, labels),
+                          table.index, block.columns)
+        part.shown = _shown(block)
+        parts.append((at, part))
+    if len(parts) == 1 and len(parts[0][0]) == table.shape[1]:  # values=["x"]: one statistic after all
+        return attach_stats(table, parts[0][1])
+    table.attrs[PARTS_ATTR] = parts
+    return table
+
+
+def carried_parts(table: Any) -> list[tuple[list[int], CellStats]] | None:
+    """The statistics of each block of columns of a builder's table of several statistics, while the blocks still
+    have their labels and numbers; None otherwise."""
+    attrs = getattr(table, "attrs", None)
+    parts = attrs.get(PARTS_ATTR) if isinstance(attrs, dict) else None
+    if not isinstance(parts, list) or not parts or not isinstance(table, pd.DataFrame):
+        return None
+    for at, stats in parts:
+        if max(at) >= table.shape[1]:
+            return None
+        block = table.iloc[:, at]
+        if block.shape != stats.shape or not _same_labels(block.index, stats.index) or \
+                not _same_labels(block.columns, stats.columns):
+            return None
+        now = _shown(block)
+        if now is None or stats.shown is None or not _same_numbers(now, stats.shown):
+            return None
+    return parts
+
+
 def pivot_table(data: pd.DataFrame, values: Any = None, index: Any = None, columns: Any = None, aggfunc: Any = "mean",
                 fill_value: Any = None, margins: bool = False, dropna: bool = True, margins_name: str = "All",
-                observed: bool = True, sort: bool = True, *, unit: Any = None, weights: Any = None) -> pd.DataFrame:
-    """`pd.pivot_table` with the cell statistics attached; `unit=`/`weights=` are column names or arrays."""
+                observed: Any = None, sort: bool = True, *, unit: Any = None, weights: Any = None) -> pd.DataFrame:
+    """`pd.pivot_table` with the cell statistics attached; `unit=`/`weights=` are column names or arrays.
+
+    `observed` defaults to what the installed pandas does (pandas 2.x shows unobserved categories, 3.x does not).
+    """
     if not isinstance(data, pd.DataFrame):
         raise UserError(f"pivot_table needs a pandas DataFrame as data, not a {type(data).__name__}.")
+    observed = PANDAS_OBSERVED if observed is None else observed
     kwargs = dict(values=values, index=index, columns=columns, aggfunc=aggfunc, fill_value=fill_value,
                   margins=margins, dropna=dropna, margins_name=margins_name, observed=observed, sort=sort)
-    rows = [] if index is None else (list(index) if is_list_like(index) and not isinstance(index, tuple) else [index])
-    cols = [] if columns is None else (list(columns) if is_list_like(columns) and not isinstance(columns, tuple) else [columns])
+    rows, cols = _key_list(index), _key_list(columns)
     keys = rows + cols + ([values] if values is not None and not is_list_like(values) else [])
+    keys += list(values) if is_list_like(values) and not isinstance(values, tuple) else []
     by_name = all(is_hashable(k) and not isinstance(k, pd.Grouper) for k in keys)
     for key in keys if by_name else []:
         if key not in data.columns:
-            raise UserError(f"pivot_table: the data has no column {key!r}. Columns: {', '.join(map(str, data.columns))}.")
+            raise UserError(f"pivot_table: the data has no column {key!r}. "
+                            f"Columns: {', '.join(map(str, data.columns))}.")
     simple = (by_name and rows and values is not None and not is_list_like(values)
               and not isinstance(aggfunc, (list, dict)) and len(set(rows + cols)) == len(rows + cols))
     if not simple:
+        pieces = _pieces(values, aggfunc) if by_name and rows and weights is None and \
+            len(set(rows + cols)) == len(rows + cols) else None
+        if pieces is not None:
+            return _in_pieces(pd.pivot_table(data, **kwargs), pieces, len(cols), lambda v, a: pivot_table(
+                data, **{**kwargs, "values": v, "aggfunc": a}, unit=unit))
         if unit is not None or weights is not None:
-            raise UserError("unit= and weights= work with one values= column, at least one index= column, column "
-                            "names as keys and a single aggfunc. Build one table per value column.")
+            raise UserError("weights= works with one values= column and one statistic (unit= with named "
+                            "statistics), at least one index= column and column names as keys. Build one table "
+                            "per value column.")
         return pd.pivot_table(data, **kwargs)  # checked later as a plain pandas table
     n = len(data)
     unit_values, unit_name = (None, None)

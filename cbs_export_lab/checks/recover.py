@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..keys import MAX_SPAN, factor, mixed_radix, unit_codes
+from ..keys import MAX_SPAN, factor, mixed_radix
 from ..rules import Rules
 from ..settings import active_rules
 from .plain import COUNTING, MARGIN_NAMES, PlainTable, is_column, statistic_name
@@ -23,48 +23,107 @@ ALL = object()  # a margin ("All") in a cell's key values
 
 @dataclass(frozen=True)
 class Role:
-    """What one row or column label says: values of the grouping keys, the value column, the statistic."""
+    """What one row or column label says: values of the grouping keys, the value column, the statistic, and the
+    label parts that name neither (a named aggregation 'n_personen', a relabelled describe() row)."""
 
     keys: tuple[Any, ...] = ()
     value: Any = None
     statistic: str | None = None
+    tag: tuple[Any, ...] = ()
+
+
+def _part_statistic(part: Any) -> str | None:
+    """A statistic named by a label part: 'mean', '25%', or a quantile level 0.25 as pandas labels quantile([...])
+    (0 and 1 are the minimum and maximum)."""
+    stat = statistic_name(part)
+    if stat is None and isinstance(part, str):
+        stat = _MORE_NAMES.get(part.strip().lower())
+    if stat is None and isinstance(part, (float, np.floating)) and 0 <= part <= 1:
+        stat = "min" if part == 0 else "max" if part == 1 else f"q{float(part):g}"
+    return stat
+
+
+_MORE_NAMES = {"mediaan": "median", "gem": "mean", "gem.": "mean", "sd": "std", "stdev": "std", "st.dev.": "std",
+               "standaardafwijking": "std", "variantie": "var", "totaal": "sum", "som": "sum", "mediaan.": "median",
+               "p50": "q0.5", "q1": "q0.25", "q3": "q0.75", "1st qu.": "q0.25", "3rd qu.": "q0.75"}
+
+
+def _unnamed_key(level: pd.Index, source: pd.DataFrame, used: set[Any]) -> tuple[Any, dict[Any, Any]] | None:
+    """The source column an unnamed level's labels are values of (a csv or xlsx table loses its column axis' name;
+    value_counts(bins=) leaves its intervals unnamed), and how each label maps onto that column's values."""
+    labels = list(pd.unique(np.asarray(level, dtype=object)))
+    whole = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in labels)
+    if isinstance(level, pd.RangeIndex) or not (whole or all(isinstance(v, (str, pd.Interval)) for v in labels)):
+        return None  # years as headers of a spreadsheet are numbers; rows numbered 0, 1, 2 are not a key
+    if not labels or all(_part_statistic(v) is not None or is_column(source, v) for v in labels):
+        return None
+    if all(isinstance(v, pd.Interval) for v in labels):
+        low, high = min(v.left for v in labels), max(v.right for v in labels)
+        for name in source.columns:
+            column = source[name]
+            if name not in used and pd.api.types.is_numeric_dtype(column.dtype) and \
+                    not pd.api.types.is_bool_dtype(column.dtype) and column.notna().any() and \
+                    low <= column.min() and column.max() <= high:
+                return name, {v: v for v in labels}
+        return None
+    wanted = {str(v) for v in labels}
+    for name in source.columns:
+        column = source[name]
+        if name in used or pd.api.types.is_float_dtype(column.dtype):
+            continue
+        values = column.cat.categories if isinstance(column.dtype, pd.CategoricalDtype) else column.dropna().unique()
+        if len(values) > 10 * len(labels) + 100:
+            continue
+        by_text = {str(v): v for v in values}
+        if wanted <= by_text.keys():
+            return name, {v: by_text[str(v)] for v in labels}
+    return None
 
 
 def _axis_roles(index: pd.Index, source: pd.DataFrame, *, rows: bool) -> tuple[list[Any], list[Role]] | None:
-    """Keys (levels named after source columns) and a role per label; None when a label cannot be placed, e.g.
-    a level named after something the source does not have."""
+    """Keys (levels named after source columns, or unnamed levels of their values) and a role per label; None
+    when a label cannot be placed, e.g. a level named after something the source does not have."""
     names = list(index.names)
     key_levels = [i for i, n in enumerate(names) if is_column(source, n)]
+    key_names = {i: names[i] for i in key_levels}
+    convert: dict[int, dict[Any, Any]] = {}
+    for i, n in enumerate(names):
+        if n is None and i not in key_levels:
+            found = _unnamed_key(index.get_level_values(i), source, set(key_names.values()))
+            if found is not None:
+                key_names[i], convert[i] = found
+    key_levels = sorted(key_names)
     other_levels = [i for i in range(len(names)) if i not in key_levels]
     if any(names[i] is not None for i in other_levels):
         return None
-    described: dict[tuple[Any, ...], tuple[Any, str | None] | None] = {}
+    described: dict[tuple[Any, ...], tuple[Any, str | None, tuple[Any, ...]]] = {}
     roles = []
     for label in index:
         parts = label if isinstance(label, tuple) else (label,)
         other = tuple(parts[i] for i in other_levels)
         if other not in described:
-            described[other] = _describe_parts(other, source, rows)
+            described[other] = _describe_parts(other, source)
         found = described[other]
-        if found is None:
-            return None
-        keys = parts if not other_levels else tuple(parts[i] for i in key_levels)
+        if not all(isinstance(t, str) for t in found[2]):
+            return None  # rows numbered 0, 1, 2 (an extract) or labels that are no strings: nothing to place
+        keys = tuple(convert[i].get(parts[i], parts[i]) if i in convert else parts[i] for i in key_levels)
         roles.append(Role(keys, *found))
-    return [names[i] for i in key_levels], roles
+    return [key_names[i] for i in key_levels], roles
 
 
-def _describe_parts(parts: tuple[Any, ...], source: pd.DataFrame, rows: bool) -> tuple[Any, str | None] | None:
-    """The value column and statistic that label parts outside the key levels name; None if a row part is neither."""
+def _describe_parts(parts: tuple[Any, ...], source: pd.DataFrame) -> tuple[Any, str | None, tuple[Any, ...]]:
+    """The value column and statistic that label parts outside the key levels name, and the parts naming neither."""
     value = statistic = None
+    tag = []
     for part in parts:
-        stat = statistic_name(part)
+        stat = _part_statistic(part)
         if value is None and is_column(source, part):
             value = part
         elif stat is not None and statistic is None:
             statistic = stat
-        elif rows:
-            return None
-    return value, statistic
+        else:
+            tag.append(part)
+    return value, statistic, tuple(tag)
 
 
 @dataclass
@@ -77,6 +136,7 @@ class Layout:
     values: list[Any]
     statistics: list[str | None]
     margins_name: str | None
+    tags: list[tuple[Any, ...]]  # label parts naming no key, value or statistic: cells of one block share them
     n_rows: int
 
     @property
@@ -88,7 +148,7 @@ def read_layout(table: PlainTable, source: pd.DataFrame) -> Layout | None:
     """Recover the grouping keys and each cell's value column and statistic from the labels."""
     row_part = _axis_roles(table.frame.index, source, rows=True)
     if table.is_series:
-        col_part = ([], [Role((), *_describe_parts((table.frame.columns[0],), source, rows=False))])
+        col_part = ([], [Role((), *_describe_parts((table.frame.columns[0],), source))])
     else:
         col_part = _axis_roles(table.frame.columns, source, rows=False)
     if row_part is None or col_part is None:
@@ -97,9 +157,10 @@ def read_layout(table: PlainTable, source: pd.DataFrame) -> Layout | None:
     if len(set(row_keys + col_keys)) != len(row_keys + col_keys):
         return None
     margins_name = _margins_name(table.frame.index, table.frame.columns, row_keys + col_keys, source)
-    cell_keys, values, statistics = [], [], []
+    cell_keys, values, statistics, tags = [], [], [], []
     for r in rows:
         for c in cols:
+            tags.append(r.tag + c.tag)
             cell_keys.append(_marked(r.keys, margins_name) + _marked(c.keys, margins_name))
             if r.value is not None and c.value is not None and r.value != c.value:
                 return None
@@ -107,7 +168,7 @@ def read_layout(table: PlainTable, source: pd.DataFrame) -> Layout | None:
             if r.statistic is not None and c.statistic is not None and r.statistic != c.statistic:
                 return None
             statistics.append(r.statistic or c.statistic)
-    return Layout(row_keys, col_keys, cell_keys, values, statistics, margins_name, len(rows))
+    return Layout(row_keys, col_keys, cell_keys, values, statistics, margins_name, tags, len(rows))
 
 
 def _marked(keys: tuple[Any, ...], margins_name: str | None) -> tuple[Any, ...]:
@@ -156,7 +217,7 @@ def _grouped(source: pd.DataFrame, keys: list[Any], value: Any, statistic: str) 
     return groups.quantile(float(statistic[1:])) if statistic[0] == "q" else groups.agg(statistic)
 
 
-_FAST = ("size", "count", "sum", "mean", "wsize", "wsum", "wmean", "contributors")
+_FAST = ("size", "count", "sum", "mean", "wsize", "wsum", "wmean")
 
 
 _WEIGHT = "__cbs_weight"  # the weights= values, as a column of the source
@@ -182,7 +243,6 @@ class Grouper:
         self._ids: dict[tuple[int, ...], tuple[np.ndarray, int] | None] = {}
         self._numbers: dict[Any, np.ndarray] = {}
         self._cell_ids: dict[tuple[Any, ...], np.ndarray] = {}
-        self.unit: np.ndarray | None = None  # a unit id per source row, for counting contributors
 
     def ids(self, kept: tuple[int, ...]) -> tuple[np.ndarray, int] | None:
         """A group id per valid row and the number of possible groups; None when there are too many."""
@@ -216,16 +276,6 @@ class Grouper:
             found.append(np.maximum(at, 0).astype(np.int64))
         return np.where(missing, -1, mixed_radix(found, [self._sizes[i] for i in kept]))
 
-    def _contributors(self, ids: np.ndarray, span: int, value: Any) -> np.ndarray:
-        """Units (rows when no unit is known) with a non-zero value, per group."""
-        x = self.numbers(value)
-        nonzero = ~np.isnan(x) & (x != 0)
-        if self.unit is None:
-            return np.bincount(ids[nonzero], minlength=span).astype(float)
-        codes, n_units = unit_codes(self.unit[self.valid][nonzero], None)
-        pairs = np.unique(ids[nonzero] * n_units + codes)
-        return np.bincount(pairs // n_units, minlength=span).astype(float)
-
     def numbers(self, value: Any) -> np.ndarray:
         if value not in self._numbers:
             column = self.source[value]
@@ -252,8 +302,6 @@ class Grouper:
         ids, span = found
         if statistic not in _FAST:
             return self._other_statistic(ids, span, value, statistic)
-        if statistic == "contributors":
-            return self._contributors(ids, span, value)
         weighted = statistic[0] == "w"
         w = self.numbers(_WEIGHT) if weighted else None
         if statistic in ("size", "wsize") or value is None:
@@ -329,16 +377,39 @@ def _tolerance(values: np.ndarray, max_rounding: int) -> float:
     return 0.0
 
 
-def values_match(table: np.ndarray, recomputed: np.ndarray, counting: bool, rules: Rules) -> bool:
-    """Whether the recomputed statistics give the table's numbers, up to the table's rounding."""
+def values_match(table: np.ndarray, recomputed: np.ndarray, counting: bool, rules: Rules,
+                 relative: float = 1e-9) -> bool:
+    """Whether the recomputed statistics give the table's numbers, up to the table's rounding (and, for float32
+    data, its precision)."""
     if table.shape != recomputed.shape:
         return False
     tolerance = _tolerance(table, rules.max_rounding)
     with np.errstate(all="ignore"):
-        close = np.abs(table - recomputed) <= np.maximum(tolerance, 1e-9 * np.abs(recomputed)) + 1e-12
+        close = np.abs(table - recomputed) <= np.maximum(tolerance, relative * np.abs(recomputed)) + 1e-12
     both_empty = np.isnan(table) & np.isnan(recomputed)
     empty_zero = np.isnan(table) & (recomputed == 0) if counting else np.zeros_like(close)
     return bool(np.all(close | both_empty | empty_zero))
+
+
+_FLOAT32 = 2e-6  # relative precision of statistics of float32 data (as pd.read_stata gives)
+
+
+def scale_of(table: np.ndarray, recomputed: np.ndarray, counting: bool, rules: Rules,
+             relative: float = 1e-9) -> float | None:
+    """1 when the recomputed statistics give the table's numbers; a power of ten when the table shows them scaled
+    (x 100, in thousands); None otherwise. Any other factor is not trusted: a source must reproduce the table."""
+    if values_match(table, recomputed, counting, rules, relative):
+        return 1.0
+    with np.errstate(all="ignore"):
+        ratio = table / recomputed
+    usable = np.isfinite(ratio) & (ratio > 0)
+    if not usable.any():
+        return None
+    power = round(math.log10(float(np.median(ratio[usable]))))
+    if power == 0 or abs(power) > 6:
+        return None
+    scale = 10.0**power
+    return scale if values_match(table, recomputed * scale, counting, rules, relative) else None
 
 
 @dataclass(frozen=True)
@@ -352,13 +423,17 @@ class Match:
     scale: float = 1.0
 
 
-_WHOLE_STATS = ("size", "nunique", "count", "sum", "mean", "median", "min", "max")
+_QUANTILES = ("q0.25", "q0.75", "q0.1", "q0.9", "q0.05", "q0.95", "q0.01", "q0.99", "q0.2", "q0.8")
+ONE_ROW = _ONE_ROW = ("first", "last")  # a value of one row per group: unit records
+_WHOLE_STATS = ("size", "nunique", "count", "sum", "mean", "median", "min", "max", *_QUANTILES, *_ONE_ROW)
 
 
-_FRACTION_STATS = ("share", "mean", "sum", "median", "std", "var", "min", "max", "sem")
+_FRACTION_STATS = ("share", "mean", "sum", "median", "std", "var", "min", "max", "sem", "size", *_QUANTILES,
+                   *_ONE_ROW)
 
 
 _SAMPLE_CELLS = 8
+_MAX_BLOCKS = 200
 
 
 def _options(source: pd.DataFrame, keys: list[Any], value: Any, statistic: str | None, whole: bool,
@@ -405,7 +480,8 @@ def _sample(cell_keys: list[tuple[Any, ...]], table_values: np.ndarray, position
 
 
 def find_block(grouper: Grouper, layout: Layout, table_values: np.ndarray, positions: np.ndarray,
-               value: Any, statistic: str | None, id_columns: list[Any], rules: Rules) -> Match | None:
+               value: Any, statistic: str | None, id_columns: list[Any], rules: Rules,
+               relative: float = 1e-9) -> Match | None:
     """The first (value, statistic) that reproduces every cell of a block exactly, or None."""
     block = table_values[positions]
     finite = block[np.isfinite(block)]
@@ -426,14 +502,16 @@ def find_block(grouper: Grouper, layout: Layout, table_values: np.ndarray, posit
     for tried, (candidate, stat) in enumerate(options):
         counting = stat in COUNTING or stat == "wsize" or candidate is None
         rejectable = len(sample) > 0 and tried > 0 and (stat not in _FAST or len(options) > _SAMPLE_CELLS)
+        loose = _FLOAT32 if candidate is not None and source[candidate].dtype == np.float32 else relative
         try:
             if rejectable and small is None:  # cheap rejection on the rows of a few cells
                 small = Grouper(grouper.rows_of(sample_keys), layout.keys)
-            if rejectable and not values_match(
-                    table_values[sample], reproduce(small, sample_keys, candidate, stat, margins), counting, rules):
+            if rejectable and scale_of(table_values[sample], reproduce(small, sample_keys, candidate, stat, margins),
+                                       counting, rules, loose) is None:
                 continue
-            if values_match(block, reproduce(grouper, cell_keys, candidate, stat, margins), counting, rules):
-                return Match(positions, candidate, stat)
+            scale = scale_of(block, reproduce(grouper, cell_keys, candidate, stat, margins), counting, rules, loose)
+            if scale is not None:
+                return Match(positions, candidate, stat, scale=scale)
         except Exception:  # a statistic pandas cannot compute for this column is simply not the match
             continue
     return None
@@ -547,14 +625,18 @@ def recover(table: PlainTable, source: pd.DataFrame, id_columns: list[Any], weig
     if layout is None:
         return "its row labels are not values of source columns, statistic names or column names"
     values = table.numbers()[0].ravel()
-    blocks: dict[tuple[Any, str | None], list[int]] = {}
-    for p, block in enumerate(zip(layout.values, layout.statistics, strict=False)):
+    blocks: dict[tuple[Any, str | None, tuple[Any, ...]], list[int]] = {}
+    for p, block in enumerate(zip(layout.values, layout.statistics, layout.tags, strict=True)):
         blocks.setdefault(block, []).append(p)
+    if len(blocks) > _MAX_BLOCKS:
+        return f"it has {len(blocks)} blocks of cells with different statistics; at most {_MAX_BLOCKS} are tried"
     source = _binned(source, layout)
     matches = []
     grouper = Grouper(source, layout.keys)
-    for (value, statistic), positions in blocks.items():
-        match = find_block(grouper, layout, values, np.array(positions), value, statistic, id_columns, rules)
+    relative = _FLOAT32 if any(dtype == np.float32 for dtype in table.frame.dtypes) else 1e-9
+    for (value, statistic, _), positions in blocks.items():
+        match = find_block(grouper, layout, values, np.array(positions), value, statistic, id_columns, rules,
+                           relative)
         if match is None:
             what = f"the {statistic or 'statistic'} of {value}" if value is not None else \
                 f"the {statistic}" if statistic else "any statistic tried"

@@ -16,8 +16,9 @@ import pandas as pd
 from ..cellstats import CellStats, label_positions
 from ..results import CheckResult, Counts, Finding, format_cells, unsupported_result
 from ..rules import Rules
-from ..tables import carried_stats, cell_stats
-from .cells import check_with_stats, empty_table_finding, identifier_findings, merge_findings
+from ..tables import carried_parts, carried_stats, cell_stats
+from ..units import check_column_argument, linking_key_column, source_frame
+from .cells import cells_finding, check_with_stats, empty_table_finding, identifier_findings, merge_findings
 from .plain import (
     COUNTING,
     PlainTable,
@@ -27,8 +28,7 @@ from .plain import (
     microdata_findings,
     rule_findings,
 )
-from .recover import ALL, Layout, Match, Recovery, recover, reproduce
-from ..units import check_column_argument, linking_key_column, source_frame
+from .recover import ALL, ONE_ROW, Layout, Match, recover, scale_of
 
 
 def check_plain_table(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None,
@@ -49,11 +49,17 @@ def check_plain_table(obj: Any, *, data: Any = None, unit: Any = None, weights: 
             return CheckResult(kind="table", findings=always + [empty_table_finding(rules)], counts=Counts(tables=1),
                                rules_origin=rules.origin)
         if source is not None:
-            checked = check_with_source(table, source, unit, weights, rules)
+            if not any(f.rule == "microdata" for f in always) and _rows_of(raw, source):
+                always.append(_records_finding("its rows are rows of the source frame, with their values "
+                                               "(head, nth, sample, nlargest)"))
+            records = any(f.rule == "microdata" for f in always)
+            checked = _correlations(table, source, unit, rules) or check_with_source(table, source, unit, weights,
+                                                                                      rules)
             if isinstance(checked, CheckResult):
                 checked.findings = always + checked.findings
                 return checked
-            always.append(not_reproduced(checked, rules))
+            if not records:  # unit records are established from the source: nothing else to reproduce
+                always.append(not_reproduced(checked, rules))
         kinds, values = classify(table, rules)
     counts = Counts(tables=1, cells=int(kinds.size), count_cells=count_cells(kinds))
     return CheckResult(kind="table", findings=always + rule_findings(table, kinds, values, rules), counts=counts,
@@ -77,8 +83,10 @@ def check_with_source(table: PlainTable, source: pd.DataFrame, unit: Any, weight
     if any(r is None for r in results):
         return "its cells do not fall into blocks of one statistic each"
     findings = [f for r in results for f in r.findings if f.rule != "identifier"]
-    unit_ids = source[counted_on] if isinstance(counted_on, str) else counted_on
-    findings += _few_contributors(table, recovery, None if unit_ids is None else np.asarray(unit_ids), rules)
+    one_row = [m.statistic for m in recovery.matches if m.statistic in ONE_ROW]
+    if one_row:
+        findings.append(_records_finding(f"its cells are the {' and '.join(dict.fromkeys(one_row))} value of each "
+                                         "group: each rests on one unit"))
     findings = merge_findings(findings)
     frequency_cells = sum(r.counts.cells for r in results if r.counts.count_cells)
     observations = [r.counts.observations for r in results if r.counts.observations is not None]
@@ -95,30 +103,27 @@ def check_with_source(table: PlainTable, source: pd.DataFrame, unit: Any, weight
     )
 
 
-def _few_contributors(table: PlainTable, recovery: Recovery, unit_ids: np.ndarray | None,
-                      rules: Rules) -> list[Finding]:
-    """Sums that rest on fewer than N non-zero contributions: a sum of a 0/1 column is a count, however many
-    units its cell has."""
-    sums = [m for m in recovery.matches if m.statistic in ("sum", "wsum")]
-    if not sums:
+def few_contributors(stats: CellStats, rules: Rules) -> list[Finding]:
+    """Sums that rest on fewer than N units with a non-zero value: a sum of a 0/1 column is a count, however many
+    units its cell has. Builders' tables and recovered ones are judged alike."""
+    if stats.statistic != "sum" or not stats.magnitude or stats.nonzero is None:
         return []
-    recovery.grouper.unit = unit_ids
-    margins = recovery.layout.margins_name is not None
-    cells = []
-    for match in sums:
-        keys = [recovery.layout.cell_keys[p] for p in match.positions]
-        contributors = reproduce(recovery.grouper, keys, match.value, "contributors", margins)
-        few = (contributors > 0) & (contributors < rules.threshold)
-        n_cols = table.frame.shape[1]
-        cells += [table.cell(*divmod(int(p), n_cols)) for p in match.positions[few]]
-    if not cells:
-        return []
-    return [Finding(
-        rule="threshold", severity="fail",
-        message=f"{len(cells)} sum(s) rest on fewer than {rules.threshold} units with a non-zero value; such a sum "
-                "reveals what those few units have (a sum of a 0/1 column is a count).",
-        where=format_cells(cells), fix=f"Combine categories until at least {rules.threshold} units contribute to "
-                                       "every sum, or suppress these cells.", cells=cells)]
+    few = (stats.nonzero > 0) & (stats.nonzero < rules.threshold)
+    return cells_finding(
+        stats, few, "threshold", "fail",
+        f"{{n}} sum(s) rest on fewer than {rules.threshold} units with a non-zero value; such a sum reveals what "
+        "those few units have (a sum of a 0/1 column is a count).",
+        fix=f"Combine categories until at least {rules.threshold} units contribute to every sum, or suppress these "
+            "cells.")
+
+
+def check_stats(table: Any, stats: CellStats, rules: Rules) -> CheckResult:
+    """The cell rules on known statistics, one reading for builders' tables and for tables recovered from a source."""
+    result = check_with_stats(table, stats, rules)
+    extra = few_contributors(stats, rules)
+    if extra:
+        result.findings = merge_findings(result.findings + extra)
+    return result
 
 
 def not_reproduced(why: str, rules: Rules) -> Finding:
@@ -202,7 +207,7 @@ def _block_check(table: PlainTable, layout: Layout, match: Match, engine: _Engin
     sub = table.frame.iloc[rows, cols]
     if table.is_series:
         sub = sub.set_axis(pd.Index([None]), axis=1)
-    return check_with_stats(sub, stats.take(rows_at, cols_at, sub.index, sub.columns), rules)
+    return check_stats(sub, stats.take(rows_at, cols_at, sub.index, sub.columns), rules)
 
 
 def check_table(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None, rules: Rules) -> CheckResult:
@@ -211,5 +216,89 @@ def check_table(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = 
     table = getattr(obj, "data", obj) if type(obj).__module__.startswith("pandas.io.formats.style") else obj
     stats = carried_stats(table)
     if stats is not None and unit is None and weights is None:
-        return check_with_stats(table, stats, rules)
+        return check_stats(table, stats, rules)
+    parts = carried_parts(table)
+    if parts is not None and unit is None and weights is None:
+        return _check_parts(table, parts, rules)
     return check_plain_table(table, data=data, unit=unit, weights=weights, rules=rules)
+
+
+def _check_parts(table: pd.DataFrame, parts: list[tuple[list[int], CellStats]], rules: Rules) -> CheckResult:
+    """A builder's table of several statistics (aggfunc=["mean", "std"]): each block on its own statistics."""
+    results = [check_stats(table.iloc[:, at], stats, rules) for at, stats in parts]
+    observations = [r.counts.observations for r in results if r.counts.observations is not None]
+    return CheckResult(
+        kind="table", findings=merge_findings([f for r in results for f in r.findings]),
+        counts=Counts(tables=1, cells=int(table.size), count_cells=sum(r.counts.count_cells for r in results),
+                      observations=max(observations) if observations else None),
+        source="; ".join(dict.fromkeys(r.source for r in results if r.source)) or None, rules_origin=rules.origin,
+        unit=next((r.unit for r in results if r.unit), None), weighted=any(r.weighted for r in results),
+        details={"cell_stats": [stats for _, stats in parts]},
+    )
+
+
+def _records_finding(why: str) -> Finding:
+    return Finding(
+        rule="microdata", severity="fail",
+        message=f"This is unit records, not a table: {why}. Records of persons or businesses are never exported.",
+        where="the whole table", fix="Export a table of counts or statistics per group instead of the records.")
+
+
+def _rows_of(obj: pd.DataFrame | pd.Series, source: pd.DataFrame, sample: int = 200) -> bool:
+    """Whether an index level holds source row labels and the table's values are those rows' values, e.g.
+    `df.groupby(g).inkomen.nlargest(2)` or `df.groupby(g).head(1)` (other levels may be group keys)."""
+    if not source.index.is_unique or len(obj) == 0:
+        return False
+    frame = obj.to_frame() if isinstance(obj, pd.Series) else obj
+    shared = [c for c in frame.columns if not isinstance(c, tuple) and c in source.columns]
+    if frame.columns.nlevels != 1 or not shared:
+        return False
+    head = frame.iloc[:sample]
+    for i, name in enumerate(head.index.names):
+        if name is not None and name in source.columns:
+            continue
+        rows = head.index.get_level_values(i)
+        try:
+            if not rows.isin(source.index).all():
+                continue
+            mine = head[shared].astype(object).to_numpy()
+            theirs = source.loc[rows, shared].astype(object).to_numpy()
+        except (TypeError, ValueError, KeyError):
+            continue
+        if bool(np.all(pd.isna(mine) & pd.isna(theirs) | (mine == theirs))):
+            return True
+    return False
+
+
+def _correlations(table: PlainTable, source: pd.DataFrame, unit: Any, rules: Rules) -> CheckResult | None:
+    """`df[cols].corr()` / `.cov()`: each cell rests on the rows that have both values, so its count is known."""
+    frame = table.frame
+    names = list(frame.columns)
+    if table.is_series or frame.index.name is not None or frame.columns.name is not None or len(names) < 2 or \
+            list(frame.index) != names or not all(isinstance(c, str) and c in source.columns for c in names) or \
+            not all(pd.api.types.is_numeric_dtype(source[c].dtype) for c in names):
+        return None
+    values = table.numbers()[0]
+    numbers = source[names].astype(float)
+    what = next((w for w, got in (("correlations", numbers.corr), ("covariances", numbers.cov))
+                 if scale_of(values, got().to_numpy(), False, rules, 1e-6) == 1.0), None)
+    if what is None:
+        return None
+    present = numbers.notna().to_numpy()
+    if unit is None:
+        counts = present.T.astype(np.int64) @ present.astype(np.int64)
+    else:
+        ids = source[unit].to_numpy() if isinstance(unit, str) else np.asarray(unit)
+        counts = np.array([[pd.unique(ids[present[:, i] & present[:, j]]).size for j in range(len(names))]
+                           for i in range(len(names))])
+    small = (counts > 0) & (counts < rules.threshold)
+    cells = [(names[i], names[j]) for i, j in zip(*np.nonzero(small), strict=True)]
+    findings = [] if not cells else [Finding(
+        rule="threshold", severity="fail", where=format_cells(cells), cells=cells,
+        message=f"{len(cells)} {what} rest on fewer than {rules.threshold} {'units' if unit else 'records'} with "
+                "both values; such a coefficient describes a few persons.",
+        fix=f"Compute them on a group of at least {rules.threshold} units with both values, or leave them out.")]
+    return CheckResult(kind="table", findings=findings,
+                       counts=Counts(tables=1, cells=int(frame.size), count_cells=0, observations=int(counts.max())),
+                       source=f"the data= frame ({len(source):,} rows): pairwise {what} of {', '.join(names)}",
+                       rules_origin=rules.origin, unit=unit if isinstance(unit, str) else None)
