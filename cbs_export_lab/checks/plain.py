@@ -369,7 +369,8 @@ def _rows_of_source(obj: pd.DataFrame | pd.Series, data: pd.DataFrame, sample: i
 
 
 def microdata_findings(obj: pd.DataFrame | pd.Series, rules: Rules, data: pd.DataFrame | None) -> list[Finding]:
-    """Unit records: an id column or index, or about as many rows as the source frame."""
+    """Unit records: an id column or index, about as many rows as the source frame, rows of the source, each
+    group's first or last value; without a source, rows without group labels (at least review)."""
     reasons = []
     levels = [(obj.index.get_level_values(i), obj.index.names[i]) for i in range(obj.index.nlevels)]
     if isinstance(obj, pd.DataFrame):
@@ -385,11 +386,142 @@ def microdata_findings(obj: pd.DataFrame | pd.Series, rules: Rules, data: pd.Dat
         reasons.append(f"it has {len(obj):,} rows for {len(data):,} rows in the source frame")
     elif data is not None and _rows_of_source(obj, data, rules.source_rows_sample):
         reasons.append("its rows are rows of the source frame")
-    if not reasons:
-        return []
-    return [Finding(
+    elif data is not None and isinstance(obj, (pd.DataFrame, pd.Series)):
+        how = _groups_first_or_last(as_plain_table(obj).frame, data)
+        if how is not None:
+            reasons.append(f"each cell is the {how} value of its group in the source frame, the value of one unit")
+    if reasons:
+        return [records_finding("; ".join(reasons))]
+    return [] if data is not None else records_without_source(obj, rules)
+
+
+def records_finding(reasons: str) -> Finding:
+    return Finding(
         rule="microdata", severity="fail",
-        message=f"This looks like unit records, not a table: {'; '.join(reasons)}. Records of persons or "
-                "businesses are never exported.",
+        message=f"This looks like unit records, not a table: {reasons}. Records of persons or businesses are never "
+                "exported.",
         where="the whole table", fix="Export a table of counts or statistics per group instead of the records.",
+    )
+
+
+def unreproduced_records(obj: pd.DataFrame | pd.Series, data: pd.DataFrame, rules: Rules) -> list[Finding]:
+    """A table its source does not reproduce as statistics: records when its rows are rows of the source by
+    their values, else judged as a table without a source."""
+    if values_are_source_rows(as_plain_table(obj).frame, data):
+        return [records_finding("its rows (labels and values) are rows of the source frame")]
+    return records_without_source(obj, rules)
+
+
+def records_without_source(obj: pd.DataFrame | pd.Series, rules: Rules, source: str = "df") -> list[Finding]:
+    """A table without (a reproducing) source whose rows carry no group labels: records until shown otherwise."""
+    found = _records_without_source(obj, rules)
+    if found is None:
+        return []
+    severity, why = found
+    if severity == "fail":
+        return [records_finding(why)]
+    return [Finding(
+        rule="microdata", severity="review",
+        message=f"This may be unit records rather than a table: {why}. Without the frame it was made from it cannot "
+                "be established that each row covers several units.",
+        where="the whole table",
+        fix=f"Check it with the frame it was made from, e.g. cel.check(table, data={source}); export a table of "
+            "counts or statistics per group instead of rows of persons or businesses.",
     )]
+
+
+_RECORD_STATISTICS = ("first", "last")
+
+
+def _row_label_index(index: pd.Index) -> bool:
+    """Unnamed whole-number labels that are not 0, 1, 2, ... in order: the row numbers of a source frame that a
+    sort, `nlargest`, `sample` or a filter kept."""
+    if index.nlevels != 1 or index.name is not None or len(index) < 2 or not index.is_unique:
+        return False
+    if not pd.api.types.is_integer_dtype(index.dtype):
+        return False
+    return not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1)
+
+
+def _individual_values(frame: pd.DataFrame) -> Any:
+    """The first float column whose values look like values of single units (stored to at most two decimals, not
+    all equal), as a raw income or amount is, where a mean of a group rarely is; None when there is none."""
+    for name in frame.columns:
+        column = frame[name]
+        if not pd.api.types.is_float_dtype(column.dtype):
+            continue
+        values = column.dropna().to_numpy(dtype=float)
+        if values.size < 2 or np.unique(values).size < 2:
+            continue
+        with np.errstate(all="ignore"):
+            if np.all(np.abs(values * 100 - np.round(values * 100)) < 1e-6 * np.maximum(1, np.abs(values))):
+                return name
+    return None
+
+
+def _key_column(frame: pd.DataFrame) -> Any:
+    """A column of whole numbers or labels with one distinct value per row in sorted order: a group key that
+    `reset_index()` moved into the columns (a year), so the rows are groups."""
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_float_dtype(column.dtype) or column.isna().any() or not column.is_unique:
+            continue
+        if column.is_monotonic_increasing:
+            return name
+    return None
+
+
+def _records_without_source(obj: pd.DataFrame | pd.Series, rules: Rules) -> tuple[str, str] | None:
+    """(severity, reason) when a table without a source may be unit records: rows without group labels."""
+    frame = as_plain_table(obj).frame
+    row_labels = _row_label_index(frame.index)
+    if not row_labels and not (has_default_index(frame) and len(frame) >= 2):
+        return None
+    what = ("its rows are labelled with row numbers of a source frame, as a sort, nlargest, sample or filter "
+            "leaves them" if row_labels else "its rows have no labels (0, 1, 2, ...), so they are not groups")
+    individual = _individual_values(frame)
+    if individual is not None and len(frame) >= rules.records_rows and (row_labels or _key_column(frame) is None):
+        return "fail", f"{what}, and column {format_label(individual)} holds values as single units have them"
+    return "review", what
+
+
+def _groups_first_or_last(frame: pd.DataFrame, data: pd.DataFrame) -> str | None:
+    """'first' or 'last' when every cell of a table grouped by source columns is that group's first or last value
+    in the source (groupby().first() / .last()): each cell is one unit's value."""
+    keys = list(frame.index.names)
+    shared = [c for c in frame.columns if is_column(data, c) and c not in keys]
+    if frame.size < 2 or not all(is_column(data, k) for k in keys) or not shared or len(shared) != frame.shape[1]:
+        return None
+    try:
+        grouped = data.groupby(keys, observed=True, dropna=False)[shared]
+        for how in _RECORD_STATISTICS:
+            expected = getattr(grouped, how)().reindex(frame.index)
+            mine, theirs = frame[shared].to_numpy(dtype=object), expected.to_numpy(dtype=object)
+            same = pd.isna(mine) & pd.isna(theirs) | (mine == theirs)
+            if bool(np.all(same)) and not np.all(pd.isna(mine)):
+                return how
+    except (TypeError, ValueError, KeyError, IndexError):
+        return None
+    return None
+
+
+def values_are_source_rows(obj: pd.DataFrame | pd.Series, data: pd.DataFrame) -> bool:
+    """Whether every row of a table that its source does not reproduce as statistics is a row of the source:
+    its labels and values, matched on the source's columns (an extract with its row labels changed or moved)."""
+    frame = obj.to_frame() if isinstance(obj, pd.Series) else obj
+    if len(frame) == 0 or frame.columns.nlevels != 1 or not frame.columns.is_unique:
+        return False
+    grouped = not has_default_index(frame) and not _row_label_index(frame.index)
+    keys = [n for n in frame.index.names if is_column(data, n)] if grouped else []
+    if grouped and len(keys) != frame.index.nlevels:
+        return False
+    values = [c for c in frame.columns if is_column(data, c) and c not in keys]
+    if not values or len(values) + len(keys) < 2 and grouped or len(values) < (2 if grouped else 1):
+        return False
+    table = frame.reset_index()[keys + values] if keys else frame[values]
+    try:
+        mine = pd.MultiIndex.from_frame(table.astype(object))
+        theirs = pd.MultiIndex.from_frame(data[keys + values].astype(object))
+        return bool(mine.isin(theirs).all())
+    except (TypeError, ValueError, KeyError):
+        return False

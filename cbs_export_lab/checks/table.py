@@ -26,6 +26,7 @@ from .plain import (
     count_cells,
     microdata_findings,
     rule_findings,
+    unreproduced_records,
 )
 from .recover import ALL, Layout, Match, Recovery, recover, reproduce
 from ..units import check_column_argument, linking_key_column, source_frame
@@ -51,9 +52,12 @@ def check_plain_table(obj: Any, *, data: Any = None, unit: Any = None, weights: 
         if source is not None:
             checked = check_with_source(table, source, unit, weights, rules)
             if isinstance(checked, CheckResult):
-                checked.findings = always + checked.findings
+                known = {f.rule for f in always} & {"microdata"}
+                checked.findings = always + [f for f in checked.findings if f.rule not in known]
                 return checked
             always.append(not_reproduced(checked, rules))
+            if not any(f.rule == "microdata" for f in always):
+                always += unreproduced_records(raw, source, rules)
         kinds, values = classify(table, rules)
     counts = Counts(tables=1, cells=int(kinds.size), count_cells=count_cells(kinds))
     return CheckResult(kind="table", findings=always + rule_findings(table, kinds, values, rules), counts=counts,
