@@ -354,7 +354,8 @@ def _rows_of_source(obj: pd.DataFrame | pd.Series, data: pd.DataFrame, sample: i
     frame = obj.to_frame() if isinstance(obj, pd.Series) else obj
     if len(frame) == 0 or frame.columns.nlevels != 1 or not data.index.is_unique:
         return False
-    shared = [c for c in frame.columns if is_column(data, c)]
+    values = as_plain_table(obj).frame.columns  # label columns (reset_index()) are no values of rows
+    shared = [c for c in frame.columns if is_column(data, c) and c in values]
     if not shared or any(is_column(data, n) for n in frame.index.names):
         return False
     rows = frame.index[:sample]
