@@ -526,3 +526,146 @@ def values_are_source_rows(obj: pd.DataFrame | pd.Series, data: pd.DataFrame) ->
         return bool(mine.isin(theirs).all())
     except (TypeError, ValueError, KeyError):
         return False
+
+
+# ---------------------------------------------------------------- numbers written in labels and values
+
+_NUMBER = r"(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)"
+_INTERVAL = re.compile(rf"\s*([(\[])\s*{_NUMBER}\s*,\s*{_NUMBER}\s*([)\]])\s*", re.IGNORECASE)
+_NOUNS = (r"personen|persoon|persons?|people|mensen|huishoudens?|bedrijven|bedrijf|respondenten|respondents?|"
+          r"waarnemingen|observations?|obs|units?|leerlingen|werknemers|inwoners")
+_N_IS = re.compile(r"(?<![a-z])n\s*=\s*(\d+)(?!\d)", re.IGNORECASE)
+_NOTED_COUNT = re.compile(rf"[(\[:,;-]\s*(\d+)\s+(?:{_NOUNS})\b", re.IGNORECASE)
+_BARE_COUNT = re.compile(rf"\s*(\d+)\s+(?:{_NOUNS})\s*", re.IGNORECASE)
+_ID_NAME = re.compile(r"(^|_|\b)(id|nr|nummer|key|bsn|pid)($|_|\b)|(id|nummer|nr)$", re.IGNORECASE)
+_CURRENCY = ("EUR", "€", "$", "USD")
+
+
+def _levels(obj: pd.DataFrame | pd.Series) -> list[tuple[Any, pd.Index]]:
+    """(name, distinct labels) of every index and column level."""
+    axes = [obj.index] + ([] if isinstance(obj, pd.Series) else [obj.columns])
+    out = []
+    for axis in axes:
+        for i in range(axis.nlevels):
+            values = axis.get_level_values(i)
+            out.append((axis.names[i], pd.Index(pd.unique(np.asarray(values, dtype=object)))))
+    return out
+
+
+def _intervals(labels: pd.Index) -> list[pd.Interval]:
+    out = []
+    for label in labels:
+        if isinstance(label, pd.Interval):
+            out.append(label)
+        elif isinstance(label, str) and (m := _INTERVAL.fullmatch(label)):
+            closed = {("(", "]"): "right", ("[", ")"): "left", ("[", "]"): "both"}.get((m[1], m[4]), "neither")
+            left, right = float(m[2]), float(m[3])
+            if left <= right:
+                out.append(pd.Interval(left, right, closed=closed))
+    return out
+
+
+def _edges_at_extremes(intervals: list[pd.Interval], name: Any, data: pd.DataFrame | None) -> str | None:
+    """Which outer edge of these bins is the data's minimum or maximum (pd.qcut always; pd.cut with a number of
+    bins; explicit bins only when an edge is the extreme), said as text; None when none is."""
+    first = min(intervals, key=lambda i: i.left)
+    last = max(intervals, key=lambda i: i.right)
+    lo, hi = float(first.left), float(last.right)
+    if data is None:
+        adjusted = lo != round(lo) and abs(round(lo + 0.001, 3) - round(lo + 0.001)) < 1e-9
+        return f"its lowest edge {lo:g} is a data minimum lowered by 0.001, as pd.qcut writes it" if adjusted else None
+    columns = [name] if is_column(data, name) else list(data.columns)
+    for column in columns:
+        values = data[column]
+        if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+            continue
+        mn, mx = values.min(), values.max()
+        if pd.isna(mn):
+            continue
+        mn, mx = float(mn), float(mx)
+        tol = max(0.001 * (mx - mn), 0.001) * (1 + 1e-6) + 1e-9 * max(1.0, abs(mn), abs(mx))
+        if lo < mn - tol or hi > mx + tol and not (first.left <= mn and last.right >= mx):
+            continue
+        at_min = mn - tol <= lo <= mn and (lo < mn or first.closed_left)
+        at_max = mx <= hi <= mx + tol and (hi > mx or last.closed_right)
+        if at_min or at_max:
+            which = " and ".join(w for w, hit in (("minimum", at_min), ("maximum", at_max)) if hit)
+            return f"its outer edges ({lo:g}, {hi:g}) are the {which} of {format_label(column)} in the source"
+    return None
+
+
+def _label_counts(name: Any, labels: pd.Index, rules: Rules) -> list[str]:
+    """Labels (and a level's name) that state a count below N: '80+ (n=3)', 'n = 4', 'Vlieland (3 personen)'."""
+    texts = [label for label in labels if isinstance(label, str)] + ([name] if isinstance(name, str) else [])
+    bare = [t for t in texts if _BARE_COUNT.fullmatch(t)]
+    classification = len(bare) >= 2  # '1 persoon', '2 personen', ...: a household size, not a count
+    found = []
+    for text in texts:
+        numbers = [int(n) for n in _N_IS.findall(text) + _NOTED_COUNT.findall(text)]
+        if not classification and (m := _BARE_COUNT.fullmatch(text)):
+            numbers.append(int(m[1]))
+        if any(0 < n < rules.threshold for n in numbers):
+            found.append(text)
+    return found
+
+
+def _embedded_ids(values: Any, name: Any, rules: Rules) -> list[Any]:
+    """Ids written inside values: a zero-padded id with a prefix or suffix ('P000123456'), an id of id_digits
+    digits stuck to letters, or a whole number of (almost) id_digits digits in a column or level named like an id."""
+    d = rules.id_digits
+    padded = re.compile(rf"(?<!\d)0\d{{{d - 1}}}(?!\d)")
+    stuck = re.compile(rf"(?:(?<=[A-Za-z])[1-9]\d{{{d - 1}}}(?![\d.,])|(?<![\d.,])[1-9]\d{{{d - 1}}}(?=[A-Za-z]))")
+    id_name = rules.is_linking_key(name) or isinstance(name, str) and bool(_ID_NAME.search(name))
+    found = []
+    for value in pd.unique(np.asarray(values, dtype=object)):
+        if isinstance(value, str):
+            text = value.strip()
+            if rules.looks_like_id(text) or any(text.upper().startswith(c) for c in _CURRENCY):
+                continue
+            if padded.search(text) or stuck.search(text):
+                found.append(value)
+        elif id_name and isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+            number = float(value)
+            if np.isfinite(number) and number == round(number) and 10 ** (d - 3) <= abs(number) < 10 ** d:
+                found.append(value)
+    return found
+
+
+def label_findings(obj: pd.DataFrame | pd.Series, rules: Rules, data: pd.DataFrame | None) -> list[Finding]:
+    """Numbers written in labels and values (DESIGN section 3): interval labels at the data's minimum or maximum
+    (min_max), a count below N written in a label (threshold), an id inside a value (identifier)."""
+    if type(obj).__module__.startswith("pandas.io.formats.style"):
+        obj = obj.data
+    findings = []
+    places = _levels(obj) + ([] if isinstance(obj, pd.Series) else
+                             [(obj.columns[j], obj.iloc[:, j]) for j in range(obj.shape[1])
+                              if not pd.api.types.is_float_dtype(obj.iloc[:, j].dtype)
+                              or rules.is_linking_key(obj.columns[j]) or _ID_NAME.search(str(obj.columns[j]))])
+    if isinstance(obj, pd.Series):
+        places.append((obj.name, obj))
+    for name, labels in places:
+        where = f"labels of {format_label(name)}" if name is not None else "unnamed labels"
+        intervals = _intervals(pd.Index(labels)) if isinstance(labels, pd.Index) else []
+        at_extreme = _edges_at_extremes(intervals, name, data) if intervals else None
+        if at_extreme:
+            findings.append(Finding(
+                rule="min_max", severity=rules.min_max if data is not None else "review",
+                message=f"The interval labels of {where} show the data's extremes: {at_extreme}. A minimum or maximum "
+                        "is the value of a single unit.",
+                where=where, fix="Bin with explicit edges inside the data's range (e.g. pd.cut(x, [18, 30, 65, "
+                                 "np.inf])) and label the outer bins open-ended ('< 18', '65+')."))
+        counts = _label_counts(name, pd.Index(labels), rules) if isinstance(labels, pd.Index) else []
+        if counts:
+            findings.append(Finding(
+                rule="threshold", severity="fail",
+                message=f"{len(counts)} label(s) state a count below {rules.threshold} ({', '.join(counts[:3])}); a "
+                        "count written in a label is a count like any cell.", where=where,
+                fix=f"Remove the counts from the labels, or merge categories until each holds {rules.threshold}."))
+        ids = _embedded_ids(labels, name, rules)
+        if ids:
+            shown = ", ".join(str(v) for v in ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+            findings.append(Finding(
+                rule="identifier", severity="fail",
+                message=f"{len(ids)} value(s) of {where} hold a person or business id ({shown}); ids are never "
+                        "exported.", where=where, fix="Remove the ids; export counts or statistics per group."))
+    return findings

@@ -26,6 +26,7 @@ from .plain import (
     count_cells,
     microdata_findings,
     rule_findings,
+    label_findings,
     unreproduced_records,
 )
 from .recover import ALL, Layout, Match, Recovery, recover, reproduce
@@ -46,6 +47,7 @@ def check_plain_table(obj: Any, *, data: Any = None, unit: Any = None, weights: 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         always = identifier_findings(raw, rules) + microdata_findings(raw, rules, source)
+        always += label_findings(raw, rules, source)
         if table.frame.size == 0:
             return CheckResult(kind="table", findings=always + [empty_table_finding(rules)], counts=Counts(tables=1),
                                rules_origin=rules.origin)
@@ -215,5 +217,7 @@ def check_table(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = 
     table = getattr(obj, "data", obj) if type(obj).__module__.startswith("pandas.io.formats.style") else obj
     stats = carried_stats(table)
     if stats is not None and unit is None and weights is None:
-        return check_with_stats(table, stats, rules)
+        result = check_with_stats(table, stats, rules)
+        result.findings += label_findings(table, rules, source_frame(data))
+        return result
     return check_plain_table(table, data=data, unit=unit, weights=weights, rules=rules)
