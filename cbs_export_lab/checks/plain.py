@@ -584,8 +584,8 @@ def _edges_at_extremes(intervals: list[pd.Interval], name: Any, data: pd.DataFra
             continue
         mn, mx = float(mn), float(mx)
         tol = max(0.001 * (mx - mn), 0.001) * (1 + 1e-6) + 1e-9 * max(1.0, abs(mn), abs(mx))
-        if lo < mn - tol or hi > mx + tol and not (first.left <= mn and last.right >= mx):
-            continue
+        if column is not name and (mn < lo - tol or mx > hi + tol):
+            continue  # another column's values do not fit in these bins, so they were not binned
         at_min = mn - tol <= lo <= mn and (lo < mn or first.closed_left)
         at_max = mx <= hi <= mx + tol and (hi > mx or last.closed_right)
         if at_min or at_max:
