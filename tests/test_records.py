@@ -94,3 +94,25 @@ def test_common_safe_tables_get_no_record_findings(people):
                   people.groupby(pd.cut(people.leeftijd, [0, 18, 65, 120]), observed=False).size(),
                   people.groupby("geslacht").size().reset_index()):
         assert "microdata" not in rules_of(cel.check(table, data=people)), table
+
+
+def test_records_that_cannot_be_followed_say_which_frame_to_pass():
+    """In a kernel, a table of rows whose source cannot be followed names the frame to give with data=."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from cbs_export_lab.provenance import record_bindings
+
+    shell = InteractiveShell.instance()
+    shell.reset(new_session=True)
+    record_bindings(shell).ids.clear()
+    try:
+        for code in ("import cbs_export_lab as cel\nfrom cbs_export_lab import demo\n"
+                     "volw = demo.persons(2_000, seed=1)",
+                     "def pick(d):\n    return d[['leeftijd']].head(20).reset_index(drop=True)",
+                     "t = pick(volw)", "r = cel.check(t)"):
+            shell.run_cell(code, store_history=True).raise_error()
+        result = shell.user_ns["r"]
+        records = [f for f in result.findings if f.rule == "microdata"]
+        assert records and records[0].severity == "review" and "data=" in records[0].fix
+    finally:
+        shell.reset(new_session=True)
