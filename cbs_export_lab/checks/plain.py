@@ -370,8 +370,9 @@ def _rows_of_source(obj: pd.DataFrame | pd.Series, data: pd.DataFrame, sample: i
 
 
 def microdata_findings(obj: pd.DataFrame | pd.Series, rules: Rules, data: pd.DataFrame | None) -> list[Finding]:
-    """Unit records: an id column or index, about as many rows as the source frame, rows of the source, each
-    group's first or last value; without a source, rows without group labels (at least review)."""
+    """Unit records: an id column or index, about as many rows as the source frame, rows of the source; without a
+    source, rows without group labels (at least review). A source that does not reproduce the table as statistics
+    is looked at again in `unreproduced_records`."""
     reasons = []
     levels = [(obj.index.get_level_values(i), obj.index.names[i]) for i in range(obj.index.nlevels)]
     if isinstance(obj, pd.DataFrame):
@@ -387,10 +388,6 @@ def microdata_findings(obj: pd.DataFrame | pd.Series, rules: Rules, data: pd.Dat
         reasons.append(f"it has {len(obj):,} rows for {len(data):,} rows in the source frame")
     elif data is not None and _rows_of_source(obj, data, rules.source_rows_sample):
         reasons.append("its rows are rows of the source frame")
-    elif data is not None and isinstance(obj, (pd.DataFrame, pd.Series)):
-        how = _groups_first_or_last(as_plain_table(obj).frame, data)
-        if how is not None:
-            reasons.append(f"each cell is the {how} value of its group in the source frame, the value of one unit")
     if reasons:
         return [records_finding("; ".join(reasons))]
     return [] if data is not None else records_without_source(obj, rules)
@@ -408,7 +405,12 @@ def records_finding(reasons: str) -> Finding:
 def unreproduced_records(obj: pd.DataFrame | pd.Series, data: pd.DataFrame, rules: Rules) -> list[Finding]:
     """A table its source does not reproduce as statistics: records when its rows are rows of the source by
     their values, else judged as a table without a source."""
-    if values_are_source_rows(as_plain_table(obj).frame, data):
+    frame = as_plain_table(obj).frame
+    how = _groups_first_or_last(frame, data)  # only here: a recovered statistic is judged on its cell statistics
+    if how is not None:
+        return [records_finding(f"each cell is the {how} value of its group in the source frame, the value of one "
+                                "unit")]
+    if values_are_source_rows(frame, data):
         return [records_finding("its rows (labels and values) are rows of the source frame")]
     return records_without_source(obj, rules)
 
