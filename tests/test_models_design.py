@@ -101,3 +101,11 @@ def test_unit_is_validated_as_for_tables(sample):
     with pytest.raises(UserError):
         check(res, unit=np.arange(3))
     assert check(res, unit="RINPERSOON").unit == "RINPERSOON"
+
+
+def test_separation_is_found_on_the_fitted_probabilities_and_not_on_a_large_group(sample):
+    data = sample.assign(klein=few(sample).astype(int), hoog=np.where(few(sample), 1, sample["hoog"]))
+    result = check(smf.logit("hoog ~ klein + leeftijd", data).fit(disp=0))
+    assert "the whole model (separation)" in threshold_where(result)
+    children = check(smf.logit("hoog ~ C(leeftijdsklasse) + leeftijd", sample).fit(disp=0))  # 0-14: no income
+    assert "the whole model (separation)" not in threshold_where(children)

@@ -112,6 +112,7 @@ def check_model(res: Any, *, data: Any = None, unit: Any = None, rules: Rules) -
     findings = [*_dof_findings(res, rules)]
     findings += _level_findings(design, units, unit_name, rules, _discrete_outcome(res, design.kept))
     findings += _outcome_findings(res, design.kept, units, unit_name, rules)
+    findings += _separation_findings(res, design.kept, units, unit_name, rules)
     findings += _saturated_findings(res, design, units, unit_name, rules)
     if name not in SUPPORTED_MODELS:
         findings.append(Finding(
@@ -423,6 +424,42 @@ def _outcome_findings(res: Any, kept: np.ndarray | None, units: np.ndarray | Non
                     f"holds at least {minimum} observations.",
             ))
     return findings
+
+
+_SEPARATED = 1e-6  # a fitted probability this close to 0 or 1 says the outcome is determined (separation)
+
+
+def _separation_findings(res: Any, kept: np.ndarray | None, units: np.ndarray | None, unit_name: str | None,
+                         rules: Rules) -> list[Finding]:
+    """Perfect or quasi separation on a small group: a few observations whose outcome the fit determines (fitted
+    probability 0 or 1), so the model discloses it."""
+    outcome = _discrete_outcome(res, kept)
+    if outcome is None:
+        return []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fitted = np.asarray(res.model.predict(np.asarray(res.params)), dtype=float)
+    except Exception:  # a model that cannot predict its own rows is judged on its other findings
+        return []
+    if kept is not None and len(fitted) == len(kept):
+        fitted = fitted[kept]
+    extreme = fitted.max(axis=1) if fitted.ndim == 2 else np.maximum(fitted, 1 - fitted)
+    determined = extreme > 1 - _SEPARATED
+    if determined.size != outcome.size or not determined.any():
+        return []
+    n = int(determined.sum()) if units is None else int(np.unique(units[determined]).size)
+    if n >= rules.model_level_threshold:
+        return []
+    return [Finding(
+        rule="threshold", severity="fail",
+        message=f"The model separates {_counted(n, unit_name)} (fitted probability 0 or 1): their outcome is "
+                f"determined by the fit, so the model discloses it for a group of fewer than "
+                f"{rules.model_level_threshold}.",
+        where="the whole model (separation)",
+        fix="Merge or drop the small group that the regressors isolate (a level, a dummy or a combination of them) "
+            "and refit, so no small group has one outcome only.",
+    )]
 
 
 def _categorical_outcome(res: Any, kept: np.ndarray | None) -> np.ndarray | None:
