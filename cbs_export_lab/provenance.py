@@ -122,9 +122,13 @@ class Provenance:
             result.findings = [replace(f, message=f.message.replace("The source frame given with data=", found))
                                for f in result.findings]
         elif self.fix:
-            result.findings = [replace(f, fix=self.fix) if f.rule == "unknown_counts" else f
-                               for f in result.findings]
+            result.findings = [replace(f, fix=self.fix) if _settled_by_source(f) else f for f in result.findings]
         return result
+
+
+def _settled_by_source(finding: Any) -> bool:
+    """Findings a source frame would settle: unknown counts, and rows that may be unit records."""
+    return finding.rule == "unknown_counts" or finding.rule == "microdata" and finding.severity == "review"
 
 
 class _NoProvenance(Exception):

@@ -56,6 +56,7 @@ _KEYS: dict[tuple[str, str], tuple[str, type, str]] = {
     ("plain_table", "percent_line_tolerance"): ("percent_line_tolerance", float, "same"),
     ("plain_table", "share_base_tolerance"): ("share_base_tolerance", float, "same"),
     ("plain_table", "max_rounding"): ("max_rounding", int, "same"),
+    ("plain_table", "records_rows"): ("records_rows", int, "lower"),
     ("recoverable", "min_width"): ("recoverable_min_width", int, "higher"),
     ("recoverable", "magnitude_width"): ("recoverable_magnitude_width", float, "higher"),
     ("data", "min_literal_numbers"): ("data_literal_numbers", int, "lower"),
@@ -119,6 +120,7 @@ class Rules:
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     recoverable_min_width: int = 10
     recoverable_magnitude_width: float = 0.10
+    records_rows: int = 5
 
     def settings(self) -> dict[str, Any]:
         """The rule settings alone (no origin or sources), as plain values."""

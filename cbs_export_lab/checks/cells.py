@@ -41,6 +41,7 @@ def check_with_stats(table: Any, stats: CellStats, rules: Rules) -> CheckResult:
     findings = [
         *_empty_table(stats, rules), *_threshold(stats, rules), *_zeros(stats, rules), *_magnitude(stats, rules),
         *_extremes(stats, rules), *_custom_statistic(stats, rules), *identifier_findings(table, rules),
+        *_single_units(stats),
     ]
     n_cells = int(np.prod(stats.shape))
     counts = Counts(tables=1, cells=n_cells, count_cells=n_cells if stats.frequency else 0,
@@ -119,6 +120,27 @@ def _extremes(stats: CellStats, rules: Rules) -> list[Finding]:
         f"The table shows {what} values: a minimum or maximum is the value of a single unit.",
         fix="Show a less extreme statistic instead (e.g. the 5th/95th percentile, or the mean and standard "
             "deviation), or leave these values out.")
+
+
+RECORD_STATISTICS = frozenset({"first", "last", "nth", "head", "tail", "sample", "nlargest", "nsmallest"})
+
+
+def _single_units(stats: CellStats) -> list[Finding]:
+    """Statistics that are one unit's value, or magnitudes whose every shown cell rests on one unit: the cells are
+    that unit's values (unit records, DESIGN section 3)."""
+    shown = stats.units > 0
+    if not shown.any():
+        return []
+    if stats.statistic in RECORD_STATISTICS:
+        why = f"each cell shows the {stats.statistic} value of its group, which is the value of one unit"
+    elif stats.magnitude and (stats.units[shown] == 1).all():
+        noun = "unit" if stats.unit_name else "record"
+        why = f"every cell rests on a single {noun}, so it shows that {noun}'s own value"
+    else:
+        return []
+    return [_whole_table(
+        "microdata", "fail", f"This table is unit records: {why}. Records of persons or businesses are never exported.",
+        "Export statistics over groups of at least the minimum number of units instead of single units' values.")]
 
 
 def _custom_statistic(stats: CellStats, rules: Rules) -> list[Finding]:

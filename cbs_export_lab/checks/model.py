@@ -29,6 +29,8 @@ _DENSE_PAIRS = 50_000_000  # up to this many (level, unit) pairs, distinct units
 
 
 _DISCRETE_OUTCOME = frozenset({"Logit", "Probit", "MNLogit"})
+_COUNT_MODELS = frozenset({"Poisson", "NegativeBinomial", "GeneralizedPoisson", "ZeroInflatedPoisson"})
+_FEW_OUTCOME_VALUES = 10  # a count outcome with at most this many distinct values is judged per category
 
 
 _OTHER_LIBRARIES = {
@@ -108,7 +110,9 @@ def check_model(res: Any, *, data: Any = None, unit: Any = None, rules: Rules) -
     distinct = len(design.exog) if units is None else int(np.count_nonzero(np.bincount(units)))
 
     findings = [*_dof_findings(res, rules)]
-    findings += _level_findings(design, units, unit_name, rules)
+    findings += _level_findings(design, units, unit_name, rules, _discrete_outcome(res, design.kept))
+    findings += _outcome_findings(res, design.kept, units, unit_name, rules)
+    findings += _separation_findings(res, design.kept, units, unit_name, rules)
     findings += _saturated_findings(res, design, units, unit_name, rules)
     if name not in SUPPORTED_MODELS:
         findings.append(Finding(
@@ -294,12 +298,27 @@ def _groupings(design: Design) -> Iterator[Grouping]:
             grouping = grouping.crossed(design.factors[name], ":".join(names))
         yield grouping
     for j, name in enumerate(design.names):
-        if j in design.categorical_columns:
-            continue
-        column = design.exog[:, j]
-        ones = column == 1.0
-        if (ones | (column == 0.0)).all() and 0 < ones.sum() < column.size:
-            yield Grouping(name, ones.astype(np.int64), ["0", "1"])
+        if j not in design.categorical_columns:
+            grouping = _column_grouping(name, design.exog[:, j])
+            if grouping is not None:
+                yield grouping
+
+
+def _column_grouping(name: str, column: np.ndarray) -> Grouping | None:
+    """A design column as groups of rows: each value of a two-valued or -1/0/+1 column (a dummy, an effect-coded
+    indicator), else the rows off its reference value (the value most rows have, e.g. the 0 of an interaction
+    slope without its main effect); None for a constant column or one without a reference value."""
+    values, codes = np.unique(column, return_inverse=True)
+    if values.size < 2:
+        return None
+    if values.size == 2 or set(values.tolist()) <= {-1.0, 0.0, 1.0}:
+        return Grouping(name, codes.astype(np.int64), [format(v, "g") for v in values])
+    counts = np.bincount(codes)
+    reference = int(counts.argmax())
+    if counts[reference] * 2 < column.size:
+        return None
+    off = (codes != reference).astype(np.int64)
+    return Grouping(name, off, [format(values[reference], "g"), f"other than {values[reference]:g}"])
 
 
 def _patterns(exog: np.ndarray, limit: int) -> np.ndarray | None:
@@ -351,20 +370,112 @@ def _dof_findings(res: Any, rules: Rules) -> list[Finding]:
     return []
 
 
-def _level_findings(design: Design, units: np.ndarray | None, unit_name: str | None, rules: Rules) -> list[Finding]:
+def _level_findings(design: Design, units: np.ndarray | None, unit_name: str | None, rules: Rules,
+                    outcome: np.ndarray | None = None) -> list[Finding]:
     minimum = rules.model_level_threshold
     findings = []
     for grouping in _groupings(design):
-        for label, n in zip(grouping.labels, grouping.counts(units), strict=False):
+        constant = _constant_outcome(grouping, outcome)
+        for code, (label, n) in enumerate(zip(grouping.labels, grouping.counts(units), strict=False)):
             if 0 < n < minimum:
+                separated = (" The outcome is the same for all of them (separation), so the model reveals it."
+                             if constant is not None and constant[code] else "")
                 findings.append(Finding(
                     rule="threshold", severity="fail",
                     message=f"Level {label!r} of {grouping.term} has {_counted(int(n), unit_name)}, fewer than "
-                            f"{minimum}: its coefficient rests on so few observations that it can disclose them.",
+                            f"{minimum}: its coefficient rests on so few observations that it can disclose them."
+                            + separated,
                     where=f"term {grouping.term}, level {label}",
                     fix=_FIX_LEVEL.format(n=minimum),
                 ))
     return findings
+
+
+def _constant_outcome(grouping: Grouping, outcome: np.ndarray | None) -> np.ndarray | None:
+    """Per group: whether every row in it has the same outcome (perfect or quasi separation on that group)."""
+    if outcome is None or outcome.size != grouping.codes.size:
+        return None
+    frame = pd.DataFrame({"g": grouping.codes, "y": outcome})
+    distinct = frame.groupby("g")["y"].nunique().reindex(range(len(grouping.labels)), fill_value=0)
+    return distinct.to_numpy() == 1
+
+
+def _outcome_findings(res: Any, kept: np.ndarray | None, units: np.ndarray | None, unit_name: str | None,
+                      rules: Rules) -> list[Finding]:
+    """Each category of a discrete outcome (binary, multinomial, or a count with few distinct values) must hold
+    enough observations: a rare outcome that a handful of persons have is disclosed by the fit."""
+    outcome = _categorical_outcome(res, kept)
+    if outcome is None:
+        return []
+    codes, values = pd.factorize(outcome, sort=True)
+    levels = getattr(res.model, "_ynames_map", None) or {}
+    labels = [str(levels.get(v, format(v, "g"))) for v in values]
+    name = res.model.endog_names if isinstance(res.model.endog_names, str) else "the outcome"
+    minimum = rules.model_level_threshold
+    findings = []
+    for label, n in zip(labels, Grouping(name, codes.astype(np.int64), labels).counts(units), strict=False):
+        if 0 < n < minimum:
+            findings.append(Finding(
+                rule="threshold", severity="fail",
+                message=f"The outcome {name}={label} is held by {_counted(int(n), unit_name)}, fewer than {minimum}: "
+                        "a model of so rare an outcome discloses who has it.",
+                where=f"outcome {name}, category {label}",
+                fix=f"Merge this outcome category with another (or model a broader outcome), so that every category "
+                    f"holds at least {minimum} observations.",
+            ))
+    return findings
+
+
+_SEPARATED = 1e-6  # a fitted probability this close to 0 or 1 says the outcome is determined (separation)
+
+
+def _separation_findings(res: Any, kept: np.ndarray | None, units: np.ndarray | None, unit_name: str | None,
+                         rules: Rules) -> list[Finding]:
+    """Perfect or quasi separation on a small group: a few observations whose outcome the fit determines (fitted
+    probability 0 or 1), so the model discloses it."""
+    outcome = _discrete_outcome(res, kept)
+    if outcome is None:
+        return []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fitted = np.asarray(res.model.predict(np.asarray(res.params)), dtype=float)
+    except Exception:  # a model that cannot predict its own rows is judged on its other findings
+        return []
+    if kept is not None and len(fitted) == len(kept):
+        fitted = fitted[kept]
+    extreme = fitted.max(axis=1) if fitted.ndim == 2 else np.maximum(fitted, 1 - fitted)
+    determined = extreme > 1 - _SEPARATED
+    if determined.size != outcome.size or not determined.any():
+        return []
+    n = int(determined.sum()) if units is None else int(np.unique(units[determined]).size)
+    if n >= rules.model_level_threshold:
+        return []
+    return [Finding(
+        rule="threshold", severity="fail",
+        message=f"The model separates {_counted(n, unit_name)} (fitted probability 0 or 1): their outcome is "
+                f"determined by the fit, so the model discloses it for a group of fewer than "
+                f"{rules.model_level_threshold}.",
+        where="the whole model (separation)",
+        fix="Merge or drop the small group that the regressors isolate (a level, a dummy or a combination of them) "
+            "and refit, so no small group has one outcome only.",
+    )]
+
+
+def _categorical_outcome(res: Any, kept: np.ndarray | None) -> np.ndarray | None:
+    """The outcome when its values are categories: a binary or multinomial model, or counts with few values."""
+    outcome = _discrete_outcome(res, kept)
+    if outcome is not None:
+        return outcome
+    model = res.model
+    family = type(getattr(model, "family", None)).__name__
+    if type(model).__name__ not in _COUNT_MODELS and family not in _COUNT_MODELS:
+        return None
+    endog = np.asarray(model.endog, dtype=float)
+    if endog.ndim != 1:
+        return None
+    endog = endog if kept is None else endog[kept]
+    return endog if np.unique(endog).size <= _FEW_OUTCOME_VALUES else None
 
 
 def _saturated_findings(res: Any, design: Design, units: np.ndarray | None, unit_name: str | None,

@@ -354,7 +354,8 @@ def _rows_of_source(obj: pd.DataFrame | pd.Series, data: pd.DataFrame, sample: i
     frame = obj.to_frame() if isinstance(obj, pd.Series) else obj
     if len(frame) == 0 or frame.columns.nlevels != 1 or not data.index.is_unique:
         return False
-    shared = [c for c in frame.columns if is_column(data, c)]
+    values = as_plain_table(obj).frame.columns  # label columns (reset_index()) are no values of rows
+    shared = [c for c in frame.columns if is_column(data, c) and c in values]
     if not shared or any(is_column(data, n) for n in frame.index.names):
         return False
     rows = frame.index[:sample]
@@ -369,7 +370,9 @@ def _rows_of_source(obj: pd.DataFrame | pd.Series, data: pd.DataFrame, sample: i
 
 
 def microdata_findings(obj: pd.DataFrame | pd.Series, rules: Rules, data: pd.DataFrame | None) -> list[Finding]:
-    """Unit records: an id column or index, or about as many rows as the source frame."""
+    """Unit records: an id column or index, about as many rows as the source frame, rows of the source; without a
+    source, rows without group labels (at least review). A source that does not reproduce the table as statistics
+    is looked at again in `unreproduced_records`."""
     reasons = []
     levels = [(obj.index.get_level_values(i), obj.index.names[i]) for i in range(obj.index.nlevels)]
     if isinstance(obj, pd.DataFrame):
@@ -385,11 +388,286 @@ def microdata_findings(obj: pd.DataFrame | pd.Series, rules: Rules, data: pd.Dat
         reasons.append(f"it has {len(obj):,} rows for {len(data):,} rows in the source frame")
     elif data is not None and _rows_of_source(obj, data, rules.source_rows_sample):
         reasons.append("its rows are rows of the source frame")
-    if not reasons:
-        return []
-    return [Finding(
+    if reasons:
+        return [records_finding("; ".join(reasons))]
+    return [] if data is not None else records_without_source(obj, rules)
+
+
+def records_finding(reasons: str) -> Finding:
+    return Finding(
         rule="microdata", severity="fail",
-        message=f"This looks like unit records, not a table: {'; '.join(reasons)}. Records of persons or "
-                "businesses are never exported.",
+        message=f"This looks like unit records, not a table: {reasons}. Records of persons or businesses are never "
+                "exported.",
         where="the whole table", fix="Export a table of counts or statistics per group instead of the records.",
+    )
+
+
+def unreproduced_records(obj: pd.DataFrame | pd.Series, data: pd.DataFrame, rules: Rules) -> list[Finding]:
+    """A table its source does not reproduce as statistics: records when its rows are rows of the source by
+    their values, else judged as a table without a source."""
+    frame = as_plain_table(obj).frame
+    how = _groups_first_or_last(frame, data)  # only here: a recovered statistic is judged on its cell statistics
+    if how is not None:
+        return [records_finding(f"each cell is the {how} value of its group in the source frame, the value of one "
+                                "unit")]
+    if values_are_source_rows(frame, data):
+        return [records_finding("its rows (labels and values) are rows of the source frame")]
+    return records_without_source(obj, rules)
+
+
+def records_without_source(obj: pd.DataFrame | pd.Series, rules: Rules, source: str = "df") -> list[Finding]:
+    """A table without (a reproducing) source whose rows carry no group labels: records until shown otherwise."""
+    found = _records_without_source(obj, rules)
+    if found is None:
+        return []
+    severity, why = found
+    if severity == "fail":
+        return [records_finding(why)]
+    return [Finding(
+        rule="microdata", severity="review",
+        message=f"This may be unit records rather than a table: {why}. Without the frame it was made from it cannot "
+                "be established that each row covers several units.",
+        where="the whole table",
+        fix=f"Check it with the frame it was made from, e.g. cel.check(table, data={source}); export a table of "
+            "counts or statistics per group instead of rows of persons or businesses.",
     )]
+
+
+_RECORD_STATISTICS = ("first", "last")
+
+
+def _row_label_index(index: pd.Index) -> bool:
+    """Unnamed whole-number labels that are not 0, 1, 2, ... in order: the row numbers of a source frame that a
+    sort, `nlargest`, `sample` or a filter kept."""
+    if index.nlevels != 1 or index.name is not None or len(index) < 2 or not index.is_unique:
+        return False
+    if not pd.api.types.is_integer_dtype(index.dtype):
+        return False
+    return not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1)
+
+
+def _individual_values(frame: pd.DataFrame) -> Any:
+    """The first float column whose values look like values of single units (stored to at most two decimals, not
+    all equal), as a raw income or amount is, where a mean of a group rarely is; None when there is none."""
+    for name in frame.columns:
+        column = frame[name]
+        if not pd.api.types.is_float_dtype(column.dtype):
+            continue
+        values = column.dropna().to_numpy(dtype=float)
+        if values.size < 2 or np.unique(values).size < 2:
+            continue
+        with np.errstate(all="ignore"):
+            if np.all(np.abs(values * 100 - np.round(values * 100)) < 1e-6 * np.maximum(1, np.abs(values))):
+                return name
+    return None
+
+
+def _key_column(frame: pd.DataFrame) -> Any:
+    """A column of whole numbers or labels with one distinct value per row in sorted order: a group key that
+    `reset_index()` moved into the columns (a year), so the rows are groups."""
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_float_dtype(column.dtype) or column.isna().any() or not column.is_unique:
+            continue
+        if column.is_monotonic_increasing:
+            return name
+    return None
+
+
+def _records_without_source(obj: pd.DataFrame | pd.Series, rules: Rules) -> tuple[str, str] | None:
+    """(severity, reason) when a table without a source may be unit records: rows without group labels."""
+    frame = as_plain_table(obj).frame
+    row_labels = _row_label_index(frame.index)
+    if not row_labels and not (has_default_index(frame) and len(frame) >= 2):
+        return None
+    what = ("its rows are labelled with row numbers of a source frame, as a sort, nlargest, sample or filter "
+            "leaves them" if row_labels else "its rows have no labels (0, 1, 2, ...), so they are not groups")
+    individual = _individual_values(frame)
+    if individual is not None and len(frame) >= rules.records_rows and (row_labels or _key_column(frame) is None):
+        return "fail", f"{what}, and column {format_label(individual)} holds values as single units have them"
+    return "review", what
+
+
+def _groups_first_or_last(frame: pd.DataFrame, data: pd.DataFrame) -> str | None:
+    """'first' or 'last' when every cell of a table grouped by source columns is that group's first or last value
+    in the source (groupby().first() / .last()): each cell is one unit's value."""
+    keys = list(frame.index.names)
+    shared = [c for c in frame.columns if is_column(data, c) and c not in keys]
+    if frame.size < 2 or not all(is_column(data, k) for k in keys) or not shared or len(shared) != frame.shape[1]:
+        return None
+    try:
+        grouped = data.groupby(keys, observed=True, dropna=False)[shared]
+        for how in _RECORD_STATISTICS:
+            expected = getattr(grouped, how)().reindex(frame.index)
+            mine, theirs = frame[shared].to_numpy(dtype=object), expected.to_numpy(dtype=object)
+            same = pd.isna(mine) & pd.isna(theirs) | (mine == theirs)
+            if bool(np.all(same)) and not np.all(pd.isna(mine)):
+                return how
+    except (TypeError, ValueError, KeyError, IndexError):
+        return None
+    return None
+
+
+def values_are_source_rows(obj: pd.DataFrame | pd.Series, data: pd.DataFrame) -> bool:
+    """Whether every row of a table that its source does not reproduce as statistics is a row of the source:
+    its labels and values, matched on the source's columns (an extract with its row labels changed or moved)."""
+    frame = obj.to_frame() if isinstance(obj, pd.Series) else obj
+    if len(frame) == 0 or frame.columns.nlevels != 1 or not frame.columns.is_unique:
+        return False
+    grouped = not has_default_index(frame) and not _row_label_index(frame.index)
+    keys = [n for n in frame.index.names if is_column(data, n)] if grouped else []
+    if grouped and len(keys) != frame.index.nlevels:
+        return False
+    values = [c for c in frame.columns if is_column(data, c) and c not in keys]
+    if not values or len(values) + len(keys) < 2 and grouped or len(values) < (2 if grouped else 1):
+        return False
+    table = frame.reset_index()[keys + values] if keys else frame[values]
+    try:
+        mine = pd.MultiIndex.from_frame(table.astype(object))
+        theirs = pd.MultiIndex.from_frame(data[keys + values].astype(object))
+        return bool(mine.isin(theirs).all())
+    except (TypeError, ValueError, KeyError):
+        return False
+
+
+# ---------------------------------------------------------------- numbers written in labels and values
+
+_NUMBER = r"(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)"
+_INTERVAL = re.compile(rf"\s*([(\[])\s*{_NUMBER}\s*,\s*{_NUMBER}\s*([)\]])\s*", re.IGNORECASE)
+_NOUNS = (r"personen|persoon|persons?|people|mensen|huishoudens?|bedrijven|bedrijf|respondenten|respondents?|"
+          r"waarnemingen|observations?|obs|units?|leerlingen|werknemers|inwoners")
+_N_IS = re.compile(r"(?<![a-z])n\s*=\s*(\d+)(?!\d)", re.IGNORECASE)
+_NOTED_COUNT = re.compile(rf"[(\[:,;-]\s*(\d+)\s+(?:{_NOUNS})\b", re.IGNORECASE)
+_BARE_COUNT = re.compile(rf"\s*(\d+)\s+(?:{_NOUNS})\s*", re.IGNORECASE)
+_ID_NAME = re.compile(r"(^|_|\b)(id|nr|nummer|key|bsn|pid)($|_|\b)|(id|nummer|nr)$", re.IGNORECASE)
+_CURRENCY = ("EUR", "€", "$", "USD")
+
+
+def _levels(obj: pd.DataFrame | pd.Series) -> list[tuple[Any, pd.Index]]:
+    """(name, distinct labels) of every index and column level."""
+    axes = [obj.index] + ([] if isinstance(obj, pd.Series) else [obj.columns])
+    out = []
+    for axis in axes:
+        for i in range(axis.nlevels):
+            values = axis.get_level_values(i)
+            out.append((axis.names[i], pd.Index(pd.unique(np.asarray(values, dtype=object)))))
+    return out
+
+
+def _intervals(labels: pd.Index) -> list[pd.Interval]:
+    out = []
+    for label in labels:
+        if isinstance(label, pd.Interval):
+            out.append(label)
+        elif isinstance(label, str) and (m := _INTERVAL.fullmatch(label)):
+            closed = {("(", "]"): "right", ("[", ")"): "left", ("[", "]"): "both"}.get((m[1], m[4]), "neither")
+            left, right = float(m[2]), float(m[3])
+            if left <= right:
+                out.append(pd.Interval(left, right, closed=closed))
+    return out
+
+
+def _edges_at_extremes(intervals: list[pd.Interval], name: Any, data: pd.DataFrame | None) -> str | None:
+    """Which outer edge of these bins is the data's minimum or maximum (pd.qcut always; pd.cut with a number of
+    bins; explicit bins only when an edge is the extreme), said as text; None when none is."""
+    first = min(intervals, key=lambda i: i.left)
+    last = max(intervals, key=lambda i: i.right)
+    lo, hi = float(first.left), float(last.right)
+    if data is None:
+        adjusted = lo != round(lo) and abs(round(lo + 0.001, 3) - round(lo + 0.001)) < 1e-9
+        return f"its lowest edge {lo:g} is a data minimum lowered by 0.001, as pd.qcut writes it" if adjusted else None
+    columns = [name] if is_column(data, name) else list(data.columns)
+    for column in columns:
+        values = data[column]
+        if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+            continue
+        mn, mx = values.min(), values.max()
+        if pd.isna(mn):
+            continue
+        mn, mx = float(mn), float(mx)
+        tol = max(0.001 * (mx - mn), 0.001) * (1 + 1e-6) + 1e-9 * max(1.0, abs(mn), abs(mx))
+        if column is not name and (mn < lo - tol or mx > hi + tol):
+            continue  # another column's values do not fit in these bins, so they were not binned
+        at_min = mn - tol <= lo <= mn and (lo < mn or first.closed_left)
+        at_max = mx <= hi <= mx + tol and (hi > mx or last.closed_right)
+        if at_min or at_max:
+            which = " and ".join(w for w, hit in (("minimum", at_min), ("maximum", at_max)) if hit)
+            return f"its outer edges ({lo:g}, {hi:g}) are the {which} of {format_label(column)} in the source"
+    return None
+
+
+def _label_counts(name: Any, labels: pd.Index, rules: Rules) -> list[str]:
+    """Labels (and a level's name) that state a count below N: '80+ (n=3)', 'n = 4', 'Vlieland (3 personen)'."""
+    texts = [label for label in labels if isinstance(label, str)] + ([name] if isinstance(name, str) else [])
+    bare = [t for t in texts if _BARE_COUNT.fullmatch(t)]
+    classification = len(bare) >= 2  # '1 persoon', '2 personen', ...: a household size, not a count
+    found = []
+    for text in texts:
+        numbers = [int(n) for n in _N_IS.findall(text) + _NOTED_COUNT.findall(text)]
+        if not classification and (m := _BARE_COUNT.fullmatch(text)):
+            numbers.append(int(m[1]))
+        if any(0 < n < rules.threshold for n in numbers):
+            found.append(text)
+    return found
+
+
+def _embedded_ids(values: Any, name: Any, rules: Rules) -> list[Any]:
+    """Ids written inside values: a zero-padded id with a prefix or suffix ('P000123456'), an id of id_digits
+    digits stuck to letters, or a whole number of (almost) id_digits digits in a column or level named like an id."""
+    d = rules.id_digits
+    padded = re.compile(rf"(?<!\d)0\d{{{d - 1}}}(?!\d)")
+    stuck = re.compile(rf"(?:(?<=[A-Za-z])[1-9]\d{{{d - 1}}}(?![\d.,])|(?<![\d.,])[1-9]\d{{{d - 1}}}(?=[A-Za-z]))")
+    id_name = rules.is_linking_key(name) or isinstance(name, str) and bool(_ID_NAME.search(name))
+    found = []
+    for value in pd.unique(np.asarray(values, dtype=object)):
+        if isinstance(value, str):
+            text = value.strip()
+            if rules.looks_like_id(text) or any(text.upper().startswith(c) for c in _CURRENCY):
+                continue
+            if padded.search(text) or stuck.search(text):
+                found.append(value)
+        elif id_name and isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+            number = float(value)
+            if np.isfinite(number) and number == round(number) and 10 ** (d - 3) <= abs(number) < 10 ** d:
+                found.append(value)
+    return found
+
+
+def label_findings(obj: pd.DataFrame | pd.Series, rules: Rules, data: pd.DataFrame | None) -> list[Finding]:
+    """Numbers written in labels and values (DESIGN section 3): interval labels at the data's minimum or maximum
+    (min_max), a count below N written in a label (threshold), an id inside a value (identifier)."""
+    if type(obj).__module__.startswith("pandas.io.formats.style"):
+        obj = obj.data
+    findings = []
+    places = _levels(obj) + ([] if isinstance(obj, pd.Series) else
+                             [(obj.columns[j], obj.iloc[:, j]) for j in range(obj.shape[1])
+                              if not pd.api.types.is_float_dtype(obj.iloc[:, j].dtype)
+                              or rules.is_linking_key(obj.columns[j]) or _ID_NAME.search(str(obj.columns[j]))])
+    if isinstance(obj, pd.Series):
+        places.append((obj.name, obj))
+    for name, labels in places:
+        where = f"labels of {format_label(name)}" if name is not None else "unnamed labels"
+        intervals = _intervals(pd.Index(labels)) if isinstance(labels, pd.Index) else []
+        at_extreme = _edges_at_extremes(intervals, name, data) if intervals else None
+        if at_extreme:
+            findings.append(Finding(
+                rule="min_max", severity=rules.min_max if data is not None else "review",
+                message=f"The interval labels of {where} show the data's extremes: {at_extreme}. A minimum or maximum "
+                        "is the value of a single unit.",
+                where=where, fix="Bin with explicit edges inside the data's range (e.g. pd.cut(x, [18, 30, 65, "
+                                 "np.inf])) and label the outer bins open-ended ('< 18', '65+')."))
+        counts = _label_counts(name, pd.Index(labels), rules) if isinstance(labels, pd.Index) else []
+        if counts:
+            findings.append(Finding(
+                rule="threshold", severity="fail",
+                message=f"{len(counts)} label(s) state a count below {rules.threshold} ({', '.join(counts[:3])}); a "
+                        "count written in a label is a count like any cell.", where=where,
+                fix=f"Remove the counts from the labels, or merge categories until each holds {rules.threshold}."))
+        ids = _embedded_ids(labels, name, rules)
+        if ids:
+            shown = ", ".join(str(v) for v in ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+            findings.append(Finding(
+                rule="identifier", severity="fail",
+                message=f"{len(ids)} value(s) of {where} hold a person or business id ({shown}); ids are never "
+                        "exported.", where=where, fix="Remove the ids; export counts or statistics per group."))
+    return findings

@@ -27,6 +27,8 @@ from .plain import (
     count_cells,
     microdata_findings,
     rule_findings,
+    label_findings,
+    unreproduced_records,
 )
 from .recover import ALL, ONE_ROW, Layout, Match, recover, scale_of
 
@@ -45,6 +47,7 @@ def check_plain_table(obj: Any, *, data: Any = None, unit: Any = None, weights: 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         always = identifier_findings(raw, rules) + microdata_findings(raw, rules, source)
+        always += label_findings(raw, rules, source)
         if table.frame.size == 0:
             return CheckResult(kind="table", findings=always + [empty_table_finding(rules)], counts=Counts(tables=1),
                                rules_origin=rules.origin)
@@ -56,10 +59,13 @@ def check_plain_table(obj: Any, *, data: Any = None, unit: Any = None, weights: 
             checked = _correlations(table, source, unit, rules) or check_with_source(table, source, unit, weights,
                                                                                       rules)
             if isinstance(checked, CheckResult):
-                checked.findings = always + checked.findings
+                known = {f.rule for f in always} & {"microdata"}
+                checked.findings = always + [f for f in checked.findings if f.rule not in known]
                 return checked
             if not records:  # unit records are established from the source: nothing else to reproduce
                 always.append(not_reproduced(checked, rules))
+                if not any(f.rule == "microdata" for f in always):
+                    always += unreproduced_records(raw, source, rules)
         kinds, values = classify(table, rules)
     counts = Counts(tables=1, cells=int(kinds.size), count_cells=count_cells(kinds))
     return CheckResult(kind="table", findings=always + rule_findings(table, kinds, values, rules), counts=counts,
@@ -216,7 +222,9 @@ def check_table(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = 
     table = getattr(obj, "data", obj) if type(obj).__module__.startswith("pandas.io.formats.style") else obj
     stats = carried_stats(table)
     if stats is not None and unit is None and weights is None:
-        return check_stats(table, stats, rules)
+        result = check_stats(table, stats, rules)
+        result.findings += label_findings(table, rules, source_frame(data))
+        return result
     parts = carried_parts(table)
     if parts is not None and unit is None and weights is None:
         return _check_parts(table, parts, rules)
