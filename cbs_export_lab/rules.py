@@ -58,6 +58,8 @@ _KEYS: dict[tuple[str, str], tuple[str, type, str]] = {
     ("plain_table", "max_rounding"): ("max_rounding", int, "same"),
     ("recoverable", "min_width"): ("recoverable_min_width", int, "higher"),
     ("recoverable", "magnitude_width"): ("recoverable_magnitude_width", float, "higher"),
+    ("figure", "aggregate_line_points"): ("aggregate_line_points", int, "lower"),
+    ("figure", "unit_series_lines"): ("unit_series_lines", int, "lower"),
 }
 _SECTIONS = {section for section, _ in _KEYS} | {"microdata"}
 
@@ -95,6 +97,8 @@ class Rules:
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     recoverable_min_width: int = 10
     recoverable_magnitude_width: float = 0.10
+    aggregate_line_points: int = 50
+    unit_series_lines: int = 20
 
     def settings(self) -> dict[str, Any]:
         """The rule settings alone (no origin or sources), as plain values."""
