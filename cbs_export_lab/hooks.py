@@ -225,7 +225,7 @@ def _record_hist(args: dict[str, Any], result: Any) -> None:
         if not values.size:
             continue
         counts = np.asarray(heights).astype(np.int64) if plain else np.histogram(values, bins=edges)[0]
-        record = HistRecord(edges, counts, float(values.min()), float(values.max()))
+        record = HistRecord(edges, counts, float(values.min()), float(values.max()), int(values.size))
         if not isinstance(artists, list):
             setattr(artists, HIST_ATTR, record)
         for artist in artists:
