@@ -222,7 +222,7 @@ class _FigureReader:
         if not self.stated:
             n = self.observations
             title = self.title.strip() or "Title"
-            example = f"'{title} (N = {format_n(n)})'" if n is not None else f"'{title} (N = ...)' with the number of units"
+            example = f"'{title} (N = {format_n(n)})'" if n is not None else f"'{title} (N = ...)' with the units"
             self.add(
                 "observations_not_shown", self.rules.observations_not_shown,
                 "The figure does not state its number of observations; CBS needs it on every graph.",
@@ -693,7 +693,8 @@ class _Recorded:
         violin = getattr(artist, VIOLIN_ATTR, None)
         if drawn_by is not None:
             self.seaborn.setdefault(id(drawn_by[0]), drawn_by)
-            if drawn_by[0].kind in CONSUMED:
+            if drawn_by[0].kind in CONSUMED and not (drawn_by[0].kind == "regression"
+                                                      and isinstance(artist, PathCollection)):
                 return True
         if violin is not None:
             self.violins[id(violin)] = violin
@@ -764,7 +765,7 @@ def _seaborn(reader: _FigureReader, record: SeabornRecord, call: Any, place: str
                  zeros=False, fix=f"Draw the plot for groups of at least {reader.rules.threshold} observations.")
     if record.kind == "ecdf":
         reader.records(units, f"the {what} in {place}", "each step is one observation")
-    elif record.kind != "violin":
+    else:
         groups = _listing([f"'{n}'" for n in names if n], len([n for n in names if n]))
         reader.unknown_counts(
             f"The {what} in {place} shows estimates" + (f" for {groups}" if groups else "") + "; the drawn values "
