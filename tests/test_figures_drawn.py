@@ -310,3 +310,13 @@ def test_seaborn_facets_count_all_units(people):
     grid = sns.catplot(people, x="geslacht", kind="count", col="leeftijdsklasse")
     grid.figure.suptitle(f"N = {len(people)}")
     assert check(grid).counts.observations == len(people)
+
+
+def test_seaborn_n_of_one_facet_is_not_the_figures_n(people):
+    sns = pytest.importorskip("seaborn")
+    lo, hi = np.percentile(people.leeftijd, [2, 97])
+    grid = sns.displot(people, x="leeftijd", col="geslacht", bins=8, binrange=(lo, hi))
+    grid.figure.suptitle(f"N = {(people.geslacht == 'man').sum()}")
+    result = check(grid)
+    (finding,) = rules_of(result, "observations_not_shown")
+    assert f"{len(people):,}" in finding.message and result.counts.observations == len(people)

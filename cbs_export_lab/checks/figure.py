@@ -145,9 +145,10 @@ class _FigureReader:
         summed = sum(self.legend_stated)
         return lo <= stated <= hi or (len(self.legend_stated) > 1 and lo <= summed <= hi)
 
-    def units_of(self, key: Any, lo: int, hi: float) -> None:
+    def units_of(self, key: Any, lo: int, hi: float, disjoint: bool = False) -> None:
+        """Units drawn by one plotting call; `disjoint` parts of it (seaborn facets) add up, others may overlap."""
         old = self.units.get(key)
-        self.units[key] = (lo, hi) if old is None else (max(old[0], lo), old[1] + hi)
+        self.units[key] = (lo, hi) if old is None else (old[0] + lo if disjoint else max(old[0], lo), old[1] + hi)
 
     def add(self, rule: str, severity: str, message: str, where: str, fix: str) -> None:
         """One finding per problem: the same finding from several artists of one plotting call is given once."""
@@ -749,7 +750,7 @@ def _seaborn(reader: _FigureReader, record: SeabornRecord, call: Any, place: str
     """One seaborn call on one subplot, judged once, with its hue groups named."""
     reader.recorded = True
     units = sum(record.groups.values())
-    reader.units_of(id(call), units, units)
+    reader.units_of(id(call), units, units, disjoint=True)
     what = f"seaborn {_SEABORN_WHAT[record.kind]}"
     names = list(record.groups)
     if record.kind == "hist":
