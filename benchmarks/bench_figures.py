@@ -3,8 +3,9 @@
 - running the body of cbs_export_lab/hooks.py (what `import cbs_export_lab` pays for the hook; compiled
   once, so the figure is the cost with bytecode cached);
 - `ax.hist` through the wrapper against the unwrapped method, same data, interleaved (ratio in one run);
-- `cel.check` of a 2x2 figure (histogram, bars, box plot, heatmap), of a line of 200,000 points and of a
-  1000x1000 image.
+- `cel.check` of a 2x2 figure (histogram, bars, box plot, heatmap), of a line of 200,000 points, of a
+  1000x1000 image, and of a figure of 10 subplots with 100,000 points each (lines, scatters, histograms, ECDFs);
+  target: under 1 s.
 
     .venv/bin/python benchmarks/bench_figures.py
 """
@@ -59,6 +60,24 @@ def mixed_figure(people: pd.DataFrame):
     return fig
 
 
+def ten_subplots() -> plt.Figure:
+    rng = np.random.default_rng(3)
+    fig, axes = plt.subplots(2, 5)
+    for i, ax in enumerate(axes.flat):
+        values = rng.normal(50, 10, 100_000)
+        kind = i % 4
+        if kind == 0:
+            ax.plot(np.arange(values.size), values)
+        elif kind == 1:
+            ax.scatter(values, rng.random(values.size))
+        elif kind == 2:
+            ax.hist(values, bins=30, range=(30, 70))
+        else:
+            ax.ecdf(values)
+        ax.set_title(f"deel {i + 1} (N = {values.size:,})")
+    return fig
+
+
 def main(repeat: int = 9) -> None:
     os.environ.setdefault("CBS_EXPORT_HOME", tempfile.mkdtemp(prefix="cbs_bench_home_"))
     people = demo.persons(20_000, seed=2)
@@ -68,7 +87,8 @@ def main(repeat: int = 9) -> None:
     ax.plot(np.arange(200_000), np.random.default_rng(0).random(200_000))
     image_fig, ax = plt.subplots()
     ax.imshow(np.random.default_rng(1).integers(0, 40, size=(1000, 1000)))
-    body, wrapped, plain, mixed, line, image = [], [], [], [], [], []
+    many_fig = ten_subplots()
+    body, wrapped, plain, mixed, line, image, many = [], [], [], [], [], [], []
     for _ in range(repeat):
         body.append(module_body())
         w, p = hist_pair(values)
@@ -77,6 +97,7 @@ def main(repeat: int = 9) -> None:
         mixed.append(timed(lambda: cel.check(fig)))
         line.append(timed(lambda: cel.check(line_fig)))
         image.append(timed(lambda: cel.check(image_fig)))
+        many.append(timed(lambda: cel.check(many_fig)))
     ms = lambda xs: f"{statistics.median(xs) * 1000:8.1f} ms"  # noqa: E731
     print(f"median of {repeat} interleaved runs")
     print(f"{'hooks.py module body (import hook)':46} {ms(body)}")
@@ -86,6 +107,7 @@ def main(repeat: int = 9) -> None:
     print(f"{'check: 2x2 figure (hist, bars, box, heatmap)':46} {ms(mixed)}")
     print(f"{'check: line of 200,000 points':46} {ms(line)}")
     print(f"{'check: 1000x1000 image':46} {ms(image)}")
+    print(f"{'check: 10 subplots of 100,000 points (< 1 s)':46} {ms(many)}")
     plt.close("all")
 
 

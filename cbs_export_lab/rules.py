@@ -71,6 +71,8 @@ _KEYS: dict[tuple[str, str], tuple[str, type, str]] = {
     ("personal_path", "home_folders"): ("home_folders", list, "superset"),
     ("personal_path", "person_folder_words"): ("person_folder_words", list, "superset"),
     ("personal_path", "standard_folders"): ("standard_folders", list, "subset"),
+    ("figure", "aggregate_line_points"): ("aggregate_line_points", int, "lower"),
+    ("figure", "unit_series_lines"): ("unit_series_lines", int, "lower"),
 }
 _SECTIONS = {section for section, _ in _KEYS} | {"microdata"}
 
@@ -121,6 +123,8 @@ class Rules:
     recoverable_min_width: int = 10
     recoverable_magnitude_width: float = 0.10
     records_rows: int = 5
+    aggregate_line_points: int = 50
+    unit_series_lines: int = 20
 
     def settings(self) -> dict[str, Any]:
         """The rule settings alone (no origin or sources), as plain values."""

@@ -16,22 +16,29 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection, PathCollection, PolyCollection, QuadMesh
 from matplotlib.container import BarContainer, ErrorbarContainer, StemContainer
+from matplotlib.contour import ContourSet
 from matplotlib.figure import Figure, FigureBase
 from matplotlib.image import AxesImage
 from matplotlib.lines import Line2D
-from matplotlib.patches import Polygon, Rectangle, Shadow, Wedge
+from matplotlib.patches import Polygon, Rectangle, Shadow, StepPatch, Wedge
 from matplotlib.text import Text
 
 from ..errors import UserError
 from ..hooks import (
     BOX_ATTR,
+    CONSUMED,
+    ECDF_ATTR,
+    HEXBIN_ATTR,
     HIST2D_ATTR,
     HIST_ATTR,
     PIE_ATTR,
+    SEABORN_ATTR,
+    VIOLIN_ATTR,
     BoxRecord,
     Hist2DRecord,
     HistRecord,
     PieRecord,
+    SeabornRecord,
     install_hooks,
 )
 from ..results import CheckResult, Counts, Finding
@@ -107,14 +114,48 @@ class _FigureReader:
         self.recorded = False
         self.subplots = 0
         self.data_artists = 0
+        self.units: dict[Any, tuple[int, float]] = {}
+        self.legend_stated: list[int] = []
+        self.title = ""
+        self._seen: set[tuple[str, str, str, str]] = set()
+
+    def counted(self) -> tuple[int, float] | None:
+        """The units behind the figure as far as the drawn data tell: at least `lo`, at most `hi` (inf: unknown).
+
+        Different plotting calls may show the same units or others, so they add up only in the upper bound."""
+        if not self.units:
+            return None
+        parts = list(self.units.values())
+        return max(lo for lo, _ in parts), float(sum(hi for _, hi in parts))
 
     @property
     def observations(self) -> int | None:
+        counted = self.counted()
         if self.stated:
-            return max(n for n, _ in self.stated)
+            stated = max(n for n, _ in self.stated)
+            if counted is None or self._agrees(stated, counted):
+                return stated
+        if counted is not None:
+            lo, hi = counted
+            return int(hi) if len(self.units) == 1 and np.isfinite(hi) else lo
         return max(self.drawn) if self.drawn else None
 
+    def _agrees(self, stated: int, counted: tuple[int, float]) -> bool:
+        lo, hi = counted
+        summed = sum(self.legend_stated)
+        return lo <= stated <= hi or (len(self.legend_stated) > 1 and lo <= summed <= hi)
+
+    def units_of(self, key: Any, lo: int, hi: float, disjoint: bool = False) -> None:
+        """Units drawn by one plotting call; `disjoint` parts of it (seaborn facets) add up, others may overlap."""
+        old = self.units.get(key)
+        self.units[key] = (lo, hi) if old is None else (old[0] + lo if disjoint else max(old[0], lo), old[1] + hi)
+
     def add(self, rule: str, severity: str, message: str, where: str, fix: str) -> None:
+        """One finding per problem: the same finding from several artists of one plotting call is given once."""
+        key = (rule, severity, message, where)
+        if key in self._seen:
+            return
+        self._seen.add(key)
         self.findings.append(Finding(rule=rule, severity=severity, message=message, where=where, fix=fix))
 
     # walking the figure
@@ -122,6 +163,8 @@ class _FigureReader:
     def read(self, fig: Figure) -> None:
         axes = [ax for ax in fig.axes if not hasattr(ax, "_colorbar")]
         self.subplots = len(axes)
+        self.title = next((t.get_text() for t in [getattr(fig, "_suptitle", None)] if t is not None), "") or next(
+            (ax.get_title() for ax in axes if ax.get_title()), "")
         for i, ax in enumerate(axes, 1):
             place = _place(ax, i, len(axes))
             self._read_axes(ax, place)
@@ -144,6 +187,7 @@ class _FigureReader:
             if not recorded.collect(artist):
                 _read_artist(self, ax, artist, place)
         recorded.read(self, place)
+        _unit_series(self, ax, place)
 
     def _read_figure_level(self, fig: Any) -> None:
         texts: list[tuple[str, str]] = []
@@ -161,8 +205,13 @@ class _FigureReader:
 
     def _read_texts(self, texts: list[tuple[str, str]]) -> None:
         for text, where in texts:
-            for n in _stated_observations(text):
+            label = where.startswith(("the legend", "the figure legend")) or "tick label" in where
+            stated = _stated_observations(text, label)
+            for n in stated:
                 self.stated.append((n, where))
+            if where.startswith(("the legend", "the figure legend")):
+                self.legend_stated += stated
+            _stated_facts(self, text, where)
 
     def _judge_observations(self) -> None:
         if not self.data_artists:
@@ -170,12 +219,28 @@ class _FigureReader:
                 "unsupported", self.rules.unsupported, "The figure shows no data that can be checked.",
                 "the whole figure", "Check that this is the figure you meant to export.",
             )
+        counted = self.counted()
         if not self.stated:
+            n = self.observations
+            title = self.title.strip() or "Title"
+            example = f"'{title} (N = {format_n(n)})'" if n is not None else f"'{title} (N = ...)' with the units"
             self.add(
                 "observations_not_shown", self.rules.observations_not_shown,
                 "The figure does not state its number of observations; CBS needs it on every graph.",
                 "the whole figure",
-                "Add it to the title, an axis label, the legend or a text, e.g. ax.set_title('Inkomen (N = 4,950)').",
+                f"Add it to the title, an axis label, the legend or a text, e.g. ax.set_title({example}).",
+            )
+        elif counted is not None and not self._agrees(max(n for n, _ in self.stated), counted):
+            stated, where = max(self.stated)
+            lo, hi = counted
+            drawn = format_n(lo) if lo == hi else (f"at least {format_n(lo)}" + (
+                f" and at most {format_n(hi)}" if np.isfinite(hi) else ""))
+            self.add(
+                "observations_not_shown", self.rules.observations_not_shown,
+                f"The figure states N = {format_n(stated)} ({where}), but the data it draws hold {drawn} "
+                "observations, so the N on the figure (and on the output control form) would be wrong.",
+                where, f"Write the N of the data drawn, N = {format_n(self.observations or lo)}, or explain the "
+                       "difference in the explanation.",
             )
         for n, where in self.stated:
             if n == 0:
@@ -232,6 +297,15 @@ class _FigureReader:
             f"{self.rules.threshold} observations per cell, or binned means as a line.",
         )
 
+    def records(self, points: int, where: str, shape: str) -> None:
+        self.data_artists += 1
+        self.drawn.append(points)
+        self.add(
+            "microdata", "fail", f"{where[0].upper()}{where[1:]}: {shape}; unit records are never released.", where,
+            f"Show aggregates instead: a histogram or a line of means or percentiles of groups of at least "
+            f"{self.rules.threshold} observations, with cbs_export_lab.figures.safe_hist for a distribution.",
+        )
+
     def values(self, values: np.ndarray, label: Label, what: str, place: str, unit: str,
                zeros: bool = True) -> None:
         """Drawn values read like table cells: counts (whole numbers) are judged, other numbers are unknown.
@@ -268,8 +342,10 @@ class _FigureReader:
             self.add(
                 "threshold", "fail", f"{message[0].upper()}{message[1:]}; each {unit} needs at least {t}.",
                 f"{_listing(names, small.size)} of the {what} in {place}",
-                fix or f"Merge each small {unit} with a neighbouring one (or into an 'other' group) or leave it out, "
-                       f"so every {unit} has at least {t} observations.",
+                fix or (f"Draw the graph for a larger group, so every {unit} has at least {t} observations (a "
+                        "category of two, such as sex, cannot be merged)." if len(counts) <= 2 else
+                        f"Merge each small {unit} with a neighbouring one (or into an 'other' group) or leave it "
+                        f"out, so every {unit} has at least {t} observations."),
             )
         empty = shown[drawn == 0]
         if zeros and empty.size:
@@ -310,17 +386,24 @@ def _ignore(reader: _FigureReader, ax: Axes, artist: Any, place: str) -> None:
 
 
 def _line(reader: _FigureReader, ax: Axes, line: Any, place: str) -> None:
+    """A reference line, an aggregate line (few points, one value per x) or unit records joined by a line."""
+    record = getattr(line, ECDF_ATTR, None)
+    if record is not None:
+        return _ecdf(reader, record, place)
     x = np.asarray(line.get_xdata(orig=False), dtype=float)
     y = np.asarray(line.get_ydata(orig=False), dtype=float)
     if not y.size:
         return
-    if _off_data(ax, line):
-        if not (np.all(y == 0) or np.all(x == 0)):
+    if _off_data(ax, line) or _straight_reference(x, y):
+        if not (np.all(y == 0) or np.all(x == 0) or (x.size == 2 and np.allclose(x, y))):
             reader.reference(f"the reference line in {place}")
         return
     if line.get_linestyle() in ("None", "", " ", "none") and line.get_marker() not in (None, "None", "", " "):
         return reader.scatter(len(y), f"the points drawn with plot() in {place}")
     what = _named("line", 1, 1, line)
+    shape = _per_unit_shape(x, y, reader.rules.aggregate_line_points)
+    if shape:
+        return reader.records(y.size, f"the {what} in {place}", shape)
     xs = x[np.isfinite(x)]
     distinct = np.unique(xs).size
     if distinct < xs.size:
@@ -334,6 +417,48 @@ def _line(reader: _FigureReader, ax: Axes, line: Any, place: str) -> None:
             "behind each point.",
         )
     reader.values(y, _x_labels(ax, x), what, place, "point")
+
+
+def _straight_reference(x: np.ndarray, y: np.ndarray) -> bool:
+    return x.size == 2 and bool(np.all(np.isfinite(x)) and np.all(np.isfinite(y)))
+
+
+def _per_unit_shape(x: np.ndarray, y: np.ndarray, few: int) -> str:
+    """How a line of more than `few` points shows one point per observation, or "" when it does not."""
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    n = x.size
+    if n <= few:
+        return ""
+    dx, dy = np.diff(x), np.diff(y)
+    if np.unique(x).size < n and (np.any(dx < 0) or np.unique(x).size <= n / 2):
+        return f"its {n:,} points join raw values (x values repeat), one point per observation"
+    steps = np.unique(np.round(dy[dy != 0], 12))
+    if np.all(dx >= 0) and np.all(dy >= 0) and y.max() <= 1 + 1e-9 and steps.size and np.allclose(
+            steps, steps[0], rtol=1e-6) and (steps[0] * (np.count_nonzero(dy) + 1) > 0.98):
+        return ("it is a cumulative distribution without bins: each step is one observation, from the minimum to "
+                "the maximum")
+    index = np.allclose(dx, 1) and abs(x[0]) <= 1
+    if index and (np.all(dy >= 0) or np.all(dy <= 0)):
+        return f"it draws {n:,} sorted values, one per observation, from the minimum to the maximum"
+    if index:
+        return f"it draws {n:,} values against their row number, one point per row"
+    return ""
+
+
+def _unit_series(reader: _FigureReader, ax: Axes, place: str) -> None:
+    """Many lines on one x grid not named in a legend are read as every unit's own series."""
+    named = {t.get_text() for t in ax.legend_.get_texts()} if ax.legend_ is not None else set()
+    grids: dict[bytes, int] = {}
+    for line in ax.lines:
+        if line.get_label() in named or _off_data(ax, line) or len(line.get_xdata()) < 2:
+            continue
+        key = np.asarray(line.get_xdata(orig=False), dtype=float).tobytes()
+        grids[key] = grids.get(key, 0) + 1
+    lines = max(grids.values(), default=0)
+    if lines >= reader.rules.unit_series_lines:
+        reader.records(lines, f"the {lines} unnamed lines in {place}", "they share one x grid without a legend, "
+                       "so each line reads as one unit's own series")
 
 
 def _scatter(reader: _FigureReader, ax: Axes, artist: Any, place: str) -> None:
@@ -385,13 +510,57 @@ def _polygons(reader: _FigureReader, ax: Axes, artist: Any, place: str) -> None:
 
 def _hexbin(reader: _FigureReader, ax: Axes, artist: Any, place: str) -> None:
     values = np.asarray(artist.get_array(), dtype=float).ravel()
-    reader.values(values, _numbered, "hexbin plot", place, "hexagon")
+    record = getattr(artist, HEXBIN_ATTR, None)
+    if record is not None and not record.counts:
+        reader.unknown_counts(f"The hexagons of the hexbin plot in {place} show values of C, not counts.",
+                              f"the hexbin plot in {place}", "Draw counts (no C=), with mincnt=10, or explain.")
+    else:
+        reader.values(values, _numbered, "hexbin plot", place, "hexagon")
+    if record is not None:
+        reader.recorded = True
+        reader.units_of(id(record), min(int(np.nansum(values)), record.sizes[0]), record.sizes[0])
+        if not record.extremes:
+            return
     reader.add(
-        "min_max", "review",
+        "min_max", "fail" if record is not None else "review",
         f"The hexagon grid of the hexbin plot in {place} may be laid out from the data's minimum and maximum.",
         f"the outer hexagons of the hexbin plot in {place}",
         "Give extent= inside the data (inner percentiles) and mincnt=10, or use ax.hist2d with a range.",
     )
+
+
+def _stairs(reader: _FigureReader, ax: Axes, artist: Any, place: str) -> None:
+    """stairs() of a histogram: its values are bins; its outer edges may be the data's extremes."""
+    values = np.asarray(artist.get_data().values, dtype=float)
+    what = _named("step histogram", 1, 1, artist)
+    reader.values(values, _numbered, what, place, "bin", zeros=False)
+    reader.add(
+        "min_max", "review",
+        f"The {what} in {place} was drawn with stairs(), so it is unknown whether its outer edges are the data's "
+        "minimum and maximum.",
+        f"the outer bins of the {what} in {place}",
+        f"Draw it with ax.hist(x, range=(lo, hi)) inside the data, or {SAFE_HIST}.",
+    )
+
+
+def _contours(reader: _FigureReader, ax: Axes, artist: Any, place: str) -> None:
+    reader.unknown_counts(
+        f"The contours in {place} show a density or surface; the number of units behind each level is unknown.",
+        f"the contours in {place}",
+        f"Use a 2D histogram with at least {reader.rules.threshold} observations per cell (ax.hist2d with a range "
+        "inside the data and cmin), or explain in the explanation how many observations lie inside each contour.",
+    )
+
+
+def _ecdf(reader: _FigureReader, record: Any, place: str) -> None:
+    reader.recorded = True
+    reader.units_of(id(record), record.sizes[0], record.sizes[0])
+    reader.records(record.sizes[0], f"the cumulative distribution (ECDF) in {place}",
+                   "each step is one observation, from the minimum to the maximum")
+    reader.add("min_max", reader.rules.min_max,
+               f"The cumulative distribution (ECDF) in {place} starts at the data's minimum and ends at its maximum.",
+               f"the cumulative distribution (ECDF) in {place}",
+               "Draw the distribution as a histogram with a range inside the data (cbs_export_lab.figures.safe_hist).")
 
 
 def _filled_area(reader: _FigureReader, ax: Axes, artist: Any, place: str) -> None:
@@ -424,6 +593,8 @@ def _line_collection(reader: _FigureReader, ax: Axes, artist: Any, place: str) -
 ARTISTS: list[tuple[type | tuple[type, ...], ArtistHandler]] = [
     ((Text, Shadow), _ignore),
     (Line2D, _line),
+    (StepPatch, _stairs),
+    (ContourSet, _contours),
     (PathCollection, _scatter),
     ((QuadMesh, AxesImage), _cells),
     (PolyCollection, _polygons),
@@ -436,7 +607,7 @@ ARTISTS: list[tuple[type | tuple[type, ...], ArtistHandler]] = [
 
 def _bar_container(reader: _FigureReader, ax: Axes, container: Any, place: str) -> set[int]:
     """Bars, or a histogram drawn without Axes.hist when they touch; a recorded histogram is read elsewhere."""
-    if hasattr(container, HIST_ATTR):
+    if hasattr(container, HIST_ATTR) or _consumed(container):
         return set()
     _bars(reader, ax, container, place)
     return {id(patch) for patch in container.patches}
@@ -469,7 +640,16 @@ def _bars(reader: _FigureReader, ax: Axes, container: Any, place: str) -> None:
         reader.values(heights, lambda i: f"'{names(starts[i] + widths[i] / 2) or i + 1}'", what, place, "bar")
 
 
+def _consumed(container: Any) -> bool:
+    """Drawn by a seaborn call whose record judges it as a whole."""
+    first = next(iter(_flatten(container)), None)
+    record = getattr(first, SEABORN_ATTR, None)
+    return record is not None and record[0].kind in CONSUMED
+
+
 def _errorbars(reader: _FigureReader, ax: Axes, container: Any, place: str) -> set[int]:
+    if _consumed(container):
+        return set()
     reader.unknown_counts(
         f"The error bars in {place} show estimates and their uncertainty; the counts behind them are unknown.",
         f"the error bars in {place}",
@@ -502,13 +682,24 @@ class _Recorded:
         self.hists: dict[int, tuple[HistRecord, Any]] = {}
         self.boxes: dict[int, tuple[BoxRecord, dict[int, set[str]], Any]] = {}
         self.pies: dict[int, tuple[PieRecord, list[int]]] = {}
+        self.violins: dict[int, Any] = {}
+        self.seaborn: dict[int, tuple[SeabornRecord, Any]] = {}
 
     def collect(self, artist: Any) -> bool:
         """Keep the artist with its call if a call was recorded on it; False if it must be read on its own."""
         hist = getattr(artist, HIST_ATTR, None)
         box = getattr(artist, BOX_ATTR, None)
         pie = getattr(artist, PIE_ATTR, None)
-        if hist is not None:
+        drawn_by = getattr(artist, SEABORN_ATTR, None)
+        violin = getattr(artist, VIOLIN_ATTR, None)
+        if drawn_by is not None:
+            self.seaborn.setdefault(id(drawn_by[0]), drawn_by)
+            if drawn_by[0].kind in CONSUMED and not (drawn_by[0].kind == "regression"
+                                                      and isinstance(artist, PathCollection)):
+                return True
+        if violin is not None:
+            self.violins[id(violin)] = violin
+        elif hist is not None:
             self.hists.setdefault(id(hist), (hist, artist))
         elif box is not None:
             record, number, part = box
@@ -528,6 +719,68 @@ class _Recorded:
             _boxes(reader, record, parts, _named("box plot", number, len(self.boxes), artist), place)
         for number, (record, wedges) in enumerate(self.pies.values(), 1):
             _pie(reader, record, sorted(wedges), _named("pie chart", number, len(self.pies), None), place)
+        for number, record in enumerate(self.violins.values(), 1):
+            _violins(reader, record, _named("violin plot", number, len(self.violins), None), place)
+        for record, call in self.seaborn.values():
+            _seaborn(reader, record, call, place)
+
+
+def _violins(reader: _FigureReader, record: Any, what: str, place: str) -> None:
+    reader.data_artists += 1
+    reader.recorded = True
+    sizes = np.asarray(record.sizes)
+    reader.units_of(id(record), int(sizes.max(initial=0)), int(sizes.sum()))
+    reader.small(sizes, np.arange(sizes.size), _numbered, what, place, "violin", zeros=False,
+                 fix=f"Draw violins only for groups of at least {reader.rules.threshold} observations.")
+    reader.add(
+        "min_max", reader.rules.min_max,
+        f"The {what} in {place} spans each group's minimum to maximum (its body and extrema bars end there).",
+        f"the ends of the {what} in {place}",
+        "Draw a box plot with percentile whiskers instead (cbs_export_lab.figures.safe_boxplot).",
+    )
+
+
+_SEABORN_WHAT = {"hist": "histogram", "density": "density (kde) plot", "ecdf": "cumulative distribution (ECDF)",
+                 "estimate": "estimates (bars or points with error bars)", "violin": "violin plot",
+                 "regression": "regression line and its band", "count": "count plot", "box": "box plot",
+                 "scatter": "strip or swarm plot"}
+
+
+def _seaborn(reader: _FigureReader, record: SeabornRecord, call: Any, place: str) -> None:
+    """One seaborn call on one subplot, judged once, with its hue groups named."""
+    reader.recorded = True
+    units = sum(record.groups.values())
+    reader.units_of(id(call), units, units, disjoint=True)
+    what = f"seaborn {_SEABORN_WHAT[record.kind]}"
+    names = list(record.groups)
+    if record.kind == "hist":
+        for number, hist in enumerate(record.hists, 1):
+            name = _named("histogram", number, len(record.hists), None) + (f" of {hist.group}" if hist.group else "")
+            _hist(reader, hist, name, place)
+        return
+    if record.kind not in CONSUMED:
+        return
+    reader.data_artists += 1
+    sizes = np.asarray([record.groups[n] for n in names])
+    reader.small(sizes, np.arange(sizes.size), lambda i: f"'{names[i]}'" if names[i] else "1", what, place, "group",
+                 zeros=False, fix=f"Draw the plot for groups of at least {reader.rules.threshold} observations.")
+    if record.kind == "ecdf":
+        reader.records(units, f"the {what} in {place}", "each step is one observation")
+    else:
+        groups = _listing([f"'{n}'" for n in names if n], len([n for n in names if n]))
+        reader.unknown_counts(
+            f"The {what} in {place} shows estimates" + (f" for {groups}" if groups else "") + "; the drawn values "
+            "are not counts, so only the group sizes are known.",
+            f"the {what} in {place}", "State the number of observations behind each group, or explain in the "
+            "explanation why the estimates are safe.",
+        )
+    if record.extremes:
+        groups = _listing([f"'{n}'" if n else "the data" for n in record.extremes], len(record.extremes))
+        reader.add("min_max", reader.rules.min_max,
+                   f"The {what} in {place} reaches the minimum and maximum of {groups} (drawn with cut=0 or as steps).",
+                   f"the ends of the {what} in {place}",
+                   "Leave cut at its default (the curve then extends beyond the data), or draw a histogram with a "
+                   "range inside the data.")
 
 
 def _hist(reader: _FigureReader, record: HistRecord, what: str, place: str) -> None:
@@ -535,6 +788,8 @@ def _hist(reader: _FigureReader, record: HistRecord, what: str, place: str) -> N
     reader.recorded = True
     counts = record.counts
     reader.drawn.append(int(counts.sum()))
+    if record.size >= 0 and not record.group:
+        reader.units_of(id(record), int(counts.sum()), record.size)
     reader.small(counts, np.arange(len(counts)), _numbered, what, place, "bin", zeros=False,
                  fix=f"Use wider bins, {SAFE_HIST}.")
     edges = record.edges
@@ -594,6 +849,7 @@ def _box_sizes(reader: _FigureReader, record: BoxRecord, boxes: list[int], what:
         return
     sizes = np.array([record.sizes[box] for box in boxes])
     reader.drawn.append(int(sizes.sum()))
+    reader.units_of(id(record), int(sizes.max(initial=0)), int(sizes.sum()))
     fix = f"Draw boxes only for groups of at least {reader.rules.threshold} observations; merge small groups."
     reader.small(sizes, np.arange(len(boxes)), lambda i: str(boxes[i] + 1), what, place, "box", zeros=False, fix=fix)
 
@@ -602,6 +858,8 @@ def _pie(reader: _FigureReader, record: PieRecord, wedges: list[int], what: str,
     reader.recorded = True
     values = np.asarray(record.values, dtype=float)[wedges]
     reader.values(values, lambda i: str(wedges[i] + 1), what, place, "wedge")
+    if _is_count(values):
+        reader.units_of(id(record), int(values.sum()), int(values.sum()))
 
 
 # --- helpers: names, labels and texts -----------------------------------------------------------------------
@@ -731,14 +989,73 @@ def _legend_texts(legend: Any, where: str) -> list[tuple[str, str]]:
     return [(t.get_text(), where) for t in [legend.get_title(), *legend.get_texts()]]
 
 
-def _stated_observations(text: str) -> list[int]:
-    """Numbers of observations written in a text: 'N = 5000', 'n=4000', 'N=5.000', 'n = 1,234', '(n: 812)'."""
+_NUMBER = r"(?P<num>\d{1,3}(?:(?P<sep>[.,\u00a0\u202f ])\d{3}(?:(?P=sep)\d{3})*)|\d+)(?!\d)(?![.,]\d)"
+_UNITS = (r"personen|persoon|mensen|waarnemingen|observaties|observations|respondenten|respondents|bedrijven|"
+          r"companies|firms|huishoudens|households|persons|people|werknemers|employees|leerlingen|studenten|students|"
+          r"pati[eë]nten|patients|eenheden|units|cases")
+
+
+def _number(text: str) -> int:
+    return int("".join(ch for ch in text if ch.isdigit()))
+
+
+def _stated_observations(text: str, label: bool = False) -> list[int]:
+    """Numbers of observations written in a text: 'N = 5000', 'n=4000', 'N=5.000', 'n = 1,234', '(n: 812)', and
+    in words: '6.000 personen', '6,000 observations'. In a legend entry or tick label a small number in words
+    names a category ('3 personen': households of three), so only an explicit n counts there."""
     if not text or not any(ch.isdigit() for ch in text):
         return []
-    return [int("".join(ch for ch in match if ch.isdigit())) for match in _n_pattern().findall(text)]
+    found = {m.start("num"): _number(m.group("num")) for m in _n_pattern().finditer(text)}
+    for m in _word_pattern().finditer(text):
+        n = _number(m.group("num"))
+        if m.start("num") in found or any(abs(m.start("num") - at) < 3 for at in found):
+            continue
+        if m.group("before") or (label and n < 1000):
+            continue
+        found[m.start("num")] = n
+    return list(found.values())
+
+
+def _stated_facts(reader: _FigureReader, text: str, where: str) -> None:
+    """An extreme stated in words ('max = 95', 'hoogste: 1.200') is min_max; 'waarvan 3' a small count."""
+    if not text or not text.strip():
+        return
+    t = reader.rules.threshold
+    extreme = _extreme_pattern().search(text)
+    if extreme:
+        reader.add("min_max", reader.rules.min_max,
+                   f"{where[0].upper()}{where[1:]} states an extreme value ('{extreme.group(0).strip()}'); minimum "
+                   "and maximum are not released.", where,
+                   "Remove the extreme from the text; state a percentile (e.g. the 5th and 95th) instead.")
+    for m in _part_pattern().finditer(text):
+        n = _number(m.group("num"))
+        if 0 < n < t:
+            reader.add("threshold", "fail",
+                       f"{where[0].upper()}{where[1:]} states a count of {n} ('{m.group(0).strip()}'); a group needs "
+                       f"at least {t} observations.", where,
+                       f"Leave the small count out of the text, or state it for a group of at least {t}.")
 
 
 @functools.lru_cache(maxsize=1)
 def _n_pattern() -> re.Pattern[str]:
-    number = r"(\d{1,3}(?:[.,\u00a0\u202f ]\d{3})+|\d+)(?!\d)(?![.,]\d)"
-    return re.compile(rf"(?<![A-Za-z])[Nn]\s*[=:]\s*{number}")
+    return re.compile(rf"(?<![A-Za-z])[Nn]\s*[=:]\s*{_NUMBER}")
+
+
+@functools.lru_cache(maxsize=1)
+def _word_pattern() -> re.Pattern[str]:
+    before = r"(?P<before>\b(?:van|met|tot|t/m|of|with|to|per)\s+|[-\u2013<>\u2264\u2265]\s*)?"
+    return re.compile(rf"{before}(?<![\d.,]){_NUMBER}\s*(?:{_UNITS})\b", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=1)
+def _extreme_pattern() -> re.Pattern[str]:
+    words = r"max(?:imum|\.)?|min(?:imum|\.)?|hoogste|laagste|highest|lowest|grootste|kleinste|largest|smallest"
+    value = r"[-\u2212]?\s*[\u20ac$]?\s*\d"
+    stated = rf"\b(?:{words})(?:\s+\w+){{0,3}}?\s*[=:]\s*{value}|\b(?:{words})\s+{value}(?![\d.,]*\s*%)"
+    alone = rf"^\s*(?:{words})(?:\s+(?:waarde|value))?\s*[.!:]?\s*$"
+    return re.compile(rf"{stated}|{alone}", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=1)
+def _part_pattern() -> re.Pattern[str]:
+    return re.compile(rf"\b(?:waarvan|daarvan|of whom|of which|inclusief|including)\s+{_NUMBER}", re.IGNORECASE)
