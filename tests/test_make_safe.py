@@ -99,3 +99,18 @@ def test_a_plain_table_without_a_source_says_why_not_and_how(shell):
     assert "cannot be made safe" in message and "--data" in message and "data=df" in message
     panel_with_source = run(shell, "elsewhere --data df")
     assert panel_with_source.make_safe.methods[0] == "suppress"
+
+
+def test_cel_protect_stays_the_function_when_the_basket_imports_its_module(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import cbs_export_lab as cel, cbs_export_lab.basket, cbs_export_lab.intake\n"
+            "from cbs_export_lab.intake import protection_marks\n"
+            "import pandas as pd\n"
+            "protection_marks(pd.DataFrame({'a': [1]}))\n"
+            "assert callable(cel.protect) and cel.protect.__name__ == 'protect', cel.protect\n"
+            "import sys\n"
+            "assert sys.modules['cbs_export_lab.protect'].protect is cel.protect\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
