@@ -4,7 +4,9 @@ The public names are loaded on first use, so `import cbs_export_lab` stays cheap
 """
 from __future__ import annotations
 
+import sys
 from importlib import import_module
+from types import ModuleType
 from typing import Any
 
 from . import hooks as _hooks  # noqa: F401 - installs the cheap matplotlib hooks, see hooks.install_hooks
@@ -46,6 +48,19 @@ __all__ = sorted(_PUBLIC)
 
 # Bound now: importing the submodule `check` later (any module does) would otherwise shadow the function.
 from .check import check  # noqa: E402, F401
+
+
+class _Package(ModuleType):
+    """A submodule named like its public function (`protect`), first imported by another module, must not
+    replace `cel.protect` the function with the module."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, ModuleType) and _PUBLIC.get(name) == name and hasattr(value, name):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

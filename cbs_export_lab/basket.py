@@ -39,6 +39,7 @@ BACKGROUND_SHEETS = {
     "largest_share": "aandeel van de grootste bijdrager / share of the largest contributor",
     "two_largest_share": "aandeel van de twee grootste bijdragers / share of the two largest contributors",
     "weighted": "gewogen waarde per cel / weighted value per cell",
+    "hidden": "verborgen cellen / hidden cells", "before": "tabel voor beveiliging / table before protection",
 }
 _ID_LETTER = {"table": "t", "model": "m", "figure": "g", "syntax": "s", "file": "f"}
 _OPTIONAL_TYPES: dict[str, type | tuple[type, ...]] = {
@@ -46,6 +47,7 @@ _OPTIONAL_TYPES: dict[str, type | tuple[type, ...]] = {
     "rules_compliant": bool, "findings": list, "counts": dict, "description": str, "source": (str, type(None)),
     "unit": (str, type(None)), "weighted": bool, "rules_origin": str, "rules_fingerprint": str,
     "rules_settings": dict, "added_at": str,
+    "protection": str,
 }
 _OUR_ITEM_FOLDER = re.compile(r"[tmgsf]\d{2,}-[a-z0-9-]+")
 
@@ -78,6 +80,7 @@ class Item:
     rules_fingerprint: str = ""
     rules_settings: dict[str, Any] = field(default_factory=dict)
     added_at: str = ""
+    protection: str = ""
 
     @property
     def never_exportable(self) -> bool:
@@ -197,19 +200,19 @@ class Basket:
         rules = active_rules()
         kind, result, render = take(obj, title, description=description, data=data, unit=unit, weights=weights,
                                     rules=rules)
-        stats = result.details.get("cell_stats")
-        with_background = not background and kind == "table" and getattr(stats, "magnitude", False)
+        frames = {} if background or kind != "table" else _background_frames(obj, result)
+        with_background = bool(frames)
         with self._locked() as manifest:
             if background_for is not None and self._find(manifest, background_for).get("background"):
                 raise UserError(f"{background_for!r} is itself background information; give background_for the "
                                 "id of the output this background belongs to.")
             item = self._store(manifest, kind, title, result, render, description=description,
                                explanation=explanation, background=background, background_for=background_for,
-                               rules=rules, write=not with_background)
+                               rules=rules, write=not with_background, after_render=_protection_note(obj))
             if with_background:
                 try:
-                    self._store_background(manifest, item, stats.to_frames(), result, rules)
-                except BaseException:  # a magnitude table never enters the basket without its background
+                    self._store_background(manifest, item, frames, result, rules)
+                except BaseException:  # a magnitude or protected table never enters without its background
                     shutil.rmtree(self.folder / ITEMS / item.id, ignore_errors=True)
                     raise
         _warn_if_never_exportable(item)
@@ -505,6 +508,28 @@ class Basket:
             yield self._read()
         finally:
             lock.release()
+
+
+def _background_frames(obj: Any, result: CheckResult) -> dict[str, Any]:
+    """What stays inside the RA beside a table: the dominance shares of a magnitude table and what `cel.protect`
+    took out of a protected one (the hidden values and the table before protection)."""
+    from .protect import background_frames, protection_record
+
+    stats = result.details.get("cell_stats")
+    frames = dict(stats.to_frames()) if getattr(stats, "magnitude", False) else {}
+    info = protection_record(obj)
+    return frames if info is None else {**frames, **background_frames(info)}
+
+
+def _protection_note(obj: Any) -> Callable[[Item], None] | None:
+    """Records on the item which protection method `cel.protect` used, for the form."""
+    from .protect import protection_record, protection_text
+
+    info = protection_record(obj)
+    if info is None:
+        return None
+    text = protection_text(info)
+    return lambda item: setattr(item, "protection", text)
 
 
 def _warn_if_never_exportable(item: Item) -> None:

@@ -30,6 +30,8 @@ REVIEW_FONT = "9C5700"
 DEFAULT_NOTE = "This cell fails a disclosure rule: do not release it as it is."
 REVIEW_NOTE = "This cell needs a look before release."
 MISSING_SHOWN = 50
+HIDDEN_MARK = "x"
+HIDDEN_LEGEND = "x = geheim / suppressed to protect small cells"
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
@@ -45,6 +47,8 @@ class Sheet:
     marked_cells: Sequence[tuple] = ()
     name: str = "output"
     review_cells: Sequence[tuple] = ()
+    hidden_cells: Sequence[tuple] = ()
+    legend: Sequence[str] = ()
 
 
 def write_sheet(
@@ -57,15 +61,18 @@ def write_sheet(
     marked_cells: Iterable[tuple] = (),
     sheet_name: str = "output",
     review_cells: Iterable[tuple] = (),
+    hidden_cells: Iterable[tuple] = (),
+    legend: Iterable[str] = (),
 ) -> Path:
     """Write `frame` to one sheet of a new .xlsx at `path`, atomically.
 
     `marked_cells` holds `(row_label, col_label)` or `(row_label, col_label, note)`; a None label marks the whole
     column or row (a Series has no column label). Marked cells not found in the table are listed under it, so a
     checker still sees them. `review_cells` (same form) are filled yellow where no failing mark covers them.
+    `hidden_cells` `(row_label, col_label)` show the mark of a protected table ("x"); `legend` lines follow the table.
     """
     return write_book(path, [Sheet(frame, title, description, meta, tuple(marked_cells), sheet_name,
-                                   tuple(review_cells))])
+                                   tuple(review_cells), tuple(hidden_cells), tuple(legend))])
 
 
 def write_book(path: str | os.PathLike[str], sheets: Iterable[Sheet]) -> Path:
@@ -117,6 +124,7 @@ def _fill(ws: Any, sheet: Sheet) -> None:
     for label, values in zip(frame.index, frame.itertuples(index=False, name=None)):
         parts = label if isinstance(label, tuple) else (label,)
         ws.append([*(cell_value(x) for x in parts), *(cell_value(v) for v in values)])
+    _mark_hidden(ws, sheet, frame, first_data_row, n_index)
 
     for marks, default, fill, font, heading in (
         (sheet.review_cells, REVIEW_NOTE, REVIEW_FILL, REVIEW_FONT, "Also to review (not located in this table):"),
@@ -159,6 +167,21 @@ def as_text(workbook: Any) -> Any:
                 cell.data_type = "s"
                 cell.quotePrefix = True
     return workbook
+
+
+def _mark_hidden(ws: Any, sheet: Sheet, frame: pd.DataFrame, first_data_row: int, n_index: int) -> None:
+    """Cells hidden by protection read "x", as in CBS's own tables; the legend lines follow the table."""
+    from openpyxl.styles import Alignment, Font
+
+    positions, _ = _locate(frame, [(*cell[:2], "") for cell in sheet.hidden_cells])
+    for r, c in positions:
+        cell = ws.cell(first_data_row + r, n_index + c + 1)
+        cell.value, cell.alignment = HIDDEN_MARK, Alignment(horizontal="right")
+    if sheet.legend:
+        ws.append([])
+        for line in sheet.legend:
+            ws.append([cell_value(line)])
+            ws.cell(ws.max_row, 1).font = Font(italic=True)
 
 
 def _sheet_name(name: str, used: set[str]) -> str:

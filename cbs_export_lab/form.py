@@ -34,6 +34,7 @@ FILE_COLUMNS = (
     ("Achtergrondinformatie (niet vrijgeven) / Background (not for release)", 16),
     ("Regels / Rules", 20),
     ("Bestanden in de zip / Files in the zip", 40),
+    ("Beveiliging / Protection (cel.protect)", 50),
 )
 
 
@@ -131,6 +132,7 @@ def _file_row(n: int, item: Item, files: list[str]) -> list[Any]:
         YES if item.background else NO,
         _origin_label(item.rules_origin),
         "\n".join(files),
+        item.protection or "geen / none",
     ]
 
 

@@ -86,9 +86,10 @@ def renderer(kind: str, obj: Any, description: str, result: CheckResult, complia
                     "identifying data or unit records and can never be exported.")]))
             marks = {s: [(r, c, f.message) for f in result.findings if f.severity == s for r, c in f.cells]
                      for s in ("fail", "review")}
+            hidden, legend, protection = protection_marks(frame)
             return [write_sheet(folder / f"{stem}.xlsx", frame, title=title, description=about,
-                                meta=table_meta(result, compliant), marked_cells=marks["fail"],
-                                review_cells=marks["review"])]
+                                meta={**table_meta(result, compliant), **protection}, marked_cells=marks["fail"],
+                                review_cells=marks["review"], hidden_cells=hidden, legend=legend)]
     elif kind == "model":
         def render(folder: Path, stem: str, title: str) -> list[Path]:
             from . import models
@@ -123,6 +124,18 @@ def table_meta(result: CheckResult, compliant: bool) -> dict[str, Any]:
         "Regels / Rules": result.rules_origin + ("" if compliant else
                                                  " (ruimer dan de CBS-standaard / looser than the CBS defaults)"),
     }
+
+
+def protection_marks(frame: Any) -> tuple[list[tuple[Any, Any]], list[str], dict[str, str]]:
+    """The "x" cells, legend lines and meta row of a table made by `cel.protect` (nothing for other tables)."""
+    from .excel import HIDDEN_LEGEND
+    from .protect import hidden_cells, protection_record, protection_text
+
+    info = protection_record(frame)
+    if info is None:
+        return [], [], {}
+    cells = hidden_cells(info)
+    return cells, [HIDDEN_LEGEND] if cells else [], {"Beveiliging / Protection": protection_text(info)}
 
 
 def apply_strip(item: Any, report: Any, name: str) -> None:

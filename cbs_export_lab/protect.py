@@ -16,6 +16,7 @@ import pandas as pd
 from .audit import aggregates, find_structure, suppress
 from .checks.hidden import PROTECTED_ATTR, recoverable_findings, requirement
 from .errors import UserError
+from .results import format_label
 from .tables import STATS_ATTR, carried_stats, crosstab
 
 METHODS = ("suppress", "merge", "round")
@@ -45,10 +46,19 @@ def protect(t: Any, *, method: str = "suppress", data: Any = None, unit: Any = N
         raise UserError("The data= frame does not reproduce this table, so its cells cannot be protected. Pass the "
                         "frame the table was made from (after any filtering), or build it with cel.crosstab.")
     if method == "round":
-        return _round(frame, stats, result, base)
+        return _with_before(_round(frame, stats, result, base), frame)
     if method == "merge":
-        return _merge(frame, data, unit, weights, rules)
+        return _with_before(_merge(frame, data, unit, weights, rules), frame)
     return _suppress(frame, stats, result, rules, cost)
+
+
+def _with_before(safe: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """Round and merge keep the table before protection (background information) and what they produced, so a
+    table edited afterwards is no longer taken for the protected one."""
+    safe.attrs[PROTECTED_ATTR].update(original=frame.to_numpy(dtype=float, na_value=np.nan), index=frame.index,
+                                      columns=frame.columns, result=safe.to_numpy(dtype=float, na_value=np.nan),
+                                      result_index=safe.index, result_columns=safe.columns)
+    return safe
 
 
 def _as_frame(t: Any) -> pd.DataFrame:
@@ -233,3 +243,103 @@ class _Key:
         a, b = sorted((k, other))
         self.groups[a] = self.groups[a] + self.groups.pop(b)
         return f"{names[a]} with {names[b]}"
+
+
+# --- what a protected table tells the basket, the Excel sheet, the form and the panel -------------------------
+
+METHOD_LABELS = {
+    "suppress": "celonderdrukking / cell suppression",
+    "merge": "categorieën samenvoegen / merging categories",
+    "round": "afronden / rounding",
+}
+HIDDEN_MARK = "x"  # as excel.HIDDEN_MARK writes it
+
+
+def protection_record(obj: Any) -> dict[str, Any] | None:
+    """`cel.protect`'s record when `obj` is still exactly the table it made (else None: an edited table is an
+    ordinary one)."""
+    from .checks.hidden import protected_info
+
+    if type(obj).__module__.startswith("pandas.io.formats.style"):
+        obj = obj.data
+    if not isinstance(obj, pd.DataFrame):
+        return None
+    info = obj.attrs.get(PROTECTED_ATTR)
+    if not isinstance(info, dict) or info.get("method") not in METHODS:
+        return None
+    if info["method"] == "suppress":
+        return protected_info(obj)
+    made = info.get("result")
+    if made is None or obj.shape != made.shape or not obj.index.equals(info["result_index"]) or \
+            not obj.columns.equals(info["result_columns"]):
+        return None
+    try:
+        values = obj.to_numpy(dtype=float, na_value=np.nan)
+    except (TypeError, ValueError):
+        return None
+    return info if np.array_equal(values, made, equal_nan=True) else None
+
+
+def hidden_cells(info: dict[str, Any]) -> list[tuple[Any, Any]]:
+    """(row, column) of every cell that suppression hid; none for merging and rounding."""
+    if info.get("method") != "suppress":
+        return []
+    rows, cols = np.nonzero(info["hidden"])
+    return [(info["index"][i], info["columns"][j]) for i, j in zip(rows, cols, strict=True)]
+
+
+def protection_text(info: dict[str, Any]) -> str:
+    """One sentence for the form and the Excel sheet: the method and what it did."""
+    method = info["method"]
+    if method == "suppress":
+        primary, hidden = int(info["primary"].sum()), int(info["hidden"].sum())
+        return (f"{METHOD_LABELS[method]}: {primary} primaire / primary cell(s) that fail a rule and "
+                f"{hidden - primary} secundaire / secondary cell(s) hidden so that none can be worked out from the "
+                f"totals ({info.get('solver', 'audited')}); shown as {HIDDEN_MARK}.")
+    if method == "merge":
+        merged = "; ".join(info.get("merged") or []) or "nothing needed"
+        return f"{METHOD_LABELS[method]}: {merged}."
+    return (f"{METHOD_LABELS[method]}: counts rounded to multiples of {info['base']}; totals are sums of the "
+            "rounded cells.")
+
+
+def background_frames(info: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """What protection took out of the table, for the checker only: the hidden values (suppression) and the
+    table before protection (every method)."""
+    before = pd.DataFrame(info["original"], index=info["index"], columns=info["columns"])
+    frames: dict[str, pd.DataFrame] = {}
+    if info["method"] == "suppress":
+        rows, cols = np.nonzero(info["hidden"])
+        primary = info["primary"]
+        frames["hidden"] = pd.DataFrame({
+            "Rij / Row": [format_label(info["index"][i]) for i in rows],
+            "Kolom / Column": [format_label(info["columns"][j]) for j in cols],
+            "Waarde / Value": [info["original"][i, j] for i, j in zip(rows, cols, strict=True)],
+            "Soort / Kind": ["primair / primary" if primary[i, j] else "secundair / secondary"
+                             for i, j in zip(rows, cols, strict=True)],
+        }, index=pd.RangeIndex(1, len(rows) + 1, name="Nr"))
+    frames["before"] = before
+    return frames
+
+
+def applicable_methods(t: Any, result: Any, data: Any = None) -> tuple[list[str], str]:
+    """The methods that can protect `t` (checked as `result`, with source `data`) and, when there are none,
+    why not and what to do."""
+    try:
+        frame = _as_frame(t)
+    except UserError as exc:
+        return [], str(exc)
+    stats = carried_stats(frame)
+    if stats is None and result.source is None:
+        return [], ("This table cannot be made safe here: it is a plain pandas table and no frame that reproduces "
+                    "it is known, so the counts behind its cells are unknown and no cell can be chosen to hide. "
+                    "Give the frame it was made from (%cbs_check TABLE --data DF, or cel.protect(table, data=df)), "
+                    "or build it with cel.crosstab / cel.pivot_table.")
+    methods = ["suppress"]
+    if isinstance(data, pd.DataFrame) and frame.index.nlevels == 1 and frame.columns.nlevels == 1 and \
+            frame.index.name in data and frame.columns.name in data:
+        methods.append("merge")
+    counting = bool(stats.frequency) if stats is not None else result.counts.count_cells == result.counts.cells
+    if counting:
+        methods.append("round")
+    return methods, ""

@@ -185,6 +185,9 @@ class CheckPanel(w.VBox):
         parts.append(w.HTML(findings_html(result.findings)))
         parts.append(w.HTML(counts_html(result.counts)))
         parts.extend(self._view())
+        self.make_safe = MakeSafe(self) if result.kind == "table" and status == "fail" and \
+            not result.never_exportable else None
+        parts.extend([self.make_safe] if self.make_safe is not None else [])
 
         self.title = w.Text(value=title, description="Title", placeholder="What this output shows",
                             layout=w.Layout(width="95%"))
@@ -259,6 +262,100 @@ class CheckPanel(w.VBox):
         if self.source_note:
             text = f"{text}\n{self.source_note}"
         return _text_bundle(self, text, include, exclude)
+
+
+class MakeSafe(w.VBox):
+    """"Make safe" for a failing table: the `cel.protect` methods that apply, a preview of the protected table,
+    and "Add the safe table to export" (its hidden values go into the basket as background information)."""
+
+    def __init__(self, panel: CheckPanel):
+        from .protect import METHOD_LABELS, applicable_methods
+
+        self.panel, self.safe, self.safe_result = panel, None, None
+        methods, why = applicable_methods(panel.obj, panel.result, panel._check_args["data"])
+        self.methods = methods
+        self.method = w.Dropdown(options=[(METHOD_LABELS[m], m) for m in methods], description="Make safe",
+                                 layout=w.Layout(width="auto"))
+        self.preview_button = w.Button(description="Preview", icon="eye", disabled=not methods)
+        self.add_safe_button = w.Button(description="Add the safe table to export", icon="shield",
+                                        button_style="success", disabled=True)
+        self.preview = w.HTML()
+        self.message = w.HTML(f"<div>{html.escape(why)}</div>" if why else "")
+        self.preview_button.on_click(lambda _: self.show_preview())
+        self.add_safe_button.on_click(lambda _: self.add())
+        self.method.observe(lambda _: self._forget(), names="value")
+        controls = [w.HBox([self.method, self.preview_button, self.add_safe_button])] if methods else []
+        super().__init__([w.HTML("<b>Make safe</b>"), *controls, self.preview, self.message])
+
+    def _forget(self) -> None:
+        self.safe = self.safe_result = None
+        self.preview.value = ""
+        self.add_safe_button.disabled = True
+
+    def show_preview(self) -> Any:
+        """Protect the table with the chosen method and show what was done, the verdict and the table."""
+        from .check import check
+        from .protect import protect, protection_record, protection_text
+
+        self._forget()
+        args = self.panel._check_args
+        try:
+            safe = protect(self.panel.obj, method=self.method.value, **args)
+        except UserError as exc:
+            self.message.value = f"<div style='color:#cf222e'>{html.escape(str(exc))}</div>"
+            return None
+        self.safe, self.safe_result = safe, check(safe)
+        info = protection_record(safe) or {}
+        done = protection_text(info) if info else ""
+        status = self.safe_result.status
+        self.preview.value = (banner_html(status, f"The protected table: {STATUS_TITLE[status]}", done)
+                              + findings_html(self.safe_result.findings)
+                              + table_html(shown_with_marks(safe, info), self.safe_result.failing_cells))
+        self.message.value = ""
+        self.add_safe_button.disabled = self.add_safe_button.description == "Added"
+        return safe
+
+    def add(self) -> Any:
+        """Add the protected table to the basket under the panel's title; its background comes with it."""
+        if self.safe is None and self.show_preview() is None:
+            return None
+        title = self.panel.title.value.strip()
+        if not title:
+            self.message.value = ("<div style='color:#cf222e'>Give the output a title first (above): it names the "
+                                  "file for the checker.</div>")
+            return None
+        explanation = self.panel.explanation.value.strip() or None if self.safe_result.status != "pass" else None
+        try:
+            with warnings.catch_warnings(record=True):
+                warnings.simplefilter("always")
+                basket = self.panel._basket_factory()
+                item = basket.add(self.safe, title, description=self.panel.description.value.strip(),
+                                  explanation=explanation)
+        except UserError as exc:
+            self.message.value = f"<div style='color:#cf222e'>{html.escape(str(exc))}</div>"
+            return None
+        kept = [i.id for i in basket.items if i.background_for == item.id]
+        note = f" What was hidden is kept as background information ({', '.join(kept)}), never released." \
+            if kept else ""
+        self.message.value = f"<div>{html.escape(item_state(item) + note)}</div>"
+        self.add_safe_button.description, self.add_safe_button.disabled = "Added", True
+        self.panel.item = item
+        return item
+
+
+def shown_with_marks(safe: Any, info: dict[str, Any]) -> Any:
+    """The protected table as a checker will see it: hidden cells read "x", whole numbers without decimals."""
+    import numpy as np
+    import pandas as pd
+
+    from .protect import HIDDEN_MARK
+
+    if info.get("method") != "suppress":
+        return safe
+    values = np.array([[int(v) if isinstance(v, float) and v.is_integer() else v for v in row]
+                       for row in safe.to_numpy(dtype=object)], dtype=object)
+    values[info["hidden"]] = HIDDEN_MARK
+    return pd.DataFrame(values, index=safe.index, columns=safe.columns)
 
 
 def item_state(item: Any) -> str:
