@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator, Sequence
 from .atomic import replace_with_retry
 from .basket import Basket, Item
 from .errors import UserError
-from .light import count_of, light_budget
+from .light import LightBudget, compliant, count_of, hold_reason, light_budget
 from .names import is_inside, safe_name
 from .settings import MODES, load_settings
 
@@ -48,6 +48,7 @@ class PlannedZip:
     light: bool
     why: str
     label: str = ""
+    budget: LightBudget | None = None
 
 
 @dataclass
@@ -100,7 +101,7 @@ class ExportPlan:
             "researcher": self.researcher,
             "zips": [
                 {"folder": z.folder, "name": z.name, "items": list(z.items), "light": z.light, "why": z.why,
-                 "label": z.label}
+                 "label": z.label, "budget": z.budget.verdict() if z.budget else None}
                 for z in self.zips
             ],
             "blocked": [{"item_id": b.item_id, "title": b.title, "reason": b.reason} for b in self.blocked],
@@ -163,22 +164,20 @@ def resolve_mode(exportmap: Path, mode: str | None, settings_mode: str | None) -
     )
 
 
-def _compliant(item: Item) -> bool:
-    return item.status == "pass" and item.rules_compliant
+_compliant = compliant
+_hold_reason = hold_reason
 
 
-def _hold_reason(item: Item) -> str | None:
-    if item.never_exportable:
-        return ("it contains identifying data or unit records (identifier or microdata), which never leave the RA, "
-                "whatever the explanation. Remove it from the basket and export an aggregated version.")
-    if item.status != "pass" and not item.has_explanation:
-        return (f"its check says '{item.status}' and it has no explanation. Fix the findings and add it again, or "
-                "add an explanation why there is no disclosure risk.")
-    if not item.rules_compliant and not item.has_explanation:
-        return ("it was checked under rules looser than the CBS defaults, so it does not fully meet the guidelines "
-                "and CBS asks for an explanation. Check it again under the default rules, or add an explanation "
-                "why there is no disclosure risk.")
-    return None
+def meter_mode(exportmap: str | os.PathLike[str] | None, settings_mode: str | None = None) -> str:
+    """The mode the output-light meter assumes: the one the plan would use, else vooraf (all output in one zip)."""
+    if settings_mode in MODES:
+        return settings_mode
+    if exportmap is not None and Path(exportmap).expanduser().is_dir():
+        try:
+            return resolve_mode(Path(exportmap).expanduser(), None, None)
+        except UserError:
+            pass
+    return "vooraf"
 
 
 def route(items: Sequence[Item], mode: str, *, include_exported: bool = False) -> tuple[list[PlannedZip], list[Blocked]]:
@@ -231,12 +230,13 @@ def route(items: Sequence[Item], mode: str, *, include_exported: bool = False) -
     for folder, label in keys:
         members = [i.id for i in todo if dest.get(i.id) == (folder, label)]
         outputs = [by_id[i] for i in members if not by_id[i].background]
-        light, why = _why(mode, folder, label, outputs)
-        zips.append(PlannedZip(folder, "", members, light, why, label))
+        budget = light_budget(outputs) if folder == VOORAF and label == "" else None
+        light, why = _why(mode, folder, label, budget)
+        zips.append(PlannedZip(folder, "", members, light, why, label, budget))
     return zips, blocked
 
 
-def _why(mode: str, folder: str, label: str, outputs: list[Item]) -> tuple[bool, str]:
+def _why(mode: str, folder: str, label: str, budget: LightBudget | None) -> tuple[bool, str]:
     if folder == BACKGROUND:
         return False, ("Background information for the outputs in 2_Controle achteraf: it helps the checker and "
                        "is not released.")
@@ -252,11 +252,10 @@ def _why(mode: str, folder: str, label: str, outputs: list[Item]) -> tuple[bool,
     else:
         why = ("Output that does not fully meet the guidelines (an explained review or fail, or checked with rules "
                "looser than the defaults) is checked beforehand by CBS.")
-    budget = light_budget(outputs)
+    budget = budget or light_budget([])
     if budget.fits:
-        return True, f"{why} This zip is output light ({budget.summary()}), so its name starts with LIGHT_."
-    reasons = "; ".join([*budget.exceeded, *budget.reasons]) or "it is over the output-light budget"
-    return False, f"{why} This zip is not output light ({reasons}), so its name has no LIGHT_."
+        return True, f"{why} This zip is output light ({budget.details()}), so its name starts with LIGHT_."
+    return False, f"{why} This zip is not output light ({budget.details()}), so its name has no LIGHT_."
 
 
 def _basket_items(basket: Basket | Sequence[Item]) -> list[Item]:

@@ -181,32 +181,39 @@ def _finding_view(f: Any) -> dict[str, Any]:
             "where": f.where, "fix": f.fix}
 
 
-def budget_view(items: list[Any]) -> dict[str, Any]:
-    """The output-light budget of the next export with its verdict in words, as the meter shows it."""
-    from .light import count_of, waiting_budget
+def budget_view(items: list[Any], mode: str = "vooraf") -> dict[str, Any]:
+    """The output-light budget of the next export with its verdict in words, as the meter shows it.
 
-    budget = waiting_budget(items)
+    It counts exactly what the plan would put in the zip that may be LIGHT_ (light.waiting_budget)."""
+    from .light import count_of, light_budget, light_candidates
+
+    candidates = light_candidates(items, mode)
+    budget = light_budget(candidates)
     waiting = sum(1 for i in items if not i.background and not i.exported)
     percent = round(budget.fraction * 100)
     if waiting == 0:
         summary = "No outputs waiting."
-    elif budget.fits:
-        summary = (f"{percent}% of the output-light budget used: these outputs can go as output light (LIGHT_) "
-                   "where CBS allows it.")
+    elif not candidates:
+        summary = ("No output goes to 1_Controle vooraf in the next export, so none can go as output light."
+                   if mode == "achteraf" else "No output can leave yet, so none can go as output light.")
     else:
-        summary = f"Not output light ({percent}% of the budget)."
+        summary = budget.verdict() + "."
     parts = [count_of(budget.tables, "table") if budget.tables else "",
              count_of(budget.cells, "cell") if budget.cells else "",
              f"{count_of(budget.count_cells, 'cell')} with counts" if budget.count_cells else "",
              count_of(budget.models, "model") if budget.models else "",
              count_of(budget.figures, "graph") if budget.figures else ""]
     return {**dataclasses.asdict(budget), "waiting": waiting, "percent": percent, "summary": summary,
-            "spent_on": ", ".join(p for p in parts if p), "why": [*budget.exceeded, *budget.reasons]}
+            "spent_on": ", ".join(p for p in parts if p), "why": budget.why_not}
 
 
 def basket_answer(root: Path) -> dict[str, Any]:
+    from .exportmap import meter_mode
+
+    s = _settings(root)
     items = _basket(root).items
-    return {"items": [item_view(i) for i in items], "budget": budget_view(items)}
+    budget = budget_view(items, meter_mode(s.exportmap_folder, s.mode))
+    return {"items": [item_view(i) for i in items], "budget": budget}
 
 
 def _on_item(root: Path, item_id: str, change: Callable[[Any], Any]) -> Any:

@@ -310,17 +310,28 @@ class BasketPanel(w.VBox):
         return _text_bundle(self, basket_text(self.basket), include, exclude)
 
 
-def light_meter_html(items: list[Any]) -> str:
+def _meter_budget(items: list[Any]) -> Any:
+    """The budget the plan computes for its LIGHT_ candidate zip (one computation: light.waiting_budget)."""
+    from .exportmap import meter_mode
     from .light import waiting_budget
+    from .settings import load_settings
 
-    budget = waiting_budget(items)
+    try:
+        settings = load_settings()
+        mode = meter_mode(settings.exportmap_folder, settings.mode)
+    except UserError:
+        mode = "vooraf"
+    return waiting_budget(items, mode)
+
+
+def light_meter_html(items: list[Any]) -> str:
+    budget = _meter_budget(items)
     pct = min(100, round(100 * float(budget.fraction)))
     colour = "#1a7f37" if budget.fits else "#cf222e"
-    why = "" if budget.fits else " Not light: " + html.escape("; ".join(budget.reasons or budget.exceeded))
     return (
-        f"<div>Output light budget used by the items not exported yet: {pct}%{why}</div>"
-        f"<div style='background:#eaeef2;width:300px;height:10px;border-radius:5px'>"
-        f"<div style='background:{colour};width:{3 * pct}px;height:10px;border-radius:5px'></div></div>"
+        f"<div>Output light budget of the next export: {html.escape(budget.verdict())}</div>"
+        f"<div style='background:#eaeef2;max-width:300px;height:10px;border-radius:5px'>"
+        f"<div style='background:{colour};width:{pct}%;height:10px;border-radius:5px'></div></div>"
     )
 
 
@@ -345,8 +356,6 @@ def plan_html(basket: Any) -> str:
 
 
 def basket_text(basket: Any) -> str:
-    from .light import waiting_budget
-
     items = basket.items
     lines = [f"Export basket in {basket.folder}: {len(items)} item(s)."]
     for item in items:
@@ -355,8 +364,7 @@ def basket_text(basket: Any) -> str:
         extra += " [exported]" if item.exported else ""
         expl = f" - explanation: {item.explanation}" if item.explanation else (" - needs an explanation" if item.needs_explanation else "")
         lines.append(f"  {item.status.upper():6} {item.kind:7} {item.id}: {item.title}{extra}{expl}")
-    budget = waiting_budget(items)
-    lines.append(f"Output light budget used by the items not exported yet: {round(100 * float(budget.fraction))}%" + ("" if budget.fits else " - not light: " + "; ".join(budget.reasons or budget.exceeded)))
+    lines.append(f"Output light budget of the next export: {_meter_budget(items).verdict()}")
     try:
         sentences = _plan_sentences(basket)
     except UserError as exc:

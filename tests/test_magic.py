@@ -169,7 +169,7 @@ def test_basket_magic_lists_edits_and_removes(shell, capsys):
     basket.add(review, "Tabel B")
     shell.run_line_magic("cbs_basket", "")
     out = capsys.readouterr().out
-    assert "Tabel A" in out and "Tabel B" in out and "Output light budget used" in out
+    assert "Tabel A" in out and "Tabel B" in out and "Output light budget of the next export" in out
     assert "needs an explanation" in out
 
     panel = magics(shell).last
@@ -212,8 +212,8 @@ def test_basket_budget_counts_only_what_is_not_exported_yet(shell, tmp_path):
     waiting = [i for i in basket.items if not i.exported]
     after = round(100 * float(cel.light_budget(waiting).fraction))
     assert len(waiting) == 1 and after < before
-    assert f"not exported yet: {after}%" in BasketPanel(basket).meter.value
-    assert f"not exported yet: {after}%" in basket_text(basket)
+    assert f"next export: Output light ({after}% of the budget" in BasketPanel(basket).meter.value
+    assert f"next export: Output light ({after}% of the budget" in basket_text(basket)
 
 
 def test_basket_panel_offers_no_explanation_where_it_cannot_help(shell):
