@@ -103,7 +103,7 @@ def table_html(table: Any, failing: list[tuple[Any, Any]], review: list[tuple[An
                     styles.iat[i, j] = css
         return styles
 
-    styled = part.style.apply(colour, axis=None).format(precision=2, na_rep="")
+    styled = part.style.apply(colour, axis=None).format(number_text, na_rep="")
     notes = []
     if len(rows) < len(frame.index) or frame.shape[1] > MAX_COLS:
         notes.append(f"Showing {len(rows)} of {len(frame.index)} rows and {min(frame.shape[1], MAX_COLS)} of "
@@ -112,6 +112,37 @@ def table_html(table: Any, failing: list[tuple[Any, Any]], review: list[tuple[An
         notes.append("Rows with failing cells are shown first.")
     note = f"<div style='font-size:smaller'>{' '.join(notes)}</div>" if notes else ""
     return f"<div style='max-height:420px;overflow:auto'>{styled.to_html()}</div>{note}"
+
+
+def number_text(value: Any) -> str:
+    """743,960,000 for whole numbers, 12,345.68 otherwise; text stays text."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return str(value)
+    number = float(value)
+    if number != number or number in (float("inf"), float("-inf")):
+        return str(value)
+    return f"{number:,.0f}" if number.is_integer() else f"{number:,.2f}"
+
+
+def coefficients_html(res: Any) -> str:
+    """The coefficient table the zip carries, so the panel shows what the checker will read."""
+    from .models import coefficient_table
+
+    try:
+        table = coefficient_table(res)
+    except Exception:  # a model we can check but not tabulate: the panel stays without it
+        return ""
+    body = table.style.format(lambda v: f"{v:,.4g}" if isinstance(v, float) else str(v), na_rep="").to_html()
+    return f"<div><b>Coefficients</b></div><div style='max-height:420px;overflow:auto'>{body}</div>"
+
+
+def _close_pyplot_figure(fig: Any) -> None:
+    """Shown in the panel, so matplotlib's inline backend does not show it a second time below the cell."""
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)  # a figure pyplot does not manage is left alone
 
 
 def figure_png(fig: Any) -> bytes:
@@ -155,7 +186,8 @@ class CheckPanel(w.VBox):
             description="Explanation", layout=w.Layout(width="95%", display="" if status != "pass" else "none"),
             placeholder="Why this output has no disclosure risk (needed because the status is not pass)",
         )
-        self.background = w.Checkbox(description="Background information only (never released)", indent=False)
+        self.background = w.Checkbox(description="Background information only (never released)", indent=False,
+                                     layout=w.Layout(width="auto"), style={"description_width": "initial"})
         self.add_button = w.Button(description="Add to export", button_style="primary", icon="plus")
         self.message = w.HTML()
         self.add_button.on_click(lambda _: self.add())
@@ -178,6 +210,7 @@ class CheckPanel(w.VBox):
                 self.units_view = w.HTML()
 
                 def show(change: dict[str, Any]) -> None:
+                    self.units_toggle.description = "Hide units per cell" if change["new"] else "Show units per cell"
                     self.units_view.value = (
                         table_html(stats.to_frames()["units"], self.result.failing_cells) if change["new"] else ""
                     )
@@ -190,7 +223,12 @@ class CheckPanel(w.VBox):
 
             fig = as_figure(self.obj)
             if fig is not None:
-                return [w.Image(value=figure_png(fig), format="png", layout=w.Layout(max_width="420px"))]
+                png = figure_png(fig)
+                _close_pyplot_figure(fig)
+                return [w.Image(value=png, format="png", layout=w.Layout(max_width="420px"))]
+        if kind == "model":
+            coefficients = coefficients_html(self.obj)
+            return [w.HTML(coefficients)] if coefficients else []
         return []
 
     def add(self) -> Any:
@@ -234,7 +272,8 @@ def item_state(item: Any) -> str:
     elif item.has_explanation:
         what = f"status {status}, explanation given: it goes to 1_Controle vooraf"
     else:
-        what = f"status {status}, no explanation yet: it is held back until you add one (%cbs_basket)"
+        what = (f"status {status}, no explanation yet: it is held back until you add one in the CBS export "
+                "sidebar (the basket icon on the right)")
     return f"Added to the export basket as '{item.title}' (id {item.id}): {what}."
 
 
