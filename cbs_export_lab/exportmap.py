@@ -99,6 +99,7 @@ class ExportPlan:
             "exportmap": str(self.exportmap) if self.exportmap else None,
             "project": self.project,
             "researcher": self.researcher,
+            "created": self.created.isoformat() if self.created else None,
             "zips": [
                 {"folder": z.folder, "name": z.name, "items": list(z.items), "light": z.light, "why": z.why,
                  "label": z.label, "budget": z.budget.verdict() if z.budget else None}
@@ -282,8 +283,11 @@ def plan_export(
     project: str | None = None,
     researcher: str | None = None,
     include_exported: bool = False,
+    when: datetime | None = None,
 ) -> ExportPlan:
-    """Decide which items go in which zip, and which are held back. Writes nothing."""
+    """Decide which items go in which zip, and which are held back. Writes nothing.
+
+    `when` is the export time the zip names carry (default: now); give a shown plan's `created` to get its names."""
     settings = load_settings()
     root = _exportmap_folder(exportmap, settings.exportmap_folder)
     chosen_mode = resolve_mode(root, mode, settings.mode)
@@ -296,7 +300,7 @@ def plan_export(
                 f"The exportmap {root} has no subfolder '{folder}', {needed}. Check the exportmap path, or the "
                 "mode: only projects that CBS approved for checking afterwards use 'achteraf'."
             )
-    when = export_clock()
+    when = when or export_clock()
     project = project or settings.project
     named = [replace(z, name=_free_name(root / z.folder, project, when, z.label, z.light)) for z in zips]
     return ExportPlan(
@@ -325,15 +329,18 @@ def prepare_export(
     project: str | None = None,
     researcher: str | None = None,
     include_exported: bool = False,
+    planned_at: datetime | str | None = None,
 ) -> ExportResult:
     """Write the planned zips into the exportmap, then mark their items exported in the basket.
+
+    `planned_at` (the `created` of the plan the user saw) makes the zips carry the names that plan showed.
 
     One export of a basket runs at a time, so a second click or a terminal export cannot send the same
     outputs to CBS twice.
     """
     with _export_lock(basket):
         plan = plan_export(basket, exportmap, mode=mode, project=project, researcher=researcher,
-                           include_exported=include_exported)
+                           include_exported=include_exported, when=_planned_time(planned_at))
         if not plan.zips:
             return ExportResult([], plan.blocked)
         contents = [(z, _zip_members(plan, z, basket)) for z in plan.zips]
@@ -348,6 +355,20 @@ def prepare_export(
                 raise UserError(f"{exc} The zips of this export were removed again; nothing was exported.") from None
             raise
     return ExportResult(written, plan.blocked)
+
+
+def _planned_time(planned_at: datetime | str | None) -> datetime | None:
+    """The plan's time, when it is a real moment not after now (a zip is never dated in the future)."""
+    if planned_at is None or isinstance(planned_at, datetime):
+        when = planned_at
+    else:
+        try:
+            when = datetime.fromisoformat(str(planned_at))
+        except ValueError:
+            raise UserError(f"The plan time {planned_at!r} is not an ISO date and time; make the plan again.") from None
+    if when is None or when.tzinfo is None or when > datetime.now(timezone.utc):
+        return None
+    return when
 
 
 @contextmanager
@@ -398,7 +419,9 @@ def _zip_members(plan: ExportPlan, planned: PlannedZip, basket: Basket) -> list[
                     f"The file {source} of basket item '{item.title}' ({item.id}) is missing. Remove the item from "
                     "the basket and add the output again, then prepare the export again."
                 )
-            name = _unique(safe_name(Path(rel).stem, fallback="file") + _suffix(rel), used)
+            stem = Path(rel).stem
+            readable = safe_name(item.title, fallback=item.kind) if stem == item.id else safe_name(stem, fallback="file")
+            name = _unique(readable + _suffix(rel), used)
             members.append(Member(item.id, f"{folder}/{name}", source))
     return members
 

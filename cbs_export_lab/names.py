@@ -18,7 +18,7 @@ from .errors import UserError
 WINDOWS_RESERVED = frozenset(
     {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 )
-_UNSAFE = re.compile(r"[^A-Za-z0-9._ ()-]+")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._ ()+,&'=#%!@\[\]{}~;-]+")
 
 
 def is_inside(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> bool:
@@ -34,10 +34,15 @@ def is_inside(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> b
     return Path(path).resolve().is_relative_to(Path(folder).resolve())
 
 
-def safe_name(text: str, fallback: str = "output", limit: int = 60) -> str:
-    """ASCII, valid on Windows and without path separators: accents dropped, other characters become '_'."""
+def safe_name(text: str, fallback: str = "output", limit: int = 80) -> str:
+    """ASCII, valid on Windows and without path separators: accents dropped, characters Windows forbids in names
+    become '_' ('+', ',', '&' and brackets stay). A long text is cut at a word, so the title stays readable."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    cleaned = _UNSAFE.sub("_", ascii_text).strip(" ._")[:limit].strip(" ._")
+    cleaned = re.sub(r"\s+", " ", _UNSAFE.sub("_", ascii_text)).strip(" ._")
+    if len(cleaned) > limit:
+        cut = cleaned[: limit + 1].rsplit(" ", 1)[0]
+        cleaned = cut if len(cut) >= limit // 2 else cleaned[:limit]
+    cleaned = cleaned.strip(" ._")
     if cleaned.split(".")[0].upper() in WINDOWS_RESERVED:
         cleaned = "_" + cleaned
     return cleaned or fallback

@@ -253,11 +253,12 @@ def plan_answer(root: Path) -> dict[str, Any]:
     return {**plan.to_dict(), "can_prepare": bool(plan.zips)}
 
 
-def prepare_answer(root: Path) -> dict[str, Any]:
+def prepare_answer(root: Path, planned_at: str | None = None) -> dict[str, Any]:
     from .exportmap import prepare_export
 
     s = _settings(root)
-    result = prepare_export(_basket(root), _exportmap(s), mode=s.mode, project=s.project, researcher=s.researcher)
+    result = prepare_export(_basket(root), _exportmap(s), mode=s.mode, project=s.project, researcher=s.researcher,
+                            planned_at=planned_at)
     exportmap = Path(s.exportmap_folder).resolve()
     written = []
     for path in result.zips:
@@ -449,8 +450,8 @@ class PrepareHandler(BaseHandler):
     @tornado.web.authenticated
     @_as_message
     async def post(self) -> None:
-        self.body()
-        self.reply(await self.off_loop(prepare_answer, self.root))
+        planned_at = _text_field(self.body(), "planned_at")
+        self.reply(await self.off_loop(prepare_answer, self.root, planned_at))
 
 
 class ZipHandler(BaseHandler):

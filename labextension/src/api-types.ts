@@ -263,6 +263,8 @@ export interface components {
       light: boolean;
       why: string;
       label: string;
+      /** @description The output-light verdict of this zip's outputs (the same words as the meter); null for zips that can never be light. */
+      budget?: string | null;
     };
     Blocked: {
       item_id: string;
@@ -278,6 +280,8 @@ export interface components {
       blocked: components['schemas']['Blocked'][];
       description: string[];
       can_prepare: boolean;
+      /** @description When the plan was made (ISO 8601); give it back to /prepare so the zips get the planned names. */
+      created?: string | null;
     };
     WrittenZip: {
       folder: string;
@@ -611,7 +615,10 @@ export interface operations {
     };
     requestBody?: {
       content: {
-        'application/json': Record<string, never>;
+        'application/json': {
+          /** @description The `created` of the plan shown, so the written zips carry the planned names. */
+          planned_at?: string;
+        };
       };
     };
     responses: {

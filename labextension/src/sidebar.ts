@@ -62,6 +62,7 @@ export class ExportSidebar extends Widget {
   private resultBox = h('div', { class: 'jp-CbsExport-result' });
   private errorBox = h('div', { class: 'jp-CbsExport-error', role: 'alert' });
   private prepareButton: HTMLButtonElement;
+  private plannedAt: string | undefined;
   private lastBasket = '';
   private settingsProblem: string | null = null;
   private timer = 0;
@@ -443,12 +444,14 @@ export class ExportSidebar extends Widget {
       h('ul', { class: 'jp-CbsExport-sentences' }, ...plan.description.map(line => h('li', {}, line)))
     );
     this.prepareButton.disabled = !plan.can_prepare;
+    this.plannedAt = plan.created ?? undefined;
   }
 
   private async prepare(): Promise<void> {
     this.prepareButton.disabled = true;
     await this.guard(async () => {
-      const result = await call('/prepare', 'post', { body: {} });
+      const body = this.plannedAt ? { planned_at: this.plannedAt } : {};
+      const result = await call('/prepare', 'post', { body });
       this.renderResult(result);
       await this.loadBasket(true);
     });
