@@ -430,12 +430,8 @@ export class ExportSidebar extends Widget {
     const bar = h('div', { class: 'jp-CbsExport-meterBar' });
     bar.style.width = `${Math.min(budget.percent, 100)}%`;
     meter.append(bar);
-    this.meterBox.replaceChildren(
-      meter,
-      h('p', { class: 'jp-CbsExport-meterText' }, budget.summary),
-      budget.spent_on ? h('p', { class: 'jp-CbsExport-note' }, budget.spent_on) : '',
-      budget.why.length ? h('ul', { class: 'jp-CbsExport-reasons' }, ...budget.why.map(r => h('li', {}, r))) : ''
-    );
+    // The summary is the plan's own verdict (reasons and what the budget was spent on), word for word.
+    this.meterBox.replaceChildren(meter, h('p', { class: 'jp-CbsExport-meterText' }, budget.summary));
   }
 
   private renderPlan(plan: IPlan): void {
