@@ -261,7 +261,7 @@ def test_the_sidebar_fits_at_the_default_width_and_at_400px(page, lab, artifacts
 
 
 def test_meter_and_plan_agree_on_a_mixed_basket_and_exported_items_are_collapsed(page, lab, artifacts, tmp_path):
-    """Passing tables, a model, a held-back table, syntax and an exported table: the meter says what the plan says."""
+    """Passing tables, a model, a held-back table, a held-back file and an exported table: meter and plan agree."""
     import statsmodels.formula.api as smf
 
     exportmap = demo.make_exportmap(tmp_path / "exportmap", "vooraf")
