@@ -36,7 +36,7 @@ $(WHEEL_STAMP): $(WHEEL_BUILT)
 	test -x $(WHEEL_VENV)/bin/python || $(PYTHON) -m venv $(WHEEL_VENV)
 	$(WHEEL_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(WHEEL_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps dist/cbs_export_lab-*.whl
-	$(WHEEL_VENV)/bin/python -m pip install --quiet dist/cbs_export_lab-*.whl
+	$(WHEEL_VENV)/bin/python -m pip install --quiet "$$(ls dist/cbs_export_lab-*.whl)[lab]"
 	touch $(WHEEL_STAMP)
 
 wheel: $(WHEEL_STAMP)

@@ -95,6 +95,12 @@ class Item:
     def has_explanation(self) -> bool:
         return bool(self.explanation and self.explanation.strip())
 
+    def __repr__(self) -> str:
+        """Short, so `basket.add(...)` as the last line of a cell prints one readable line."""
+        flags = "".join(f", {f}" for f, on in (("background", self.background), ("exported", bool(self.exported)))
+                        if on)
+        return f"<Item {self.id} {self.kind} {self.status}{flags}: {self.title!r}>"
+
     def to_dict(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["findings"] = [f.to_dict() for f in self.findings]

@@ -35,7 +35,7 @@ from .journal import (
     take_back,
     write_journal,
 )
-from .light import count_of, light_budget
+from .light import LightBudget, compliant, count_of, hold_reason, light_budget
 from .names import is_inside, safe_name
 from .settings import MODES, load_settings
 
@@ -62,6 +62,7 @@ class PlannedZip:
     light: bool
     why: str
     label: str = ""
+    budget: LightBudget | None = None
 
 
 @dataclass
@@ -113,9 +114,10 @@ class ExportPlan:
             "exportmap": str(self.exportmap) if self.exportmap else None,
             "project": self.project,
             "researcher": self.researcher,
+            "created": self.created.isoformat() if self.created else None,
             "zips": [
                 {"folder": z.folder, "name": z.name, "items": list(z.items), "light": z.light, "why": z.why,
-                 "label": z.label}
+                 "label": z.label, "budget": z.budget.verdict() if z.budget else None}
                 for z in self.zips
             ],
             "blocked": [{"item_id": b.item_id, "title": b.title, "reason": b.reason} for b in self.blocked],
@@ -178,22 +180,20 @@ def resolve_mode(exportmap: Path, mode: str | None, settings_mode: str | None) -
     )
 
 
-def _compliant(item: Item) -> bool:
-    return item.status == "pass" and item.rules_compliant
+_compliant = compliant
+_hold_reason = hold_reason
 
 
-def _hold_reason(item: Item) -> str | None:
-    if item.never_exportable:
-        return ("it contains identifying data or unit records (identifier or microdata), which never leave the RA, "
-                "whatever the explanation. Remove it from the basket and export an aggregated version.")
-    if item.status != "pass" and not item.has_explanation:
-        return (f"its check says '{item.status}' and it has no explanation. Fix the findings and add it again, or "
-                "add an explanation why there is no disclosure risk.")
-    if not item.rules_compliant and not item.has_explanation:
-        return ("it was checked under rules looser than the CBS defaults, so it does not fully meet the guidelines "
-                "and CBS asks for an explanation. Check it again under the default rules, or add an explanation "
-                "why there is no disclosure risk.")
-    return None
+def meter_mode(exportmap: str | os.PathLike[str] | None, settings_mode: str | None = None) -> str:
+    """The mode the output-light meter assumes: the one the plan would use, else vooraf (all output in one zip)."""
+    if settings_mode in MODES:
+        return settings_mode
+    if exportmap is not None and Path(exportmap).expanduser().is_dir():
+        try:
+            return resolve_mode(Path(exportmap).expanduser(), None, None)
+        except UserError:
+            pass
+    return "vooraf"
 
 
 def route(items: Sequence[Item], mode: str, *, include_exported: bool = False) -> tuple[list[PlannedZip], list[Blocked]]:
@@ -246,12 +246,13 @@ def route(items: Sequence[Item], mode: str, *, include_exported: bool = False) -
     for folder, label in keys:
         members = [i.id for i in todo if dest.get(i.id) == (folder, label)]
         outputs = [by_id[i] for i in members if not by_id[i].background]
-        light, why = _why(mode, folder, label, outputs)
-        zips.append(PlannedZip(folder, "", members, light, why, label))
+        budget = light_budget(outputs) if folder == VOORAF and label == "" else None
+        light, why = _why(mode, folder, label, budget)
+        zips.append(PlannedZip(folder, "", members, light, why, label, budget))
     return zips, blocked
 
 
-def _why(mode: str, folder: str, label: str, outputs: list[Item]) -> tuple[bool, str]:
+def _why(mode: str, folder: str, label: str, budget: LightBudget | None) -> tuple[bool, str]:
     if folder == BACKGROUND:
         return False, ("Background information for the outputs in 2_Controle achteraf: it helps the checker and "
                        "is not released.")
@@ -267,11 +268,10 @@ def _why(mode: str, folder: str, label: str, outputs: list[Item]) -> tuple[bool,
     else:
         why = ("Output that does not fully meet the guidelines (an explained review or fail, or checked with rules "
                "looser than the defaults) is checked beforehand by CBS.")
-    budget = light_budget(outputs)
+    budget = budget or light_budget([])
     if budget.fits:
-        return True, f"{why} This zip is output light ({budget.summary()}), so its name starts with LIGHT_."
-    reasons = "; ".join([*budget.exceeded, *budget.reasons]) or "it is over the output-light budget"
-    return False, f"{why} This zip is not output light ({reasons}), so its name has no LIGHT_."
+        return True, f"{why} This zip is output light ({budget.details()}), so its name starts with LIGHT_."
+    return False, f"{why} This zip is not output light ({budget.details()}), so its name has no LIGHT_."
 
 
 def _basket_items(basket: Basket | Sequence[Item]) -> list[Item]:
@@ -298,8 +298,11 @@ def plan_export(
     project: str | None = None,
     researcher: str | None = None,
     include_exported: bool = False,
+    when: datetime | None = None,
 ) -> ExportPlan:
-    """Decide which items go in which zip, and which are held back. Writes nothing."""
+    """Decide which items go in which zip, and which are held back. Writes nothing.
+
+    `when` is the export time the zip names carry (default: now); give a shown plan's `created` to get its names."""
     settings = load_settings()
     if isinstance(basket, Basket):
         recover(basket)  # an export that stopped halfway is recorded first, so the plan does not offer it again
@@ -314,7 +317,7 @@ def plan_export(
                 f"The exportmap {root} has no subfolder '{folder}', {needed}. Check the exportmap path, or the "
                 "mode: only projects that CBS approved for checking afterwards use 'achteraf'."
             )
-    when = export_clock()
+    when = when or export_clock()
     project = project or settings.project
     named = [replace(z, name=_free_name(root / z.folder, project, when, z.label, z.light)) for z in zips]
     return ExportPlan(
@@ -344,8 +347,11 @@ def prepare_export(
     project: str | None = None,
     researcher: str | None = None,
     include_exported: bool = False,
+    planned_at: datetime | str | None = None,
 ) -> ExportResult:
     """Write the planned zips into the exportmap, then mark their items exported in the basket.
+
+    `planned_at` (the `created` of the plan the user saw) makes the zips carry the names that plan showed.
 
     One export of a basket runs at a time, so a second click or a terminal export cannot send the same
     outputs to CBS twice.
@@ -353,7 +359,7 @@ def prepare_export(
     with _export_lock(basket):
         _finish_earlier_export(basket)
         plan = plan_export(basket, exportmap, mode=mode, project=project, researcher=researcher,
-                           include_exported=include_exported)
+                           include_exported=include_exported, when=_planned_time(planned_at))
         if not plan.zips:
             return ExportResult([], plan.blocked)
         contents = [(z, _zip_members(plan, z, basket)) for z in plan.zips]
@@ -436,6 +442,20 @@ def _taken_back(stuck: Sequence[tuple[Path, OSError]]) -> str:
             "sent twice. Delete them by hand if they must not go to CBS, then prepare the export again.")
 
 
+def _planned_time(planned_at: datetime | str | None) -> datetime | None:
+    """The plan's time, when it is a real moment not after now (a zip is never dated in the future)."""
+    if planned_at is None or isinstance(planned_at, datetime):
+        when = planned_at
+    else:
+        try:
+            when = datetime.fromisoformat(str(planned_at))
+        except ValueError:
+            raise UserError(f"The plan time {planned_at!r} is not an ISO date and time; make the plan again.") from None
+    if when is None or when.tzinfo is None or when > datetime.now(timezone.utc):
+        return None
+    return when
+
+
 @contextmanager
 def _export_lock(basket: Basket) -> Iterator[None]:
     from filelock import FileLock, Timeout
@@ -487,7 +507,9 @@ def _zip_members(plan: ExportPlan, planned: PlannedZip, basket: Basket) -> list[
                     f"The file {source} of basket item '{item.title}' ({item.id}) is missing. Remove the item from "
                     "the basket and add the output again, then prepare the export again."
                 )
-            name = _unique(safe_name(Path(rel).stem, fallback="file") + _suffix(rel), used)
+            stem = Path(rel).stem
+            readable = safe_name(item.title, fallback=item.kind) if stem == item.id else safe_name(stem, fallback="file")
+            name = _unique(readable + _suffix(rel), used)
             members.append(Member(item.id, f"{folder}/{name}", source))
     return members
 

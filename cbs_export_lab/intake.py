@@ -221,7 +221,10 @@ def read_table_file(path: str | os.PathLike[str], sheet: str | None = None) -> A
                 sep = ","
             frame = pd.read_csv(path, sep=sep, decimal="," if sep == ";" else ".", encoding=encoding)
         elif suffix == ".xlsx":
-            frame = pd.read_excel(path, sheet_name=sheet or 0, engine="openpyxl")
+            raw = pd.read_excel(path, sheet_name=sheet or 0, engine="openpyxl", header=None)
+            frame = _table_below_title_block(raw)
+            if frame is None:
+                frame = pd.read_excel(path, sheet_name=sheet or 0, engine="openpyxl")
         else:
             frame = pd.read_parquet(path)
     except (ValueError, OSError, ImportError, zipfile.BadZipFile) as exc:
@@ -236,6 +239,47 @@ def read_table_file(path: str | os.PathLike[str], sheet: str | None = None) -> A
 
 
 SOURCE_FILES = (*TABLE_FILES, ".sav", ".dta")
+
+
+def _row_runs(blank: list[bool]) -> list[tuple[int, int]]:
+    runs, start = [], None
+    for i, empty in enumerate([*blank, True]):
+        if not empty and start is None:
+            start = i
+        elif empty and start is not None:
+            runs.append((start, i))
+            start = None
+    return runs
+
+
+def _table_below_title_block(raw: Any) -> Any:
+    """The table of a sheet that has a title block above it (our own sheets: title, description, facts, a blank
+    row, then the table and its notes; also an ordinary Excel table with a title line). None when the sheet has
+    no blank row under a short first row, so it is read as an ordinary table."""
+    import pandas as pd
+
+    if raw.empty:
+        return None
+    filled = raw.notna().sum(axis=1).tolist()
+    blank = [n == 0 for n in filled]
+    if not any(blank) or filled[0] > 2:
+        return None
+    runs = [r for r in _row_runs(blank) if r[1] - r[0] >= 2]
+    if not runs:
+        return None
+    start, end = max(runs, key=lambda r: (sorted(filled[r[0]:r[1]])[(r[1] - r[0]) // 2], r[1] - r[0]))
+    if start == 0:
+        return None
+    header = ["" if pd.isna(h) else h for h in raw.iloc[start]]
+    body = raw.iloc[start + 1:end].reset_index(drop=True)
+    body.columns = [str(h) if h != "" else f"Unnamed: {j}" for j, h in enumerate(header)]
+    body = body.loc[:, body.notna().any(axis=0)]
+    for name in body.columns:
+        try:
+            body[name] = pd.to_numeric(body[name])
+        except (ValueError, TypeError):
+            pass
+    return body
 
 
 def read_source_file(path: str | os.PathLike[str]) -> Any:

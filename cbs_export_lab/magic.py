@@ -26,8 +26,15 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(f"{message}. {_HELP}")
 
 
+_SINGLE_DASH = re.compile(r"(?:^|\s)(-(?:data|unit|weights|title))(?=[\s=]|$)")
+
+
 def split_line(line: str) -> tuple[str, dict[str, str | None]]:
     """The object expression and the options; the expression may contain spaces, quotes and brackets."""
+    typo = _SINGLE_DASH.search(line)
+    if typo:
+        flag = typo.group(1)
+        raise UserError(f"Unknown option {flag}: options take two dashes, e.g. -{flag}. {_HELP}")
     match = _OPTION.search(line)
     expr = (line[: match.start()] if match else line).strip()
     if not expr:
@@ -45,6 +52,9 @@ def split_line(line: str) -> tuple[str, dict[str, str | None]]:
 def _evaluate(shell: Any, expr: str, what: str) -> Any:
     try:
         return shell.ev(expr)
+    except SyntaxError:
+        raise UserError(f"Could not read {what} '{expr}' as Python. Check for a typo in the object or its options "
+                        f"(they take two dashes, e.g. --title). {_HELP}") from None
     except Exception as exc:
         raise UserError(
             f"Could not evaluate {what} '{expr}': {type(exc).__name__}: {exc}. "
@@ -61,6 +71,19 @@ def _column_or_value(shell: Any, text: str | None, frames: list[Any], what: str)
     if text in shell.user_ns or not text.isidentifier():
         return _evaluate(shell, text, what)
     return text
+
+
+def _refuse_empty_figure(obj: Any, expr: str) -> None:
+    """An empty current figure is almost always the figure of an earlier cell that pyplot let go."""
+    if type(obj).__name__ != "Figure" or not hasattr(obj, "get_axes"):
+        return
+    if any(ax.has_data() or ax.get_images() for ax in obj.get_axes()):
+        return
+    raise UserError(
+        f"'{expr}' is an empty figure: pyplot starts a new figure in every cell, so after the cell that drew the "
+        "plot, plt.gcf() no longer returns it. Keep the figure in a variable where you draw it "
+        "(fig = plt.figure(), or fig, ax = plt.subplots()) and check fig, or check the axes (ax) it returned."
+    )
 
 
 def _has_widget_frontend(shell: Any) -> bool:
@@ -87,6 +110,7 @@ class CbsMagics(Magics):
 
         expr, opts = split_line(line)
         obj = _evaluate(self.shell, expr, "the object")
+        _refuse_empty_figure(obj, expr)
         data = _evaluate(self.shell, opts["data"], "--data") if opts["data"] else None
         frames = [data, obj if kind_of(obj) == "table" else None]
         unit = _column_or_value(self.shell, opts["unit"], frames, "--unit")

@@ -19,7 +19,7 @@ WINDOWS_RESERVED = frozenset(
     {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "CLOCK$", *(f"COM{i}" for i in range(10)),
      *(f"LPT{i}" for i in range(10))}
 )
-_UNSAFE = re.compile(r"[^A-Za-z0-9._ ()-]+")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._ ()+,&'=#%!@\[\]{}~;-]+")
 MAX_ID = 64
 _ID_CHARS = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
@@ -37,10 +37,15 @@ def is_inside(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> b
     return Path(path).resolve().is_relative_to(Path(folder).resolve())
 
 
-def safe_name(text: str, fallback: str = "output", limit: int = 60) -> str:
-    """ASCII, valid on Windows and without path separators: accents dropped, other characters become '_'."""
+def safe_name(text: str, fallback: str = "output", limit: int = 80) -> str:
+    """ASCII, valid on Windows and without path separators: accents dropped, characters Windows forbids in names
+    become '_' ('+', ',', '&' and brackets stay). A long text is cut at a word, so the title stays readable."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    cleaned = _UNSAFE.sub("_", ascii_text).strip(" ._")[:limit].strip(" ._")
+    cleaned = re.sub(r"\s+", " ", _UNSAFE.sub("_", ascii_text)).strip(" ._")
+    if len(cleaned) > limit:
+        cut = cleaned[: limit + 1].rsplit(" ", 1)[0]
+        cleaned = cut if len(cut) >= limit // 2 else cleaned[:limit]
+    cleaned = cleaned.strip(" ._")
     return safe_filename(cleaned, fallback, limit)
 
 

@@ -181,32 +181,39 @@ def _finding_view(f: Any) -> dict[str, Any]:
             "where": f.where, "fix": f.fix}
 
 
-def budget_view(items: list[Any]) -> dict[str, Any]:
-    """The output-light budget of the next export with its verdict in words, as the meter shows it."""
-    from .light import count_of, waiting_budget
+def budget_view(items: list[Any], mode: str = "vooraf") -> dict[str, Any]:
+    """The output-light budget of the next export with its verdict in words, as the meter shows it.
 
-    budget = waiting_budget(items)
+    It counts exactly what the plan would put in the zip that may be LIGHT_ (light.waiting_budget)."""
+    from .light import count_of, light_budget, light_candidates
+
+    candidates = light_candidates(items, mode)
+    budget = light_budget(candidates)
     waiting = sum(1 for i in items if not i.background and not i.exported)
     percent = round(budget.fraction * 100)
     if waiting == 0:
         summary = "No outputs waiting."
-    elif budget.fits:
-        summary = (f"{percent}% of the output-light budget used: these outputs can go as output light (LIGHT_) "
-                   "where CBS allows it.")
+    elif not candidates:
+        summary = ("No output goes to 1_Controle vooraf in the next export, so none can go as output light."
+                   if mode == "achteraf" else "No output can leave yet, so none can go as output light.")
     else:
-        summary = f"Not output light ({percent}% of the budget)."
+        summary = budget.verdict() + "."
     parts = [count_of(budget.tables, "table") if budget.tables else "",
              count_of(budget.cells, "cell") if budget.cells else "",
              f"{count_of(budget.count_cells, 'cell')} with counts" if budget.count_cells else "",
              count_of(budget.models, "model") if budget.models else "",
              count_of(budget.figures, "graph") if budget.figures else ""]
     return {**dataclasses.asdict(budget), "waiting": waiting, "percent": percent, "summary": summary,
-            "spent_on": ", ".join(p for p in parts if p), "why": [*budget.exceeded, *budget.reasons]}
+            "spent_on": ", ".join(p for p in parts if p), "why": budget.why_not}
 
 
 def basket_answer(root: Path) -> dict[str, Any]:
+    from .exportmap import meter_mode
+
+    s = _settings(root)
     items = _basket(root).items
-    return {"items": [item_view(i) for i in items], "budget": budget_view(items)}
+    budget = budget_view(items, meter_mode(s.exportmap_folder, s.mode))
+    return {"items": [item_view(i) for i in items], "budget": budget}
 
 
 def _on_item(root: Path, item_id: str, change: Callable[[Any], Any]) -> Any:
@@ -246,11 +253,12 @@ def plan_answer(root: Path) -> dict[str, Any]:
     return {**plan.to_dict(), "can_prepare": bool(plan.zips)}
 
 
-def prepare_answer(root: Path) -> dict[str, Any]:
+def prepare_answer(root: Path, planned_at: str | None = None) -> dict[str, Any]:
     from .exportmap import prepare_export
 
     s = _settings(root)
-    result = prepare_export(_basket(root), _exportmap(s), mode=s.mode, project=s.project, researcher=s.researcher)
+    result = prepare_export(_basket(root), _exportmap(s), mode=s.mode, project=s.project, researcher=s.researcher,
+                            planned_at=planned_at)
     exportmap = Path(s.exportmap_folder).resolve()
     written = []
     for path in result.zips:
@@ -378,6 +386,59 @@ def strip_answer(root: Path, rel: str, saved_first: bool) -> dict[str, Any]:
             "summary": strip_summary(item, rel, suffix == NOTEBOOK_SUFFIX, saved_first)}
 
 
+FIGURE_FILES = (".png", ".pdf")
+
+
+def check_file_answer(root: Path, rel: str, source_rel: str | None = None) -> dict[str, Any]:
+    """A table or figure file made in R, Stata or SPSS, checked and added to the basket.
+
+    A table file is checked as a plain table (against the source file when one is given); a figure file cannot be
+    read, so it goes in as review and the researcher is asked for its N and an explanation."""
+    from .intake import SOURCE_FILES, TABLE_FILES, read_source_file, read_table_file
+
+    path = _inside(root, _joined(root, rel, "The file"), "The file")
+    suffix = path.suffix.lower()
+    if suffix not in (*SOURCE_FILES, *FIGURE_FILES) or not _is_file(path):
+        kinds = ", ".join((*SOURCE_FILES, *FIGURE_FILES))
+        raise RequestError(f"{rel} is not a table or figure file ({kinds}) on this server.", 404)
+    source = None
+    if source_rel:
+        source_path = _inside(root, _joined(root, source_rel, "The source file"), "The source file")
+        source = read_source_file(source_path)
+    basket = _basket(root)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        if suffix in FIGURE_FILES:
+            item = basket.add(str(path), path.stem, description=f"Figure file {rel}")
+        else:
+            table = read_table_file(path) if suffix in TABLE_FILES else _labelled(read_source_file(path))
+            item = basket.add(table, path.stem, description=f"Table file {rel}", data=source)
+    if suffix in FIGURE_FILES:
+        summary = (f"{rel} was added as '{item.title}'. A figure file cannot be read, so it is to review: in the "
+                   "sidebar, write its number of observations (N, at least 10 everywhere) and why it discloses "
+                   "nothing in its explanation.")
+    elif item.status == "pass":
+        summary = f"{rel} was checked as a table and added as '{item.title}': no disclosure risk found."
+    else:
+        summary = (f"{rel} was checked as a table and added as '{item.title}' with status {item.status}: see the "
+                   "findings below; fix the table and add it again, or explain in the sidebar why it is safe."
+                   + ("" if source_rel else " Giving the source data file lets the check count the units."))
+    return {"item": item_view(item), "path": rel, "title": f"Added '{item.title}' ({item.status})",
+            "summary": summary}
+
+
+def _labelled(frame: Any) -> Any:
+    """Leading text columns of a .sav/.dta table become its row labels, as for a csv."""
+    import pandas as pd
+
+    labels = []
+    for name in frame.columns:
+        if pd.api.types.is_numeric_dtype(frame[name]) or len(labels) == frame.shape[1] - 1:
+            break
+        labels.append(name)
+    return frame.set_index(labels) if labels else frame
+
+
 def strip_summary(item: Any, rel: str, notebook: bool, saved_first: bool = False) -> str:
     """What the researcher has to do next with a notebook or script just scanned into the basket."""
     what = "notebook" if notebook else "script"
@@ -442,8 +503,8 @@ class PrepareHandler(BaseHandler):
     @tornado.web.authenticated
     @_as_message
     async def post(self) -> None:
-        self.body()
-        self.reply(await self.off_loop(prepare_answer, self.root))
+        planned_at = _text_field(self.body(), "planned_at")
+        self.reply(await self.off_loop(prepare_answer, self.root, planned_at))
 
 
 class ZipHandler(BaseHandler):
@@ -474,6 +535,18 @@ class StripHandler(BaseHandler):
         self.reply(await self.off_loop(strip_answer, self.root, rel, saved_first))
 
 
+class CheckFileHandler(BaseHandler):
+    @tornado.web.authenticated
+    @_as_message
+    async def post(self) -> None:
+        data = self.body()
+        rel = data.get("path")
+        if not isinstance(rel, str) or not rel.strip():
+            raise RequestError('Give the file as {"path": "<table or figure file relative to the server root>"}.')
+        source = _text_field(data, "source")
+        self.reply(await self.off_loop(check_file_answer, self.root, rel, (source or "").strip() or None))
+
+
 def handlers(base_url: str) -> list[tuple[str, type[BaseHandler]]]:
     def at(*parts: str) -> str:
         return url_path_join(base_url, NAMESPACE, *parts)
@@ -486,6 +559,7 @@ def handlers(base_url: str) -> list[tuple[str, type[BaseHandler]]]:
         (at("prepare"), PrepareHandler),
         (at("zip"), ZipHandler),
         (at("strip"), StripHandler),
+        (at("file"), CheckFileHandler),
     ]
 
 

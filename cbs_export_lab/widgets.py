@@ -96,7 +96,7 @@ def table_html(table: Any, failing: list[tuple[Any, Any]], review: list[tuple[An
     # and every label, value and name is escaped, so a label holding HTML is shown as text, never run.
     shown = part.set_axis(_positional(part.index), axis=0).set_axis(_positional(part.columns), axis=1)
     styles.index, styles.columns = shown.index, shown.columns
-    styled = shown.style.apply(lambda _: styles, axis=None).format(precision=2, na_rep="", escape="html")
+    styled = shown.style.apply(lambda _: styles, axis=None).format(number_text, na_rep="", escape="html")
     styled = styled.relabel_index(_escaped_labels(part.index), axis=0)
     styled = styled.relabel_index(_escaped_labels(part.columns), axis=1)
     notes = []
@@ -153,6 +153,37 @@ def _escaped_labels(labels: Any) -> list[Any]:
     return [html.escape(str(x)) for x in labels]
 
 
+def number_text(value: Any) -> str:
+    """743,960,000 for whole numbers, 12,345.68 otherwise; text stays text."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return str(value)
+    number = float(value)
+    if number != number or number in (float("inf"), float("-inf")):
+        return str(value)
+    return f"{number:,.0f}" if number.is_integer() else f"{number:,.2f}"
+
+
+def coefficients_html(res: Any) -> str:
+    """The coefficient table the zip carries, so the panel shows what the checker will read."""
+    from .models import coefficient_table
+
+    try:
+        table = coefficient_table(res)
+    except Exception:  # a model we can check but not tabulate: the panel stays without it
+        return ""
+    body = table.style.format(lambda v: f"{v:,.4g}" if isinstance(v, float) else str(v), na_rep="").to_html()
+    return f"<div><b>Coefficients</b></div><div style='max-height:420px;overflow:auto'>{body}</div>"
+
+
+def _close_pyplot_figure(fig: Any) -> None:
+    """Shown in the panel, so matplotlib's inline backend does not show it a second time below the cell."""
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)  # a figure pyplot does not manage is left alone
+
+
 def figure_png(fig: Any) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=72, bbox_inches="tight")
@@ -197,7 +228,8 @@ class CheckPanel(w.VBox):
             description="Explanation", layout=w.Layout(width="95%", display="" if status != "pass" else "none"),
             placeholder="Why this output has no disclosure risk (needed because the status is not pass)",
         )
-        self.background = w.Checkbox(description="Background information only (never released)", indent=False)
+        self.background = w.Checkbox(description="Background information only (never released)", indent=False,
+                                     layout=w.Layout(width="auto"), style={"description_width": "initial"})
         self.add_button = w.Button(description="Add to export", button_style="primary", icon="plus")
         self.message = w.HTML()
         self.add_button.on_click(lambda _: self.add())
@@ -220,6 +252,7 @@ class CheckPanel(w.VBox):
                 self.units_view = w.HTML()
 
                 def show(change: dict[str, Any]) -> None:
+                    self.units_toggle.description = "Hide units per cell" if change["new"] else "Show units per cell"
                     self.units_view.value = (
                         table_html(stats.to_frames()["units"], self.result.failing_cells) if change["new"] else ""
                     )
@@ -232,7 +265,12 @@ class CheckPanel(w.VBox):
 
             fig = as_figure(self.obj)
             if fig is not None:
-                return [w.Image(value=figure_png(fig), format="png", layout=w.Layout(max_width="420px"))]
+                png = figure_png(fig)
+                _close_pyplot_figure(fig)
+                return [w.Image(value=png, format="png", layout=w.Layout(max_width="420px"))]
+        if kind == "model":
+            coefficients = coefficients_html(self.obj)
+            return [w.HTML(coefficients)] if coefficients else []
         return []
 
     def add(self) -> Any:
@@ -370,7 +408,8 @@ def item_state(item: Any) -> str:
     elif item.has_explanation:
         what = f"status {status}, explanation given: it goes to 1_Controle vooraf"
     else:
-        what = f"status {status}, no explanation yet: it is held back until you add one (%cbs_basket)"
+        what = (f"status {status}, no explanation yet: it is held back until you add one in the CBS export "
+                "sidebar (the basket icon on the right)")
     return f"Added to the export basket as '{item.title}' (id {item.id}): {what}."
 
 
@@ -446,17 +485,28 @@ class BasketPanel(w.VBox):
         return _text_bundle(self, basket_text(self.basket), include, exclude)
 
 
-def light_meter_html(items: list[Any]) -> str:
+def _meter_budget(items: list[Any]) -> Any:
+    """The budget the plan computes for its LIGHT_ candidate zip (one computation: light.waiting_budget)."""
+    from .exportmap import meter_mode
     from .light import waiting_budget
+    from .settings import load_settings
 
-    budget = waiting_budget(items)
+    try:
+        settings = load_settings()
+        mode = meter_mode(settings.exportmap_folder, settings.mode)
+    except UserError:
+        mode = "vooraf"
+    return waiting_budget(items, mode)
+
+
+def light_meter_html(items: list[Any]) -> str:
+    budget = _meter_budget(items)
     pct = min(100, round(100 * float(budget.fraction)))
     colour = "#1a7f37" if budget.fits else "#cf222e"
-    why = "" if budget.fits else " Not light: " + html.escape("; ".join(budget.reasons or budget.exceeded))
     return (
-        f"<div>Output light budget used by the items not exported yet: {pct}%{why}</div>"
-        f"<div style='background:#eaeef2;width:300px;height:10px;border-radius:5px'>"
-        f"<div style='background:{colour};width:{3 * pct}px;height:10px;border-radius:5px'></div></div>"
+        f"<div>Output light budget of the next export: {html.escape(budget.verdict())}</div>"
+        f"<div style='background:#eaeef2;max-width:300px;height:10px;border-radius:5px'>"
+        f"<div style='background:{colour};width:{pct}%;height:10px;border-radius:5px'></div></div>"
     )
 
 
@@ -481,8 +531,6 @@ def plan_html(basket: Any) -> str:
 
 
 def basket_text(basket: Any) -> str:
-    from .light import waiting_budget
-
     items = basket.items
     lines = [f"Export basket in {basket.folder}: {len(items)} item(s)."]
     for item in items:
@@ -491,8 +539,7 @@ def basket_text(basket: Any) -> str:
         extra += " [exported]" if item.exported else ""
         expl = f" - explanation: {item.explanation}" if item.explanation else (" - needs an explanation" if item.needs_explanation else "")
         lines.append(f"  {item.status.upper():6} {item.kind:7} {item.id}: {item.title}{extra}{expl}")
-    budget = waiting_budget(items)
-    lines.append(f"Output light budget used by the items not exported yet: {round(100 * float(budget.fraction))}%" + ("" if budget.fits else " - not light: " + "; ".join(budget.reasons or budget.exceeded)))
+    lines.append(f"Output light budget of the next export: {_meter_budget(items).verdict()}")
     try:
         sentences = _plan_sentences(basket)
     except UserError as exc:

@@ -131,3 +131,35 @@ def test_cells_to_review_are_yellow_and_a_failing_mark_wins(tmp_path, persons):
     assert red_cells(path) == {at[both]: "3 persons\nwhole row"}
     tail = [r[:2] for r in got[find_row(got, "Also to review (not located in this table):"):]]
     assert tail == [["row Atlantis, column man", "not here"]]
+
+
+def test_check_reads_a_table_the_tool_exported_and_an_excel_table_under_a_title(tmp_path):
+    import pandas as pd
+    from openpyxl import Workbook
+
+    import cbs_export_lab as cel
+    from cbs_export_lab import demo
+    from cbs_export_lab.intake import read_table_file
+
+    persons = demo.persons(2_000, seed=3)
+    basket = cel.Basket(tmp_path / "basket")
+    table = cel.crosstab(persons.gemeente, persons.geslacht)
+    item = basket.add(table, "Personen naar gemeente en geslacht")
+    xlsx = next(basket.path(item, f) for f in item.files if f.endswith(".xlsx"))
+    back = read_table_file(xlsx)
+    assert back.shape == table.shape, back
+    assert list(back.index.astype(str)) == [str(x) for x in table.index]
+    assert back.to_numpy().sum() == table.to_numpy().sum()
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["Tabel 1. Personen naar gemeente"])
+    ws.append([])
+    ws.append(["gemeente", "man", "vrouw"])
+    ws.append(["Amsterdam", 120, 130])
+    ws.append(["Utrecht", 80, 95])
+    path = tmp_path / "tabel.xlsx"
+    wb.save(path)
+    plain = read_table_file(path)
+    assert list(plain.columns) == ["man", "vrouw"] and plain.loc["Utrecht", "vrouw"] == 95
+    assert isinstance(plain, pd.DataFrame)

@@ -247,3 +247,58 @@ def test_bad_exportmap_and_missing_subfolder_are_user_errors(tmp_path):
 def test_exportmap_from_settings(exportmap):
     save_user_settings(exportmap=str(exportmap))
     assert cel.plan_export([table("t")]).exportmap == exportmap.resolve()
+
+
+def mixed_basket() -> list[Item]:
+    """Passing tables and a model, an unexplained review (held back), an explained review, syntax, background,
+    and an exported table: only some of them belong in the zip that may be LIGHT_."""
+    return [
+        table("t1"), table("t2", cells=300, count_cells=200), model("m1"),
+        table("held", "review"), table("explained", "review", explanation="Zeros are structural."),
+        syntax("s1"), background("bg", "t1"),
+        table("old", cells=900, count_cells=450, exported=[{"zip": "x.zip", "folder": VOORAF, "at": "2026"}]),
+    ]
+
+
+@pytest.mark.parametrize("mode", ["vooraf", "achteraf"])
+def test_meter_and_plan_count_the_same_outputs_of_a_mixed_basket(mode):
+    from cbs_export_lab.light import light_candidates, waiting_budget
+
+    items = mixed_basket()
+    zips, blocked = route(items, mode)
+    light_zip = next(z for z in zips if z.folder == VOORAF and z.label == "")
+    counted = [i for i in items if i.id in light_zip.items and not i.background]
+    assert [i.id for i in light_candidates(items, mode)] == [i.id for i in counted]
+    assert waiting_budget(items, mode) == light_zip.budget
+    assert waiting_budget(items, mode).details() in light_zip.why
+    assert "held" in [b.item_id for b in blocked] and "held" not in light_zip.items
+    expected = {"vooraf": ["t1", "t2", "m1", "explained"], "achteraf": ["explained"]}[mode]
+    assert [i.id for i in counted] == expected
+
+
+def test_the_meter_of_the_sidebar_and_the_panel_say_what_the_plan_says(tmp_path):
+    from cbs_export_lab.exportmap import meter_mode, plan_export
+    from cbs_export_lab.server import budget_view
+    from cbs_export_lab.widgets import basket_text, light_meter_html
+
+    exportmap = demo.make_exportmap(tmp_path / "exportmap", "vooraf")
+    save_user_settings(exportmap=str(exportmap))
+    items = mixed_basket()
+    plan = plan_export(items, exportmap)
+    light_zip = next(z for z in plan.zips if z.folder == VOORAF and z.label == "")
+    words = light_zip.budget.verdict()
+    assert meter_mode(exportmap) == "vooraf"
+    assert budget_view(items, "vooraf")["summary"] == words + "."
+    assert words in light_meter_html(items)
+    assert light_zip.budget.details() in light_zip.why
+    assert plan.to_dict()["zips"][0]["budget"] == words
+
+    class Shelf:
+        folder = tmp_path / "basket"
+
+        def __iter__(self):
+            return iter(self.items)
+
+    shelf = Shelf()
+    shelf.items = items
+    assert words in basket_text(shelf)

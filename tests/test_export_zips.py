@@ -447,3 +447,24 @@ def test_form_shows_the_rules_used_at_check_time_even_if_the_file_changed(basket
     rules = dict(row for row in form_sheets(read_zip(result.zips[0]))["Regels"] if len(row) == 2)
     assert rules["Vingerafdruk / Fingerprint"] == used.fingerprint
     assert rules["  threshold"] == "20"
+
+
+def test_names_in_the_zip_carry_the_title_and_the_written_zip_has_the_planned_name(tmp_path, persons):
+    """No fixed clock here: the plan shown earlier and the export written later agree on the zip name."""
+    import time
+    from datetime import datetime
+
+    exportmap = demo.make_exportmap(tmp_path / "exportmap", "vooraf")
+    basket = cel.Basket(tmp_path / "basket")
+    title = "Personen naar regio en leeftijd 18+ (2022), alle gemeenten van Nederland samen"
+    basket.add(cel.crosstab(persons.geslacht, persons.leeftijdsklasse), title)
+    plan = cel.plan_export(basket, exportmap)
+    time.sleep(1.1)
+    result = cel.prepare_export(basket, exportmap, planned_at=plan.to_dict()["created"])
+    assert [p.name for p in result.zips] == [z.name for z in plan.zips]
+    names = zipfile.ZipFile(result.zips[0]).namelist()
+    assert f"01_{title}/{title}.xlsx" in names, names
+    future = datetime.now().astimezone().replace(year=2999).isoformat()
+    with pytest.raises(UserError):
+        cel.prepare_export(basket, exportmap, planned_at="not a time")
+    assert em._planned_time(future) is None

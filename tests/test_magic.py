@@ -155,7 +155,7 @@ def test_units_per_cell_on_demand(shell):
     units = personen.groupby(["geslacht", "leeftijdsklasse"], observed=True)["RINPERSOON"].nunique()
     shown = panel.units_view.value
     assert "<table" in shown
-    assert all(f">{n}</td>" in shown for n in units)
+    assert all(f">{n:,}</td>" in shown for n in units)
     panel.units_toggle.value = False
     assert panel.units_view.value == ""
 
@@ -169,7 +169,7 @@ def test_basket_magic_lists_edits_and_removes(shell, capsys):
     basket.add(review, "Tabel B")
     shell.run_line_magic("cbs_basket", "")
     out = capsys.readouterr().out
-    assert "Tabel A" in out and "Tabel B" in out and "Output light budget used" in out
+    assert "Tabel A" in out and "Tabel B" in out and "Output light budget of the next export" in out
     assert "needs an explanation" in out
 
     panel = magics(shell).last
@@ -212,8 +212,8 @@ def test_basket_budget_counts_only_what_is_not_exported_yet(shell, tmp_path):
     waiting = [i for i in basket.items if not i.exported]
     after = round(100 * float(cel.light_budget(waiting).fraction))
     assert len(waiting) == 1 and after < before
-    assert f"not exported yet: {after}%" in BasketPanel(basket).meter.value
-    assert f"not exported yet: {after}%" in basket_text(basket)
+    assert f"next export: Output light ({after}% of the budget" in BasketPanel(basket).meter.value
+    assert f"next export: Output light ({after}% of the budget" in basket_text(basket)
 
 
 def test_basket_panel_offers_no_explanation_where_it_cannot_help(shell):
@@ -243,3 +243,43 @@ def test_failing_rows_of_a_tall_table_are_shown_first(shell):
     first_rows = [row.split("</th>", 1)[0].rsplit(">", 1)[-1] for row in body.split("<tr>")[1:len(failing_rows) + 1]]
     assert set(first_rows) == failing_rows
     assert "shown first" in html
+
+
+def test_day_of_small_fixes_in_the_panel(shell, capsys):
+    import matplotlib.pyplot as plt
+    import statsmodels.formula.api as smf
+
+    from cbs_export_lab.widgets import CheckPanel, item_state, number_text
+
+    assert number_text(743960000.0) == "743,960,000" and number_text(12.345) == "12.35" and number_text("a") == "a"
+    personen = shell.user_ns["personen"]
+    shell.user_ns["tabel"] = cel.crosstab(personen.geslacht, personen.leeftijdsklasse)
+    shell.run_line_magic("cbs_check", 'tabel -title "Tabel"')
+    assert "Unknown option -title" in capsys.readouterr().err
+
+    panel = magics(shell).check_panel("tabel")
+    panel.units_toggle.value = True
+    assert panel.units_toggle.description == "Hide units per cell"
+    assert panel.background.layout.width == "auto"
+
+    shell.user_ns["model"] = smf.ols("inkomen ~ leeftijd", data=personen).fit()
+    model_panel = magics(shell).check_panel("model --data personen")
+    assert any("Coefficients" in getattr(c, "value", "") and "leeftijd" in c.value for c in model_panel.children)
+
+    plt.close("all")
+    shell.user_ns["plt"] = plt
+    fig, ax = plt.subplots()
+    ax.bar(["a", "b"], [40, 50])
+    shell.user_ns["fig"] = fig
+    magics(shell).check_panel("fig")
+    assert fig.number not in plt.get_fignums()  # shown once, in the panel
+    plt.figure()
+    shell.run_line_magic("cbs_check", "plt.gcf()")
+    err = capsys.readouterr().err
+    assert "empty figure" in err and "fig = plt.figure()" in err
+    plt.close("all")
+
+    item = cel.Basket().add(shell.user_ns["tabel"].iloc[:1, :1] * 0 + 3, "Klein")
+    assert len(repr(item)) < 120 and item.id in repr(item)
+    assert "sidebar" in item_state(item) and "%cbs_basket" not in item_state(item)
+    assert isinstance(panel, CheckPanel)

@@ -34,3 +34,13 @@ def test_names_valid_on_windows():
     assert safe_filename("inkomen. ") == "inkomen" and safe_filename("") == "file"
     assert slug("Inkomen per gemeente (€)", 24) == "inkomen-per-gemeente" and slug("€€", 8) == "item"
     assert unique_title("Inkomen", {"Inkomen", "Inkomen (2)"}) == "Inkomen (3)"
+
+
+def test_safe_name_keeps_a_title_readable():
+    from cbs_export_lab.names import safe_name
+
+    assert safe_name("Personen 18+ naar regio, 2022") == "Personen 18+ naar regio, 2022"
+    long = "Inkomen " + "van huishoudens per gemeente " * 5
+    cut = safe_name(long)
+    assert len(cut) <= 80 and long.startswith(cut) and not cut.endswith(" ") and long[len(cut)] == " "
+    assert safe_name("a/b:c?") == "a_b_c"

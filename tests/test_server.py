@@ -30,7 +30,7 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 ENDPOINTS = [
     ("GET", "settings"), ("PUT", "settings"), ("GET", "basket"), ("PUT", "basket/x"), ("DELETE", "basket/x"),
-    ("GET", "plan"), ("POST", "prepare"), ("GET", "strip"), ("POST", "strip"), ("GET", "zip"),
+    ("GET", "plan"), ("POST", "prepare"), ("GET", "strip"), ("POST", "strip"), ("GET", "zip"), ("POST", "file"),
 ]
 
 
@@ -184,8 +184,10 @@ async def test_basket_lists_what_the_kernel_added_with_findings_and_budget(api, 
         assert (shown["title"], shown["kind"], shown["status"]) == (item.title, item.kind, item.status)
         assert [f["message"] for f in shown["findings"]] == [f.message for f in item.findings]
         assert shown["needs_explanation"] == item.needs_explanation
-    assert body["budget"]["fraction"] == pytest.approx(cel.light_budget(expected).fraction)
-    assert body["budget"]["fits"] == cel.light_budget(expected).fits
+    from cbs_export_lab.light import waiting_budget
+
+    assert body["budget"]["fraction"] == pytest.approx(waiting_budget(expected).fraction)
+    assert body["budget"]["fits"] == waiting_budget(expected).fits
 
 
 async def test_explanation_is_stored_and_an_item_can_be_removed(api, basket):
@@ -371,7 +373,9 @@ async def test_items_carry_their_words_and_what_may_be_explained(api, basket, ex
         assert view["explanation_state"] == ("editable" if item.needs_explanation else "none")
         assert view["section"] == "waiting"
         assert [f["label"] for f in view["findings"]] == [server.SEVERITY_WORDS[f.severity] for f in item.findings]
-    assert body["budget"]["waiting"] == 2 and body["budget"]["summary"] and body["budget"]["spent_on"]
+    # Both plain tables are unexplained reviews: held back, so the meter counts nothing, as the plan would.
+    assert body["budget"]["waiting"] == 2 and "none can go as output light" in body["budget"]["summary"]
+    assert body["budget"]["spent_on"] == "" and body["budget"]["fraction"] == 0
 
     await api("PUT", "settings", {"exportmap": str(exportmap)})
     for item in basket.items:
@@ -524,3 +528,28 @@ async def test_strip_says_when_unsaved_changes_were_saved_first(api, jp_root_dir
     assert status == 200 and body["saved_first"]
     assert body["summary"].startswith("Your unsaved changes were saved first.")
     assert body["title"] == "Added to the basket as syntax"
+
+
+async def test_a_table_or_figure_file_from_the_file_browser_is_checked_and_added(api, jp_root_dir, persons):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["Tabel 1. Personen naar geslacht (uit R)"])
+    ws.append([])
+    ws.append(["geslacht", "aantal"])
+    for label, n in persons["geslacht"].value_counts().items():
+        ws.append([str(label), int(n)])
+    wb.save(jp_root_dir / "tabel.xlsx")
+    persons.to_csv(jp_root_dir / "bron.csv", index=False)
+    (jp_root_dir / "figuur.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 32)
+
+    status, body = await api("POST", "file", {"path": "tabel.xlsx"})
+    assert status == 200 and body["item"]["kind"] == "table" and body["item"]["title"] == "tabel"
+    assert body["item"]["status"] != "fail"
+    status, body = await api("POST", "file", {"path": "figuur.png"})
+    assert status == 200 and body["item"]["status"] == "review" and "number of observations" in body["summary"]
+    status, body = await api("POST", "file", {"path": "bron.txt"})
+    assert status == 404
+    status, body = await api("GET", "basket")
+    assert {"tabel", "figuur"} <= {i["title"] for i in body["items"]}

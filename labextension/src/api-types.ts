@@ -128,6 +128,23 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/file': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Check a table or figure file (made in R, Stata, SPSS ...) and add it to the basket. */
+    post: operations['checkFile'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -263,6 +280,8 @@ export interface components {
       light: boolean;
       why: string;
       label: string;
+      /** @description The output-light verdict of this zip's outputs (the same words as the meter); null for zips that can never be light. */
+      budget?: string | null;
     };
     Blocked: {
       item_id: string;
@@ -278,6 +297,8 @@ export interface components {
       blocked: components['schemas']['Blocked'][];
       description: string[];
       can_prepare: boolean;
+      /** @description When the plan was made (ISO 8601); give it back to /prepare so the zips get the planned names. */
+      created?: string | null;
     };
     WrittenZip: {
       folder: string;
@@ -316,6 +337,18 @@ export interface components {
       ok: boolean;
       path: string;
       saved_first: boolean;
+      title: string;
+      summary: string;
+    };
+    CheckFileRequest: {
+      /** @description The table (.xlsx, .csv, .parquet, .sav, .dta) or figure (.png, .pdf) file, relative to the server root. */
+      path: string;
+      /** @description Optional source data file the table was computed from, relative to the server root. */
+      source?: string | null;
+    };
+    CheckedFile: {
+      item: components['schemas']['Item'];
+      path: string;
       title: string;
       summary: string;
     };
@@ -611,7 +644,10 @@ export interface operations {
     };
     requestBody?: {
       content: {
-        'application/json': Record<string, never>;
+        'application/json': {
+          /** @description The `created` of the plan shown, so the written zips carry the planned names. */
+          planned_at?: string;
+        };
       };
     };
     responses: {
@@ -752,6 +788,66 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['Stripped'];
+        };
+      };
+      /** @description A user mistake: bad JSON, a wrong field, a setting or basket problem. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Not logged in (no token or XSRF), or a path outside where the server may look. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such item, zip or file (it may have been removed meanwhile). */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The request body is larger than the server accepts. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  checkFile: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['CheckFileRequest'];
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['CheckedFile'];
         };
       };
       /** @description A user mistake: bad JSON, a wrong field, a setting or basket problem. */

@@ -17,6 +17,7 @@ export type ISettingsChange = Schemas['SettingsChange'];
 export type IPlan = Schemas['Plan'];
 export type IPrepared = Schemas['Prepared'];
 export type IStripped = Schemas['Stripped'];
+export type ICheckedFile = Schemas['CheckedFile'];
 export type IError = Schemas['Error'];
 
 type Route = keyof paths;

@@ -1,15 +1,24 @@
 import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { Dialog, ICommandPalette, showDialog, ToolbarButton } from '@jupyterlab/apputils';
+import { Dialog, ICommandPalette, InputDialog, showDialog, ToolbarButton } from '@jupyterlab/apputils';
 import { DocumentRegistry, IDocumentWidget } from '@jupyterlab/docregistry';
 import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import { Widget } from '@lumino/widgets';
 
-import { call, IStripped } from './api';
+import { call, ICheckedFile, IStripped } from './api';
 import { exportIcon } from './icons';
 import { ExportSidebar } from './sidebar';
 
 const STRIP = 'cbs-export-lab:strip';
 const OPEN = 'cbs-export-lab:open';
+const CHECK_FILE = 'cbs-export-lab:check-file';
+/** Table and figure files the server checks (POST /file); the server decides what each becomes. */
+const CHECKABLE = ['.xlsx', '.csv', '.parquet', '.sav', '.dta', '.png', '.pdf'];
+const TABLE_FILES = ['.xlsx', '.csv', '.parquet', '.sav', '.dta'];
+
+function isCheckable(path: string | undefined): path is string {
+  const name = (path ?? '').toLowerCase();
+  return CHECKABLE.some(suffix => name.endsWith(suffix));
+}
 
 /** What "Scan and add as syntax" takes (notebooks and scripts), as the server says; asked once at start. */
 let scannable: string[] = [];
@@ -20,7 +29,7 @@ function isScannable(path: string | undefined): path is string {
 }
 
 /** The scan report as readable text: what was found where, and what to do. */
-function reportBody(result: IStripped): Widget {
+function reportBody(result: IStripped | ICheckedFile): Widget {
   const body = document.createElement('div');
   body.className = 'jp-CbsExport-report';
   const intro = document.createElement('p');
@@ -117,6 +126,50 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
+    app.commands.addCommand(CHECK_FILE, {
+      label: 'Check and add to export',
+      caption:
+        'Check this table file as a plain table (optionally against its source data file) or add this figure ' +
+        'file for review, in the CBS export basket',
+      icon: exportIcon,
+      isEnabled: args => isCheckable(targetPath(args)),
+      isVisible: args => isCheckable(targetPath(args)),
+      execute: async args => {
+        const path = targetPath(args);
+        if (!isCheckable(path)) {
+          return;
+        }
+        let source: string | null = null;
+        if (TABLE_FILES.some(suffix => path.toLowerCase().endsWith(suffix))) {
+          const asked = await InputDialog.getText({
+            title: `Check ${path} as a table`,
+            label: 'Source data file it was computed from (optional, e.g. data/personen.sav)',
+            placeholder: 'leave empty to check the table on its own',
+            okLabel: 'Check and add'
+          });
+          if (!asked.button.accept) {
+            return;
+          }
+          source = asked.value?.trim() || null;
+        }
+        try {
+          const result = await call('/file', 'post', { body: { path, source } });
+          await sidebar.refresh();
+          await showDialog({
+            title: result.title,
+            body: reportBody(result),
+            buttons: [Dialog.okButton({ label: 'OK' })]
+          });
+        } catch (error) {
+          await showDialog({
+            title: 'Could not check the file',
+            body: (error as Error).message,
+            buttons: [Dialog.okButton({ label: 'OK' })]
+          });
+        }
+      }
+    });
+
     app.commands.addCommand(OPEN, {
       label: 'Show the CBS export basket',
       icon: exportIcon,
@@ -129,10 +182,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
       selector: '.jp-DirListing-item[data-isdir="false"]',
       rank: 20
     });
+    app.contextMenu.addItem({
+      command: CHECK_FILE,
+      args: { fromBrowser: true },
+      selector: '.jp-DirListing-item[data-isdir="false"]',
+      rank: 21
+    });
 
     if (palette) {
       palette.addItem({ command: STRIP, category: 'CBS export' });
       palette.addItem({ command: OPEN, category: 'CBS export' });
+      palette.addItem({ command: CHECK_FILE, category: 'CBS export' });
     }
 
     const saveAndScan = async (context: DocumentRegistry.Context): Promise<void> => {

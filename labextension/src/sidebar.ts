@@ -62,6 +62,7 @@ export class ExportSidebar extends Widget {
   private resultBox = h('div', { class: 'jp-CbsExport-result' });
   private errorBox = h('div', { class: 'jp-CbsExport-error', role: 'alert' });
   private prepareButton: HTMLButtonElement;
+  private plannedAt: string | undefined;
   private lastBasket = '';
   private settingsProblem: string | null = null;
   private timer = 0;
@@ -429,12 +430,8 @@ export class ExportSidebar extends Widget {
     const bar = h('div', { class: 'jp-CbsExport-meterBar' });
     bar.style.width = `${Math.min(budget.percent, 100)}%`;
     meter.append(bar);
-    this.meterBox.replaceChildren(
-      meter,
-      h('p', { class: 'jp-CbsExport-meterText' }, budget.summary),
-      budget.spent_on ? h('p', { class: 'jp-CbsExport-note' }, budget.spent_on) : '',
-      budget.why.length ? h('ul', { class: 'jp-CbsExport-reasons' }, ...budget.why.map(r => h('li', {}, r))) : ''
-    );
+    // The summary is the plan's own verdict (reasons and what the budget was spent on), word for word.
+    this.meterBox.replaceChildren(meter, h('p', { class: 'jp-CbsExport-meterText' }, budget.summary));
   }
 
   private renderPlan(plan: IPlan): void {
@@ -443,12 +440,14 @@ export class ExportSidebar extends Widget {
       h('ul', { class: 'jp-CbsExport-sentences' }, ...plan.description.map(line => h('li', {}, line)))
     );
     this.prepareButton.disabled = !plan.can_prepare;
+    this.plannedAt = plan.created ?? undefined;
   }
 
   private async prepare(): Promise<void> {
     this.prepareButton.disabled = true;
     await this.guard(async () => {
-      const result = await call('/prepare', 'post', { body: {} });
+      const body = this.plannedAt ? { planned_at: this.plannedAt } : {};
+      const result = await call('/prepare', 'post', { body });
       this.renderResult(result);
       await this.loadBasket(true);
     });

@@ -258,3 +258,72 @@ def test_the_sidebar_fits_at_the_default_width_and_at_400px(page, lab, artifacts
         problems = panel.evaluate(LAYOUT_PROBLEMS)
         assert problems == [], (width or "default width", problems)
     assert page.errors == []
+
+
+def test_meter_and_plan_agree_on_a_mixed_basket_and_exported_items_are_collapsed(page, lab, artifacts, tmp_path):
+    """Passing tables, a model, a held-back table, a held-back file and an exported table: meter and plan agree."""
+    import statsmodels.formula.api as smf
+
+    exportmap = demo.make_exportmap(tmp_path / "exportmap", "vooraf")
+    cel.settings.save_user_settings(exportmap=str(exportmap), project="9876")
+    persons = demo.persons(5_000, seed=4)
+    basket = cel.Basket()
+    old = basket.add(cel.crosstab(persons["gemeente"], persons["geslacht"]), "Personen per gemeente (eerder)")
+    cel.prepare_export(basket, exportmap)
+    basket.add(cel.crosstab(persons["leeftijdsklasse"], persons["geslacht"]), "Personen naar leeftijdsklasse 18+")
+    basket.add(smf.ols("inkomen ~ leeftijd", data=persons).fit(), "Regressie inkomen op leeftijd", data=persons)
+    basket.add(pd.crosstab(persons["gemeente"], persons["geslacht"]), "Zonder bron (wordt tegengehouden)")
+    script = lab["root"] / "analyse.R"
+    script.write_text("x <- read.csv('data.csv')\nsummary(x)\n", encoding="utf-8")
+    basket.add(str(script), "analyse.R")
+    plan = cel.plan_export(basket, exportmap)
+    light_zip = next(z for z in plan.zips if z.label == "")
+    panel = open_sidebar(page, lab["url"])
+    panel.locator(".jp-CbsExport-meterText").wait_for(timeout=WAIT_MS)
+    panel.locator(".jp-CbsExport-plan li").first.wait_for(timeout=WAIT_MS)
+    meter = panel.locator(".jp-CbsExport-meterText").inner_text()
+    plan_text = panel.locator(".jp-CbsExport-plan").inner_text()
+    assert meter.rstrip(".") == light_zip.budget.verdict(), meter
+    assert light_zip.budget.details() in plan_text, plan_text
+    summary = panel.locator(".jp-CbsExport-exported > summary")
+    assert summary.inner_text() == "Exported before (1)"
+    assert not panel.locator(".jp-CbsExport-exported").evaluate("d => d.open")
+    assert not panel.get_by_text(old.title, exact=True).first.is_visible()
+    for width in (None, 400):
+        if width is not None:
+            resize_sidebar(page, panel, width)
+        shot(panel, artifacts, f"mixed-basket-{width or 'default'}")
+        assert panel.evaluate(LAYOUT_PROBLEMS) == [], width
+    assert page.errors == []
+
+
+def test_check_and_add_an_xlsx_table_from_the_file_browser(page, lab, artifacts):
+    from openpyxl import Workbook
+
+    persons = demo.persons(3_000, seed=5)
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["Tabel 1. Personen naar geslacht (gemaakt in R)"])
+    ws.append([])
+    ws.append(["geslacht", "aantal"])
+    for label, n in persons["geslacht"].value_counts().items():
+        ws.append([str(label), int(n)])
+    wb.save(lab["root"] / "tabel_uit_r.xlsx")
+    open_sidebar(page, lab["url"])
+    if not page.locator("#filebrowser").is_visible():
+        page.locator('.lm-TabBar-tab[data-id="filebrowser"]').click()
+    entry = page.locator(".jp-DirListing-item", has_text="tabel_uit_r.xlsx")
+    entry.click(button="right", timeout=WAIT_MS)
+    page.locator(".lm-Menu-item", has_text="Check and add to export").click()
+    page.locator(".jp-Dialog-content").wait_for(timeout=WAIT_MS)
+    page.screenshot(path=str(artifacts / "check-file-source-dialog.png"))
+    page.locator(".jp-Dialog-button.jp-mod-accept").click()
+    page.locator(".jp-Dialog-content", has_text="tabel_uit_r").wait_for(timeout=WAIT_MS)
+    page.screenshot(path=str(artifacts / "check-file-report.png"))
+    items = cel.Basket().items
+    assert [i.title for i in items] == ["tabel_uit_r"] and items[0].kind == "table"
+    assert items[0].counts.cells == persons["geslacht"].nunique()
+    page.locator(".jp-Dialog-button.jp-mod-accept").click()
+    panel = page.locator(SIDEBAR)
+    panel.get_by_text("tabel_uit_r").first.wait_for(timeout=WAIT_MS)
+    assert page.errors == []
