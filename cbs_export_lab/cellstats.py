@@ -46,6 +46,7 @@ class CellStats:
     normalized: str | None = None
     observations: int | None = None
     shown: np.ndarray | None = field(default=None, repr=False)  # the table's numbers when attached
+    sketch: Any = field(default=None, repr=False)  # differencing.CellSketch: the units behind each cell
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -97,7 +98,7 @@ class CellStats:
             abs_total=cells(self.abs_total), statistic=self.statistic, magnitude=self.magnitude,
             is_margin=cells(self.is_margin, False), unit_name=self.unit_name, weighted_table=self.weighted_table,
             source=self.source, top_more=more, quantile=self.quantile, normalized=self.normalized,
-            observations=self.observations,
+            observations=self.observations, sketch=None if self.sketch is None else self.sketch.take(rows_at, cols_at),
         )
 
 

@@ -20,6 +20,7 @@ from .errors import UserError
 from .results import CheckResult, Counts, Finding, format_cells, format_label, unsupported_result
 from .rules import Rules
 from .cellstats import CellStats, alone_in_line, label_positions
+from .differencing import track
 from .tables import cell_stats, check_with_stats, empty_table_finding, identifier_findings, linking_key_column
 
 # What a cell holds, as far as the labels and values tell.
@@ -492,6 +493,8 @@ def _not_reproduced(why: str, rules: Rules) -> Finding:
 def source_frame(data: Any) -> pd.DataFrame | None:
     if data is None:
         return None
+    if isinstance(data, (pd.DataFrame, pd.Series)):
+        track(data)  # row labels name units within this frame and the frames derived from it
     if isinstance(data, pd.DataFrame):
         return data
     if isinstance(data, pd.Series):
