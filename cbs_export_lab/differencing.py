@@ -18,9 +18,10 @@ import hashlib
 import json
 import os
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -97,17 +98,17 @@ class CellSketch:
     keysum: np.ndarray    # (cells, m) uint64, wrapped sums of unit hashes
     checksum: np.ndarray  # (cells, m) uint64, wrapped sums of their check values
 
-    def __deepcopy__(self, memo: dict) -> "CellSketch":
+    def __deepcopy__(self, memo: dict) -> CellSketch:
         return self  # pandas deep-copies attrs on most operations: an immutable sketch is shared, not copied
 
-    def __copy__(self) -> "CellSketch":
+    def __copy__(self) -> CellSketch:
         return self
 
     @property
     def m(self) -> int:
         return int(self.buckets.shape[1])
 
-    def take(self, rows_at: np.ndarray, cols_at: np.ndarray) -> "CellSketch":
+    def take(self, rows_at: np.ndarray, cols_at: np.ndarray) -> CellSketch:
         """The cells at these row and column positions (-1: a cell without units)."""
         rows_at, cols_at = np.asarray(rows_at, dtype=np.int64), np.asarray(cols_at, dtype=np.int64)
         empty = len(self.counts)
@@ -193,27 +194,38 @@ def _unit_grid(cell: np.ndarray, units: np.ndarray, R: int, C: int, key: str, s:
     """Sketches on the bordered grid from (cell, unit) per row: distinct pairs by sorting, margins by their own."""
     codes, uniques = _codes(units)
     n = R * C
+    if _one_row_each(codes, uniques):  # the rows are the units: no pairs to find, margins are sums
+        return _bordered(_accumulate(cell, _hashes(codes, uniques, key), n, s), R, C)
     if codes.size and int(codes.max()) >= (1 << 62) // max(1, n):
         raw, found = pd.factorize(units)
         codes, uniques = raw.astype(np.int64), np.asarray(found)
     ordered = np.sort(codes * n + cell)
     ordered = ordered[_runs(ordered)]
-    pair_code, pair_cell = np.divmod(ordered, n)
+    pair_code = ordered // n
+    pair_cell = ordered - pair_code * n
     distinct_units = _runs(pair_code)
     unit_code = pair_code[distinct_units]
     unit_hash = _hashes(unit_code, uniques, key)
     h = np.repeat(unit_hash, np.diff(np.append(distinct_units, pair_code.size)))
     if distinct_units.size == pair_code.size:  # each unit in one cell: margins are sums
         return _bordered(_accumulate(pair_cell, h, n, s), R, C)
-    row_key = pair_code * R + pair_cell // C
-    rows = _runs(row_key)  # pairs are ordered by unit, then row
-    col_key = pair_code * C + pair_cell % C
-    order = np.argsort(col_key, kind="stable")
-    cols = order[_runs(col_key[order])]
-    grid_row = np.concatenate([pair_cell // C * (C + 1) + pair_cell % C, (pair_cell[rows] // C) * (C + 1) + C,
-                               R * (C + 1) + pair_cell[cols] % C, np.full(distinct_units.size, R * (C + 1) + C)])
-    hh = np.concatenate([h, h[rows], h[cols], unit_hash])
-    return _accumulate(grid_row, hh, (R + 1) * (C + 1), s)
+    pair_row = pair_cell // C
+    rows = _runs(pair_code * R + pair_row)  # pairs are ordered by unit, then row
+    col_pairs = np.sort(pair_code * C + (pair_cell - pair_row * C))
+    col_pairs = col_pairs[_runs(col_pairs)]
+    col_code = col_pairs // C
+    grid_cell = np.concatenate([pair_row * (C + 1) + (pair_cell - pair_row * C), pair_row[rows] * (C + 1) + C,
+                                R * (C + 1) + (col_pairs - col_code * C), np.full(unit_code.size, R * (C + 1) + C)])
+    hh = np.concatenate([h, h[rows], unit_hash[np.searchsorted(unit_code, col_code)], unit_hash])
+    return _accumulate(grid_cell, hh, (R + 1) * (C + 1), s)
+
+
+def _one_row_each(codes: np.ndarray, uniques: Any) -> bool:
+    if uniques is not None:
+        return len(uniques) == len(codes)
+    if not codes.size or int(codes.max()) >= 4 * codes.size + 1024:
+        return False
+    return int(np.bincount(codes).max()) <= 1
 
 
 def grid_sketch(cell: np.ndarray, n_rows: int, n_cols: int, *, units: np.ndarray | None, unit_name: str | None,
@@ -317,7 +329,7 @@ class ItemSketch:
                                     meta=np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8))
 
     @classmethod
-    def load(cls, path: Path) -> "ItemSketch":
+    def load(cls, path: Path) -> ItemSketch:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(z["meta"].tobytes().decode("utf-8"))
             return cls(meta["item_id"], meta["title"], meta["universe"], meta["key_id"], z["counts"], z["buckets"],
@@ -394,8 +406,9 @@ def compare(x: ItemSketch, y: ItemSketch, threshold: int, chunk: int = 20_000) -
     sorted_counts = y.counts[order]
     lo = np.searchsorted(sorted_counts, x.counts - threshold, side="right")
     hi = np.searchsorted(sorted_counts, x.counts + threshold, side="left")
-    a = np.repeat(np.arange(len(x.counts)), hi - lo)
-    b = order[np.concatenate([np.arange(s, e) for s, e in zip(lo, hi)])] if len(a) else np.zeros(0, np.int64)
+    lengths = hi - lo
+    a = np.repeat(np.arange(len(x.counts)), lengths)
+    b = order[np.repeat(lo, lengths) + np.arange(len(a)) - np.repeat(np.cumsum(lengths) - lengths, lengths)]
     keep = (x.counts[a] > 0) & (y.counts[b] > 0) & (np.maximum(x.counts[a], y.counts[b]) >= threshold)
     a, b = a[keep], b[keep]
     s = x.buckets.shape[1] // SUBTABLES
@@ -414,7 +427,7 @@ def compare(x: ItemSketch, y: ItemSketch, threshold: int, chunk: int = 20_000) -
         nested = (np.minimum(plus, minus) == 0) & (common > 0)
         hit = small & (nested | (common >= threshold))
         found += [Overlap(int(i), int(j), int(p), int(q)) for i, j, p, q in
-                  zip(ia[hit], ib[hit], plus[hit], minus[hit])]
+                  zip(ia[hit], ib[hit], plus[hit], minus[hit], strict=True)]
     return found
 
 
