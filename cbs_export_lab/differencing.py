@@ -28,6 +28,7 @@ import pandas as pd
 
 KEY_FILE = ".differencing-key"
 SKETCH_FOLDER = "differencing"
+EXPORTED_SUFFIX = ".exported.npz"  # the sketch of an exported item that left the basket: still compared
 LINEAGE_ATTR = "cbs_export_lab.frame"
 SESSION = secrets.token_hex(8)  # row labels are units of this process only
 SUBTABLES = 3
@@ -492,16 +493,18 @@ def check_in_basket(folder: Path, items: list[dict[str, Any]], new: dict[str, An
         return None
     by_id = {d["id"]: d for d in items}
     for path in sorted((Path(folder) / SKETCH_FOLDER).glob("*.npz")):
-        if path.stem == new["id"]:
+        if path.name.split(".")[0] == new["id"]:
             continue
         try:
             other = ItemSketch.load(path)
         except (OSError, ValueError, KeyError):  # a damaged sketch compares with nothing
             continue
+        stored = by_id.get(other.item_id)
+        if stored is None and not path.name.endswith(EXPORTED_SUFFIX):
+            continue  # left by an add that never reached the manifest
         pairs = compare(mine, other, threshold)
         if not pairs:
             continue
-        stored = by_id.get(other.item_id)
         exported = stored is None or bool(stored.get("exported"))
         _add_finding(new, describe(pairs, mine, other, threshold, True, exported))
         if stored is not None:
@@ -518,9 +521,12 @@ def _add_finding(d: dict[str, Any], finding: dict[str, Any]) -> None:
 
 def forget(folder: Path, item: dict[str, Any], items: list[dict[str, Any]]) -> None:
     """An item leaves the basket: others lose their findings about it, unless it was exported (then it stays)."""
+    path = sketch_path(folder, item["id"])
     if item.get("exported"):
+        if path.is_file():
+            path.replace(path.with_name(item["id"] + EXPORTED_SUFFIX))
         return
-    sketch_path(folder, item["id"]).unlink(missing_ok=True)
+    path.unlink(missing_ok=True)
     mark = f"({item['id']})"
     for d in items:
         kept = [f for f in d.get("findings", []) if not (f.get("rule") == "differencing" and
