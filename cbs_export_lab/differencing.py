@@ -39,8 +39,11 @@ _KEYS: dict[Path, str] = {}
 
 # --- the secret -------------------------------------------------------------------------------------------
 
-def basket_key(folder: str | os.PathLike[str] | None = None) -> str:
-    """The 16-character hash key of a basket (the project's basket when None), created once, never exported."""
+def basket_key(folder: str | os.PathLike[str] | None = None, *, create: bool = True) -> str:
+    """The 16-character hash key of a basket (the project's basket when None), created once, never exported.
+
+    Raises OSError when it cannot be read or made (or, with `create=False`, does not exist yet).
+    """
     if folder is None:
         from .settings import load_settings
 
@@ -48,6 +51,8 @@ def basket_key(folder: str | os.PathLike[str] | None = None) -> str:
     folder = Path(folder).expanduser().resolve()
     if folder not in _KEYS:
         path = folder / KEY_FILE
+        if not path.is_file() and not create:
+            raise FileNotFoundError(path)
         if not path.is_file():
             folder.mkdir(parents=True, exist_ok=True)
             try:
@@ -485,7 +490,7 @@ def check_in_basket(folder: Path, items: list[dict[str, Any]], new: dict[str, An
     of the new item's stored sketch (to remove if the manifest cannot be written), or None.
     """
     try:
-        key = basket_key(folder)
+        key = basket_key(folder, create=False)  # sketches are made with an existing key; none: nothing to compare
     except OSError:
         return None
     mine = item_sketch(stats_of(details), new["id"], new["title"], key)
