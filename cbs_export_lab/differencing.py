@@ -103,6 +103,9 @@ class CellSketch:
     buckets: np.ndarray   # (cells, m) int32
     keysum: np.ndarray    # (cells, m) uint64, wrapped sums of unit hashes
     checksum: np.ndarray  # (cells, m) uint64, wrapped sums of their check values
+    sample_hash: np.ndarray  # the units whose hash is below `tau` (the same units in every table), per cell
+    sample_cell: np.ndarray
+    tau: int
 
     def __deepcopy__(self, memo: dict) -> CellSketch:
         return self  # pandas deep-copies attrs on most operations: an immutable sketch is shared, not copied
@@ -125,8 +128,14 @@ class CellSketch:
         def pick(a: np.ndarray) -> np.ndarray:
             return np.concatenate([a, np.zeros((1,) + a.shape[1:], a.dtype)])[at]
 
+        order = np.argsort(self.sample_cell, kind="stable")
+        start = np.searchsorted(self.sample_cell[order], np.arange(empty + 1))
+        lengths = np.diff(start)[np.minimum(at, empty - 1)] * (at < empty)
+        firsts = np.repeat(start[np.minimum(at, empty - 1)], lengths)
+        taken = order[firsts + np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)]
         return CellSketch(self.universe, self.key_id, len(cols_at), pick(self.counts), pick(self.buckets),
-                          pick(self.keysum), pick(self.checksum))
+                          pick(self.keysum), pick(self.checksum), self.sample_hash[taken],
+                          np.repeat(np.arange(len(at)), lengths), self.tau)
 
 
 def _check_value(h: np.ndarray) -> np.ndarray:
@@ -201,7 +210,9 @@ def _unit_grid(cell: np.ndarray, units: np.ndarray, R: int, C: int, key: str, s:
     codes, uniques = _codes(units)
     n = R * C
     if _one_row_each(codes, uniques):  # the rows are the units: no pairs to find, margins are sums
-        return _bordered(_accumulate(cell, _hashes(codes, uniques, key), n, s), R, C)
+        h = _hashes(codes, uniques, key)
+        return _bordered(_accumulate(cell, h, n, s), R, C) + _sample(cell, h, R, C, _tau(h.size), True) + \
+            (_tau(h.size),)
     if codes.size and int(codes.max()) >= (1 << 62) // max(1, n):
         raw, found = pd.factorize(units)
         codes, uniques = raw.astype(np.int64), np.asarray(found)
@@ -213,8 +224,9 @@ def _unit_grid(cell: np.ndarray, units: np.ndarray, R: int, C: int, key: str, s:
     unit_code = pair_code[distinct_units]
     unit_hash = _hashes(unit_code, uniques, key)
     h = np.repeat(unit_hash, np.diff(np.append(distinct_units, pair_code.size)))
+    tau = _tau(unit_code.size)
     if distinct_units.size == pair_code.size:  # each unit in one cell: margins are sums
-        return _bordered(_accumulate(pair_cell, h, n, s), R, C)
+        return _bordered(_accumulate(pair_cell, h, n, s), R, C) + _sample(pair_cell, h, R, C, tau, True) + (tau,)
     pair_row = pair_cell // C
     rows = _runs(pair_code * R + pair_row)  # pairs are ordered by unit, then row
     col_pairs = np.sort(pair_code * C + (pair_cell - pair_row * C))
@@ -223,7 +235,27 @@ def _unit_grid(cell: np.ndarray, units: np.ndarray, R: int, C: int, key: str, s:
     grid_cell = np.concatenate([pair_row * (C + 1) + (pair_cell - pair_row * C), pair_row[rows] * (C + 1) + C,
                                 R * (C + 1) + (col_pairs - col_code * C), np.full(unit_code.size, R * (C + 1) + C)])
     hh = np.concatenate([h, h[rows], unit_hash[np.searchsorted(unit_code, col_code)], unit_hash])
-    return _accumulate(grid_cell, hh, (R + 1) * (C + 1), s)
+    return _accumulate(grid_cell, hh, (R + 1) * (C + 1), s) + _sample(grid_cell, hh, R, C, tau, False) + (tau,)
+
+
+SAMPLE_UNITS = 50_000
+
+
+def _tau(n_units: int) -> int:
+    """Units whose hash is below tau are sampled: all of them up to SAMPLE_UNITS units, else about that many."""
+    return (1 << 64) - 1 if n_units <= SAMPLE_UNITS else int((1 << 64) * SAMPLE_UNITS / n_units)
+
+
+def _sample(cell: np.ndarray, h: np.ndarray, R: int, C: int, tau: int, inner: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(hash, grid cell) of the sampled units, margins included; `inner`: `cell` counts inner cells only."""
+    picked = h <= np.uint64(tau)
+    c, hs = cell[picked], h[picked]
+    if not inner:
+        return hs, c
+    r = c // C
+    col = c - r * C
+    grid = np.concatenate([r * (C + 1) + col, r * (C + 1) + C, R * (C + 1) + col, np.full(c.size, R * (C + 1) + C)])
+    return np.tile(hs, 4), grid
 
 
 def _one_row_each(codes: np.ndarray, uniques: Any) -> bool:
@@ -255,7 +287,9 @@ def grid_sketch(cell: np.ndarray, n_rows: int, n_cols: int, *, units: np.ndarray
         universe = f"rows:{SESSION}:{frame}"
         if row_labels.is_unique:
             h = pd.util.hash_pandas_object(row_labels, index=False, hash_key=key).to_numpy()
-            parts = _bordered(_accumulate(cell, h, n_rows * n_cols, s), n_rows, n_cols)
+            tau = _tau(h.size)
+            parts = _bordered(_accumulate(cell, h, n_rows * n_cols, s), n_rows, n_cols) + \
+                _sample(cell, h, n_rows, n_cols, tau, True) + (tau,)
         else:
             parts = _unit_grid(cell, np.asarray(pd.factorize(row_labels)[0]), n_rows, n_cols, key, s)
     else:
@@ -321,17 +355,22 @@ class ItemSketch:
     checksum: np.ndarray
     where: list[str]          # per cell, as a user reads it
     cells: list[Any]          # per cell, [row, col] labels, or None for a sum of cells
+    inner: np.ndarray         # per cell: an inner cell of a table whose inner cells hold disjoint units
+    sample_hash: np.ndarray   # sampled units (hash <= tau) and the cell each sits in
+    sample_cell: np.ndarray
+    tau: int
 
     def save(self, path: Path) -> None:
         meta = {"item_id": self.item_id, "title": self.title, "universe": self.universe, "key_id": self.key_id,
-                "where": self.where, "cells": self.cells}
+                "where": self.where, "cells": self.cells, "tau": str(self.tau)}
         from .atomic import atomic_path
 
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as fh:
                 np.savez_compressed(fh, counts=self.counts, buckets=self.buckets, keysum=self.keysum,
-                                    checksum=self.checksum,
+                                    checksum=self.checksum, inner=self.inner, sample_hash=self.sample_hash,
+                                    sample_cell=self.sample_cell.astype(np.int32),
                                     meta=np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8))
 
     @classmethod
@@ -339,7 +378,8 @@ class ItemSketch:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(z["meta"].tobytes().decode("utf-8"))
             return cls(meta["item_id"], meta["title"], meta["universe"], meta["key_id"], z["counts"], z["buckets"],
-                       z["keysum"], z["checksum"], meta["where"], meta["cells"])
+                       z["keysum"], z["checksum"], meta["where"], meta["cells"], z["inner"], z["sample_hash"],
+                       z["sample_cell"].astype(np.int64), int(meta["tau"]))
 
 
 def item_sketch(stats_list: Sequence[Any], item_id: str, title: str, key: str) -> ItemSketch | None:
@@ -349,12 +389,13 @@ def item_sketch(stats_list: Sequence[Any], item_id: str, title: str, key: str) -
     parts: list[tuple[np.ndarray, ...]] = []
     where: list[str] = []
     cells: list[Any] = []
-    universe = None
+    inner_parts, hashes, sampled = [], [], []
+    universe, tau = None, (1 << 64) - 1
     for stats in stats_list:
         sketch = getattr(stats, "sketch", None)
         if sketch is None or sketch.key_id != key_id(key) or universe not in (None, sketch.universe):
             continue
-        universe = sketch.universe
+        universe, tau, base = sketch.universe, min(tau, sketch.tau), len(where)
         rows, cols = list(stats.index), list(stats.columns)
         arrays = (sketch.counts, sketch.buckets, sketch.keysum, sketch.checksum)
         parts.append(arrays)
@@ -363,15 +404,23 @@ def item_sketch(stats_list: Sequence[Any], item_id: str, title: str, key: str) -
                 where.append(format_cell(r, c))
                 cells.append([_jsonable(r), _jsonable(c)])
         inner = ~np.asarray(stats.is_margin, dtype=bool)
-        if not np.asarray(stats.is_margin).any() and int(sketch.counts.sum()) == (stats.observations or -1):
+        disjoint = int(sketch.counts[inner.ravel()].sum()) == (stats.observations or -1)
+        inner_parts.append(inner.ravel() & disjoint)
+        hashes.append(sketch.sample_hash)
+        sampled.append(sketch.sample_cell + base)
+        if not np.asarray(stats.is_margin).any() and disjoint:
             sums, labels = _sums_of_cells(arrays, inner, rows, cols, format_label)
             parts.extend(sums)
             where.extend(labels)
             cells.extend([None] * len(labels))
+            inner_parts.append(np.zeros(len(labels), dtype=bool))
     if not parts:
         return None
     joined = [np.concatenate([p[i] for p in parts]) for i in range(4)]
-    return ItemSketch(item_id, title, universe, key_id(key), *joined, where, cells)
+    sample_hash, sample_cell = np.concatenate(hashes), np.concatenate(sampled)
+    keep = sample_hash <= np.uint64(tau)
+    return ItemSketch(item_id, title, universe, key_id(key), *joined, where, cells, np.concatenate(inner_parts),
+                      sample_hash[keep], sample_cell[keep], tau)
 
 
 def _sums_of_cells(arrays: tuple[np.ndarray, ...], inner: np.ndarray, rows: list, cols: list,
@@ -395,18 +444,80 @@ def _sums_of_cells(arrays: tuple[np.ndarray, ...], inner: np.ndarray, rows: list
 
 @dataclass
 class Overlap:
-    """Cell `a` of one item and cell `b` of another: units only in a (`plus`), only in b (`minus`)."""
+    """Cell `a` of one item and cell `b` of another: units only in a (`plus`), only in b (`minus`).
+
+    A side with `members` is the sum of those cells instead of one cell.
+    """
 
     a: int
     b: int
     plus: int
     minus: int
+    a_members: list[int] | None = None
+    b_members: list[int] | None = None
+
+    def flipped(self) -> Overlap:
+        return Overlap(self.b, self.a, self.minus, self.plus, self.b_members, self.a_members)
+
+
+def _comparable(x: ItemSketch, y: ItemSketch) -> bool:
+    return x.universe == y.universe and x.key_id == y.key_id and x.buckets.shape[1] == y.buckets.shape[1]
+
+
+def _judge(counts: np.ndarray, d: np.ndarray, keysum: np.ndarray, checksum: np.ndarray,
+           threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decode differences (a minus b); which are findings: nested (one side empty), or overlapping (both sides
+    small, at least N in common). `counts` are a's units."""
+    with np.errstate(over="ignore"):
+        ok, plus, minus = decode(d, keysum, checksum, 2 * threshold)
+    common = counts - plus
+    small = ok & (plus < threshold) & (minus < threshold) & (plus + minus > 0)
+    nested = (np.minimum(plus, minus) == 0) & (common > 0)
+    return small & (nested | (common >= threshold)), plus, minus
+
+
+def compare_unions(x: ItemSketch, y: ItemSketch, threshold: int) -> list[Overlap]:
+    """Cells of x against the sum of the inner cells of y that lie inside them (a province against its
+    municipalities); which cells lie inside is read from the units both items sample (hash <= tau)."""
+    if not _comparable(x, y) or not y.inner.any():
+        return []
+    tau = np.uint64(min(x.tau, y.tau))
+    ys = (y.sample_hash <= tau) & y.inner[y.sample_cell]
+    order = np.argsort(y.sample_hash[ys])
+    yh, yc = y.sample_hash[ys][order], y.sample_cell[ys][order]
+    if not yh.size or (yh[1:] == yh[:-1]).any():
+        return []
+    xs = x.sample_hash <= tau
+    xh, xc = x.sample_hash[xs], x.sample_cell[xs]
+    at = np.minimum(np.searchsorted(yh, xh), yh.size - 1)
+    hit = yh[at] == xh
+    n_y = len(y.counts)
+    pair, n_in = np.unique(xc[hit] * n_y + yc[at[hit]], return_counts=True)
+    pa, pb = pair // n_y, pair % n_y
+    inside = n_in == np.bincount(yc, minlength=n_y)[pb]
+    pa, pb = pa[inside], pb[inside]
+    starts = _runs(pa)
+    sizes = np.diff(np.append(starts, pa.size))
+    a = pa[starts]
+    with np.errstate(over="ignore"):
+        union = [np.add.reduceat(arr[pb].astype(np.int64) if arr.dtype.kind == "i" else arr[pb], starts, axis=0)
+                 for arr in (y.counts, y.buckets, y.keysum, y.checksum)] if pa.size else []
+    if not pa.size:
+        return []
+    keep = (sizes >= 2) & (np.abs(x.counts[a] - union[0]) < threshold) & (x.counts[a] >= threshold)
+    if not keep.any():
+        return []
+    with np.errstate(over="ignore"):
+        hit, plus, minus = _judge(x.counts[a[keep]], x.buckets[a[keep]].astype(np.int64) - union[1][keep],
+                                  x.keysum[a[keep]] - union[2][keep], x.checksum[a[keep]] - union[3][keep], threshold)
+    members = [pb[st:st + n].tolist() for st, n in zip(starts[keep], sizes[keep], strict=True)]
+    return [Overlap(int(a[keep][i]), -1, int(plus[i]), int(minus[i]), None, members[i]) for i in np.flatnonzero(hit)]
 
 
 def compare(x: ItemSketch, y: ItemSketch, threshold: int, chunk: int = 20_000) -> list[Overlap]:
     """Pairs of cells whose units differ by 0 < n < N on one side and nothing (nested) or < N on both sides
     with at least N in common (overlapping)."""
-    if x.universe != y.universe or x.key_id != y.key_id or x.buckets.shape[1] != y.buckets.shape[1]:
+    if not _comparable(x, y):
         return []
     order = np.argsort(y.counts, kind="stable")
     sorted_counts = y.counts[order]
@@ -427,14 +538,18 @@ def compare(x: ItemSketch, y: ItemSketch, threshold: int, chunk: int = 20_000) -
         if not len(ia):
             continue
         with np.errstate(over="ignore"):
-            ok, plus, minus = decode(d, x.keysum[ia] - y.keysum[ib], x.checksum[ia] - y.checksum[ib], 2 * threshold)
-        common = x.counts[ia] - plus
-        small = ok & (plus < threshold) & (minus < threshold) & (plus + minus > 0)
-        nested = (np.minimum(plus, minus) == 0) & (common > 0)
-        hit = small & (nested | (common >= threshold))
+            hit, plus, minus = _judge(x.counts[ia], d, x.keysum[ia] - y.keysum[ib], x.checksum[ia] - y.checksum[ib],
+                                      threshold)
         found += [Overlap(int(i), int(j), int(p), int(q)) for i, j, p, q in
                   zip(ia[hit], ib[hit], plus[hit], minus[hit], strict=True)]
     return found
+
+
+def _side(sketch: ItemSketch, index: int, members: list[int] | None) -> str:
+    if members is None:
+        return sketch.where[index]
+    shown = "; ".join(sketch.where[i] for i in members[:3]) + ("; ..." if len(members) > 3 else "")
+    return f"the sum of {len(members)} cells ({shown})"
 
 
 def describe(pairs: list[Overlap], mine: ItemSketch, other: ItemSketch, threshold: int,
@@ -442,17 +557,18 @@ def describe(pairs: list[Overlap], mine: ItemSketch, other: ItemSketch, threshol
     """One finding (as a dict for the manifest) for this item about all its small differences with the other."""
     lines, cells = [], []
     for p in pairs:
-        i, j = (p.a, p.b) if mine_is_a else (p.b, p.a)
-        only_mine, only_other = (p.plus, p.minus) if mine_is_a else (p.minus, p.plus)
+        p = p if mine_is_a else p.flipped()
+        only_mine, only_other = p.plus, p.minus
         if only_other == 0:
             how = f"{only_mine} unit(s) more than"
         elif only_mine == 0:
             how = f"{only_other} unit(s) fewer than"
         else:
             how = f"{only_mine} unit(s) not in and {only_other} unit(s) only in"
-        lines.append(f"{mine.where[i]} holds {how} {other.where[j]} of the other")
-        if mine.cells[i] is not None and mine.cells[i] not in cells:
-            cells.append(mine.cells[i])
+        lines.append(f"{_side(mine, p.a, p.a_members)} holds {how} {_side(other, p.b, p.b_members)} of the other")
+        for i in [p.a] if p.a_members is None else p.a_members:
+            if mine.cells[i] is not None and mine.cells[i] not in cells:
+                cells.append(mine.cells[i])
     smallest = min(max(p.plus, p.minus) for p in pairs)
     earlier = " (already exported)" if exported else ""
     shown = "; ".join(lines[:5]) + (f"; and {len(lines) - 5} more" if len(lines) > 5 else "")
@@ -507,7 +623,8 @@ def check_in_basket(folder: Path, items: list[dict[str, Any]], new: dict[str, An
         stored = by_id.get(other.item_id)
         if stored is None and not path.name.endswith(EXPORTED_SUFFIX):
             continue  # left by an add that never reached the manifest
-        pairs = compare(mine, other, threshold)
+        pairs = compare(mine, other, threshold) + compare_unions(mine, other, threshold) + \
+            [p.flipped() for p in compare_unions(other, mine, threshold)]
         if not pairs:
             continue
         exported = stored is None or bool(stored.get("exported"))

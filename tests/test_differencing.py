@@ -339,3 +339,36 @@ def test_other_kinds_of_units_are_not_compared(df, project_basket):
     sub = below_cut(df)
     item = project_basket.add(by_area(sub, unit=sub.RINPERSOON.rename("BEID")), "Businesses?")
     assert not differencing_findings(item)
+
+
+NOORD = ["Groningen", "Schiermonnikoog", "Vlieland", "Zwolle", "Enschede"]
+
+
+def by_region(frame):
+    region = frame.gemeente.astype(str).where(~frame.gemeente.isin(NOORD), "Noord").rename("regio")
+    return cel.crosstab(region, frame.geslacht, unit=frame.RINPERSOON)
+
+
+def test_a_region_against_the_sum_of_its_municipalities(df, project_basket):
+    """Noord minus the municipalities shown of it leaves the islands: the cells inside it are read from the units."""
+    project_basket.add(by_region(df), "Persons by region")
+    mainland = df[~df.gemeente.isin(["Schiermonnikoog", "Vlieland"])]
+    by_municipality = cel.crosstab(mainland.gemeente, mainland.geslacht, unit=mainland.RINPERSOON)
+    key = differencing.basket_key()
+    x = differencing.item_sketch([carried_stats(by_region(df))], "t01", "regions", key)
+    y = differencing.item_sketch([carried_stats(by_municipality)], "t02", "municipalities", key)
+    unions = differencing.compare_unions(x, y, N)
+    assert unions and all(len(u.b_members) == 3 and u.minus == 0 and 0 < u.plus < N for u in unions)
+    assert {x.where[u.a] for u in unions} <= {"row Noord, column man", "row Noord, column vrouw"}
+    with pytest.warns(UserWarning):
+        item = project_basket.add(by_municipality, "Mainland persons by municipality")
+    found = differencing_findings(item)
+    assert found and "the sum of 3 cells" in found[0].message
+
+
+def test_a_region_against_all_its_municipalities_is_not_flagged(df):
+    key = differencing.basket_key()
+    x = differencing.item_sketch([carried_stats(by_region(df))], "t01", "regions", key)
+    y = differencing.item_sketch([carried_stats(cel.crosstab(df.gemeente, df.geslacht, unit=df.RINPERSOON))], "t02",
+                                 "municipalities", key)
+    assert differencing.compare_unions(x, y, N) == []
