@@ -273,7 +273,7 @@ def grid_sketch(cell: np.ndarray, n_rows: int, n_cols: int, *, units: np.ndarray
     `cell` is each counted row's cell, `units` its unit id (or None: the rows are the units, named by
     `row_labels` of the frame with lineage token `frame`). None when the units cannot be named safely.
     """
-    if (n_rows + 1) * (n_cols + 1) > MAX_SKETCH_CELLS:
+    if (n_rows + 1) * (n_cols + 1) > MAX_SKETCH_CELLS or (units is None and (row_labels is None or frame is None)):
         return None
     try:
         key = basket_key()
@@ -623,8 +623,12 @@ def check_in_basket(folder: Path, items: list[dict[str, Any]], new: dict[str, An
         stored = by_id.get(other.item_id)
         if stored is None and not path.name.endswith(EXPORTED_SUFFIX):
             continue  # left by an add that never reached the manifest
-        pairs = compare(mine, other, threshold) + compare_unions(mine, other, threshold) + \
-            [p.flipped() for p in compare_unions(other, mine, threshold)]
+        try:
+            pairs = compare(mine, other, threshold) + compare_unions(mine, other, threshold) + \
+                [p.flipped() for p in compare_unions(other, mine, threshold)]
+        except (ValueError, IndexError, TypeError, MemoryError) as exc:  # fail closed: not compared is not a pass
+            _add_review(new, other, exc)
+            continue
         if not pairs:
             continue
         exported = stored is None or bool(stored.get("exported"))
@@ -634,6 +638,18 @@ def check_in_basket(folder: Path, items: list[dict[str, Any]], new: dict[str, An
     path = sketch_path(folder, new["id"])
     mine.save(path)
     return path
+
+
+def _add_review(d: dict[str, Any], other: ItemSketch, exc: Exception) -> None:
+    d.setdefault("findings", []).append({
+        "rule": "differencing", "severity": "review",
+        "message": f"This output could not be compared with '{other.title}' for differencing "
+                   f"({type(exc).__name__}: {exc}).",
+        "where": f"together with '{other.title}' ({other.item_id})",
+        "fix": "Add the output again; if this stays, explain why the two outputs together disclose nothing.",
+        "cells": []})
+    if d.get("status") == "pass":
+        d["status"] = "review"
 
 
 def _add_finding(d: dict[str, Any], finding: dict[str, Any]) -> None:
