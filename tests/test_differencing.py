@@ -372,3 +372,16 @@ def test_a_region_against_all_its_municipalities_is_not_flagged(df):
     y = differencing.item_sketch([carried_stats(cel.crosstab(df.gemeente, df.geslacht, unit=df.RINPERSOON))], "t02",
                                  "municipalities", key)
     assert differencing.compare_unions(x, y, N) == []
+
+
+def test_a_comparison_that_breaks_is_a_review_not_a_pass(df, project_basket, monkeypatch):
+    project_basket.add(by_area(df, unit=df.RINPERSOON), "Persons by area")
+
+    def broken(*args, **kwargs):
+        raise ValueError("damaged sketch")
+
+    monkeypatch.setattr(differencing, "compare", broken)
+    men = df[df.geslacht == "man"]
+    item = project_basket.add(cel.crosstab(men.leeftijdsklasse, men.geslacht, unit=men.RINPERSOON), "Men by age")
+    found = differencing_findings(item)
+    assert [f.severity for f in found] == ["review"] and item.status != "pass"
