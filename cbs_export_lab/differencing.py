@@ -618,7 +618,10 @@ def check_in_basket(folder: Path, items: list[dict[str, Any]], new: dict[str, An
             continue
         try:
             other = ItemSketch.load(path)
-        except (OSError, ValueError, KeyError):  # a damaged sketch compares with nothing
+        except (OSError, ValueError, KeyError, TypeError) as exc:  # damaged, or written by another version
+            stem = path.name.split(".")[0]
+            if stem in by_id or path.name.endswith(EXPORTED_SUFFIX):
+                _add_review(new, by_id.get(stem, {}).get("title", "an exported output"), stem, exc)
             continue
         stored = by_id.get(other.item_id)
         if stored is None and not path.name.endswith(EXPORTED_SUFFIX):
@@ -627,7 +630,7 @@ def check_in_basket(folder: Path, items: list[dict[str, Any]], new: dict[str, An
             pairs = compare(mine, other, threshold) + compare_unions(mine, other, threshold) + \
                 [p.flipped() for p in compare_unions(other, mine, threshold)]
         except (ValueError, IndexError, TypeError, MemoryError) as exc:  # fail closed: not compared is not a pass
-            _add_review(new, other, exc)
+            _add_review(new, other.title, other.item_id, exc)
             continue
         if not pairs:
             continue
@@ -640,12 +643,13 @@ def check_in_basket(folder: Path, items: list[dict[str, Any]], new: dict[str, An
     return path
 
 
-def _add_review(d: dict[str, Any], other: ItemSketch, exc: Exception) -> None:
+def _add_review(d: dict[str, Any], title: str, item_id: str, exc: Exception) -> None:
+    """Not compared is not a pass (DESIGN section 3): the checker looks at the two outputs together."""
     d.setdefault("findings", []).append({
         "rule": "differencing", "severity": "review",
-        "message": f"This output could not be compared with '{other.title}' for differencing "
-                   f"({type(exc).__name__}: {exc}).",
-        "where": f"together with '{other.title}' ({other.item_id})",
+        "message": f"This output could not be compared with '{title}' for differencing ({type(exc).__name__}: "
+                   f"{exc}).",
+        "where": f"together with '{title}' ({item_id})",
         "fix": "Add the output again; if this stays, explain why the two outputs together disclose nothing.",
         "cells": []})
     if d.get("status") == "pass":
