@@ -418,7 +418,8 @@ def item_sketch(stats_list: Sequence[Any], item_id: str, title: str, key: str) -
         return None
     joined = [np.concatenate([p[i] for p in parts]) for i in range(4)]
     sample_hash, sample_cell = np.concatenate(hashes), np.concatenate(sampled)
-    keep = sample_hash <= np.uint64(tau)
+    keep = np.flatnonzero(sample_hash <= np.uint64(tau))
+    keep = keep[np.argsort(sample_hash[keep], kind="stable")]  # sorted by hash: later look-ups are merges
     return ItemSketch(item_id, title, universe, key_id(key), *joined, where, cells, np.concatenate(inner_parts),
                       sample_hash[keep], sample_cell[keep], tau)
 
@@ -483,8 +484,7 @@ def compare_unions(x: ItemSketch, y: ItemSketch, threshold: int) -> list[Overlap
         return []
     tau = np.uint64(min(x.tau, y.tau))
     ys = (y.sample_hash <= tau) & y.inner[y.sample_cell]
-    order = np.argsort(y.sample_hash[ys])
-    yh, yc = y.sample_hash[ys][order], y.sample_cell[ys][order]
+    yh, yc = y.sample_hash[ys], y.sample_cell[ys]  # stored sorted by hash
     if not yh.size or (yh[1:] == yh[:-1]).any():
         return []
     xs = x.sample_hash <= tau
@@ -492,7 +492,13 @@ def compare_unions(x: ItemSketch, y: ItemSketch, threshold: int) -> list[Overlap
     at = np.minimum(np.searchsorted(yh, xh), yh.size - 1)
     hit = yh[at] == xh
     n_y = len(y.counts)
-    pair, n_in = np.unique(xc[hit] * n_y + yc[at[hit]], return_counts=True)
+    joint = xc[hit] * n_y + yc[at[hit]]
+    if len(x.counts) * n_y <= 1 << 24:
+        n_in = np.bincount(joint, minlength=len(x.counts) * n_y)
+        pair = np.flatnonzero(n_in)
+        n_in = n_in[pair]
+    else:
+        pair, n_in = np.unique(joint, return_counts=True)
     pa, pb = pair // n_y, pair % n_y
     inside = n_in == np.bincount(yc, minlength=n_y)[pb]
     pa, pb = pa[inside], pb[inside]
@@ -534,6 +540,7 @@ def compare(x: ItemSketch, y: ItemSketch, threshold: int, chunk: int = 20_000) -
         ia, ib = a[start:start + chunk], b[start:start + chunk]
         d = x.buckets[ia].astype(np.int64) - y.buckets[ib]
         rough = np.abs(d[:, :s]).sum(axis=1) <= 2 * threshold  # a lower bound on the difference
+        rough &= (d != 0).any(axis=1) | (x.keysum[ia] != y.keysum[ib]).any(axis=1)  # equal cells: nothing to decode
         ia, ib, d = ia[rough], ib[rough], d[rough]
         if not len(ia):
             continue
