@@ -546,7 +546,8 @@ def _warn_if_never_exportable(item: Item) -> None:
 
 
 def _warn_if_differencing(item: Item) -> None:
-    others = [f.where.removeprefix("together with ") for f in item.findings if f.rule == "differencing"]
+    others = [f.where.removeprefix("together with ") for f in item.findings
+              if f.rule == "differencing" and f.severity == "fail"]
     if others:
         warnings.warn(
             f"Basket item {item.id!r} ({item.title}) together with {', '.join(others)} reveals groups of fewer units "
