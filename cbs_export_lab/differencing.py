@@ -368,10 +368,10 @@ class ItemSketch:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, counts=self.counts, buckets=self.buckets, keysum=self.keysum,
-                                    checksum=self.checksum, inner=self.inner, sample_hash=self.sample_hash,
-                                    sample_cell=self.sample_cell.astype(np.int32),
-                                    meta=np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8))
+                np.savez(fh, counts=self.counts, buckets=self.buckets, keysum=self.keysum,  # hashes do not compress
+                         checksum=self.checksum, inner=self.inner, sample_hash=self.sample_hash,
+                         sample_cell=self.sample_cell.astype(np.int32),
+                         meta=np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8))
 
     @classmethod
     def load(cls, path: Path) -> ItemSketch:
@@ -489,7 +489,9 @@ def compare_unions(x: ItemSketch, y: ItemSketch, threshold: int) -> list[Overlap
         return []
     xs = x.sample_hash <= tau
     xh, xc = x.sample_hash[xs], x.sample_cell[xs]
-    at = np.minimum(np.searchsorted(yh, xh), yh.size - 1)
+    first = _runs(xh)  # a unit's entries (its cell and margins) are consecutive: look each unit up once
+    unit_at = np.minimum(np.searchsorted(yh, xh[first]), yh.size - 1)
+    at = np.repeat(unit_at, np.diff(np.append(first, xh.size)))
     hit = yh[at] == xh
     n_y = len(y.counts)
     joint = xc[hit] * n_y + yc[at[hit]]
