@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
+from . import differencing
 from .atomic import read_bytes, write_bytes
 from .codes import ITEM_KINDS
 from .errors import UserError
@@ -214,14 +215,24 @@ class Basket:
                                 "id of the output this background belongs to.")
             item = self._store(manifest, kind, title, result, render, description=description,
                                explanation=explanation, background=background, background_for=background_for,
-                               rules=rules, write=not with_background, after_render=_protection_note(obj))
-            if with_background:
-                try:
+                               rules=rules, write=False, after_render=_protection_note(obj))
+            sketch = None
+            try:
+                if not background:  # differencing: this output against every stored one, both sides recorded
+                    sketch = differencing.check_in_basket(self.folder, manifest.items, manifest.items[-1],
+                                                          result.details, rules.threshold)
+                    item = Item.from_dict(manifest.items[-1])
+                if with_background:  # a magnitude or protected table never enters without its background
                     self._store_background(manifest, item, frames, result, rules)
-                except BaseException:  # a magnitude or protected table never enters without its background
-                    shutil.rmtree(self.folder / ITEMS / item.id, ignore_errors=True)
-                    raise
+                else:
+                    self._write(manifest)
+            except BaseException:
+                shutil.rmtree(self.folder / ITEMS / item.id, ignore_errors=True)
+                if sketch is not None:
+                    sketch.unlink(missing_ok=True)
+                raise
         _warn_if_never_exportable(item)
+        _warn_if_differencing(item)
         return item
 
     def add_notebook(self, path: str | os.PathLike[str], title: str) -> Item:
@@ -249,6 +260,8 @@ class Basket:
             self._find(manifest, item_id)
             gone = [d for d in manifest.items if d["id"] == item_id or d.get("background_for") == item_id]
             manifest.items = [d for d in manifest.items if d not in gone]
+            for d in gone:
+                differencing.forget(self.folder, d, manifest.items)
             self._write(manifest)
         for d in gone:
             shutil.rmtree(self._item_folder(d["id"]), ignore_errors=True)
@@ -552,6 +565,17 @@ def _warn_if_never_exportable(item: Item) -> None:
         f"but it can never be exported. {fix}",
         UserWarning, stacklevel=3,
     )
+
+
+def _warn_if_differencing(item: Item) -> None:
+    others = [f.where.removeprefix("together with ") for f in item.findings
+              if f.rule == "differencing" and f.severity == "fail"]
+    if others:
+        warnings.warn(
+            f"Basket item {item.id!r} ({item.title}) together with {', '.join(others)} reveals groups of fewer units "
+            "than the threshold (differencing); both items now fail. Widen or drop one of them, or explain why the "
+            "difference discloses nothing.", UserWarning, stacklevel=3,
+        )
 
 
 def _worst_severity(findings: Any) -> str:

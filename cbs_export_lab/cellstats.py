@@ -48,6 +48,7 @@ class CellStats:
     observations: int | None = None
     shown: np.ndarray | None = field(default=None, repr=False)  # the table's numbers when attached
     nonzero: np.ndarray | None = None  # units with a non-zero contribution (magnitude tables)
+    sketch: Any = field(default=None, repr=False)  # differencing.CellSketch: the units behind each cell
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -100,6 +101,7 @@ class CellStats:
             is_margin=cells(self.is_margin, False), unit_name=self.unit_name, weighted_table=self.weighted_table,
             source=self.source, top_more=more, quantile=self.quantile, normalized=self.normalized,
             observations=self.observations, nonzero=cells(self.nonzero),
+            sketch=None if self.sketch is None else self.sketch.take(rows_at, cols_at),
         )
 
 

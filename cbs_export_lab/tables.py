@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_hashable, is_integer_dtype, is_list_like, is_numeric_dtype
 
+from . import differencing
 from .cellstats import (
     FREQUENCY,
     KEEP_LARGEST,
@@ -204,6 +205,7 @@ def _build(spec: _Spec, stat: str | None, q: float | None, *, aggfunc: Any, marg
     groups = Groups(cell=only(cell), n_rows=R, n_cols=C)
     grid = grouped_stats(groups, values=None if x is None else only(x), unit=unit, n_units=n_units,
                          weights=None if w is None else only(w), magnitude=magnitude, ranks=ranks)
+    sketch = _sketch(spec, groups, subset, only)
 
     row_index = grid_labels(labels(row_keys, row_codes), _margin_label(spec.row_names, margins_name))
     col_labels = labels(col_keys, col_codes) if col_keys else [spec.value_name]
@@ -218,8 +220,21 @@ def _build(spec: _Spec, stat: str | None, q: float | None, *, aggfunc: Any, marg
                         fill_value=fill_value, observed=observed, sort=sort)
 
     stats = _grid_to_stats(grid, row_index, col_index, stat or getattr(aggfunc, "__name__", "custom"), q,
-                           magnitude or stat is None, spec, table, margins_name)
+                           magnitude or stat is None, spec, table, margins_name, sketch)
     return table, stats
+
+
+def _sketch(spec: _Spec, groups: Groups, subset: Callable, only: Callable) -> Any:
+    """The units behind each cell for the differencing rule (unit ids, else the source frame's row labels)."""
+    key = spec.rows[0]
+    frame = differencing.lineage(key)
+    row_labels = key.index if isinstance(key, pd.Series) and frame is not None and spec.unit is None else None
+    if row_labels is not None:
+        at = only(subset(np.arange(len(row_labels))))
+        row_labels = row_labels if len(at) == len(row_labels) else row_labels.take(at)
+    return differencing.grid_sketch(
+        groups.cell, groups.n_rows, groups.n_cols, units=None if spec.unit is None else only(subset(spec.unit)),
+        unit_name=spec.unit_name, row_labels=row_labels, frame=frame, threshold=active_rules().threshold)
 
 
 def _layout(spec: _Spec, stat: str, q: float | None, cell: np.ndarray, R: int, C: int,
@@ -294,14 +309,14 @@ def _is_margin(label: Any, margins_name: Any) -> bool:
 
 
 def _grid_to_stats(grid: Grid, row_index: pd.Index, col_index: pd.Index, stat: str, q: float | None, magnitude: bool,
-                   spec: _Spec, table: pd.DataFrame, margins_name: Any) -> CellStats:
+                   spec: _Spec, table: pd.DataFrame, margins_name: Any, sketch: Any = None) -> CellStats:
     on_grid = CellStats(
         index=row_index, columns=col_index, units=grid.units, rows=grid.rows, weighted=grid.weighted,
         top1=grid.largest[0], top2=grid.largest[1], abs_total=grid.abs_total, statistic=stat, magnitude=magnitude,
         is_margin=np.zeros(grid.units.shape, dtype=bool), unit_name=spec.unit_name,
         weighted_table=spec.weights is not None, source=spec.source,
         top_more=grid.largest[2:] if len(grid.largest) > 2 else None, quantile=q, observations=grid.observations,
-        nonzero=grid.nonzero,
+        nonzero=grid.nonzero, sketch=sketch,
     )
     stats = on_grid.align(table.index, table.columns)
     margin_columns = table.columns if spec.cols else pd.Index([None] * len(table.columns))
@@ -539,6 +554,7 @@ def pivot_table(data: pd.DataFrame, values: Any = None, index: Any = None, colum
     n = len(data)
     unit_values, unit_name = (None, None)
     rules = active_rules()
+    differencing.track(data)  # row labels name units within this frame and the frames derived from it
     if unit is not None:
         unit_values, unit_name = column_or_array(data, unit, "unit", n, data.index)
     else:

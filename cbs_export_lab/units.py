@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
+from .differencing import track
 from .errors import UserError
 from .keys import refuse_missing_units
 from .rules import Rules
@@ -94,6 +95,8 @@ def source_frame(data: Any) -> pd.DataFrame | None:
     """`data=` of a table's check: the source frame (a Series counts as a frame of one column), or None."""
     if data is None:
         return None
+    if isinstance(data, (pd.DataFrame, pd.Series)):
+        track(data)  # row labels name units within this frame and the frames derived from it
     if isinstance(data, pd.DataFrame):
         return data
     if isinstance(data, pd.Series):
