@@ -53,7 +53,7 @@ def make_template(root: Path) -> Path:
 
     persons = demo.persons(5_000, seed=1)
     basket = Basket(root / "basket")
-    basket.add(pd.crosstab(persons["leeftijdsklasse"], persons["geslacht"]), TITLES[0])
+    basket.add(pd.crosstab(persons["leeftijdsklasse"], persons["geslacht"]), TITLES[0], data=persons)
     basket.add(pd.crosstab(persons["gemeente"], persons["geslacht"]), TITLES[1], explanation=EXPLAINED)
     demo.make_exportmap(root / "exportmap", "achteraf")
     return root

@@ -27,7 +27,7 @@ needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="the crash harne
 
 
 def fill(basket: Basket, persons) -> None:
-    basket.add(pd.crosstab(persons["leeftijdsklasse"], persons["geslacht"]), TITLES[0])
+    basket.add(pd.crosstab(persons["leeftijdsklasse"], persons["geslacht"]), TITLES[0], data=persons)
     basket.add(pd.crosstab(persons["gemeente"], persons["geslacht"]), TITLES[1], explanation=EXPLAINED)
 
 
@@ -131,7 +131,7 @@ def test_an_add_killed_at_every_step_leaves_nothing_behind(template, tmp_path, p
     kills = 0
     for step in range(200):
         basket_folder, exportmap = fresh(template, tmp_path / f"run{step}")
-        code = die_at(step, lambda b=basket_folder: Basket(b).add(table, "Nieuw"))
+        code = die_at(step, lambda b=basket_folder: Basket(b).add(table, "Nieuw", data=persons))
         assert code in (0, 9), f"the add itself failed at step {step}"
         basket = Basket(basket_folder)
         titles = [i.title for i in basket.items]

@@ -27,7 +27,11 @@ from cbs_export_lab.intake import read_table_file  # noqa: E402
 from cbs_export_lab.names import safe_filename  # noqa: E402
 from cbs_export_lab.settings import SettingsError, load_settings, save_user_settings  # noqa: E402
 
-TABLE = pd.DataFrame({"mannen": [30, 40], "vrouwen": [35, 45]}, index=pd.Index(["jong", "oud"], name="leeftijd"))
+ROWS = pd.DataFrame({"leeftijd": ["jong"] * 65 + ["oud"] * 85,
+                     "geslacht": ["mannen"] * 30 + ["vrouwen"] * 35 + ["mannen"] * 40 + ["vrouwen"] * 45})
+TABLE = cel.crosstab(ROWS.leeftijd, ROWS.geslacht)  # carries its counts, so it passes and goes out
+TWICE = cel.crosstab(pd.concat([ROWS, ROWS]).leeftijd, pd.concat([ROWS, ROWS]).geslacht)
+TRANSPOSED = cel.crosstab(ROWS.geslacht, ROWS.leeftijd)
 
 
 @pytest.fixture
@@ -78,7 +82,7 @@ def test_basket_and_export_on_drive_letter_paths(windows):
 def test_titles_differing_in_case_never_overwrite_each_other(windows):
     basket = cel.Basket("C:\\basket")
     lower = basket.add(TABLE, "inkomen", description="eerste")
-    upper = basket.add(TABLE * 2, "INKOMEN", description="tweede")
+    upper = basket.add(TWICE, "INKOMEN", description="tweede")
     assert lower.id.lower() != upper.id.lower()
     files = [basket.folder / f for f in (*lower.files, *upper.files)]
     assert len({str(f).lower() for f in files}) == 2 and all(f.is_file() for f in files)
@@ -174,7 +178,7 @@ def test_a_manifest_held_open_is_retried_then_a_clear_message(windows, monkeypat
 def test_a_zip_held_open_during_the_roll_back_is_a_clear_message_and_never_sent_twice(windows, monkeypatch):
     basket = cel.Basket("C:\\basket")
     basket.add(TABLE, "Leeftijd")
-    basket.add(TABLE.T, "Geslacht")
+    basket.add(TRANSPOSED, "Geslacht")
     demo.make_exportmap("F:\\exportmap", "achteraf")
     real_remove, real_mark = os.remove, cel.Basket.mark_exported_zips
 

@@ -259,8 +259,8 @@ def _rows_of(obj: pd.DataFrame | pd.Series, source: pd.DataFrame, sample: int = 
         return False
     frame = obj.to_frame() if isinstance(obj, pd.Series) else obj
     shared = [c for c in frame.columns if not isinstance(c, tuple) and c in source.columns]
-    if frame.columns.nlevels != 1 or not shared:
-        return False
+    if frame.columns.nlevels != 1 or not shared or len(shared) < frame.shape[1]:
+        return False  # a column the source does not have (a count, a mean) is computed, not a record's value
     head = frame.iloc[:sample]
     for i, name in enumerate(head.index.names):
         if name is not None and name in source.columns:
