@@ -5,6 +5,7 @@ Adds the same small table to a basket of 10 items and to one of 300, interleaved
 
     .venv/bin/python benchmarks/bench_basket.py
 """
+
 from __future__ import annotations
 
 import statistics
@@ -46,8 +47,10 @@ def main(repeat: int = 15) -> None:
             times["items (300)"].append(timed(lambda: large.items))
         manifest_kb = large.manifest_path.stat().st_size / 1024
     medians = {name: statistics.median(values) for name, values in times.items()}
-    print(f"table: {table.shape[0]} x {table.shape[1]} cells, status {cel.check(table).status}; "
-          f"manifest of 300+ items: {manifest_kb:,.0f} KiB")
+    print(
+        f"table: {table.shape[0]} x {table.shape[1]} cells, status {cel.check(table).status}; "
+        f"manifest of 300+ items: {manifest_kb:,.0f} KiB"
+    )
     print(f"{'operation':<18}{'median ms':>10}")
     for name, seconds in medians.items():
         print(f"{name:<18}{seconds * 1000:>10.1f}")

@@ -7,6 +7,7 @@ against the 50 stored items and the bytes stored per item. Also shows what the s
 
     PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_combinations.py [n_rows] [n_items]
 """
+
 from __future__ import annotations
 
 import os
@@ -76,14 +77,20 @@ def main(n_rows: int = 10_000_000, n_items: int = 50) -> None:
             sizes.append(path.stat().st_size)
         cells = int(np.prod(everyone.shape))
         found = [f for f in last.findings if f.rule == "differencing"]
-    print(f"{n_rows:,} rows, {n_rows:,} units; {n_items} stored items of {cells} cells each "
-          f"(threshold N = {active_rules().threshold}, {differencing.SUBTABLES * differencing.buckets_per_subtable(10)}"
-          " buckets a cell)")
+    print(
+        f"{n_rows:,} rows, {n_rows:,} units; {n_items} stored items of {cells} cells each "
+        f"(threshold N = {active_rules().threshold}, {differencing.SUBTABLES * differencing.buckets_per_subtable(10)}"
+        " buckets a cell)"
+    )
     print(f"build one table:  {plain_build:6.2f} s without sketch, {sketched_build:6.2f} s with")
-    print(f"differencing check of the last add (against {n_items} items): {checks[-1]:.3f} s; "
-          f"median over all adds {statistics.median(checks):.3f} s; differencing findings on it: {len(found)}")
-    print(f"stored per item: median {statistics.median(sizes) / 1e6:.2f} MB, max {max(sizes) / 1e6:.2f} MB "
-          f"(limit 20 MB); at most {differencing.MAX_SKETCH_CELLS:,} cells are sketched per table")
+    print(
+        f"differencing check of the last add (against {n_items} items): {checks[-1]:.3f} s; "
+        f"median over all adds {statistics.median(checks):.3f} s; differencing findings on it: {len(found)}"
+    )
+    print(
+        f"stored per item: median {statistics.median(sizes) / 1e6:.2f} MB, max {max(sizes) / 1e6:.2f} MB "
+        f"(limit 20 MB); at most {differencing.MAX_SKETCH_CELLS:,} cells are sketched per table"
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ timed interleaved, each into a fresh exportmap, and the medians are reported.
 
     .venv/bin/python benchmarks/bench_export.py
 """
+
 from __future__ import annotations
 
 import os
@@ -30,15 +31,20 @@ def fill_basket(folder: Path) -> cel.Basket:
     basket = cel.Basket(folder)
     adults = persons[persons["leeftijd"] >= 18]
     for i in range(10):
-        basket.add(smf.ols("inkomen ~ leeftijd + C(geslacht)", data=adults.sample(frac=0.8, random_state=i)).fit(),
-                   f"Model inkomen {i}")
+        basket.add(
+            smf.ols("inkomen ~ leeftijd + C(geslacht)", data=adults.sample(frac=0.8, random_state=i)).fit(),
+            f"Model inkomen {i}",
+        )
     for i in range(ARTEFACTS - 15):
         sample = persons.sample(frac=0.5, random_state=i)
         basket.add(pd.crosstab(sample["leeftijdsklasse"], sample["geslacht"]), f"Leeftijd en geslacht {i}")
     for i in range(5):
         sample = business.sample(frac=0.7, random_state=i)
-        basket.add(cel.pivot_table(sample, values="omzet", index="sector", aggfunc="sum", unit="BEID"), f"Omzet {i}",
-                   explanation="Sums over sectors with many businesses; the dominance shares are in the background.")
+        basket.add(
+            cel.pivot_table(sample, values="omzet", index="sector", aggfunc="sum", unit="BEID"),
+            f"Omzet {i}",
+            explanation="Sums over sectors with many businesses; the dominance shares are in the background.",
+        )
     return basket
 
 
@@ -70,13 +76,17 @@ def main(repeat: int = 7) -> None:
         assert result is not None
         plan_s, export_s = statistics.median(plan_times), statistics.median(export_times)
         in_zips = sum(len(z.items) for z in cel.plan_export(basket, exportmap, include_exported=True).zips)
-    print(f"basket: {len(items)} items ({sum(not i.background for i in items)} outputs), {files} files; "
-          f"{in_zips} items in {len(result.zips)} zips, {len(result.blocked)} held back")
+    print(
+        f"basket: {len(items)} items ({sum(not i.background for i in items)} outputs), {files} files; "
+        f"{in_zips} items in {len(result.zips)} zips, {len(result.blocked)} held back"
+    )
     print(f"{'step':<28}{'median':>10}{'per item':>12}")
     print(f"{'plan_export':<28}{plan_s * 1000:>8.0f} ms{plan_s / len(items) * 1000:>9.1f} ms")
     print(f"{'prepare_export':<28}{export_s * 1000:>8.0f} ms{export_s / len(items) * 1000:>9.1f} ms")
-    print(f"medians of {repeat} interleaved runs; target for prepare_export: < 3000 ms "
-          f"(planning is {plan_s / export_s:.0%} of it)")
+    print(
+        f"medians of {repeat} interleaved runs; target for prepare_export: < 3000 ms "
+        f"(planning is {plan_s / export_s:.0%} of it)"
+    )
 
 
 if __name__ == "__main__":

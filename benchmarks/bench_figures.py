@@ -9,6 +9,7 @@
 
     .venv/bin/python benchmarks/bench_figures.py
 """
+
 from __future__ import annotations
 
 import os

@@ -9,6 +9,7 @@ zips, temp files, the journal, orphan item folders). All but the kills should be
 
     PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_kills.py [--kills 50] [--seed 1]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,8 +61,12 @@ def make_template(root: Path) -> Path:
 
 
 def start_child(what: str, run: Path) -> subprocess.Popen[str]:
-    child = subprocess.Popen([sys.executable, "-c", CHILD, what, str(run / "basket"), str(run / "exportmap")],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, what, str(run / "basket"), str(run / "exportmap")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert child.stdout is not None
     line = child.stdout.readline()
     if line.strip() != "ready":
@@ -117,8 +122,11 @@ def audit(run: Path) -> Counter[str]:
     recorded = {(e["folder"], e["zip"]) for i in items for e in i.exported}
     found["zips the basket does not know"] += sum(1 for z in zips if (z.parent.name, z.name) not in recorded)
     known = {i.id for i in items}
-    leftovers = [*exportmap.rglob("*.partial"), *basket_folder.rglob("*.tmp"),
-                 *(p for p in (basket_folder / "items").iterdir() if p.name not in known)]
+    leftovers = [
+        *exportmap.rglob("*.partial"),
+        *basket_folder.rglob("*.tmp"),
+        *(p for p in (basket_folder / "items").iterdir() if p.name not in known),
+    ]
     leftovers += [p for p in (basket_folder / ".export-journal.json",) if p.exists()]
     found["leftovers after the next export"] += len(leftovers)
     return found
@@ -162,10 +170,18 @@ def main() -> None:
         for what in ("prepare", "add"):
             took = calibrate(what, template, work)
             totals = kill_runs(what, template, work, args.kills, 1.1 * took, rng)
-            print(f"{what}: {totals['kills']} kills within {1.1 * took * 1000:.0f} ms "
-                  f"({totals['finished before the kill']} runs finished first)")
-            for key in ("double exports", "partial zips under a final name", "zips the basket does not know",
-                        "items never exported", "items with missing files", "leftovers after the next export"):
+            print(
+                f"{what}: {totals['kills']} kills within {1.1 * took * 1000:.0f} ms "
+                f"({totals['finished before the kill']} runs finished first)"
+            )
+            for key in (
+                "double exports",
+                "partial zips under a final name",
+                "zips the basket does not know",
+                "items never exported",
+                "items with missing files",
+                "leftovers after the next export",
+            ):
                 print(f"  {key}: {totals[key]}")
 
 

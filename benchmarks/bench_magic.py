@@ -5,6 +5,7 @@ next to the bare `cel.check` of the same table so the cost of the panel itself i
 
     .venv/bin/python benchmarks/bench_magic.py
 """
+
 from __future__ import annotations
 
 import statistics

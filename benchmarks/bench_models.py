@@ -6,6 +6,7 @@ id. Fit and check runs are interleaved and the medians reported, with check time
 
     .venv/bin/python benchmarks/bench_models.py
 """
+
 from __future__ import annotations
 
 import os

@@ -14,6 +14,7 @@ wall-clock and CPU time (on a shared, busy machine the CPU time is the fairer fi
 "ratio" sets recovery from the source (`recover`: grouping, value column and statistic found, every cell verified)
 side by side with pandas building the same plain table, per source size (target: at most 3x pandas' own time).
 """
+
 from __future__ import annotations
 
 import statistics
@@ -40,10 +41,16 @@ def main(rows: int = 1_000_000, repeat: int = 5) -> None:
     records_only = source.drop(columns="RINPERSOON")
     tables = {
         "count (groupby size)": source.groupby(["gemeente", "leeftijdsklasse", "geslacht", "inkomensklasse"]).size(),
-        "mean (pivot_table)": pd.pivot_table(source, values="gewicht", index=["gemeente", "inkomensklasse"],
-                                             columns=["leeftijdsklasse", "geslacht"], aggfunc="mean"),
+        "mean (pivot_table)": pd.pivot_table(
+            source,
+            values="gewicht",
+            index=["gemeente", "inkomensklasse"],
+            columns=["leeftijdsklasse", "geslacht"],
+            aggfunc="mean",
+        ),
         "median, no names": source.groupby(["gemeente", "leeftijdsklasse", "geslacht", "inkomensklasse"])["gewicht"]
-        .median().rename(None),
+        .median()
+        .rename(None),
     }
     runs = {
         "recover": lambda t: recover(as_plain_table(t), source, ["RINPERSOON"]),
@@ -77,12 +84,19 @@ def _tables(source: pd.DataFrame) -> dict[str, callable]:
     keys = ["gemeente", "leeftijdsklasse", "geslacht"]
     return {
         "count (groupby size)": lambda: source.groupby(keys, observed=True).size(),
-        "mean (pivot_table)": lambda: pd.pivot_table(source, values="inkomen", index=["gemeente", "leeftijdsklasse"],
-                                                     columns="geslacht", aggfunc="mean", observed=True),
+        "mean (pivot_table)": lambda: pd.pivot_table(
+            source,
+            values="inkomen",
+            index=["gemeente", "leeftijdsklasse"],
+            columns="geslacht",
+            aggfunc="mean",
+            observed=True,
+        ),
         "sum / 1000": lambda: source.groupby(keys, observed=True)["inkomen"].sum() / 1000,
         "quantile 0.9": lambda: source.groupby(keys, observed=True)["inkomen"].quantile(0.9),
-        "crosstab normalize": lambda: pd.crosstab([source.gemeente, source.leeftijdsklasse], source.geslacht,
-                                                  normalize="index"),
+        "crosstab normalize": lambda: pd.crosstab(
+            [source.gemeente, source.leeftijdsklasse], source.geslacht, normalize="index"
+        ),
     }
 
 

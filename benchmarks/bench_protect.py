@@ -11,6 +11,7 @@ Acceptance (issue 17 / issue 16):
 
 Usage: python benchmarks/bench_protect.py [--seeds 5] [--sizes 4 6 8]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -99,16 +100,22 @@ def exact_optimum(full: np.ndarray, primary: np.ndarray, time_limit: float = 120
     lb[:n], ub[:n] = primary.ravel().astype(float), 1
     zs = n + 2 * n + np.arange(P) * (2 * n + 1)
     lb[zs], ub[zs] = 0, 1
-    res = milp(c, integrality=integrality, bounds=Bounds(lb, ub),
-               constraints=LinearConstraint(A, np.concatenate(lo_c), np.concatenate(hi_c)),
-               options={"time_limit": time_limit})
+    res = milp(
+        c,
+        integrality=integrality,
+        bounds=Bounds(lb, ub),
+        constraints=LinearConstraint(A, np.concatenate(lo_c), np.concatenate(hi_c)),
+        options={"time_limit": time_limit},
+    )
     return int(round(res.x[:n].sum())), ("optimal" if res.status == 0 else "time limit")
 
 
 def quality(sizes: list[int], seeds: int) -> None:
     print(f"hidden cells against the optimum (threshold {N}, width {W}); target <= 1.5x")
-    print(f"{'table':>8} {'seed':>4} {'primary':>7} {'optimum':>7} {'ours':>5} {'ratio':>6} {'heuristic':>9} "
-          f"{'ours s':>7} {'exact s':>7}")
+    print(
+        f"{'table':>8} {'seed':>4} {'primary':>7} {'optimum':>7} {'ours':>5} {'ratio':>6} {'heuristic':>9} "
+        f"{'ours s':>7} {'exact s':>7}"
+    )
     worst = 0.0
     for size in sizes:
         for seed in range(seeds):
@@ -130,9 +137,11 @@ def quality(sizes: list[int], seeds: int) -> None:
                 assert not recoverable_findings(t, RULES), "a pattern failed the audit"
             ratio = ours.hidden.sum() / best
             worst = max(worst, ratio)
-            print(f"{size}x{size:<6} {seed:>4} {int(primary.sum()):>7} {best:>7} {int(ours.hidden.sum()):>5} "
-                  f"{ratio:>6.2f} {int(heur.hidden.sum()):>9} {ours_s:>7.2f} {exact_s:>7.2f}"
-                  + ("" if status == "optimal" else f"  ({status})"))
+            print(
+                f"{size}x{size:<6} {seed:>4} {int(primary.sum()):>7} {best:>7} {int(ours.hidden.sum()):>5} "
+                f"{ratio:>6.2f} {int(heur.hidden.sum()):>9} {ours_s:>7.2f} {exact_s:>7.2f}"
+                + ("" if status == "optimal" else f"  ({status})")
+            )
     print(f"worst ratio: {worst:.2f}")
 
 
@@ -140,10 +149,12 @@ def records(counts: np.ndarray) -> pd.DataFrame:
     R, C = counts.shape
     rows = [f"regio {i:02d}" for i in range(R)]
     cols = [f"klasse {j:02d}" for j in range(C)]
-    return pd.DataFrame({
-        "regio": pd.Categorical(np.repeat(np.repeat(rows, C), counts.ravel()), categories=rows),
-        "klasse": pd.Categorical(np.repeat(np.tile(cols, R), counts.ravel()), categories=cols),
-    })
+    return pd.DataFrame(
+        {
+            "regio": pd.Categorical(np.repeat(np.repeat(rows, C), counts.ravel()), categories=rows),
+            "klasse": pd.Categorical(np.repeat(np.tile(cols, R), counts.ravel()), categories=cols),
+        }
+    )
 
 
 def speed() -> None:
@@ -159,9 +170,11 @@ def speed() -> None:
         start = time.perf_counter()
         status = cel.check(safe).status
         check_s = time.perf_counter() - start
-        print(f"{R}x{C}: {took:6.2f} s, {int(info['primary'].sum())} primary + "
-              f"{int((info['hidden'] & ~info['primary']).sum())} secondary cells ({info['solver']}); "
-              f"cel.check of the result: {status} in {check_s:.2f} s")
+        print(
+            f"{R}x{C}: {took:6.2f} s, {int(info['primary'].sum())} primary + "
+            f"{int((info['hidden'] & ~info['primary']).sum())} secondary cells ({info['solver']}); "
+            f"cel.check of the result: {status} in {check_s:.2f} s"
+        )
 
 
 def audit_speed() -> None:
@@ -175,15 +188,19 @@ def audit_speed() -> None:
     start = time.perf_counter()
     findings = recoverable_findings(t, RULES)
     took = time.perf_counter() - start
-    print(f"\naudit of a 60 x 40 table with {int(hidden.sum())} hidden cells: {took:.2f} s "
-          f"({len(findings)} recoverable); target < 5 s")
+    print(
+        f"\naudit of a 60 x 40 table with {int(hidden.sum())} hidden cells: {took:.2f} s "
+        f"({len(findings)} recoverable); target < 5 s"
+    )
 
 
 def acro_side_by_side(sizes: list[tuple[int, int]], seeds: int) -> None:
     """ACRO's suppression (primary cells only) against the audit, and cel.protect on the same records."""
     if not ACRO_PYTHON.exists():
-        print("\nACRO: skipped (no benchmarks/.venv-acro; create it with: python -m venv benchmarks/.venv-acro && "
-              "benchmarks/.venv-acro/bin/pip install acro==1.0.2)")
+        print(
+            "\nACRO: skipped (no benchmarks/.venv-acro; create it with: python -m venv benchmarks/.venv-acro && "
+            "benchmarks/.venv-acro/bin/pip install acro==1.0.2)"
+        )
         return
     print("\nACRO 1.0.2 suppress=True against the audit (its hidden cells that the margins give away)")
     for R, C in sizes:
@@ -192,8 +209,11 @@ def acro_side_by_side(sizes: list[tuple[int, int]], seeds: int) -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 src, out = Path(tmp, "records.csv"), Path(tmp, "acro.csv")
                 df.to_csv(src, index=False)
-                subprocess.run([str(ACRO_PYTHON), str(HERE / "bench_protect_acro.py"), str(src), str(out)], check=True,
-                               capture_output=True)
+                subprocess.run(
+                    [str(ACRO_PYTHON), str(HERE / "bench_protect_acro.py"), str(src), str(out)],
+                    check=True,
+                    capture_output=True,
+                )
                 theirs = pd.read_csv(out, index_col=0)
             hidden = int(theirs.isna().to_numpy().sum())
             recovered = len(recoverable_findings(theirs, RULES))
@@ -201,17 +221,23 @@ def acro_side_by_side(sizes: list[tuple[int, int]], seeds: int) -> None:
             safe = cel.protect(cel.crosstab(df.regio, df.klasse, margins=True))
             ours = int(safe.isna().to_numpy().sum())
             ours_recovered = len(recoverable_findings(safe, RULES))
-            print(f"{R}x{C} seed {seed}: ACRO hides {hidden}, of which the audit recovers {recovered} (its grand "
-                  f"total shows {shown_total:.0f} of {true_total}: margins of the shown cells only); "
-                  f"cel.protect hides {ours}, recovered {ours_recovered}, true margins kept")
+            print(
+                f"{R}x{C} seed {seed}: ACRO hides {hidden}, of which the audit recovers {recovered} (its grand "
+                f"total shows {shown_total:.0f} of {true_total}: margins of the shown cells only); "
+                f"cel.protect hides {ours}, recovered {ours_recovered}, true margins kept"
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--sizes", type=int, nargs="+", default=[4, 6, 8])
-    parser.add_argument("--only", choices=["quality", "speed", "audit", "acro"], nargs="+",
-                        default=["quality", "speed", "audit", "acro"])
+    parser.add_argument(
+        "--only",
+        choices=["quality", "speed", "audit", "acro"],
+        nargs="+",
+        default=["quality", "speed", "audit", "acro"],
+    )
     args = parser.parse_args()
     if "quality" in args.only:
         quality(args.sizes, args.seeds)

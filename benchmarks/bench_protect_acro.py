@@ -4,6 +4,7 @@ Usage (by bench_protect.py): python bench_protect_acro.py records.csv out.csv
 Reads records with columns regio and klasse, writes `acro.crosstab(regio, klasse, margins=True)` made with
 `ACRO(suppress=True)`, suppressed cells empty.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -9,6 +9,7 @@ a column to the source frame), and times the lookup of the oldest table, which s
 
     .venv/bin/python benchmarks/bench_provenance.py
 """
+
 from __future__ import annotations
 
 import statistics

@@ -5,6 +5,7 @@ changed, so both should stay far below that interval. Prints the median of inter
 
     .venv/bin/python benchmarks/bench_server.py
 """
+
 from __future__ import annotations
 
 import os
@@ -48,10 +49,20 @@ def main() -> None:
     settings.save_user_settings(exportmap=str(demo.make_exportmap(home / "exportmap", "achteraf")), project="1")
     port = _port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
-         f"--ServerApp.port={port}", "--IdentityProvider.token=", f"--ServerApp.root_dir={home}",
-         "--ServerApp.jpserver_extensions={'cbs_export_lab': True}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "jupyter_server",
+            "--no-browser",
+            "--allow-root",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            "--IdentityProvider.token=",
+            f"--ServerApp.root_dir={home}",
+            "--ServerApp.jpserver_extensions={'cbs_export_lab': True}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}/cbs-export-lab"
     try:

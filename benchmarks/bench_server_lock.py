@@ -7,6 +7,7 @@ asking the server's own /api/status. Prints the slowest and median /api/status a
 
     .venv/bin/python benchmarks/bench_server_lock.py
 """
+
 from __future__ import annotations
 
 import json
@@ -54,19 +55,36 @@ def main() -> None:
     item = cel.Basket().add(pd.crosstab(persons["leeftijdsklasse"], persons["geslacht"]), "Table")
     port = _port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
-         f"--ServerApp.port={port}", "--IdentityProvider.token=", f"--ServerApp.root_dir={home}",
-         "--ServerApp.disable_check_xsrf=True", "--ServerApp.jpserver_extensions={'cbs_export_lab': True}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "jupyter_server",
+            "--no-browser",
+            "--allow-root",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            "--IdentityProvider.token=",
+            f"--ServerApp.root_dir={home}",
+            "--ServerApp.disable_check_xsrf=True",
+            "--ServerApp.jpserver_extensions={'cbs_export_lab': True}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_up(f"{base}/api/status")
-        holder = subprocess.Popen([sys.executable, "-c", HOLD, str(cel.Basket().folder / ".lock"), str(HOLD_S)],
-                                  stdout=subprocess.PIPE, text=True)
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLD, str(cel.Basket().folder / ".lock"), str(HOLD_S)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         holder.stdout.readline()
-        put = urllib.request.Request(f"{base}/cbs-export-lab/basket/{item.id}", method="PUT",
-                                     data=json.dumps({"explanation": "Pooled."}).encode())
+        put = urllib.request.Request(
+            f"{base}/cbs-export-lab/basket/{item.id}",
+            method="PUT",
+            data=json.dumps({"explanation": "Pooled."}).encode(),
+        )
         writer = threading.Thread(target=lambda: urllib.request.urlopen(put, timeout=120).read())
         writer.start()
         lags = []
@@ -75,8 +93,10 @@ def main() -> None:
             urllib.request.urlopen(f"{base}/api/status", timeout=120).read()
             lags.append((time.perf_counter() - start) * 1000)
         writer.join()
-        print(f"lock held {HOLD_S:.0f} s; {len(lags)} /api/status answers meanwhile: "
-              f"median {statistics.median(lags):.1f} ms, slowest {max(lags):.1f} ms")
+        print(
+            f"lock held {HOLD_S:.0f} s; {len(lags)} /api/status answers meanwhile: "
+            f"median {statistics.median(lags):.1f} ms, slowest {max(lags):.1f} ms"
+        )
     finally:
         server.terminate()
         server.wait(timeout=20)

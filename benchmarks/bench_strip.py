@@ -13,6 +13,7 @@ figure is the median of interleaved repeated runs; the ratio is ours / nbstripou
 nbstripout is needed for the notebook part only:  .venv/bin/pip install nbstripout
 Usage: python benchmarks/bench_strip.py [notebook|scripts|all] [--mb 50] [--repeat 5] [--scripts 1000] [--lines 500]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,10 @@ def make_notebook(path: Path, megabytes: float) -> None:
     images = [figure_png(seed) for seed in range(12)]
     cells, size, i = [], 0, 0
     while size < megabytes * 1_000_000:
-        code = v4.new_code_cell(f"fig, ax = plt.subplots()\nax.scatter(persons.leeftijd, persons.inkomen)  # plot {i}",
-                                execution_count=i + 1)
+        code = v4.new_code_cell(
+            f"fig, ax = plt.subplots()\nax.scatter(persons.leeftijd, persons.inkomen)  # plot {i}",
+            execution_count=i + 1,
+        )
         code.outputs = [
             v4.new_output("stream", name="stdout", text=f"plot {i}\n"),
             v4.new_output("display_data", data={"image/png": images[i % len(images)], "text/plain": "<Figure>"}),
@@ -95,13 +98,18 @@ def bench_notebook(args: argparse.Namespace) -> None:
 
         def theirs() -> None:
             # nbstripout wraps (and so closes) the process's stdin and stdout: give it throwaway ones
-            with mock.patch.multiple(sys, argv=["nbstripout", str(work)], stdin=io.TextIOWrapper(io.BytesIO()),
-                                     stdout=io.TextIOWrapper(io.BytesIO())):
+            with mock.patch.multiple(
+                sys,
+                argv=["nbstripout", str(work)],
+                stdin=io.TextIOWrapper(io.BytesIO()),
+                stdout=io.TextIOWrapper(io.BytesIO()),
+            ):
                 nbstripout_main()
 
         def ours_command() -> None:
-            subprocess.run([str(BIN / "cbs-export"), "strip", str(src), "-o", str(out)], check=True,
-                           capture_output=True)
+            subprocess.run(
+                [str(BIN / "cbs-export"), "strip", str(src), "-o", str(out)], check=True, capture_output=True
+            )
 
         def theirs_command() -> None:
             subprocess.run([str(BIN / "nbstripout"), str(work)], check=True, capture_output=True)
@@ -122,8 +130,10 @@ def bench_notebook(args: argparse.Namespace) -> None:
 
         stripped = nbformat.read(out / "big.stripped.ipynb", as_version=4)
         assert all(not c.get("outputs") for c in stripped.cells)
-        print(f"notebook: {src.stat().st_size / 1e6:.1f} MB, {len(stripped.cells)} cells; "
-              f"medians of {args.repeat} interleaved runs")
+        print(
+            f"notebook: {src.stat().st_size / 1e6:.1f} MB, {len(stripped.cells)} cells; "
+            f"medians of {args.repeat} interleaved runs"
+        )
         print(f"{'':14} {'cbs-export s':>13} {'nbstripout s':>13} {'ours/theirs':>12}")
         for name, (mine, other) in times.items():
             a, b = statistics.median(mine), statistics.median(other)
@@ -131,36 +141,87 @@ def bench_notebook(args: argparse.Namespace) -> None:
 
 
 SCRIPT_LINES = {
-    "R": ["x{i} <- read.csv(\"G:/Bevolking/GBAPERSOONTAB/2020/bestand{i}.csv\")", "set.seed({i})",
-          "# stap {i}: selecteer de jaren 2015-2030", "t{i} <- table(x{i}$gemeente, x{i}$klasse)",
-          "m{i} <- lm(inkomen ~ leeftijd + geslacht, data = x{i})", "for (j in seq_len(10)) print(j * {i})",
-          "x{i}$k <- cut(x{i}$leeftijd, breaks = c(0, 15, 25, 45, 65, 120))", "sprintf(\"%.2f\", mean(x{i}$inkomen))"],
-    "do": ["use \"G:\\Bevolking\\GBAPERSOONTAB\\2020\\bestand{i}.dta\", clear", "set seed {i}",
-           "* stap {i}: selecteer de jaren", "keep if inrange(jaar, 2010, 2020)", "// tabel per gemeente",
-           "recode leeftijd (0/14=1) (15/64=2) (65/120=3), gen(k{i})", "forvalues j = 1/10 {{", "}}",
-           "format inkomen %12.0fc", "/* versie {i}.1 */", "tabulate gemeente k{i}"],
-    "sps": ["GET FILE='G:\\Bevolking\\GBAPERSOONTAB\\2020\\bestand{i}.sav'.", "* stap {i}.",
-            "RECODE leeftijd (0 thru 14=1) (15 thru 64=2) (65 thru HI=3) INTO k{i}.", "FORMATS inkomen (F12.2).",
-            "COMMENT cellen onder 10 personen worden onderdrukt.", "FREQUENCIES VARIABLES=k{i}.", "EXECUTE."],
-    "py": ["x{i} = pd.read_parquet(r\"G:\\Bevolking\\GBAPERSOONTAB\\2020\\bestand{i}.parquet\")",
-           "rng = np.random.default_rng({i})", "# stap {i}: selecteer de jaren", "for j in range(10):",
-           "    print(f\"{{j:>3d}} {{j / 10:.2f}}\")", "bins = [0, 15, 25, 45, 65, 120]",
-           "t{i} = cel.crosstab(x{i}['gemeente'], x{i}['klasse'], unit=x{i}['RINPERSOON'])"],
-    "sas": ["libname b{i} \"G:\\Bevolking\\GBAPERSOONTAB\\2020\";", "* stap {i};",
-            "data w{i}; set b{i}.personen; where 2015 <= jaar <= 2030; run;", "/* versie 9.{i} */",
-            "proc freq data=w{i}; tables gemeente*klasse; run;", "%let jaar = 2020;"],
+    "R": [
+        'x{i} <- read.csv("G:/Bevolking/GBAPERSOONTAB/2020/bestand{i}.csv")',
+        "set.seed({i})",
+        "# stap {i}: selecteer de jaren 2015-2030",
+        "t{i} <- table(x{i}$gemeente, x{i}$klasse)",
+        "m{i} <- lm(inkomen ~ leeftijd + geslacht, data = x{i})",
+        "for (j in seq_len(10)) print(j * {i})",
+        "x{i}$k <- cut(x{i}$leeftijd, breaks = c(0, 15, 25, 45, 65, 120))",
+        'sprintf("%.2f", mean(x{i}$inkomen))',
+    ],
+    "do": [
+        'use "G:\\Bevolking\\GBAPERSOONTAB\\2020\\bestand{i}.dta", clear',
+        "set seed {i}",
+        "* stap {i}: selecteer de jaren",
+        "keep if inrange(jaar, 2010, 2020)",
+        "// tabel per gemeente",
+        "recode leeftijd (0/14=1) (15/64=2) (65/120=3), gen(k{i})",
+        "forvalues j = 1/10 {{",
+        "}}",
+        "format inkomen %12.0fc",
+        "/* versie {i}.1 */",
+        "tabulate gemeente k{i}",
+    ],
+    "sps": [
+        "GET FILE='G:\\Bevolking\\GBAPERSOONTAB\\2020\\bestand{i}.sav'.",
+        "* stap {i}.",
+        "RECODE leeftijd (0 thru 14=1) (15 thru 64=2) (65 thru HI=3) INTO k{i}.",
+        "FORMATS inkomen (F12.2).",
+        "COMMENT cellen onder 10 personen worden onderdrukt.",
+        "FREQUENCIES VARIABLES=k{i}.",
+        "EXECUTE.",
+    ],
+    "py": [
+        'x{i} = pd.read_parquet(r"G:\\Bevolking\\GBAPERSOONTAB\\2020\\bestand{i}.parquet")',
+        "rng = np.random.default_rng({i})",
+        "# stap {i}: selecteer de jaren",
+        "for j in range(10):",
+        '    print(f"{{j:>3d}} {{j / 10:.2f}}")',
+        "bins = [0, 15, 25, 45, 65, 120]",
+        "t{i} = cel.crosstab(x{i}['gemeente'], x{i}['klasse'], unit=x{i}['RINPERSOON'])",
+    ],
+    "sas": [
+        'libname b{i} "G:\\Bevolking\\GBAPERSOONTAB\\2020";',
+        "* stap {i};",
+        "data w{i}; set b{i}.personen; where 2015 <= jaar <= 2030; run;",
+        "/* versie 9.{i} */",
+        "proc freq data=w{i}; tables gemeente*klasse; run;",
+        "%let jaar = 2020;",
+    ],
 }
 INJECTIONS = {
-    "R": ['x <- x[x$RINPERSOON == "012345678", ]', "# man     92\n# vrouw   108\n# totaal  200",
-          "# 3 mannen en 2 vrouwen", 'setwd("H:/Werkmap Jansen")'],
-    "do": ['list if rinpersoon == "012345678"', "* man     92\n* vrouw   108\n* totaal  200",
-           "* waarvan 4 personen", 'cd "H:\\Werkmap Jansen"'],
-    "sps": ["SELECT IF (RINPERSOON = '012345678').", "* Frequenties\n  man     92\n  vrouw   108.",
-            "COMMENT waarvan 4 personen.", "GET FILE='C:\\Users\\jansen\\a.sav'."],
-    "py": ['x = x[x.RINPERSOON == "012345678"]', '"""\nman     92\nvrouw   108\ntotaal  200\n"""',
-           "# 3 mannen en 2 vrouwen", 'p = Path(r"C:\\Users\\jansen")'],
-    "sas": ["where rinpersoon = '012345678';", "* man     92\n  vrouw   108\n  totaal  200;",
-            "/* waarvan 4 personen */", 'libname e "/home/jansen";'],
+    "R": [
+        'x <- x[x$RINPERSOON == "012345678", ]',
+        "# man     92\n# vrouw   108\n# totaal  200",
+        "# 3 mannen en 2 vrouwen",
+        'setwd("H:/Werkmap Jansen")',
+    ],
+    "do": [
+        'list if rinpersoon == "012345678"',
+        "* man     92\n* vrouw   108\n* totaal  200",
+        "* waarvan 4 personen",
+        'cd "H:\\Werkmap Jansen"',
+    ],
+    "sps": [
+        "SELECT IF (RINPERSOON = '012345678').",
+        "* Frequenties\n  man     92\n  vrouw   108.",
+        "COMMENT waarvan 4 personen.",
+        "GET FILE='C:\\Users\\jansen\\a.sav'.",
+    ],
+    "py": [
+        'x = x[x.RINPERSOON == "012345678"]',
+        '"""\nman     92\nvrouw   108\ntotaal  200\n"""',
+        "# 3 mannen en 2 vrouwen",
+        'p = Path(r"C:\\Users\\jansen")',
+    ],
+    "sas": [
+        "where rinpersoon = '012345678';",
+        "* man     92\n  vrouw   108\n  totaal  200;",
+        "/* waarvan 4 personen */",
+        'libname e "/home/jansen";',
+    ],
 }
 
 
@@ -195,12 +256,18 @@ def bench_scripts(args: argparse.Namespace) -> None:
         masked = sum(len(check_script(path, rules=rules).masked) for path in paths)
         from_files, from_files_cpu = time.perf_counter() - start, time.process_time() - cpu
     lines = sum(text.count("\n") + 1 for _, text in scripts)
-    print(f"scripts: {len(scripts)} of {args.lines} lines ({lines:,} lines, R/Stata/SPSS/Python/SAS), "
-          f"{found} findings, {masked} masked")
-    print(f"scan in memory          {in_memory:7.2f} s wall, {in_memory_cpu:6.2f} s CPU  "
-          f"({lines / in_memory:,.0f} lines/s; target < 10 s)")
-    print(f"check_script from files {from_files:7.2f} s wall, {from_files_cpu:6.2f} s CPU  "
-          "(read, scan, mask, scan the copy again)")
+    print(
+        f"scripts: {len(scripts)} of {args.lines} lines ({lines:,} lines, R/Stata/SPSS/Python/SAS), "
+        f"{found} findings, {masked} masked"
+    )
+    print(
+        f"scan in memory          {in_memory:7.2f} s wall, {in_memory_cpu:6.2f} s CPU  "
+        f"({lines / in_memory:,.0f} lines/s; target < 10 s)"
+    )
+    print(
+        f"check_script from files {from_files:7.2f} s wall, {from_files_cpu:6.2f} s CPU  "
+        "(read, scan, mask, scan the copy again)"
+    )
     print("(wall and CPU differ when other processes share the cores)")
 
 

@@ -7,6 +7,7 @@ when missing) through `bench_tables_acro.py`; every figure is the median of inte
 
 Usage: python benchmarks/bench_tables.py [--rows 1000000 10000000] [--repeat 5] [--no-acro]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,8 +15,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 
@@ -26,18 +27,26 @@ HERE = Path(__file__).resolve().parent
 ACRO_VENV = HERE / ".venv-acro"
 ACRO_PYTHON = ACRO_VENV / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
 
+
 def acro_worker() -> subprocess.Popen:
     if not ACRO_PYTHON.exists():
         print(f"creating {ACRO_VENV} with acro==1.0.2 ...", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(ACRO_VENV)], check=True)
         subprocess.run([str(ACRO_PYTHON), "-m", "pip", "install", "--quiet", "acro==1.0.2"], check=True)
-    return subprocess.Popen([str(ACRO_PYTHON), str(HERE / "bench_tables_acro.py")], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, bufsize=1)
+    return subprocess.Popen(
+        [str(ACRO_PYTHON), str(HERE / "bench_tables_acro.py")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
+
 
 def timed(run: Callable[[], object]) -> float:
     start = time.perf_counter()
     run()
     return time.perf_counter() - start
+
 
 def checked_crosstabs(df: pd.DataFrame, means: bool) -> dict[str, Callable[[], object]]:
     """The three ways to make the table: plain pandas, checked cel, and checked cel counting persons."""
@@ -46,9 +55,11 @@ def checked_crosstabs(df: pd.DataFrame, means: bool) -> dict[str, Callable[[], o
     return {
         "pandas": lambda: pd.crosstab(df.gemeente, df.leeftijdsklasse, **values),
         "cel": lambda: cel.check(cel.crosstab(df.gemeente, df.leeftijdsklasse, **values), rules=rules),
-        "unit": lambda: cel.check(cel.crosstab(df.gemeente, df.leeftijdsklasse, **values, unit=df.RINPERSOON),
-                                  rules=rules),
+        "unit": lambda: cel.check(
+            cel.crosstab(df.gemeente, df.leeftijdsklasse, **values, unit=df.RINPERSOON), rules=rules
+        ),
     }
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -62,8 +73,10 @@ def main() -> None:
         worker.stdin.write(f"{rows} {what}\n")
         return float(worker.stdout.readline())
 
-    print(f"{'rows':>11} {'table':6} {'pandas s':>9} {'cel s':>8} {'cel unit= s':>12} {'acro s':>8} "
-          f"{'cel/pandas':>11} {'acro/cel':>9} {'unit=/pandas':>13}")
+    print(
+        f"{'rows':>11} {'table':6} {'pandas s':>9} {'cel s':>8} {'cel unit= s':>12} {'acro s':>8} "
+        f"{'cel/pandas':>11} {'acro/cel':>9} {'unit=/pandas':>13}"
+    )
     for rows in args.rows:
         df = large_persons(rows, seed=0)
         for what in ("counts", "means"):
@@ -79,14 +92,18 @@ def main() -> None:
                 if worker:
                     times["acro"].append(ask_acro(rows, what))
             med = {name: statistics.median(t) if t else float("nan") for name, t in times.items()}
-            print(f"{rows:>11,} {what:6} {med['pandas']:9.3f} {med['cel']:8.3f} {med['unit']:12.3f} "
-                  f"{med['acro']:8.3f} {med['cel'] / med['pandas']:11.2f} {med['acro'] / med['cel']:9.1f} "
-                  f"{med['unit'] / med['pandas']:13.2f}", flush=True)
+            print(
+                f"{rows:>11,} {what:6} {med['pandas']:9.3f} {med['cel']:8.3f} {med['unit']:12.3f} "
+                f"{med['acro']:8.3f} {med['cel'] / med['pandas']:11.2f} {med['acro'] / med['cel']:9.1f} "
+                f"{med['unit'] / med['pandas']:13.2f}",
+                flush=True,
+            )
 
     if worker:
         worker.stdin.close()
         worker.wait()
     print("targets: cel/pandas <= 2, acro/cel >= 5 (no unit=); unit= figures shown for the record")
+
 
 if __name__ == "__main__":
     main()

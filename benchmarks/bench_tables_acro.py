@@ -3,6 +3,7 @@
 Reads commands "<rows> <counts|means>" on stdin, times one checked `acro.crosstab` on the same synthetic data
 as the main benchmark, and answers with the seconds taken.
 """
+
 from __future__ import annotations
 
 import contextlib

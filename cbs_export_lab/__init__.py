@@ -2,6 +2,7 @@
 
 The public names are loaded on first use, so `import cbs_export_lab` stays cheap in a kernel.
 """
+
 from __future__ import annotations
 
 import sys

@@ -3,14 +3,16 @@
 A temp file in the destination folder is moved over the target with `os.replace`. On Windows a virus scanner
 or a reader can hold the target open for a moment, so the move is retried a few times before giving up.
 """
+
 from __future__ import annotations
 
 import os
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 REPLACE_TRIES = 10
 REPLACE_PAUSE = 0.05

@@ -6,6 +6,7 @@ interval; a cell whose interval is a point, or narrower than its protection, is 
 this the audit). HiGHS (through scipy) computes the intervals; exactly determined cells are found first by
 linear algebra, and cells whose protection is already proven by solutions seen so far need no LP of their own.
 """
+
 from __future__ import annotations
 
 import re
@@ -27,6 +28,7 @@ _EPS = 1e-7
 
 
 # --- reading a table ----------------------------------------------------------------------------------------
+
 
 def read_cells(frame: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The cells as floats, which are hidden (NaN or a marker such as "x", "<10"), and a known upper bound
@@ -91,8 +93,9 @@ def aggregates(labels: Sequence[Any], margins_name: Any = None) -> list[tuple[in
         if not any(m):
             continue
         keep = [i for i, is_margin in enumerate(m) if not is_margin]
-        members = [q for q in leaves
-                   if len(parts[q]) == len(parts[k]) and all(parts[q][i] == parts[k][i] for i in keep)]
+        members = [
+            q for q in leaves if len(parts[q]) == len(parts[k]) and all(parts[q][i] == parts[k][i] for i in keep)
+        ]
         if members:
             out.append((k, np.asarray(members, dtype=np.int64)))
     return out
@@ -117,9 +120,14 @@ class Structure:
         return self.shape[0] * self.shape[1]
 
 
-def find_structure(values: np.ndarray, row_labels: Sequence[Any], col_labels: Sequence[Any],
-                   margins_name: Any = None, tolerance: float | None = None,
-                   hidden: np.ndarray | None = None) -> Structure:
+def find_structure(
+    values: np.ndarray,
+    row_labels: Sequence[Any],
+    col_labels: Sequence[Any],
+    margins_name: Any = None,
+    tolerance: float | None = None,
+    hidden: np.ndarray | None = None,
+) -> Structure:
     """Every margin and subtotal equation of the table whose shown numbers add up (hidden cells are NaN; with
     `hidden`, equations through cells that are NaN without being hidden are left out)."""
     R, C = values.shape
@@ -156,7 +164,7 @@ def _tolerance(values: np.ndarray) -> float:
         return 1e-9 * max(1.0, float(np.abs(shown).max()) if shown.size else 1.0)
     for decimals in range(1, 7):
         if np.allclose(shown, np.round(shown, decimals), rtol=0, atol=1e-9):
-            return 0.5 * 10.0 ** -decimals
+            return 0.5 * 10.0**-decimals
     return 1e-6 * max(1.0, float(np.abs(shown).max()))
 
 
@@ -170,6 +178,7 @@ def _matrix(totals: Sequence[int], parts: Sequence[np.ndarray], n: int) -> spars
 
 
 # --- intervals ----------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Requirement:
@@ -186,8 +195,14 @@ class Requirement:
     @classmethod
     def none(cls, n: int) -> Requirement:
         z = np.zeros(n)
-        return cls(width=z.copy(), up=z.copy(), down=z.copy(), ceiling=np.full(n, np.inf), relative=z.copy(),
-                   safe_from=np.full(n, np.inf))
+        return cls(
+            width=z.copy(),
+            up=z.copy(),
+            down=z.copy(),
+            ceiling=np.full(n, np.inf),
+            relative=z.copy(),
+            safe_from=np.full(n, np.inf),
+        )
 
     def holds(self, k: np.ndarray, lo: np.ndarray, hi: np.ndarray, value: np.ndarray | None) -> np.ndarray:
         """Whether intervals [lo, hi] protect cells k; a wider interval never holds less."""
@@ -228,8 +243,15 @@ class Audit:
 class _System:
     """The equations restricted to the hidden cells, with the shown cells moved to the right-hand side."""
 
-    def __init__(self, structure: Structure, values: np.ndarray, hidden: np.ndarray, lower: np.ndarray,
-                 upper: np.ndarray, tol: float) -> None:
+    def __init__(
+        self,
+        structure: Structure,
+        values: np.ndarray,
+        hidden: np.ndarray,
+        lower: np.ndarray,
+        upper: np.ndarray,
+        tol: float,
+    ) -> None:
         self.cells = np.flatnonzero(hidden.ravel())
         M = structure.matrix.tocsc()
         shown = np.nan_to_num(values.ravel() * ~hidden.ravel())
@@ -262,8 +284,13 @@ class _System:
         bounds = list(zip(self.lower[var], np.where(np.isinf(self.upper[var]), None, self.upper[var]), strict=False))
         b = self.rhs[rows]
         if self.tol > 1e-6:
-            res = linprog(objective, A_ub=sparse.vstack([A, -A]), b_ub=np.concatenate([b + self.tol, self.tol - b]),
-                          bounds=bounds, method="highs")
+            res = linprog(
+                objective,
+                A_ub=sparse.vstack([A, -A]),
+                b_ub=np.concatenate([b + self.tol, self.tol - b]),
+                bounds=bounds,
+                method="highs",
+            )
         else:
             res = linprog(objective, A_eq=A, b_eq=b, bounds=bounds, method="highs")
         if res.status == 2:
@@ -279,24 +306,41 @@ class _System:
         return x
 
 
-def _integer_solution(A: sparse.csr_matrix, b: np.ndarray, objective: np.ndarray, lower: np.ndarray,
-                      upper: np.ndarray) -> np.ndarray:
-    res = milp(objective, constraints=LinearConstraint(A, b, b), integrality=np.ones(len(objective)),
-               bounds=Bounds(lower, upper), options={"time_limit": 10})
+def _integer_solution(
+    A: sparse.csr_matrix, b: np.ndarray, objective: np.ndarray, lower: np.ndarray, upper: np.ndarray
+) -> np.ndarray:
+    res = milp(
+        objective,
+        constraints=LinearConstraint(A, b, b),
+        integrality=np.ones(len(objective)),
+        bounds=Bounds(lower, upper),
+        options={"time_limit": 10},
+    )
     return res.x if res.x is not None else np.full(len(objective), np.nan)
 
 
-def audit(structure: Structure, values: np.ndarray, hidden: np.ndarray, requirement: Requirement, *,
-          upper: np.ndarray | None = None, integer: bool = False, original: np.ndarray | None = None,
-          exact: bool = False) -> Audit:
+def audit(
+    structure: Structure,
+    values: np.ndarray,
+    hidden: np.ndarray,
+    requirement: Requirement,
+    *,
+    upper: np.ndarray | None = None,
+    integer: bool = False,
+    original: np.ndarray | None = None,
+    exact: bool = False,
+) -> Audit:
     """The intervals of the hidden cells and whether each holds its `requirement`.
 
     With `exact=False` a cell's interval is computed only as far as its verdict needs: cells proven protected by
     the tables seen so far (`original` is one) report that range, which lies inside their true interval.
     """
     flat_values = values.ravel()
-    nonneg = bool(np.all(flat_values[np.isfinite(flat_values)] >= 0)) if original is None else \
-        bool(np.all(original.ravel()[np.isfinite(original.ravel())] >= 0))
+    nonneg = (
+        bool(np.all(flat_values[np.isfinite(flat_values)] >= 0))
+        if original is None
+        else bool(np.all(original.ravel()[np.isfinite(original.ravel())] >= 0))
+    )
     lower = np.zeros(values.shape) if nonneg else np.full(values.shape, -np.inf)
     upper = np.full(values.shape, np.inf) if upper is None else upper
     sys = _System(structure, values, hidden, lower, upper, 0.0 if integer else _tolerance(values))
@@ -321,12 +365,29 @@ def audit(structure: Structure, values: np.ndarray, hidden: np.ndarray, requirem
     holds = requirement.holds(sys.cells, lo, hi, value) if n else np.zeros(0, dtype=bool)
     if not consistent:
         holds[:] = True
-    return Audit(cells=sys.cells, lo=lo, hi=hi, holds=holds, tie=_ties(structure, sys.cells, hidden),
-                 exact=np.isfinite(hi) & (np.abs(hi - lo) <= 1e-9 * np.maximum(1, np.abs(hi))), consistent=consistent)
+    return Audit(
+        cells=sys.cells,
+        lo=lo,
+        hi=hi,
+        holds=holds,
+        tie=_ties(structure, sys.cells, hidden),
+        exact=np.isfinite(hi) & (np.abs(hi - lo) <= 1e-9 * np.maximum(1, np.abs(hi))),
+        consistent=consistent,
+    )
 
 
-def _component(sys: _System, var: np.ndarray, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray, done: np.ndarray,
-               requirement: Requirement, value: np.ndarray | None, integer: bool, exact: bool) -> bool:
+def _component(
+    sys: _System,
+    var: np.ndarray,
+    rows: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    done: np.ndarray,
+    requirement: Requirement,
+    value: np.ndarray | None,
+    integer: bool,
+    exact: bool,
+) -> bool:
     """Fill lo/hi for one group of tied hidden cells; False when its equations have no solution."""
     A = sys.A[rows][:, var].toarray()
     fixed = _determined(A)
@@ -389,6 +450,7 @@ def unravel(flat: int, shape: tuple[int, int]) -> tuple[int, int]:
 
 # --- secondary suppression ----------------------------------------------------------------------------------
 
+
 @dataclass
 class Pattern:
     """The cells to hide and how they were found (`method`: 'optimal', 'cuts' when the time ran out before the
@@ -402,9 +464,17 @@ class Pattern:
 EXACT_CELLS = 1500  # tables up to this many cells get the optimising cut loop; larger ones the heuristic
 
 
-def suppress(structure: Structure, values: np.ndarray, primary: np.ndarray, requirement: Requirement, *,
-             cost: str = "cells", integer: bool = True, time_limit: float = 20.0,
-             method: str = "auto") -> Pattern:
+def suppress(
+    structure: Structure,
+    values: np.ndarray,
+    primary: np.ndarray,
+    requirement: Requirement,
+    *,
+    cost: str = "cells",
+    integer: bool = True,
+    time_limit: float = 20.0,
+    method: str = "auto",
+) -> Pattern:
     """Primary cells plus the fewest (or smallest) extra cells so that every primary cell holds its requirement.
 
     The optimising method alternates a MILP over which cells to hide with the audit: each primary cell whose
@@ -444,8 +514,9 @@ def _room(a: np.ndarray, big: float) -> np.ndarray:
     return a if bool(np.all(a >= 0)) else np.full(len(a), big)
 
 
-def _capacities(structure: Structure, a: np.ndarray, hidden: np.ndarray, p: int,
-                big: float) -> tuple[float, float, np.ndarray, np.ndarray]:
+def _capacities(
+    structure: Structure, a: np.ndarray, hidden: np.ndarray, p: int, big: float
+) -> tuple[float, float, np.ndarray, np.ndarray]:
     """How far primary cell p can move up and down with `hidden` cells free, and the cut coefficients of each
     direction over all cells (from the duals: an upper bound on the movement for any other choice of cells)."""
     S = np.flatnonzero(hidden)
@@ -470,8 +541,9 @@ def _capacities(structure: Structure, a: np.ndarray, hidden: np.ndarray, p: int,
     return caps[0], caps[1], coefs[0], coefs[1]
 
 
-def _violations(structure: Structure, a: np.ndarray, prim: np.ndarray, hidden: np.ndarray, req: Requirement,
-                big: float) -> list[tuple[np.ndarray, float]]:
+def _violations(
+    structure: Structure, a: np.ndarray, prim: np.ndarray, hidden: np.ndarray, req: Requirement, big: float
+) -> list[tuple[np.ndarray, float]]:
     """Cuts `coef @ s >= rhs` for every primary cell whose protection fails with `hidden`; primary cells that
     tables seen on the way already prove protected need no LP of their own."""
     prims = np.flatnonzero(prim)
@@ -499,8 +571,9 @@ def _violations(structure: Structure, a: np.ndarray, prim: np.ndarray, hidden: n
     return cuts
 
 
-def _sampled_moves(structure: Structure, a: np.ndarray, prim: np.ndarray, hidden: np.ndarray,
-                   big: float) -> tuple[np.ndarray, np.ndarray]:
+def _sampled_moves(
+    structure: Structure, a: np.ndarray, prim: np.ndarray, hidden: np.ndarray, big: float
+) -> tuple[np.ndarray, np.ndarray]:
     """How far each cell moves up and down in a few tables that push all primary cells together."""
     S = np.flatnonzero(hidden)
     A = structure.matrix[:, S].tocsr()
@@ -533,8 +606,9 @@ def _line_cuts(structure: Structure, prim: np.ndarray) -> list[tuple[np.ndarray,
     return cuts
 
 
-def _cut_loop(structure: Structure, a: np.ndarray, prim: np.ndarray, req: Requirement, c: np.ndarray,
-              time_limit: float) -> tuple[np.ndarray, int, bool]:
+def _cut_loop(
+    structure: Structure, a: np.ndarray, prim: np.ndarray, req: Requirement, c: np.ndarray, time_limit: float
+) -> tuple[np.ndarray, int, bool]:
     big = max(1.0, float(np.abs(a).sum()))
     cuts = _line_cuts(structure, prim)
     start = time.perf_counter()
@@ -545,9 +619,13 @@ def _cut_loop(structure: Structure, a: np.ndarray, prim: np.ndarray, req: Requir
             return hidden, rounds, False
         coef = sparse.csr_matrix(np.array([k for k, _ in cuts])) if cuts else sparse.csr_matrix((0, len(a)))
         rhs = np.array([r for _, r in cuts])
-        res = milp(c, integrality=np.ones(len(a)), bounds=Bounds(prim.astype(float), np.ones(len(a))),
-                   constraints=[LinearConstraint(coef, rhs, np.inf)] if cuts else [],
-                   options={"time_limit": max(1.0, left), "mip_rel_gap": 0})
+        res = milp(
+            c,
+            integrality=np.ones(len(a)),
+            bounds=Bounds(prim.astype(float), np.ones(len(a))),
+            constraints=[LinearConstraint(coef, rhs, np.inf)] if cuts else [],
+            options={"time_limit": max(1.0, left), "mip_rel_gap": 0},
+        )
         if res.x is None:
             return np.ones(len(a), dtype=bool), rounds, False
         hidden = np.round(res.x).astype(bool) | prim
@@ -578,6 +656,7 @@ def _axis_groups(structure: Structure) -> tuple[np.ndarray, np.ndarray]:
         r, cc = divmod(int(t), C)
         is_total_row[r] |= any(r in s for s in row_of.values())
         is_total_col[cc] |= any(cc in s for s in col_of.values())
+
     def groups(of: dict, n: int, total: np.ndarray) -> np.ndarray:
         keys = {}
         out = np.full(n, -1)
@@ -585,6 +664,7 @@ def _axis_groups(structure: Structure) -> tuple[np.ndarray, np.ndarray]:
             if not total[k]:
                 out[k] = keys.setdefault(frozenset(of.get(k, ())), len(keys))
         return out
+
     return groups(row_of, R, is_total_row), groups(col_of, C, is_total_col)
 
 
@@ -627,8 +707,9 @@ def _partners(of: list[set[int]]) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def certified(structure: Structure, a: np.ndarray, hidden: np.ndarray, req: Requirement,
-              cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def certified(
+    structure: Structure, a: np.ndarray, hidden: np.ndarray, req: Requirement, cells: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cells whose protection a rectangle of hidden cells proves without an LP: moving a value around four hidden
     cells (two rows and two columns that share their totals) changes no shown number. Returns (proven, lo, hi),
     lo/hi being the range the best rectangle gives (a part of the cell's interval)."""
@@ -652,10 +733,21 @@ def certified(structure: Structure, a: np.ndarray, hidden: np.ndarray, req: Requ
         sr, sc = rs[:, None], cs[None, :]
         sd = sr * sc
         shape = a_d.shape
-        up = np.minimum.reduce([np.broadcast_to(np.where(sr < 0, a_r, inf), shape),
-                                np.broadcast_to(np.where(sc < 0, a_c, inf), shape), np.where(sd < 0, a_d, inf)])
-        down = np.minimum.reduce([np.full(shape, room[i, j]), np.broadcast_to(np.where(sr > 0, a_r, inf), shape),
-                                  np.broadcast_to(np.where(sc > 0, a_c, inf), shape), np.where(sd > 0, a_d, inf)])
+        up = np.minimum.reduce(
+            [
+                np.broadcast_to(np.where(sr < 0, a_r, inf), shape),
+                np.broadcast_to(np.where(sc < 0, a_c, inf), shape),
+                np.where(sd < 0, a_d, inf),
+            ]
+        )
+        down = np.minimum.reduce(
+            [
+                np.full(shape, room[i, j]),
+                np.broadcast_to(np.where(sr > 0, a_r, inf), shape),
+                np.broadcast_to(np.where(sc > 0, a_c, inf), shape),
+                np.where(sd > 0, a_d, inf),
+            ]
+        )
         lo, hi = (grid[i, j] - down)[H[np.ix_(ri, cj)]], (grid[i, j] + up)[H[np.ix_(ri, cj)]]
         if not lo.size:
             continue
@@ -686,16 +778,27 @@ def _rectangles(structure: Structure, a: np.ndarray, prim: np.ndarray, req: Requ
         ok = (up + down >= need) & (up >= req.up[p]) & (down >= req.down[p])
         cost_of = c.reshape(R, C)
         free = ~hidden
-        price = (free[i, cols] * cost_of[i, cols])[None, :] + (free[rows, j] * cost_of[rows, j])[:, None] + \
-            free[np.ix_(rows, cols)] * cost_of[np.ix_(rows, cols)]
+        price = (
+            (free[i, cols] * cost_of[i, cols])[None, :]
+            + (free[rows, j] * cost_of[rows, j])[:, None]
+            + free[np.ix_(rows, cols)] * cost_of[np.ix_(rows, cols)]
+        )
         price = np.where(ok, price, price + 1e6 * (need - np.minimum(need, up + down)) + 1e6)
         r, k = np.unravel_index(np.argmin(price), price.shape)
         hidden[i, cols[k]] = hidden[rows[r], j] = hidden[rows[r], cols[k]] = True
     return hidden.ravel()
 
 
-def _repair(structure: Structure, a: np.ndarray, prim: np.ndarray, hidden: np.ndarray, req: Requirement,
-            c: np.ndarray, integer: bool, time_limit: float) -> tuple[np.ndarray, int]:
+def _repair(
+    structure: Structure,
+    a: np.ndarray,
+    prim: np.ndarray,
+    hidden: np.ndarray,
+    req: Requirement,
+    c: np.ndarray,
+    integer: bool,
+    time_limit: float,
+) -> tuple[np.ndarray, int]:
     """Add cells until the audit passes: for each primary cell that fails, the shown cell its cut rates best."""
     big = max(1.0, float(np.abs(a).sum()))
     hidden = hidden.copy()
@@ -714,14 +817,16 @@ def _repair(structure: Structure, a: np.ndarray, prim: np.ndarray, hidden: np.nd
     return hidden, len(a)
 
 
-def _show_determined(structure: Structure, a: np.ndarray, prim: np.ndarray, hidden: np.ndarray, req: Requirement,
-                     integer: bool) -> np.ndarray:
+def _show_determined(
+    structure: Structure, a: np.ndarray, prim: np.ndarray, hidden: np.ndarray, req: Requirement, integer: bool
+) -> np.ndarray:
     """Extra cells whose value the shown cells fix protect nothing: show them again."""
     R_C = structure.shape
     values = a.reshape(R_C)
     mask = hidden.reshape(R_C)
-    result = audit(structure, np.where(mask, np.nan, values), mask, Requirement.none(len(a)), integer=integer,
-                   original=values)
+    result = audit(
+        structure, np.where(mask, np.nan, values), mask, Requirement.none(len(a)), integer=integer, original=values
+    )
     out = hidden.copy()
     for cell, is_exact in zip(result.cells, result.exact, strict=False):
         if is_exact and not prim[cell]:

@@ -5,6 +5,7 @@ to disk and every write takes a file lock, re-reads the manifest, applies one ch
 manifest atomically. Readers never need the lock: they see the old manifest or the new one. What an item
 folder holds is decided by `intake`; ids and titles come from `names`.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,12 +13,12 @@ import os
 import re
 import shutil
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterator
+from typing import Any
 
 from . import differencing
 from .atomic import read_bytes, write_bytes
@@ -36,18 +37,31 @@ VERSION = 1
 LOCK_TIMEOUT = 60.0
 BACKGROUND_SUFFIX = " - achtergrondinformatie (niet vrijgeven)"
 BACKGROUND_SHEETS = {
-    "units": "eenheden per cel / units per cell", "rows": "records per cel / records per cell",
+    "units": "eenheden per cel / units per cell",
+    "rows": "records per cel / records per cell",
     "largest_share": "aandeel van de grootste bijdrager / share of the largest contributor",
     "two_largest_share": "aandeel van de twee grootste bijdragers / share of the two largest contributors",
     "weighted": "gewogen waarde per cel / weighted value per cell",
-    "hidden": "verborgen cellen / hidden cells", "before": "tabel voor beveiliging / table before protection",
+    "hidden": "verborgen cellen / hidden cells",
+    "before": "tabel voor beveiliging / table before protection",
 }
 _ID_LETTER = {"table": "t", "model": "m", "figure": "g", "syntax": "s", "file": "f"}
 _OPTIONAL_TYPES: dict[str, type | tuple[type, ...]] = {
-    "background": bool, "background_for": (str, type(None)), "explanation": (str, type(None)), "exported": list,
-    "rules_compliant": bool, "findings": list, "counts": dict, "description": str, "source": (str, type(None)),
-    "unit": (str, type(None)), "weighted": bool, "rules_origin": str, "rules_fingerprint": str,
-    "rules_settings": dict, "added_at": str,
+    "background": bool,
+    "background_for": (str, type(None)),
+    "explanation": (str, type(None)),
+    "exported": list,
+    "rules_compliant": bool,
+    "findings": list,
+    "counts": dict,
+    "description": str,
+    "source": (str, type(None)),
+    "unit": (str, type(None)),
+    "weighted": bool,
+    "rules_origin": str,
+    "rules_fingerprint": str,
+    "rules_settings": dict,
+    "added_at": str,
     "protection": str,
 }
 _OUR_ITEM_FOLDER = re.compile(r"[tmgsf]\d{2,}-[a-z0-9-]+")
@@ -98,8 +112,9 @@ class Item:
 
     def __repr__(self) -> str:
         """Short, so `basket.add(...)` as the last line of a cell prints one readable line."""
-        flags = "".join(f", {f}" for f, on in (("background", self.background), ("exported", bool(self.exported)))
-                        if on)
+        flags = "".join(
+            f", {f}" for f, on in (("background", self.background), ("exported", bool(self.exported))) if on
+        )
         return f"<Item {self.id} {self.kind} {self.status}{flags}: {self.title!r}>"
 
     def to_dict(self) -> dict[str, Any]:
@@ -110,7 +125,7 @@ class Item:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Item":
+    def from_dict(cls, d: Mapping[str, Any]) -> Item:
         values = {k: v for k, v in d.items() if k in _ITEM_FIELDS}
         values["findings"] = [Finding.from_dict(f) for f in d.get("findings", [])]
         values["counts"] = Counts.from_dict(d.get("counts", {}))
@@ -129,7 +144,7 @@ class _Manifest:
         """One item a line: readable and diffable, and encoded by the fast C encoder (no `indent`)."""
         head = json.dumps({"format": FORMAT, "version": VERSION, "next_number": self.next_number}, ensure_ascii=False)
         body = ",\n".join(json.dumps(d, ensure_ascii=False) for d in self.items)
-        return f'{head[:-1]}, "items": [\n{body}\n]}}\n'.encode("utf-8")
+        return f'{head[:-1]}, "items": [\n{body}\n]}}\n'.encode()
 
 
 class Basket:
@@ -189,8 +204,17 @@ class Basket:
     # -- adding --------------------------------------------------------------------------------------------
 
     def add(
-        self, obj: Any, title: str, *, description: str = "", explanation: str | None = None, data: Any = None,
-        unit: Any = None, weights: Any = None, background: bool = False, background_for: str | None = None,
+        self,
+        obj: Any,
+        title: str,
+        *,
+        description: str = "",
+        explanation: str | None = None,
+        data: Any = None,
+        unit: Any = None,
+        weights: Any = None,
+        background: bool = False,
+        background_for: str | None = None,
     ) -> Item:
         """Check `obj` again, render it into the basket and store the verdict; returns the new item.
 
@@ -205,22 +229,37 @@ class Basket:
         plain_text(explanation, "explanation")
         background = background or background_for is not None
         rules = active_rules()
-        kind, result, render = take(obj, title, description=description, data=data, unit=unit, weights=weights,
-                                    rules=rules)
+        kind, result, render = take(
+            obj, title, description=description, data=data, unit=unit, weights=weights, rules=rules
+        )
         frames = {} if background or kind != "table" else _background_frames(obj, result)
         with_background = bool(frames)
         with self._locked() as manifest:
             if background_for is not None and self._find(manifest, background_for).get("background"):
-                raise UserError(f"{background_for!r} is itself background information; give background_for the "
-                                "id of the output this background belongs to.")
-            item = self._store(manifest, kind, title, result, render, description=description,
-                               explanation=explanation, background=background, background_for=background_for,
-                               rules=rules, write=False, after_render=_protection_note(obj))
+                raise UserError(
+                    f"{background_for!r} is itself background information; give background_for the "
+                    "id of the output this background belongs to."
+                )
+            item = self._store(
+                manifest,
+                kind,
+                title,
+                result,
+                render,
+                description=description,
+                explanation=explanation,
+                background=background,
+                background_for=background_for,
+                rules=rules,
+                write=False,
+                after_render=_protection_note(obj),
+            )
             sketch = None
             try:
                 if not background:  # differencing: this output against every stored one, both sides recorded
-                    sketch = differencing.check_in_basket(self.folder, manifest.items, manifest.items[-1],
-                                                          result.details, rules.threshold)
+                    sketch = differencing.check_in_basket(
+                        self.folder, manifest.items, manifest.items[-1], result.details, rules.threshold
+                    )
                     item = Item.from_dict(manifest.items[-1])
                 if with_background:  # a magnitude or protected table never enters without its background
                     self._store_background(manifest, item, frames, result, rules)
@@ -246,9 +285,19 @@ class Basket:
         rules = active_rules()
         render, after_render = notebook_intake(src, rules)
         with self._locked() as manifest:
-            item = self._store(manifest, "syntax", title, CheckResult(kind="syntax", rules_origin=rules.origin),
-                               render, description="", explanation=None, background=False, background_for=None,
-                               rules=rules, after_render=after_render)
+            item = self._store(
+                manifest,
+                "syntax",
+                title,
+                CheckResult(kind="syntax", rules_origin=rules.origin),
+                render,
+                description="",
+                explanation=None,
+                background=False,
+                background_for=None,
+                rules=rules,
+                after_render=after_render,
+            )
         _warn_if_never_exportable(item)
         return item
 
@@ -271,7 +320,9 @@ class Basket:
         text = plain_text(text, "explanation").strip() if isinstance(text, str) else None
         return self._update(item_id, lambda d: d.update(explanation=text or None))
 
-    def mark_exported(self, item_ids: Iterable[str], zip_path: str | os.PathLike[str], at: datetime | str | None = None) -> None:
+    def mark_exported(
+        self, item_ids: Iterable[str], zip_path: str | os.PathLike[str], at: datetime | str | None = None
+    ) -> None:
         """Record that these items went into `zip_path` (its exportmap subfolder and name are kept)."""
         self.mark_exported_zips({Path(zip_path): list(item_ids)}, at)
 
@@ -292,8 +343,10 @@ class Basket:
                     if only_new and item_id not in ids:
                         continue
                     records = self._find(manifest, item_id).setdefault("exported", [])
-                    if not (only_new and any((r.get("zip"), r.get("folder")) == (record["zip"], record["folder"])
-                                             for r in records)):
+                    if not (
+                        only_new
+                        and any((r.get("zip"), r.get("folder")) == (record["zip"], record["folder"]) for r in records)
+                    ):
                         records.append(dict(record))
             self._write(manifest)
 
@@ -325,8 +378,11 @@ class Basket:
 
     def _leftovers(self, manifest: _Manifest) -> list[Path]:
         known = {d["id"].lower() for d in manifest.items}
-        folders = [p for p in (self.folder / ITEMS).iterdir()
-                   if p.is_dir() and _OUR_ITEM_FOLDER.fullmatch(p.name) and p.name.lower() not in known]
+        folders = [
+            p
+            for p in (self.folder / ITEMS).iterdir()
+            if p.is_dir() and _OUR_ITEM_FOLDER.fullmatch(p.name) and p.name.lower() not in known
+        ]
         return folders + sorted(self.folder.glob(f".{MANIFEST}.*.tmp"))
 
     # -- internals -----------------------------------------------------------------------------------------
@@ -339,10 +395,20 @@ class Basket:
         return self._item(d)
 
     def _store(
-        self, manifest: _Manifest, kind: str, title: str, result: CheckResult,
-        render: Callable[[Path, str, str], list[Path]], *, description: str, explanation: str | None,
-        background: bool, background_for: str | None, rules: Rules,
-        after_render: Callable[[Item], None] | None = None, write: bool = True,
+        self,
+        manifest: _Manifest,
+        kind: str,
+        title: str,
+        result: CheckResult,
+        render: Callable[[Path, str, str], list[Path]],
+        *,
+        description: str,
+        explanation: str | None,
+        background: bool,
+        background_for: str | None,
+        rules: Rules,
+        after_render: Callable[[Item], None] | None = None,
+        write: bool = True,
     ) -> Item:
         """Render one item into its own folder and append it to the manifest (written now unless `write` is False)."""
         title = unique_title(title, {d["title"] for d in manifest.items})
@@ -352,13 +418,25 @@ class Basket:
             folder.mkdir(parents=True)
             written = render(folder, item_id, title)
             item = Item(
-                id=item_id, title=title, kind=kind, status=result.status, findings=list(result.findings),
-                counts=result.counts, files=[p.relative_to(self.folder).as_posix() for p in written],
-                background=background, background_for=background_for,
-                explanation=(explanation or "").strip() or None, description=description, source=result.source,
-                unit=result.unit, weighted=result.weighted, rules_origin=rules.origin,
-                rules_compliant=rules.compliant, rules_fingerprint=rules.fingerprint,
-                rules_settings=rules.settings(), added_at=_now(),
+                id=item_id,
+                title=title,
+                kind=kind,
+                status=result.status,
+                findings=list(result.findings),
+                counts=result.counts,
+                files=[p.relative_to(self.folder).as_posix() for p in written],
+                background=background,
+                background_for=background_for,
+                explanation=(explanation or "").strip() or None,
+                description=description,
+                source=result.source,
+                unit=result.unit,
+                weighted=result.weighted,
+                rules_origin=rules.origin,
+                rules_compliant=rules.compliant,
+                rules_fingerprint=rules.fingerprint,
+                rules_settings=rules.settings(),
+                added_at=_now(),
             )
             if after_render is not None:
                 after_render(item)
@@ -390,15 +468,32 @@ class Basket:
 
         def render(folder: Path, stem: str, t: str) -> list[Path]:
             sheets = [
-                Sheet(frame, f"{t}: {BACKGROUND_SHEETS.get(name, name)}", about,
-                      {"Achtergrond bij / Background for": f"{item.title} ({item.id})",
-                       "Vrijgeven / Release": f"{NO} (niet vrijgeven / not for release)"}, name=name)
+                Sheet(
+                    frame,
+                    f"{t}: {BACKGROUND_SHEETS.get(name, name)}",
+                    about,
+                    {
+                        "Achtergrond bij / Background for": f"{item.title} ({item.id})",
+                        "Vrijgeven / Release": f"{NO} (niet vrijgeven / not for release)",
+                    },
+                    name=name,
+                )
                 for name, frame in frames.items()
             ]
             return [write_book(folder / f"{stem}.xlsx", sheets)]
 
-        return self._store(manifest, "table", title, result, render, description=about, explanation=None,
-                           background=True, background_for=item.id, rules=rules)
+        return self._store(
+            manifest,
+            "table",
+            title,
+            result,
+            render,
+            description=about,
+            explanation=None,
+            background=True,
+            background_for=item.id,
+            rules=rules,
+        )
 
     def _new_id(self, manifest: _Manifest, kind: str, title: str) -> str:
         """A short Windows-valid id; numbers are never reused, and a folder left by a crashed add is skipped."""
@@ -459,16 +554,18 @@ class Basket:
         seen: set[str] = set()
         for i, d in enumerate(doc["items"], 1):
             if not isinstance(d, dict):
-                raise self._corrupt(f"entry {i} of \"items\" is not an object")
+                raise self._corrupt(f'entry {i} of "items" is not an object')
             for key, kind in (("id", str), ("title", str), ("kind", str), ("status", str), ("files", list)):
                 if not isinstance(d.get(key), kind):
-                    raise self._corrupt(f"entry {i} of \"items\" has no valid {key!r}")
+                    raise self._corrupt(f'entry {i} of "items" has no valid {key!r}')
             problem = id_problem(d["id"])
             if problem:
-                raise self._corrupt(f"entry {i} of \"items\" has the id {d['id']!r}, which {problem}")
+                raise self._corrupt(f'entry {i} of "items" has the id {d["id"]!r}, which {problem}')
             for key, allowed in (("kind", ITEM_KINDS), ("status", STATUSES)):
                 if d[key] not in allowed:
-                    raise self._corrupt(f"item {d['id']!r} has an unknown {key} {d[key]!r} ({', '.join(allowed)} expected)")
+                    raise self._corrupt(
+                        f"item {d['id']!r} has an unknown {key} {d[key]!r} ({', '.join(allowed)} expected)"
+                    )
             for key, types in _OPTIONAL_TYPES.items():
                 if key in d and not isinstance(d[key], types):
                     raise self._corrupt(f"item {d['id']!r} has an invalid {key!r} ({d[key]!r})")
@@ -476,8 +573,11 @@ class Basket:
                 if not all(isinstance(x, dict) for x in d.get(key, [])):
                     raise self._corrupt(f"item {d['id']!r} has an entry in {key!r} that is not an object")
             counts = d.get("counts", {})
-            if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
-                       for k, v in counts.items() if not (k == "observations" and v is None)):
+            if not all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                for k, v in counts.items()
+                if not (k == "observations" and v is None)
+            ):
                 raise self._corrupt(f"item {d['id']!r} has counts that are not whole numbers ({counts!r})")
             worst = _worst_severity(d.get("findings"))
             if STATUSES.index(d["status"]) < STATUSES.index(worst):
@@ -522,7 +622,9 @@ class Basket:
                 "Wait until the other export or kernel has finished, then try again."
             ) from None
         except OSError as exc:
-            raise BasketError(f"The basket {self.folder} cannot be locked: {exc.strerror or exc}. Check that it is writable.") from None
+            raise BasketError(
+                f"The basket {self.folder} cannot be locked: {exc.strerror or exc}. Check that it is writable."
+            ) from None
         try:
             yield self._read()
         finally:
@@ -563,18 +665,24 @@ def _warn_if_never_exportable(item: Item) -> None:
     warnings.warn(
         f"Basket item {item.id!r} ({item.title}) contains {what}. It is kept in the basket so you can see why, "
         f"but it can never be exported. {fix}",
-        UserWarning, stacklevel=3,
+        UserWarning,
+        stacklevel=3,
     )
 
 
 def _warn_if_differencing(item: Item) -> None:
-    others = [f.where.removeprefix("together with ") for f in item.findings
-              if f.rule == "differencing" and f.severity == "fail"]
+    others = [
+        f.where.removeprefix("together with ")
+        for f in item.findings
+        if f.rule == "differencing" and f.severity == "fail"
+    ]
     if others:
         warnings.warn(
             f"Basket item {item.id!r} ({item.title}) together with {', '.join(others)} reveals groups of fewer units "
             "than the threshold (differencing); both items now fail. Widen or drop one of them, or explain why the "
-            "difference discloses nothing.", UserWarning, stacklevel=3,
+            "difference discloses nothing.",
+            UserWarning,
+            stacklevel=3,
         )
 
 

@@ -5,6 +5,7 @@ the largest absolute contributions (summed per unit first). `grouped_stats` comp
 `np.bincount` / `np.maximum.at` over integer group codes, so a 10M-row table costs a few passes over arrays
 instead of one pandas crosstab per statistic.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -72,14 +73,19 @@ class CellStats:
 
     def to_frames(self) -> dict[str, pd.DataFrame]:
         """Units, records and the dominance shares per cell, labelled like the table (background information)."""
+
         def frame(values: np.ndarray) -> pd.DataFrame:
             return pd.DataFrame(values, index=self.index, columns=self.columns)
 
         with np.errstate(divide="ignore", invalid="ignore"):
             share1 = np.where(self.abs_total > 0, self.top1 / self.abs_total, np.nan)
             share2 = np.where(self.abs_total > 0, (self.top1 + self.top2) / self.abs_total, np.nan)
-        frames = {"units": frame(self.units), "rows": frame(self.rows),
-                  "largest_share": frame(share1), "two_largest_share": frame(share2)}
+        frames = {
+            "units": frame(self.units),
+            "rows": frame(self.rows),
+            "largest_share": frame(share1),
+            "two_largest_share": frame(share2),
+        }
         if self.weighted is not None:
             frames["weighted"] = frame(self.weighted)
         return frames
@@ -90,17 +96,31 @@ class CellStats:
 
     def take(self, rows_at: np.ndarray, cols_at: np.ndarray, index: pd.Index, columns: pd.Index) -> CellStats:
         """The cells at these row and column positions (-1: no source rows), labelled `index` x `columns`."""
+
         def cells(values: np.ndarray | None, fill: Any = 0) -> np.ndarray | None:
             return None if values is None else take_grid(values, rows_at, cols_at, fill)
 
         more = None if self.top_more is None else np.stack([cells(m) for m in self.top_more])
         return CellStats(
-            index=index, columns=columns, units=cells(self.units), rows=cells(self.rows),
-            weighted=cells(self.weighted), top1=cells(self.top1), top2=cells(self.top2),
-            abs_total=cells(self.abs_total), statistic=self.statistic, magnitude=self.magnitude,
-            is_margin=cells(self.is_margin, False), unit_name=self.unit_name, weighted_table=self.weighted_table,
-            source=self.source, top_more=more, quantile=self.quantile, normalized=self.normalized,
-            observations=self.observations, nonzero=cells(self.nonzero),
+            index=index,
+            columns=columns,
+            units=cells(self.units),
+            rows=cells(self.rows),
+            weighted=cells(self.weighted),
+            top1=cells(self.top1),
+            top2=cells(self.top2),
+            abs_total=cells(self.abs_total),
+            statistic=self.statistic,
+            magnitude=self.magnitude,
+            is_margin=cells(self.is_margin, False),
+            unit_name=self.unit_name,
+            weighted_table=self.weighted_table,
+            source=self.source,
+            top_more=more,
+            quantile=self.quantile,
+            normalized=self.normalized,
+            observations=self.observations,
+            nonzero=cells(self.nonzero),
             sketch=None if self.sketch is None else self.sketch.take(rows_at, cols_at),
         )
 
@@ -142,8 +162,11 @@ def alone_in_line(filled: np.ndarray) -> np.ndarray:
 
 def take_grid(values: np.ndarray, rows_at: np.ndarray, cols_at: np.ndarray, fill: Any) -> np.ndarray:
     """The cells at these row and column positions; `fill` where a position is -1."""
-    out = values[np.ix_(np.maximum(rows_at, 0), np.maximum(cols_at, 0))] if values.size else \
-        np.zeros((len(rows_at), len(cols_at)), dtype=values.dtype)
+    out = (
+        values[np.ix_(np.maximum(rows_at, 0), np.maximum(cols_at, 0))]
+        if values.size
+        else np.zeros((len(rows_at), len(cols_at)), dtype=values.dtype)
+    )
     out = out.copy()
     out[rows_at < 0, :] = fill
     out[:, cols_at < 0] = fill
@@ -151,6 +174,7 @@ def take_grid(values: np.ndarray, rows_at: np.ndarray, cols_at: np.ndarray, fill
 
 
 # --- one grouped pass -------------------------------------------------------------------------------------
+
 
 @dataclass
 class Groups:
@@ -168,7 +192,7 @@ class Grid:
     units: np.ndarray
     rows: np.ndarray
     weighted: np.ndarray | None
-    largest: np.ndarray      # (ranks, R + 1, C + 1)
+    largest: np.ndarray  # (ranks, R + 1, C + 1)
     abs_total: np.ndarray
     observations: int
     nonzero: np.ndarray | None = None  # units with a non-zero contribution, per cell and margin
@@ -224,8 +248,9 @@ def _run_sums(values: np.ndarray | None, starts: np.ndarray) -> np.ndarray | Non
     return np.add.reduceat(values, starts) if starts.size else np.zeros(0)
 
 
-def _unit_pairs(cell: np.ndarray, unit: np.ndarray, n_cells: int,
-                values: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def _unit_pairs(
+    cell: np.ndarray, unit: np.ndarray, n_cells: int, values: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """The distinct (unit, cell) pairs, ordered by unit and then cell, and the values summed per pair.
 
     Sorting integer keys is much faster than hashing them, and sorted keys make the pairs consecutive runs.
@@ -238,8 +263,9 @@ def _unit_pairs(cell: np.ndarray, unit: np.ndarray, n_cells: int,
     return pair_unit, pair_cell, _run_sums(None if values is None else values[order], starts)
 
 
-def _line_pairs(pair_unit: np.ndarray, line: np.ndarray, n_lines: int, contrib: np.ndarray | None,
-                ordered: bool) -> tuple[np.ndarray, np.ndarray | None]:
+def _line_pairs(
+    pair_unit: np.ndarray, line: np.ndarray, n_lines: int, contrib: np.ndarray | None, ordered: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
     """The distinct (unit, row) or (unit, column) pairs of the (unit, cell) pairs: each pair's line, and the
     contributions summed per pair. The pairs come ordered by unit, so a stable sort of these keys is cheap;
     rows are already in order within a unit (`ordered`), columns are not."""
@@ -252,8 +278,16 @@ def _line_pairs(pair_unit: np.ndarray, line: np.ndarray, n_lines: int, contrib: 
     return keys[starts] % n_lines, _run_sums(contrib, starts)
 
 
-def grouped_stats(groups: Groups, *, values: np.ndarray | None, unit: np.ndarray | None, n_units: int,
-                  weights: np.ndarray | None, magnitude: bool, ranks: int = KEEP_LARGEST) -> Grid:
+def grouped_stats(
+    groups: Groups,
+    *,
+    values: np.ndarray | None,
+    unit: np.ndarray | None,
+    n_units: int,
+    weights: np.ndarray | None,
+    magnitude: bool,
+    ranks: int = KEEP_LARGEST,
+) -> Grid:
     """Units, records, weighted totals and largest contributions per cell and per margin, in one pass."""
     R, C = groups.n_rows, groups.n_cols
     cell = groups.cell
@@ -290,16 +324,19 @@ def grouped_stats(groups: Groups, *, values: np.ndarray | None, unit: np.ndarray
         by_row, by_row_sums = _line_pairs(pair_unit, pair_row, R, contrib, ordered=True)
         by_col, by_col_sums = _line_pairs(pair_unit, pair_col, C, contrib, ordered=False)
         observations = int(np.count_nonzero(np.bincount(pair_unit, minlength=n_units)))
-        units = bordered(np.bincount(pair_cell, minlength=n_cells).reshape(R, C),
-                         np.bincount(by_row, minlength=R), np.bincount(by_col, minlength=C), observations)
+        units = bordered(
+            np.bincount(pair_cell, minlength=n_cells).reshape(R, C),
+            np.bincount(by_row, minlength=R),
+            np.bincount(by_col, minlength=C),
+            observations,
+        )
         largest = np.zeros((ranks,) + shape)
         abs_total = np.zeros(shape)
         if contrib is not None:
             top, tot = _top_and_total(pair_cell, contrib, n_cells, ranks)
             largest[:, :R, :C] = top.reshape(ranks, R, C)
             abs_total[:R, :C] = tot.reshape(R, C)
-            for line, sums, n, put in ((by_row, by_row_sums, R, np.s_[:R, C]),
-                                       (by_col, by_col_sums, C, np.s_[R, :C])):
+            for line, sums, n, put in ((by_row, by_row_sums, R, np.s_[:R, C]), (by_col, by_col_sums, C, np.s_[R, :C])):
                 top, tot = _top_and_total(line, sums, n, ranks)
                 largest[(slice(None),) + put] = top
                 abs_total[put] = tot
@@ -307,11 +344,21 @@ def grouped_stats(groups: Groups, *, values: np.ndarray | None, unit: np.ndarray
             top, tot = _top_and_total(np.zeros(n_units, dtype=np.int64), per_unit, 1, ranks)
             largest[:, R, C] = top[:, 0]
             abs_total[R, C] = tot[0]
-            nonzero = bordered(np.bincount(pair_cell, contrib != 0, minlength=n_cells).reshape(R, C),
-                               np.bincount(by_row, by_row_sums != 0, minlength=R),
-                               np.bincount(by_col, by_col_sums != 0, minlength=C), np.count_nonzero(per_unit))
-    return Grid(units=units, rows=rows, weighted=weighted, largest=largest, abs_total=abs_total,
-                observations=observations, nonzero=nonzero)
+            nonzero = bordered(
+                np.bincount(pair_cell, contrib != 0, minlength=n_cells).reshape(R, C),
+                np.bincount(by_row, by_row_sums != 0, minlength=R),
+                np.bincount(by_col, by_col_sums != 0, minlength=C),
+                np.count_nonzero(per_unit),
+            )
+    return Grid(
+        units=units,
+        rows=rows,
+        weighted=weighted,
+        largest=largest,
+        abs_total=abs_total,
+        observations=observations,
+        nonzero=nonzero,
+    )
 
 
 def _top_and_total(group: np.ndarray, contrib: np.ndarray, n_groups: int, ranks: int) -> tuple[np.ndarray, np.ndarray]:
@@ -319,8 +366,9 @@ def _top_and_total(group: np.ndarray, contrib: np.ndarray, n_groups: int, ranks:
     return largest_per_group(group, a, n_groups, ranks), np.bincount(group, a, minlength=n_groups)
 
 
-def _margins_from_cells(inner_top: np.ndarray, abs_inner: np.ndarray, R: int, C: int,
-                        ranks: int) -> tuple[np.ndarray, np.ndarray]:
+def _margins_from_cells(
+    inner_top: np.ndarray, abs_inner: np.ndarray, R: int, C: int, ranks: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Without units, each record sits in one cell: a margin's largest records are among its cells' largest."""
     largest = np.zeros((ranks, R + 1, C + 1))
     grid = inner_top.reshape(ranks, R, C)

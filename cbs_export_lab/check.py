@@ -4,6 +4,7 @@ Fails closed: an object we cannot inspect, or an error inside a checker, gives a
 so, never a pass and never a traceback. Mistakes in the arguments (a `unit=` column that does not exist)
 raise `UserError` with a message saying what to do.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -32,7 +33,9 @@ def kind_of(obj: Any) -> str:
     return "unsupported"
 
 
-def check(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None, rules: Rules | None = None) -> CheckResult:
+def check(
+    obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None, rules: Rules | None = None
+) -> CheckResult:
     """Check one output for disclosure risk (DESIGN section 3)."""
     rules = rules or active_rules()
     kind = kind_of(obj)
@@ -48,7 +51,8 @@ def check(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None, 
             from .checks.table import check_table
 
             result = with_hidden_cells(
-                obj, rules, lambda t: check_table(t, data=data, unit=unit, weights=weights, rules=rules))
+                obj, rules, lambda t: check_table(t, data=data, unit=unit, weights=weights, rules=rules)
+            )
         elif kind == "model":
             from .checks.model import check_model
 
@@ -61,7 +65,9 @@ def check(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None, 
             from .checks.model import unsupported_model_reason
 
             why = unsupported_model_reason(obj)
-            return unsupported(obj, rules, why or f"cbs_export_lab cannot inspect a {type(obj).__module__}.{type(obj).__qualname__}")
+            return unsupported(
+                obj, rules, why or f"cbs_export_lab cannot inspect a {type(obj).__module__}.{type(obj).__qualname__}"
+            )
     except UserError:
         raise
     except Exception as exc:  # fail closed: a checker error must never look like a pass
@@ -74,7 +80,10 @@ def check(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None, 
 
 def unsupported(obj: Any, rules: Rules, why: str, kind: str = "unsupported") -> CheckResult:
     return unsupported_result(
-        rules, why, kind=kind, where=f"the whole {type(obj).__name__}",
+        rules,
+        why,
+        kind=kind,
+        where=f"the whole {type(obj).__name__}",
         fix="Export it as a table, statsmodels result or matplotlib figure that can be checked, or explain "
-            "in the explanation why it has no disclosure risk.",
+        "in the explanation why it has no disclosure risk.",
     )

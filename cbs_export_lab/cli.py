@@ -2,17 +2,17 @@
 
 Every user mistake ends in one plain message on stderr and exit code 2; never a traceback.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from .errors import UserError
 from .settings import MODES
-
 
 CHECK_EXIT = {"pass": 0, "fail": 1, "review": 3}
 
@@ -32,15 +32,19 @@ def _cmd_strip(args: argparse.Namespace) -> int:
     from .strip import strip_any
 
     if args.check and (args.in_place or args.output_dir):
-        raise UserError("--check writes nothing: leave out -o and --in-place, or drop --check to write stripped copies.")
+        raise UserError(
+            "--check writes nothing: leave out -o and --in-place, or drop --check to write stripped copies."
+        )
     if args.in_place and args.output_dir:
         raise UserError("Give either --in-place or -o DIR, not both.")
     sources = [Path(p) for p in args.notebooks]
     targets = [] if args.check else [_strip_target(src, args) for src in sources]
     clashes = sorted({str(t) for t in targets if targets.count(t) > 1})
     if clashes:
-        raise UserError(f"Two files would be stripped to the same file ({', '.join(clashes)}). "
-                        "Strip them one at a time, or into different folders with -o DIR.")
+        raise UserError(
+            f"Two files would be stripped to the same file ({', '.join(clashes)}). "
+            "Strip them one at a time, or into different folders with -o DIR."
+        )
     stripped = [strip_any(src) for src in sources]
     if args.check:
         reports = [s.report for s in stripped]
@@ -67,8 +71,14 @@ def _cmd_basket(args: argparse.Namespace) -> int:
     basket = Basket(args.basket)
     items = basket.items
     if args.json:
-        print(json.dumps({"basket": str(basket.folder), "items": [i.to_dict() for i in items]},
-                         ensure_ascii=False, indent=1, default=str))
+        print(
+            json.dumps(
+                {"basket": str(basket.folder), "items": [i.to_dict() for i in items]},
+                ensure_ascii=False,
+                indent=1,
+                default=str,
+            )
+        )
         return 0
     print(f"Basket {basket.folder}: {len(items)} item(s).")
     for item in items:
@@ -91,8 +101,13 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         return 0
     result = prepare_export(basket, args.exportmap, **options)
     if args.json:
-        print(json.dumps({"zips": [str(p) for p in result.zips], "blocked": [vars(b) for b in result.blocked]},
-                         ensure_ascii=False, indent=1))
+        print(
+            json.dumps(
+                {"zips": [str(p) for p in result.zips], "blocked": [vars(b) for b in result.blocked]},
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
         return 0
     for path in result.zips:
         print(f"Written: {path}")
@@ -108,34 +123,48 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser(
-        "check", help="check a table file (csv, xlsx, parquet) for disclosure risk",
+        "check",
+        help="check a table file (csv, xlsx, parquet) for disclosure risk",
         description="Check a table file as a plain table and print the verdict. Leading text columns are read as "
-                    "row labels. Exit code: 0 pass, 1 fail, 3 review (needs a look or an explanation), 2 a mistake "
-                    "in the command or the file.",
+        "row labels. Exit code: 0 pass, 1 fail, 3 review (needs a look or an explanation), 2 a mistake "
+        "in the command or the file.",
     )
     p.add_argument("file", help="the table file (.csv, .xlsx or .parquet)")
     p.add_argument("--sheet", help="the sheet to read from an .xlsx file (default: the first)")
-    p.add_argument("--data", metavar="SOURCE",
-                   help="the microdata the table was made from (.csv, .xlsx, .parquet, .sav, .dta): the cell "
-                        "statistics are recomputed from it; without it a table cannot pass")
+    p.add_argument(
+        "--data",
+        metavar="SOURCE",
+        help="the microdata the table was made from (.csv, .xlsx, .parquet, .sav, .dta): the cell "
+        "statistics are recomputed from it; without it a table cannot pass",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_cmd_check)
 
     p = sub.add_parser(
-        "strip", help="strip outputs and data from notebooks and scripts before exporting syntax",
+        "strip",
+        help="strip outputs and data from notebooks and scripts before exporting syntax",
         description="Notebooks: write NAME.stripped.ipynb and NAME.stripped.py without outputs, attachments, embedded "
-                    "data or widget state, and report ids or pasted numbers left in the code or text. Scripts (.R .do "
-                    ".sps .py .sas): write NAME.stripped.EXT with ids masked, pasted tables and counts replaced by a "
-                    "comment and names taken out of personal paths. With --check: print FILE:LINE: MESSAGE per "
-                    "finding and exit 1 when anything would leak (a git pre-commit hook).",
+        "data or widget state, and report ids or pasted numbers left in the code or text. Scripts (.R .do "
+        ".sps .py .sas): write NAME.stripped.EXT with ids masked, pasted tables and counts replaced by a "
+        "comment and names taken out of personal paths. With --check: print FILE:LINE: MESSAGE per "
+        "finding and exit 1 when anything would leak (a git pre-commit hook).",
     )
-    p.add_argument("notebooks", nargs="+", metavar="FILE",
-                   help="the notebooks (.ipynb) or scripts (.R .do .sps .py .sas) to strip")
-    p.add_argument("-o", "--output-dir", type=Path, metavar="DIR",
-                   help="write the stripped copies into DIR (default: next to each notebook)")
-    p.add_argument("--check", action="store_true",
-                   help="write nothing; exit 1 when a notebook holds outputs or embedded data, or a notebook or "
-                        "script holds ids, pasted data or personal paths (for a git pre-commit hook)")
+    p.add_argument(
+        "notebooks", nargs="+", metavar="FILE", help="the notebooks (.ipynb) or scripts (.R .do .sps .py .sas) to strip"
+    )
+    p.add_argument(
+        "-o",
+        "--output-dir",
+        type=Path,
+        metavar="DIR",
+        help="write the stripped copies into DIR (default: next to each notebook)",
+    )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 when a notebook holds outputs or embedded data, or a notebook or "
+        "script holds ids, pasted data or personal paths (for a git pre-commit hook)",
+    )
     p.add_argument("--in-place", action="store_true", help="overwrite the notebooks themselves")
     p.set_defaults(func=_cmd_strip)
 
@@ -145,12 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_basket)
 
     p = sub.add_parser(
-        "prepare", help="write the basket into the exportmap as CBS asks",
+        "prepare",
+        help="write the basket into the exportmap as CBS asks",
         description="Write the basket's exportable items as zips into the right exportmap subfolders, each with "
-                    "an output control form and checksums. Items that may not leave are held back and listed.",
+        "an output control form and checksums. Items that may not leave are held back and listed.",
     )
     p.add_argument("--exportmap", help="the exportmap folder (default: from the project settings)")
-    p.add_argument("--mode", choices=MODES, help="vooraf or achteraf (default: settings, else the exportmap's subfolders)")
+    p.add_argument(
+        "--mode", choices=MODES, help="vooraf or achteraf (default: settings, else the exportmap's subfolders)"
+    )
     p.add_argument("--project", help="the project number or name for the zip names and the form")
     p.add_argument("--basket", help="the basket folder (default: from the project settings)")
     p.add_argument("--include-exported", action="store_true", help="also export items that were exported before")

@@ -3,6 +3,7 @@
 Everything here is random: ids are RINPERSOON-like (9 digits, zero-padded) and BEID-like numbers drawn from
 a seeded generator. No real person or business is in it.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,9 +12,28 @@ import numpy as np
 import pandas as pd
 
 GEMEENTEN = [
-    "Amsterdam", "Rotterdam", "Den Haag", "Utrecht", "Eindhoven", "Groningen", "Tilburg", "Almere", "Breda",
-    "Nijmegen", "Apeldoorn", "Haarlem", "Enschede", "Arnhem", "Amersfoort", "Zaanstad", "Den Bosch", "Zwolle",
-    "Leiden", "Maastricht", "Schiermonnikoog", "Vlieland",
+    "Amsterdam",
+    "Rotterdam",
+    "Den Haag",
+    "Utrecht",
+    "Eindhoven",
+    "Groningen",
+    "Tilburg",
+    "Almere",
+    "Breda",
+    "Nijmegen",
+    "Apeldoorn",
+    "Haarlem",
+    "Enschede",
+    "Arnhem",
+    "Amersfoort",
+    "Zaanstad",
+    "Den Bosch",
+    "Zwolle",
+    "Leiden",
+    "Maastricht",
+    "Schiermonnikoog",
+    "Vlieland",
 ]
 # Small island municipalities get few people, so tables by gemeente have genuinely small cells.
 _GEMEENTE_WEIGHTS = np.array([12, 9, 8, 6, 4, 4, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0.02, 0.015])
@@ -37,22 +57,26 @@ def persons(n: int = 10_000, seed: int = 0, *, string_ids: bool = True) -> pd.Da
     p = _GEMEENTE_WEIGHTS / _GEMEENTE_WEIGHTS.sum()
     gemeente = pd.Categorical.from_codes(rng.choice(len(GEMEENTEN), size=n, p=p), categories=GEMEENTEN)
     age = np.minimum(rng.gamma(4.0, 10.5, size=n).astype(int), 105)
-    band = pd.Categorical.from_codes(np.searchsorted(_AGE_EDGES, age, side="right") - 1, categories=AGE_BANDS, ordered=True)
+    band = pd.Categorical.from_codes(
+        np.searchsorted(_AGE_EDGES, age, side="right") - 1, categories=AGE_BANDS, ordered=True
+    )
     sex = pd.Categorical.from_codes(rng.integers(0, 2, size=n), categories=["man", "vrouw"])
     income = np.round(rng.lognormal(10.3, 0.55, size=n), -2)
     income[age < 15] = 0.0
     top = rng.choice(n, size=max(1, n // 2000), replace=False)
     income[top] = np.round(rng.uniform(2e6, 2e7, size=top.size), -3)
-    frame = pd.DataFrame({
-        "RINPERSOONS": pd.Categorical(["R"] * n),
-        "RINPERSOON": _ids(rng, n) if string_ids else rng.choice(10**8, size=n, replace=False),
-        "gemeente": gemeente,
-        "leeftijd": age,
-        "leeftijdsklasse": band,
-        "geslacht": sex,
-        "inkomen": income,
-        "gewicht": np.round(rng.uniform(0.5, 3.0, size=n), 3),
-    })
+    frame = pd.DataFrame(
+        {
+            "RINPERSOONS": pd.Categorical(["R"] * n),
+            "RINPERSOON": _ids(rng, n) if string_ids else rng.choice(10**8, size=n, replace=False),
+            "gemeente": gemeente,
+            "leeftijd": age,
+            "leeftijdsklasse": band,
+            "geslacht": sex,
+            "inkomen": income,
+            "gewicht": np.round(rng.uniform(0.5, 3.0, size=n), 3),
+        }
+    )
     return frame
 
 
@@ -66,7 +90,7 @@ def panel(n_persons: int = 2_000, years: tuple[int, ...] = (2019, 2020, 2021, 20
     for j, year in enumerate(years):
         part = base.loc[present[:, j]].copy()
         part.insert(2, "jaar", year)
-        part["inkomen"] = np.round(part["inkomen"] * (1.02 ** j) * rng.uniform(0.9, 1.1, size=len(part)), -2)
+        part["inkomen"] = np.round(part["inkomen"] * (1.02**j) * rng.uniform(0.9, 1.1, size=len(part)), -2)
         rows.append(part)
     return pd.concat(rows, ignore_index=True)
 
@@ -79,27 +103,31 @@ def businesses(n: int = 5_000, seed: int = 0) -> pd.DataFrame:
     turnover = np.round(employees * rng.lognormal(11.5, 0.7, size=n), -3)
     giants = rng.choice(n, size=max(1, n // 1000), replace=False)
     turnover[giants] *= 500
-    return pd.DataFrame({
-        "BEID": _ids(rng, n, 8),
-        "sector": pd.Categorical.from_codes(rng.integers(0, len(SECTORS), size=n), categories=SECTORS),
-        "gemeente": pd.Categorical.from_codes(rng.choice(len(GEMEENTEN), size=n, p=p), categories=GEMEENTEN),
-        "werkzame_personen": employees,
-        "omzet": turnover,
-    })
+    return pd.DataFrame(
+        {
+            "BEID": _ids(rng, n, 8),
+            "sector": pd.Categorical.from_codes(rng.integers(0, len(SECTORS), size=n), categories=SECTORS),
+            "gemeente": pd.Categorical.from_codes(rng.choice(len(GEMEENTEN), size=n, p=p), categories=GEMEENTEN),
+            "werkzame_personen": employees,
+            "omzet": turnover,
+        }
+    )
 
 
 def large_persons(n: int, seed: int = 0) -> pd.DataFrame:
     """Many rows fast (benchmarks): categorical keys, numeric ids, no string work."""
     rng = np.random.default_rng(seed)
     p = _GEMEENTE_WEIGHTS / _GEMEENTE_WEIGHTS.sum()
-    return pd.DataFrame({
-        "RINPERSOON": rng.integers(0, max(1, n // 3), size=n),
-        "gemeente": pd.Categorical.from_codes(rng.choice(len(GEMEENTEN), size=n, p=p), categories=GEMEENTEN),
-        "leeftijdsklasse": pd.Categorical.from_codes(rng.integers(0, len(AGE_BANDS), size=n), categories=AGE_BANDS),
-        "geslacht": pd.Categorical.from_codes(rng.integers(0, 2, size=n), categories=["man", "vrouw"]),
-        "inkomen": np.round(rng.lognormal(10.3, 0.55, size=n), -2),
-        "gewicht": rng.uniform(0.5, 3.0, size=n),
-    })
+    return pd.DataFrame(
+        {
+            "RINPERSOON": rng.integers(0, max(1, n // 3), size=n),
+            "gemeente": pd.Categorical.from_codes(rng.choice(len(GEMEENTEN), size=n, p=p), categories=GEMEENTEN),
+            "leeftijdsklasse": pd.Categorical.from_codes(rng.integers(0, len(AGE_BANDS), size=n), categories=AGE_BANDS),
+            "geslacht": pd.Categorical.from_codes(rng.integers(0, 2, size=n), categories=["man", "vrouw"]),
+            "inkomen": np.round(rng.lognormal(10.3, 0.55, size=n), -2),
+            "gewicht": rng.uniform(0.5, 3.0, size=n),
+        }
+    )
 
 
 EXPORTMAP_FOLDERS = {

@@ -12,6 +12,7 @@ within one session and one frame lineage only (a token in the frame's `attrs`, w
 derived from it), so row labels of unrelated frames are never compared. Hashes are SipHash keyed with a secret
 kept in the basket folder; no id is stored in the clear, and the sketches never go into a zip.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,6 +39,7 @@ _KEYS: dict[Path, str] = {}
 
 
 # --- the secret -------------------------------------------------------------------------------------------
+
 
 def basket_key(folder: str | os.PathLike[str] | None = None, *, create: bool = True) -> str:
     """The 16-character hash key of a basket (the project's basket when None), created once, never exported.
@@ -92,6 +94,7 @@ def buckets_per_subtable(threshold: int) -> int:
 
 # --- sketches ---------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True, eq=False)
 class CellSketch:
     """Per cell (C order over `n_cols` columns): exact unit count and IBLT buckets. Immutable, so copies share it."""
@@ -99,9 +102,9 @@ class CellSketch:
     universe: str
     key_id: str
     n_cols: int
-    counts: np.ndarray    # (cells,) distinct units
-    buckets: np.ndarray   # (cells, m) int32
-    keysum: np.ndarray    # (cells, m) uint64, wrapped sums of unit hashes
+    counts: np.ndarray  # (cells,) distinct units
+    buckets: np.ndarray  # (cells, m) int32
+    keysum: np.ndarray  # (cells, m) uint64, wrapped sums of unit hashes
     checksum: np.ndarray  # (cells, m) uint64, wrapped sums of their check values
     sample_hash: np.ndarray  # the units whose hash is below `tau` (the same units in every table), per cell
     sample_cell: np.ndarray
@@ -133,9 +136,18 @@ class CellSketch:
         lengths = np.diff(start)[np.minimum(at, empty - 1)] * (at < empty)
         firsts = np.repeat(start[np.minimum(at, empty - 1)], lengths)
         taken = order[firsts + np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)]
-        return CellSketch(self.universe, self.key_id, len(cols_at), pick(self.counts), pick(self.buckets),
-                          pick(self.keysum), pick(self.checksum), self.sample_hash[taken],
-                          np.repeat(np.arange(len(at)), lengths), self.tau)
+        return CellSketch(
+            self.universe,
+            self.key_id,
+            len(cols_at),
+            pick(self.counts),
+            pick(self.buckets),
+            pick(self.keysum),
+            pick(self.checksum),
+            self.sample_hash[taken],
+            np.repeat(np.arange(len(at)), lengths),
+            self.tau,
+        )
 
 
 def _check_value(h: np.ndarray) -> np.ndarray:
@@ -166,8 +178,12 @@ def _accumulate(cell: np.ndarray, h: np.ndarray, n_cells: int, s: int) -> tuple[
         np.add.at(keysum, flat, h)
         np.add.at(checksum, flat, check)
     counts = np.bincount(cell, minlength=n_cells).astype(np.int64)
-    return (counts, buckets.reshape(n_cells, m).astype(np.int32), keysum.reshape(n_cells, m),
-            checksum.reshape(n_cells, m))
+    return (
+        counts,
+        buckets.reshape(n_cells, m).astype(np.int32),
+        keysum.reshape(n_cells, m),
+        checksum.reshape(n_cells, m),
+    )
 
 
 def _bordered(parts: tuple[np.ndarray, ...], R: int, C: int) -> tuple[np.ndarray, ...]:
@@ -211,8 +227,9 @@ def _unit_grid(cell: np.ndarray, units: np.ndarray, R: int, C: int, key: str, s:
     n = R * C
     if _one_row_each(codes, uniques):  # the rows are the units: no pairs to find, margins are sums
         h = _hashes(codes, uniques, key)
-        return _bordered(_accumulate(cell, h, n, s), R, C) + _sample(cell, h, R, C, _tau(h.size), True) + \
-            (_tau(h.size),)
+        return (
+            _bordered(_accumulate(cell, h, n, s), R, C) + _sample(cell, h, R, C, _tau(h.size), True) + (_tau(h.size),)
+        )
     if codes.size and int(codes.max()) >= (1 << 62) // max(1, n):
         raw, found = pd.factorize(units)
         codes, uniques = raw.astype(np.int64), np.asarray(found)
@@ -232,8 +249,14 @@ def _unit_grid(cell: np.ndarray, units: np.ndarray, R: int, C: int, key: str, s:
     col_pairs = np.sort(pair_code * C + (pair_cell - pair_row * C))
     col_pairs = col_pairs[_runs(col_pairs)]
     col_code = col_pairs // C
-    grid_cell = np.concatenate([pair_row * (C + 1) + (pair_cell - pair_row * C), pair_row[rows] * (C + 1) + C,
-                                R * (C + 1) + (col_pairs - col_code * C), np.full(unit_code.size, R * (C + 1) + C)])
+    grid_cell = np.concatenate(
+        [
+            pair_row * (C + 1) + (pair_cell - pair_row * C),
+            pair_row[rows] * (C + 1) + C,
+            R * (C + 1) + (col_pairs - col_code * C),
+            np.full(unit_code.size, R * (C + 1) + C),
+        ]
+    )
     hh = np.concatenate([h, h[rows], unit_hash[np.searchsorted(unit_code, col_code)], unit_hash])
     return _accumulate(grid_cell, hh, (R + 1) * (C + 1), s) + _sample(grid_cell, hh, R, C, tau, False) + (tau,)
 
@@ -266,8 +289,17 @@ def _one_row_each(codes: np.ndarray, uniques: Any) -> bool:
     return int(np.bincount(codes).max()) <= 1
 
 
-def grid_sketch(cell: np.ndarray, n_rows: int, n_cols: int, *, units: np.ndarray | None, unit_name: str | None,
-                row_labels: pd.Index | None, frame: str | None, threshold: int) -> CellSketch | None:
+def grid_sketch(
+    cell: np.ndarray,
+    n_rows: int,
+    n_cols: int,
+    *,
+    units: np.ndarray | None,
+    unit_name: str | None,
+    row_labels: pd.Index | None,
+    frame: str | None,
+    threshold: int,
+) -> CellSketch | None:
     """The sketch of a builder's grouped pass on its bordered grid (cells, then row, column and grand margins).
 
     `cell` is each counted row's cell, `units` its unit id (or None: the rows are the units, named by
@@ -288,8 +320,11 @@ def grid_sketch(cell: np.ndarray, n_rows: int, n_cols: int, *, units: np.ndarray
         if row_labels.is_unique:
             h = pd.util.hash_pandas_object(row_labels, index=False, hash_key=key).to_numpy()
             tau = _tau(h.size)
-            parts = _bordered(_accumulate(cell, h, n_rows * n_cols, s), n_rows, n_cols) + \
-                _sample(cell, h, n_rows, n_cols, tau, True) + (tau,)
+            parts = (
+                _bordered(_accumulate(cell, h, n_rows * n_cols, s), n_rows, n_cols)
+                + _sample(cell, h, n_rows, n_cols, tau, True)
+                + (tau,)
+            )
         else:
             parts = _unit_grid(cell, np.asarray(pd.factorize(row_labels)[0]), n_rows, n_cols, key, s)
     else:
@@ -298,6 +333,7 @@ def grid_sketch(cell: np.ndarray, n_rows: int, n_cols: int, *, units: np.ndarray
 
 
 # --- decoding ---------------------------------------------------------------------------------------------
+
 
 def decode(buckets: np.ndarray, keysum: np.ndarray, checksum: np.ndarray, limit: int) -> tuple[np.ndarray, ...]:
     """Peel differences (rows of buckets): (decoded, plus, minus) per row; `decoded` False when larger than `limit`.
@@ -341,6 +377,7 @@ def decode(buckets: np.ndarray, keysum: np.ndarray, checksum: np.ndarray, limit:
 
 # --- an item's cells, stored and compared -------------------------------------------------------------------
 
+
 @dataclass
 class ItemSketch:
     """The cells of one basket item that can be compared: shown cells, and sums of shown cells anyone can add up."""
@@ -353,33 +390,60 @@ class ItemSketch:
     buckets: np.ndarray
     keysum: np.ndarray
     checksum: np.ndarray
-    where: list[str]          # per cell, as a user reads it
-    cells: list[Any]          # per cell, [row, col] labels, or None for a sum of cells
-    inner: np.ndarray         # per cell: an inner cell of a table whose inner cells hold disjoint units
-    sample_hash: np.ndarray   # sampled units (hash <= tau) and the cell each sits in
+    where: list[str]  # per cell, as a user reads it
+    cells: list[Any]  # per cell, [row, col] labels, or None for a sum of cells
+    inner: np.ndarray  # per cell: an inner cell of a table whose inner cells hold disjoint units
+    sample_hash: np.ndarray  # sampled units (hash <= tau) and the cell each sits in
     sample_cell: np.ndarray
     tau: int
 
     def save(self, path: Path) -> None:
-        meta = {"item_id": self.item_id, "title": self.title, "universe": self.universe, "key_id": self.key_id,
-                "where": self.where, "cells": self.cells, "tau": str(self.tau)}
+        meta = {
+            "item_id": self.item_id,
+            "title": self.title,
+            "universe": self.universe,
+            "key_id": self.key_id,
+            "where": self.where,
+            "cells": self.cells,
+            "tau": str(self.tau),
+        }
         from .atomic import atomic_path
 
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as fh:
-                np.savez(fh, counts=self.counts, buckets=self.buckets, keysum=self.keysum,  # hashes do not compress
-                         checksum=self.checksum, inner=self.inner, sample_hash=self.sample_hash,
-                         sample_cell=self.sample_cell.astype(np.int32),
-                         meta=np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8))
+                np.savez(
+                    fh,
+                    counts=self.counts,
+                    buckets=self.buckets,
+                    keysum=self.keysum,  # hashes do not compress
+                    checksum=self.checksum,
+                    inner=self.inner,
+                    sample_hash=self.sample_hash,
+                    sample_cell=self.sample_cell.astype(np.int32),
+                    meta=np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
+                )
 
     @classmethod
     def load(cls, path: Path) -> ItemSketch:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(z["meta"].tobytes().decode("utf-8"))
-            return cls(meta["item_id"], meta["title"], meta["universe"], meta["key_id"], z["counts"], z["buckets"],
-                       z["keysum"], z["checksum"], meta["where"], meta["cells"], z["inner"], z["sample_hash"],
-                       z["sample_cell"].astype(np.int64), int(meta["tau"]))
+            return cls(
+                meta["item_id"],
+                meta["title"],
+                meta["universe"],
+                meta["key_id"],
+                z["counts"],
+                z["buckets"],
+                z["keysum"],
+                z["checksum"],
+                meta["where"],
+                meta["cells"],
+                z["inner"],
+                z["sample_hash"],
+                z["sample_cell"].astype(np.int64),
+                int(meta["tau"]),
+            )
 
 
 def item_sketch(stats_list: Sequence[Any], item_id: str, title: str, key: str) -> ItemSketch | None:
@@ -420,12 +484,24 @@ def item_sketch(stats_list: Sequence[Any], item_id: str, title: str, key: str) -
     sample_hash, sample_cell = np.concatenate(hashes), np.concatenate(sampled)
     keep = np.flatnonzero(sample_hash <= np.uint64(tau))
     keep = keep[np.argsort(sample_hash[keep], kind="stable")]  # sorted by hash: later look-ups are merges
-    return ItemSketch(item_id, title, universe, key_id(key), *joined, where, cells, np.concatenate(inner_parts),
-                      sample_hash[keep], sample_cell[keep], tau)
+    return ItemSketch(
+        item_id,
+        title,
+        universe,
+        key_id(key),
+        *joined,
+        where,
+        cells,
+        np.concatenate(inner_parts),
+        sample_hash[keep],
+        sample_cell[keep],
+        tau,
+    )
 
 
-def _sums_of_cells(arrays: tuple[np.ndarray, ...], inner: np.ndarray, rows: list, cols: list,
-                   label: Any) -> tuple[list[tuple[np.ndarray, ...]], list[str]]:
+def _sums_of_cells(
+    arrays: tuple[np.ndarray, ...], inner: np.ndarray, rows: list, cols: list, label: Any
+) -> tuple[list[tuple[np.ndarray, ...]], list[str]]:
     """Row, column and grand sums of a table without margins whose cells hold disjoint units: a reader adds them."""
     R, C = inner.shape
     out, labels = [], []
@@ -465,8 +541,9 @@ def _comparable(x: ItemSketch, y: ItemSketch) -> bool:
     return x.universe == y.universe and x.key_id == y.key_id and x.buckets.shape[1] == y.buckets.shape[1]
 
 
-def _judge(counts: np.ndarray, d: np.ndarray, keysum: np.ndarray, checksum: np.ndarray,
-           threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _judge(
+    counts: np.ndarray, d: np.ndarray, keysum: np.ndarray, checksum: np.ndarray, threshold: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Decode differences (a minus b); which are findings: nested (one side empty), or overlapping (both sides
     small, at least N in common). `counts` are a's units."""
     with np.errstate(over="ignore"):
@@ -508,17 +585,28 @@ def compare_unions(x: ItemSketch, y: ItemSketch, threshold: int) -> list[Overlap
     sizes = np.diff(np.append(starts, pa.size))
     a = pa[starts]
     with np.errstate(over="ignore"):
-        union = [np.add.reduceat(arr[pb].astype(np.int64) if arr.dtype.kind == "i" else arr[pb], starts, axis=0)
-                 for arr in (y.counts, y.buckets, y.keysum, y.checksum)] if pa.size else []
+        union = (
+            [
+                np.add.reduceat(arr[pb].astype(np.int64) if arr.dtype.kind == "i" else arr[pb], starts, axis=0)
+                for arr in (y.counts, y.buckets, y.keysum, y.checksum)
+            ]
+            if pa.size
+            else []
+        )
     if not pa.size:
         return []
     keep = (sizes >= 2) & (np.abs(x.counts[a] - union[0]) < threshold) & (x.counts[a] >= threshold)
     if not keep.any():
         return []
     with np.errstate(over="ignore"):
-        hit, plus, minus = _judge(x.counts[a[keep]], x.buckets[a[keep]].astype(np.int64) - union[1][keep],
-                                  x.keysum[a[keep]] - union[2][keep], x.checksum[a[keep]] - union[3][keep], threshold)
-    members = [pb[st:st + n].tolist() for st, n in zip(starts[keep], sizes[keep], strict=True)]
+        hit, plus, minus = _judge(
+            x.counts[a[keep]],
+            x.buckets[a[keep]].astype(np.int64) - union[1][keep],
+            x.keysum[a[keep]] - union[2][keep],
+            x.checksum[a[keep]] - union[3][keep],
+            threshold,
+        )
+    members = [pb[st : st + n].tolist() for st, n in zip(starts[keep], sizes[keep], strict=True)]
     return [Overlap(int(a[keep][i]), -1, int(plus[i]), int(minus[i]), None, members[i]) for i in np.flatnonzero(hit)]
 
 
@@ -539,7 +627,7 @@ def compare(x: ItemSketch, y: ItemSketch, threshold: int, chunk: int = 20_000) -
     s = x.buckets.shape[1] // SUBTABLES
     found = []
     for start in range(0, len(a), chunk):
-        ia, ib = a[start:start + chunk], b[start:start + chunk]
+        ia, ib = a[start : start + chunk], b[start : start + chunk]
         d = x.buckets[ia].astype(np.int64) - y.buckets[ib]
         rough = np.abs(d[:, :s]).sum(axis=1) <= 2 * threshold  # a lower bound on the difference
         rough &= (d != 0).any(axis=1) | (x.keysum[ia] != y.keysum[ib]).any(axis=1)  # equal cells: nothing to decode
@@ -547,10 +635,13 @@ def compare(x: ItemSketch, y: ItemSketch, threshold: int, chunk: int = 20_000) -
         if not len(ia):
             continue
         with np.errstate(over="ignore"):
-            hit, plus, minus = _judge(x.counts[ia], d, x.keysum[ia] - y.keysum[ib], x.checksum[ia] - y.checksum[ib],
-                                      threshold)
-        found += [Overlap(int(i), int(j), int(p), int(q)) for i, j, p, q in
-                  zip(ia[hit], ib[hit], plus[hit], minus[hit], strict=True)]
+            hit, plus, minus = _judge(
+                x.counts[ia], d, x.keysum[ia] - y.keysum[ib], x.checksum[ia] - y.checksum[ib], threshold
+            )
+        found += [
+            Overlap(int(i), int(j), int(p), int(q))
+            for i, j, p, q in zip(ia[hit], ib[hit], plus[hit], minus[hit], strict=True)
+        ]
     return found
 
 
@@ -561,8 +652,9 @@ def _side(sketch: ItemSketch, index: int, members: list[int] | None) -> str:
     return f"the sum of {len(members)} cells ({shown})"
 
 
-def describe(pairs: list[Overlap], mine: ItemSketch, other: ItemSketch, threshold: int,
-             mine_is_a: bool, exported: bool) -> dict[str, Any]:
+def describe(
+    pairs: list[Overlap], mine: ItemSketch, other: ItemSketch, threshold: int, mine_is_a: bool, exported: bool
+) -> dict[str, Any]:
     """One finding (as a dict for the manifest) for this item about all its small differences with the other."""
     lines, cells = [], []
     for p in pairs:
@@ -582,18 +674,24 @@ def describe(pairs: list[Overlap], mine: ItemSketch, other: ItemSketch, threshol
     earlier = " (already exported)" if exported else ""
     shown = "; ".join(lines[:5]) + (f"; and {len(lines) - 5} more" if len(lines) > 5 else "")
     return {
-        "rule": "differencing", "severity": "fail",
-        "message": (f"Together with '{other.title}'{earlier}, {len(pairs)} cell(s) of this output rest on populations "
-                    f"that differ by fewer than {threshold} units (smallest difference: {smallest}); subtracting one "
-                    f"from the other reveals a group of fewer than {threshold} units: {shown}."),
+        "rule": "differencing",
+        "severity": "fail",
+        "message": (
+            f"Together with '{other.title}'{earlier}, {len(pairs)} cell(s) of this output rest on populations "
+            f"that differ by fewer than {threshold} units (smallest difference: {smallest}); subtracting one "
+            f"from the other reveals a group of fewer than {threshold} units: {shown}."
+        ),
         "where": f"together with '{other.title}' ({other.item_id})",
-        "fix": (f"Widen one of the two outputs (merge categories, leave out the subgroup) or drop one, so no two "
-                f"cells differ by fewer than {threshold} units; or explain why the difference discloses nothing."),
+        "fix": (
+            f"Widen one of the two outputs (merge categories, leave out the subgroup) or drop one, so no two "
+            f"cells differ by fewer than {threshold} units; or explain why the difference discloses nothing."
+        ),
         "cells": cells[:50],
     }
 
 
 # --- the basket's comparison ------------------------------------------------------------------------------
+
 
 def sketch_path(folder: Path, item_id: str) -> Path:
     return Path(folder) / SKETCH_FOLDER / f"{item_id}.npz"
@@ -607,8 +705,9 @@ def stats_of(details: dict[str, Any]) -> list[Any]:
     return [s for s in (stats if isinstance(stats, list) else [stats]) if s is not None]
 
 
-def check_in_basket(folder: Path, items: list[dict[str, Any]], new: dict[str, Any], details: dict[str, Any],
-                    threshold: int) -> Path | None:
+def check_in_basket(
+    folder: Path, items: list[dict[str, Any]], new: dict[str, Any], details: dict[str, Any], threshold: int
+) -> Path | None:
     """Compare a new item with every stored one (exported ones too) and record findings on both sides.
 
     `items` are the manifest's item dicts (changed in place, under the caller's basket lock). Returns the path
@@ -636,8 +735,11 @@ def check_in_basket(folder: Path, items: list[dict[str, Any]], new: dict[str, An
         if stored is None and not path.name.endswith(EXPORTED_SUFFIX):
             continue  # left by an add that never reached the manifest
         try:
-            pairs = compare(mine, other, threshold) + compare_unions(mine, other, threshold) + \
-                [p.flipped() for p in compare_unions(other, mine, threshold)]
+            pairs = (
+                compare(mine, other, threshold)
+                + compare_unions(mine, other, threshold)
+                + [p.flipped() for p in compare_unions(other, mine, threshold)]
+            )
         except (ValueError, IndexError, TypeError, MemoryError) as exc:  # fail closed: not compared is not a pass
             _add_review(new, other.title, other.item_id, exc)
             continue
@@ -654,13 +756,17 @@ def check_in_basket(folder: Path, items: list[dict[str, Any]], new: dict[str, An
 
 def _add_review(d: dict[str, Any], title: str, item_id: str, exc: Exception) -> None:
     """Not compared is not a pass (DESIGN section 3): the checker looks at the two outputs together."""
-    d.setdefault("findings", []).append({
-        "rule": "differencing", "severity": "review",
-        "message": f"This output could not be compared with '{title}' for differencing ({type(exc).__name__}: "
-                   f"{exc}).",
-        "where": f"together with '{title}' ({item_id})",
-        "fix": "Add the output again; if this stays, explain why the two outputs together disclose nothing.",
-        "cells": []})
+    d.setdefault("findings", []).append(
+        {
+            "rule": "differencing",
+            "severity": "review",
+            "message": f"This output could not be compared with '{title}' for differencing ({type(exc).__name__}: "
+            f"{exc}).",
+            "where": f"together with '{title}' ({item_id})",
+            "fix": "Add the output again; if this stays, explain why the two outputs together disclose nothing.",
+            "cells": [],
+        }
+    )
     if d.get("status") == "pass":
         d["status"] = "review"
 
@@ -680,8 +786,11 @@ def forget(folder: Path, item: dict[str, Any], items: list[dict[str, Any]]) -> N
     path.unlink(missing_ok=True)
     mark = f"({item['id']})"
     for d in items:
-        kept = [f for f in d.get("findings", []) if not (f.get("rule") == "differencing" and
-                                                          f.get("where", "").endswith(mark))]
+        kept = [
+            f
+            for f in d.get("findings", [])
+            if not (f.get("rule") == "differencing" and f.get("where", "").endswith(mark))
+        ]
         if len(kept) != len(d.get("findings", [])):
             d["findings"] = kept
             severities = {f.get("severity") for f in kept}

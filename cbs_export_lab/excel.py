@@ -3,15 +3,17 @@
 Title, description and meta rows (N, unit, weighted or not, status) sit above the table; the index is kept as
 columns; failing cells are filled red with a note saying why.
 """
+
 from __future__ import annotations
 
 import math
 import os
 import re
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -71,8 +73,22 @@ def write_sheet(
     checker still sees them. `review_cells` (same form) are filled yellow where no failing mark covers them.
     `hidden_cells` `(row_label, col_label)` show the mark of a protected table ("x"); `legend` lines follow the table.
     """
-    return write_book(path, [Sheet(frame, title, description, meta, tuple(marked_cells), sheet_name,
-                                   tuple(review_cells), tuple(hidden_cells), tuple(legend))])
+    return write_book(
+        path,
+        [
+            Sheet(
+                frame,
+                title,
+                description,
+                meta,
+                tuple(marked_cells),
+                sheet_name,
+                tuple(review_cells),
+                tuple(hidden_cells),
+                tuple(legend),
+            )
+        ],
+    )
 
 
 def write_book(path: str | os.PathLike[str], sheets: Iterable[Sheet]) -> Path:
@@ -121,7 +137,7 @@ def _fill(ws: Any, sheet: Sheet) -> None:
             ws.cell(ws.max_row, c).font = bold
     first_data_row = ws.max_row + 1
 
-    for label, values in zip(frame.index, frame.itertuples(index=False, name=None)):
+    for label, values in zip(frame.index, frame.itertuples(index=False, name=None), strict=False):
         parts = label if isinstance(label, tuple) else (label,)
         ws.append([*(cell_value(x) for x in parts), *(cell_value(v) for v in values)])
     _mark_hidden(ws, sheet, frame, first_data_row, n_index)

@@ -6,6 +6,7 @@ so a failed export leaves no zip and an unchanged basket. An export journal in t
 names every file before it reaches the exportmap, so an export killed at any point is finished or forgotten
 at the next open or export, never sent twice.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -13,11 +14,12 @@ import io
 import os
 import re
 import zipfile
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 from .atomic import replace_with_retry
 from .basket import Basket, Item
@@ -116,8 +118,15 @@ class ExportPlan:
             "researcher": self.researcher,
             "created": self.created.isoformat() if self.created else None,
             "zips": [
-                {"folder": z.folder, "name": z.name, "items": list(z.items), "light": z.light, "why": z.why,
-                 "label": z.label, "budget": z.budget.verdict() if z.budget else None}
+                {
+                    "folder": z.folder,
+                    "name": z.name,
+                    "items": list(z.items),
+                    "light": z.light,
+                    "why": z.why,
+                    "label": z.label,
+                    "budget": z.budget.verdict() if z.budget else None,
+                }
                 for z in self.zips
             ],
             "blocked": [{"item_id": b.item_id, "title": b.title, "reason": b.reason} for b in self.blocked],
@@ -196,7 +205,9 @@ def meter_mode(exportmap: str | os.PathLike[str] | None, settings_mode: str | No
     return "vooraf"
 
 
-def route(items: Sequence[Item], mode: str, *, include_exported: bool = False) -> tuple[list[PlannedZip], list[Blocked]]:
+def route(
+    items: Sequence[Item], mode: str, *, include_exported: bool = False
+) -> tuple[list[PlannedZip], list[Blocked]]:
     """Where each item goes (DESIGN section 2); zips come back unnamed, in the order they must be written."""
     if mode not in MODES:
         raise UserError(f"Mode must be 'vooraf' or 'achteraf', not {mode!r}.")
@@ -226,8 +237,10 @@ def route(items: Sequence[Item], mode: str, *, include_exported: bool = False) -
             if any(b.item_id == owner.id for b in blocked):
                 reason = f"it belongs to '{owner.title}', which is held back."
             else:
-                reason = (f"it belongs to '{owner.title}', which was exported before. Export again including "
-                          "exported items to send them together.")
+                reason = (
+                    f"it belongs to '{owner.title}', which was exported before. Export again including "
+                    "exported items to send them together."
+                )
         elif owner is None and not output_zip_keys:
             reason = "there is no output in this export for it to go with."
         else:
@@ -254,20 +267,30 @@ def route(items: Sequence[Item], mode: str, *, include_exported: bool = False) -
 
 def _why(mode: str, folder: str, label: str, budget: LightBudget | None) -> tuple[bool, str]:
     if folder == BACKGROUND:
-        return False, ("Background information for the outputs in 2_Controle achteraf: it helps the checker and "
-                       "is not released.")
+        return False, (
+            "Background information for the outputs in 2_Controle achteraf: it helps the checker and is not released."
+        )
     if label == SYNTAX_LABEL:
-        where = ("they contain no data" if folder == ACHTERAF and mode == "achteraf"
-                 else "CBS checks them beforehand" if mode == "achteraf" else "the project is checked beforehand")
+        where = (
+            "they contain no data"
+            if folder == ACHTERAF and mode == "achteraf"
+            else "CBS checks them beforehand"
+            if mode == "achteraf"
+            else "the project is checked beforehand"
+        )
         return False, f"Syntax and documentation go in their own zip, never LIGHT_ ({where}); exporting them is free."
     if folder == ACHTERAF:
-        return False, ("Fully compliant output (status pass, checked with rules no looser than the CBS defaults) may "
-                       "be checked afterwards; output light is not allowed in 2_Controle achteraf.")
+        return False, (
+            "Fully compliant output (status pass, checked with rules no looser than the CBS defaults) may "
+            "be checked afterwards; output light is not allowed in 2_Controle achteraf."
+        )
     if mode == "vooraf":
         why = "The project's output is checked beforehand by CBS, so all output goes in one zip in 1_Controle vooraf."
     else:
-        why = ("Output that does not fully meet the guidelines (an explained review or fail, or checked with rules "
-               "looser than the defaults) is checked beforehand by CBS.")
+        why = (
+            "Output that does not fully meet the guidelines (an explained review or fail, or checked with rules "
+            "looser than the defaults) is checked beforehand by CBS."
+        )
     budget = budget or light_budget([])
     if budget.fits:
         return True, f"{why} This zip is output light ({budget.details()}), so its name starts with LIGHT_."
@@ -281,12 +304,16 @@ def _basket_items(basket: Basket | Sequence[Item]) -> list[Item]:
 def _exportmap_folder(exportmap: str | os.PathLike[str] | None, settings_exportmap: Path | None) -> Path:
     chosen = exportmap if exportmap is not None else settings_exportmap
     if chosen is None:
-        raise UserError("No exportmap given and none in the project settings. Give the exportmap folder "
-                        "(e.g. --exportmap F:/exportmap) or set 'exportmap' in cbs-export.toml.")
+        raise UserError(
+            "No exportmap given and none in the project settings. Give the exportmap folder "
+            "(e.g. --exportmap F:/exportmap) or set 'exportmap' in cbs-export.toml."
+        )
     root = Path(chosen).expanduser()
     if not root.is_dir():
-        raise UserError(f"The exportmap {root} does not exist or is not a folder. Check the path (on the RA it is "
-                        "on the F: drive) or set the right one in the project settings.")
+        raise UserError(
+            f"The exportmap {root} does not exist or is not a folder. Check the path (on the RA it is "
+            "on the F: drive) or set the right one in the project settings."
+        )
     return root.resolve()
 
 
@@ -321,8 +348,14 @@ def plan_export(
     project = project or settings.project
     named = [replace(z, name=_free_name(root / z.folder, project, when, z.label, z.light)) for z in zips]
     return ExportPlan(
-        mode=chosen_mode, zips=named, blocked=blocked, exportmap=root, project=project,
-        researcher=researcher or settings.researcher, created=when, items={i.id: i for i in items},
+        mode=chosen_mode,
+        zips=named,
+        blocked=blocked,
+        exportmap=root,
+        project=project,
+        researcher=researcher or settings.researcher,
+        created=when,
+        items={i.id: i for i in items},
         basket_folder=basket.folder if isinstance(basket, Basket) else None,
     )
 
@@ -358,8 +391,15 @@ def prepare_export(
     """
     with _export_lock(basket):
         _finish_earlier_export(basket)
-        plan = plan_export(basket, exportmap, mode=mode, project=project, researcher=researcher,
-                           include_exported=include_exported, when=_planned_time(planned_at))
+        plan = plan_export(
+            basket,
+            exportmap,
+            mode=mode,
+            project=project,
+            researcher=researcher,
+            include_exported=include_exported,
+            when=_planned_time(planned_at),
+        )
         if not plan.zips:
             return ExportResult([], plan.blocked)
         contents = [(z, _zip_members(plan, z, basket)) for z in plan.zips]
@@ -412,8 +452,9 @@ def _take_back(
     if plan.basket_folder is None:
         return stuck
     stuck_paths = {p for p, _ in stuck}
-    keep = [JournalZip(str(p), str(p) + PARTIAL_SUFFIX, tuple(ids), _sha256_of(p)) for p, ids in written
-            if p in stuck_paths]
+    keep = [
+        JournalZip(str(p), str(p) + PARTIAL_SUFFIX, tuple(ids), _sha256_of(p)) for p, ids in written if p in stuck_paths
+    ]
     keep += [JournalZip(str(p)[: -len(PARTIAL_SUFFIX)], str(p), ()) for p in stuck_partials]
     try:
         if keep:
@@ -436,10 +477,12 @@ def _taken_back(stuck: Sequence[tuple[Path, OSError]]) -> str:
         return "The zips of this export were removed again; nothing was exported."
     names = ", ".join(str(p) for p, _ in stuck)
     why = stuck[0][1].strerror or stuck[0][1]
-    return (f"The zip(s) {names} could not be removed again ({why}): another program, such as a virus scanner or "
-            "a viewer, holds them open. They are recorded in the basket's export journal: the next export or "
-            "opening of the basket records their items as exported while the zips are still there, so nothing is "
-            "sent twice. Delete them by hand if they must not go to CBS, then prepare the export again.")
+    return (
+        f"The zip(s) {names} could not be removed again ({why}): another program, such as a virus scanner or "
+        "a viewer, holds them open. They are recorded in the basket's export journal: the next export or "
+        "opening of the basket records their items as exported while the zips are still there, so nothing is "
+        "sent twice. Delete them by hand if they must not go to CBS, then prepare the export again."
+    )
 
 
 def _planned_time(planned_at: datetime | str | None) -> datetime | None:
@@ -469,8 +512,10 @@ def _export_lock(basket: Basket) -> Iterator[None]:
             "the exportmap before exporting again."
         ) from None
     except OSError as exc:
-        raise UserError(f"The basket {basket.folder} cannot be locked for the export: {exc.strerror or exc}. "
-                        "Check that the basket folder is writable.") from None
+        raise UserError(
+            f"The basket {basket.folder} cannot be locked for the export: {exc.strerror or exc}. "
+            "Check that the basket folder is writable."
+        ) from None
     try:
         yield
     finally:
@@ -508,7 +553,9 @@ def _zip_members(plan: ExportPlan, planned: PlannedZip, basket: Basket) -> list[
                     "the basket and add the output again, then prepare the export again."
                 )
             stem = Path(rel).stem
-            readable = safe_name(item.title, fallback=item.kind) if stem == item.id else safe_name(stem, fallback="file")
+            readable = (
+                safe_name(item.title, fallback=item.kind) if stem == item.id else safe_name(stem, fallback="file")
+            )
             name = _unique(readable + _suffix(rel), used)
             members.append(Member(item.id, f"{folder}/{name}", source))
     return members
@@ -541,8 +588,10 @@ def write_zips(plan: ExportPlan, contents: Sequence[tuple[PlannedZip, list[Membe
     stamp = max(plan.created, _ZIP_EPOCH_MIN)
     when = plan.created.isoformat()
     targets = [_inside(root, root / planned.folder / planned.name) for planned, _ in contents]
-    entries = [JournalZip(str(t), str(t) + PARTIAL_SUFFIX, tuple(planned.items)) for t, (planned, _) in
-               zip(targets, contents, strict=True)]
+    entries = [
+        JournalZip(str(t), str(t) + PARTIAL_SUFFIX, tuple(planned.items))
+        for t, (planned, _) in zip(targets, contents, strict=True)
+    ]
     if plan.basket_folder is not None:
         write_journal(plan.basket_folder, WRITING, entries, when)
     temps: list[Path] = []
@@ -562,7 +611,9 @@ def write_zips(plan: ExportPlan, contents: Sequence[tuple[PlannedZip, list[Membe
             done.append(target)
     except BaseException as exc:
         stuck_temps = [p for p, _ in take_back(temps)]
-        stuck = _take_back(plan, [(t, e.items) for t, e in zip(targets, entries, strict=True) if t in done], stuck_temps)
+        stuck = _take_back(
+            plan, [(t, e.items) for t, e in zip(targets, entries, strict=True) if t in done], stuck_temps
+        )
         if isinstance(exc, OSError):
             raise _write_error(exc, root, plan.basket_folder, stuck) from exc
         raise
@@ -574,8 +625,10 @@ def _write_error(exc: OSError, root: Path, basket_folder: Path | None, stuck: li
     where = Path(exc.filename).parent if exc.filename else root
     unchanged = _taken_back(stuck) if stuck else "nothing was exported and the basket is unchanged."
     if isinstance(exc, FileNotFoundError) and basket_folder is not None and where.is_relative_to(basket_folder):
-        return UserError(f"The basket file {exc.filename} disappeared while the export was being written (removed "
-                         f"in another window?); {unchanged} Prepare the export again.")
+        return UserError(
+            f"The basket file {exc.filename} disappeared while the export was being written (removed "
+            f"in another window?); {unchanged} Prepare the export again."
+        )
     return UserError(
         f"Writing the export into {where} failed ({exc.strerror or exc}); {unchanged} Check that the exportmap is "
         "reachable and that you may write in it, then try again."
@@ -604,8 +657,16 @@ def build_zip(plan: ExportPlan, planned: PlannedZip, members: Sequence[Member], 
         from .form import FormHeader, build_form
 
         background = next((f"{z.folder}/{z.name}" for z in plan.zips if z.folder == BACKGROUND), None)
-        header = FormHeader(plan.project, plan.researcher, stamp, plan.mode, planned.folder, planned.name, planned.why,
-                            background if planned.folder == ACHTERAF else None)
+        header = FormHeader(
+            plan.project,
+            plan.researcher,
+            stamp,
+            plan.mode,
+            planned.folder,
+            planned.name,
+            planned.why,
+            background if planned.folder == ACHTERAF else None,
+        )
         files = {i.id: [m.name for m in members if m.item_id == i.id] for i in items}
         entries.append((FORM_NAME, workbook_bytes(build_form(header, items, files), stamp)))
     entries.extend((m.name, m.source.read_bytes()) for m in members)

@@ -4,6 +4,7 @@
 bins merged, N on the axes); `save_png` and `save_pdf` write the flat renderings a checker can read. The check
 itself is `cbs_export_lab.checks.figure`; the recording hooks it relies on are `cbs_export_lab.hooks`.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 # --- the safe versions --------------------------------------------------------------------------------------
 
+
 def _rules_in_force(rules: Rules | None) -> Rules:
     return rules if rules is not None else active_rules()
 
@@ -51,8 +53,17 @@ def _require_axes(ax: Any, helper: str) -> None:
         )
 
 
-def safe_hist(ax: Axes, x: Any, *, bins: int = 10, lower: float = 1, upper: float = 99, min_count: int | None = None,
-              rules: Rules | None = None, **kw: Any) -> Any:
+def safe_hist(
+    ax: Axes,
+    x: Any,
+    *,
+    bins: int = 10,
+    lower: float = 1,
+    upper: float = 99,
+    min_count: int | None = None,
+    rules: Rules | None = None,
+    **kw: Any,
+) -> Any:
     """A histogram that passes the check: range inside the `lower`..`upper` percentiles (no edge at the
     data's minimum or maximum), small bins merged until every non-empty bin holds at least the threshold, and
     N written on the axes. Returns what `Axes.hist` returns."""
@@ -120,13 +131,14 @@ def _merged_edges(values: np.ndarray, edges: np.ndarray, minimum: int) -> np.nda
         neighbours = [j for j in (i - 1, i + 1) if 0 <= j < len(counts)]
         j = min(neighbours, key=lambda k: counts[k])
         left = min(i, j)
-        counts[left: left + 2] = [counts[left] + counts[left + 1]]
+        counts[left : left + 2] = [counts[left] + counts[left + 1]]
         del edges[left + 1]
     return np.asarray(edges)
 
 
-def safe_boxplot(ax: Axes, data: Any, *, whis: tuple[float, float] = (5, 95), rules: Rules | None = None,
-                 **kw: Any) -> dict[str, list[Any]]:
+def safe_boxplot(
+    ax: Axes, data: Any, *, whis: tuple[float, float] = (5, 95), rules: Rules | None = None, **kw: Any
+) -> dict[str, list[Any]]:
     """A box plot that passes the check: whiskers at inner percentiles, no outlier points, N on the axes.
 
     `data` is one array-like, a list of them, a 2D array (one box per column), a DataFrame or a dict.
@@ -182,6 +194,7 @@ def _annotate(ax: Axes, n: int) -> None:
 
 
 # --- rendering for export -----------------------------------------------------------------------------------
+
 
 def save_png(fig: Any, path: str | os.PathLike[str], *, dpi: int = 200) -> Path:
     """A flat (opaque RGB, single image) PNG at `dpi`, so a checker can read every label."""

@@ -3,11 +3,13 @@
 Labels are Dutch with the English after a slash, so both the checker and the researcher read them. The form
 lists only what is in its zip: held-back items never appear.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
@@ -17,8 +19,13 @@ from .errors import UserError
 from .excel import NO, NOT_GIVEN, STATUS_LABELS, UNKNOWN, YES, as_text, cell_value
 from .rules import Rules, default_rules, load_rules
 
-KIND_LABELS = {"table": "tabel / table", "model": "model / model", "figure": "figuur / figure",
-               "syntax": "syntax / syntax", "file": "bestand / file"}
+KIND_LABELS = {
+    "table": "tabel / table",
+    "model": "model / model",
+    "figure": "figuur / figure",
+    "syntax": "syntax / syntax",
+    "file": "bestand / file",
+}
 FILE_COLUMNS = (
     ("Nr", 5),
     ("Titel / Title", 30),
@@ -70,8 +77,9 @@ def build_form(header: FormHeader, items: Sequence[Item], files: dict[str, list[
         ("Aantal outputs / Number of outputs", _number_of_outputs(items)),
     ]
     if header.background_zip:
-        rows.append(("Achtergrondinformatie (niet vrijgeven) / Background information (not for release)",
-                     header.background_zip))
+        rows.append(
+            ("Achtergrondinformatie (niet vrijgeven) / Background information (not for release)", header.background_zip)
+        )
     for label, value in rows:
         ws.append([label, cell_value(value)])
         ws.cell(ws.max_row, 1).font = bold
@@ -111,7 +119,9 @@ def _number_of_outputs(items: Sequence[Item]) -> str:
     background = sum(i.background for i in items)
     outputs = str(len(items) - background)
     if background:
-        outputs += f" (+ {background} achtergrondinformatie, niet vrijgeven / + {background} background, not for release)"
+        outputs += (
+            f" (+ {background} achtergrondinformatie, niet vrijgeven / + {background} background, not for release)"
+        )
     return outputs
 
 
@@ -144,12 +154,16 @@ def _rules_rows(items: Sequence[Item]) -> list[tuple[str, str]]:
     rows = [
         ("Herkomst / Origin", _origin_label(origin)),
         ("Vingerafdruk / Fingerprint", rules.fingerprint if rules else f"{UNKNOWN} (the rules used cannot be read)"),
-        ("Volgens de standaard / Compliant with the defaults",
-         YES if compliant else NO + (f" (looser than the defaults: {looser})" if looser else "")),
+        (
+            "Volgens de standaard / Compliant with the defaults",
+            YES if compliant else NO + (f" (looser than the defaults: {looser})" if looser else ""),
+        ),
     ]
     if rules is not None:
-        rows += [(f"  {key}", ", ".join(map(str, value)) if isinstance(value, list) else str(value))
-                 for key, value in rules.settings().items()]
+        rows += [
+            (f"  {key}", ", ".join(map(str, value)) if isinstance(value, list) else str(value))
+            for key, value in rules.settings().items()
+        ]
     return rows
 
 

@@ -6,6 +6,7 @@ and note them on the artists they draw. The wrapping happens when `matplotlib.ax
 module is imported with the package, so it imports only the standard library at module level; numpy and
 matplotlib are used inside the wrappers, which only run once matplotlib is loaded.
 """
+
 from __future__ import annotations
 
 import functools
@@ -105,8 +106,12 @@ def install_hooks() -> None:
 
 
 def _loaded(module: Any) -> bool:
-    return hasattr(module, "Axes") or hasattr(module, "_DistributionPlotter") or hasattr(
-        module, "_CategoricalPlotter") or hasattr(module, "_RegressionPlotter")
+    return (
+        hasattr(module, "Axes")
+        or hasattr(module, "_DistributionPlotter")
+        or hasattr(module, "_CategoricalPlotter")
+        or hasattr(module, "_RegressionPlotter")
+    )
 
 
 def _wrap_module(name: str, module: Any) -> None:
@@ -154,8 +159,14 @@ class _WrapAfterExec:
 
 def _wrap_axes(axes_class: type) -> None:
     recorders = {
-        "hist": _record_hist, "hist2d": _record_hist2d, "bxp": _record_bxp, "boxplot": _record_boxplot,
-        "pie": _record_pie, "ecdf": _record_ecdf, "violinplot": _record_violinplot, "hexbin": _record_hexbin,
+        "hist": _record_hist,
+        "hist2d": _record_hist2d,
+        "bxp": _record_bxp,
+        "boxplot": _record_boxplot,
+        "pie": _record_pie,
+        "ecdf": _record_ecdf,
+        "violinplot": _record_violinplot,
+        "hexbin": _record_hexbin,
     }
     for name, recorder in recorders.items():
         method = axes_class.__dict__.get(name)
@@ -264,8 +275,11 @@ def _record_hist2d(args: dict[str, Any], result: Any) -> None:
         return
     counts = np.histogram2d(x, y, bins=[xedges, yedges])[0]
     record = Hist2DRecord(
-        np.asarray(xedges, float), np.asarray(yedges, float), counts,
-        (float(x.min()), float(x.max())), (float(y.min()), float(y.max())),
+        np.asarray(xedges, float),
+        np.asarray(yedges, float),
+        counts,
+        (float(x.min()), float(x.max())),
+        (float(y.min()), float(y.max())),
     )
     setattr(mesh, HIST2D_ATTR, record)
 
@@ -342,14 +356,26 @@ def _record_hexbin(args: dict[str, Any], result: Any) -> None:
 # plotter method -> kind of record; "consumed" kinds are judged from the record alone, so their artists are not
 # read one by one (a bar chart of means with error bars is one estimate, not five lines)
 _SEABORN_METHODS = {
-    "seaborn.distributions": ("_DistributionPlotter", {
-        "plot_univariate_histogram": "hist", "plot_univariate_density": "density", "plot_univariate_ecdf": "ecdf",
-        "plot_bivariate_density": "density",
-    }),
-    "seaborn.categorical": ("_CategoricalPlotter", {
-        "plot_bars": "estimate", "plot_points": "estimate", "plot_boxes": "box", "plot_violins": "violin",
-        "plot_strips": "scatter", "plot_swarms": "scatter",
-    }),
+    "seaborn.distributions": (
+        "_DistributionPlotter",
+        {
+            "plot_univariate_histogram": "hist",
+            "plot_univariate_density": "density",
+            "plot_univariate_ecdf": "ecdf",
+            "plot_bivariate_density": "density",
+        },
+    ),
+    "seaborn.categorical": (
+        "_CategoricalPlotter",
+        {
+            "plot_bars": "estimate",
+            "plot_points": "estimate",
+            "plot_boxes": "box",
+            "plot_violins": "violin",
+            "plot_strips": "scatter",
+            "plot_swarms": "scatter",
+        },
+    ),
     "seaborn.regression": ("_RegressionPlotter", {"plot": "regression"}),
 }
 CONSUMED = frozenset({"hist", "density", "ecdf", "estimate", "violin", "regression"})
@@ -408,8 +434,9 @@ def _flat(items: Any) -> list[Any]:
     return out
 
 
-def _note_seaborn(plotter: Any, kind: str, axes: list[Any], before: dict[int, set[int]], args: tuple[Any, ...],
-                  kwargs: dict[str, Any]) -> None:
+def _note_seaborn(
+    plotter: Any, kind: str, axes: list[Any], before: dict[int, set[int]], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
     records = _seaborn_records(plotter, kind, axes, kwargs)
     call = object()
     for ax in axes:
@@ -428,8 +455,11 @@ def _seaborn_records(plotter: Any, kind: str, axes: list[Any], kwargs: dict[str,
         return {id(axes[0]): SeabornRecord(kind, {"": int((np.isfinite(x) & np.isfinite(y)).sum())}, [], [])}
     categorical = any(cls.__name__ == "_CategoricalPlotter" for cls in type(plotter).__mro__)
     value = _value_variable(plotter, kind, categorical)
-    if categorical and kind == "estimate" and plotter.variables.get(value) in ("count", "percent", "probability",
-                                                                                "proportion"):
+    if (
+        categorical
+        and kind == "estimate"
+        and plotter.variables.get(value) in ("count", "percent", "probability", "proportion")
+    ):
         kind = "count"
     out: dict[int, SeabornRecord] = {}
     hist = _seaborn_bins(plotter, kwargs) if kind == "hist" else None
@@ -441,7 +471,8 @@ def _seaborn_records(plotter: Any, kind: str, axes: list[Any], kwargs: dict[str,
             if hist is not None and values.size:
                 counts, edges = np.histogram(values, **hist(sub_data))
                 record.hists.append(
-                    HistRecord(edges, counts, float(values.min()), float(values.max()), int(values.size), name))
+                    HistRecord(edges, counts, float(values.min()), float(values.max()), int(values.size), name)
+                )
             if _reaches_extremes(kind, kwargs):
                 record.extremes.append(name)
     return out
@@ -455,8 +486,9 @@ def _value_variable(plotter: Any, kind: str, categorical: bool) -> str:
     return plotter.data_variable
 
 
-def _seaborn_groups(plotter: Any, sub_vars: dict[str, Any], sub_data: Any, value: str,
-                    categorical: bool) -> list[tuple[str, Any]]:
+def _seaborn_groups(
+    plotter: Any, sub_vars: dict[str, Any], sub_data: Any, value: str, categorical: bool
+) -> list[tuple[str, Any]]:
     """(name, values) per group drawn: per category of a categorical plot, per hue level, per facet."""
     import numpy as np
 
@@ -517,6 +549,7 @@ def _group_name(plotter: Any, sub_vars: dict[str, Any]) -> str:
 
 
 # --- a cheap first test for a figure ------------------------------------------------------------------------
+
 
 def might_be_figure(obj: Any) -> bool:
     """False when `checks.figure.as_figure` is sure to find no figure: the object (or the first item of a list or

@@ -4,6 +4,7 @@
 (a sheet for a table, a sheet and a text for a model, a PNG for a figure, the file itself for a path). The
 basket stores what intake prepared; it never looks inside an output itself.
 """
+
 from __future__ import annotations
 
 import os
@@ -74,6 +75,7 @@ def notebook_intake(src: Path, rules: Rules) -> tuple[Render, Callable[[Any], No
 def renderer(kind: str, obj: Any, description: str, result: CheckResult, compliant: bool) -> Render:
     """How to write the artefacts of a checked object into its item folder."""
     if kind == "table":
+
         def render(folder: Path, stem: str, title: str) -> list[Path]:
             from .excel import write_sheet
 
@@ -81,16 +83,38 @@ def renderer(kind: str, obj: Any, description: str, result: CheckResult, complia
             about, rows = description, len(frame)
             if result.never_exportable and rows > NEVER_EXPORTABLE_ROWS:
                 frame = frame.head(NEVER_EXPORTABLE_ROWS)
-                about = " ".join(filter(None, [description, (
-                    f"Only the first {NEVER_EXPORTABLE_ROWS:,} of {rows:,} rows are kept here: this output holds "
-                    "identifying data or unit records and can never be exported.")]))
-            marks = {s: [(r, c, f.message) for f in result.findings if f.severity == s for r, c in f.cells]
-                     for s in ("fail", "review")}
+                about = " ".join(
+                    filter(
+                        None,
+                        [
+                            description,
+                            (
+                                f"Only the first {NEVER_EXPORTABLE_ROWS:,} of {rows:,} rows are kept here: this output holds "
+                                "identifying data or unit records and can never be exported."
+                            ),
+                        ],
+                    )
+                )
+            marks = {
+                s: [(r, c, f.message) for f in result.findings if f.severity == s for r, c in f.cells]
+                for s in ("fail", "review")
+            }
             hidden, legend, protection = protection_marks(frame)
-            return [write_sheet(folder / f"{stem}.xlsx", frame, title=title, description=about,
-                                meta={**table_meta(result, compliant), **protection}, marked_cells=marks["fail"],
-                                review_cells=marks["review"], hidden_cells=hidden, legend=legend)]
+            return [
+                write_sheet(
+                    folder / f"{stem}.xlsx",
+                    frame,
+                    title=title,
+                    description=about,
+                    meta={**table_meta(result, compliant), **protection},
+                    marked_cells=marks["fail"],
+                    review_cells=marks["review"],
+                    hidden_cells=hidden,
+                    legend=legend,
+                )
+            ]
     elif kind == "model":
+
         def render(folder: Path, stem: str, title: str) -> list[Path]:
             from . import models
 
@@ -99,6 +123,7 @@ def renderer(kind: str, obj: Any, description: str, result: CheckResult, complia
             models.write_text(obj, txt, title=title, description=description)
             return [xlsx, txt]
     else:
+
         def render(folder: Path, stem: str, title: str) -> list[Path]:
             from .checks.figure import as_figure
             from .figures import save_png
@@ -106,6 +131,7 @@ def renderer(kind: str, obj: Any, description: str, result: CheckResult, complia
             png = folder / f"{stem}.png"
             save_png(as_figure(obj), png)
             return [png]
+
     return render
 
 
@@ -118,11 +144,12 @@ def table_meta(result: CheckResult, compliant: bool) -> dict[str, Any]:
         "Ongewogen N / Unweighted N": UNKNOWN if n is None else n,
         "Eenheid / Unit": result.unit or NOT_GIVEN,
         "Gewogen / Weighted": f"{YES} (cellen getoetst op ongewogen aantallen / cells checked on unweighted counts)"
-                              if result.weighted else NO,
+        if result.weighted
+        else NO,
         "Bron celstatistieken / Cell statistics from": result.source or UNKNOWN,
         "Status": STATUS_LABELS[result.status],
-        "Regels / Rules": result.rules_origin + ("" if compliant else
-                                                 " (ruimer dan de CBS-standaard / looser than the CBS defaults)"),
+        "Regels / Rules": result.rules_origin
+        + ("" if compliant else " (ruimer dan de CBS-standaard / looser than the CBS defaults)"),
     }
 
 
@@ -141,8 +168,9 @@ def protection_marks(frame: Any) -> tuple[list[tuple[Any, Any]], list[str], dict
 def apply_strip(item: Any, report: Any, name: str) -> None:
     """A stripped notebook's item: what was removed, the scan's findings, and fail if the stripping failed."""
     removed = ", ".join(f"{part.replace('_', ' ')} ({n})" for part, n in report.removed.items() if n) or "nothing"
-    item.description = (f"Notebook {name} without outputs or embedded data (removed: {removed}), "
-                        "with its code as a script.")
+    item.description = (
+        f"Notebook {name} without outputs or embedded data (removed: {removed}), with its code as a script."
+    )
     item.findings = list(report.findings)
     status = overall_status(item.findings)
     item.status = "fail" if not report.ok else status
@@ -168,13 +196,16 @@ def check_file(path: Path, rules: Any) -> CheckResult:
         text = path.read_text(encoding="utf-8", errors="replace")
         findings = scan_script(text, f"file {path.name}", rules=rules)
         return CheckResult(kind="syntax", findings=findings, source=f"script {path.name}", rules_origin=rules.origin)
-    findings = [Finding(
-        "unsupported", "review",
-        f"The file {path.name} is exported as it is; cbs_export_lab cannot fully check a file's contents.",
-        where=f"file {path.name}",
-        fix="Add the table, model or figure itself instead when you can, or explain in the explanation what the "
+    findings = [
+        Finding(
+            "unsupported",
+            "review",
+            f"The file {path.name} is exported as it is; cbs_export_lab cannot fully check a file's contents.",
+            where=f"file {path.name}",
+            fix="Add the table, model or figure itself instead when you can, or explain in the explanation what the "
             "file contains and why it has no disclosure risk.",
-    )]
+        )
+    ]
     counts = Counts()
     if path.suffix.lower() in TEXT_FILES:
         from .checks.text import scan_text
@@ -190,8 +221,9 @@ def check_file(path: Path, rules: Any) -> CheckResult:
             checked = check(table, rules=rules)
             findings += checked.findings
             counts = checked.counts
-    return CheckResult(kind="file", findings=findings, counts=counts, source=f"file {path.name}",
-                       rules_origin=rules.origin)
+    return CheckResult(
+        kind="file", findings=findings, counts=counts, source=f"file {path.name}", rules_origin=rules.origin
+    )
 
 
 def read_table_file(path: str | os.PathLike[str], sheet: str | None = None) -> Any:
@@ -207,9 +239,11 @@ def read_table_file(path: str | os.PathLike[str], sheet: str | None = None) -> A
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in TABLE_FILES:
-        raise UserError(f"{path}: only {', '.join(TABLE_FILES)} files can be read as tables, not "
-                        f"{suffix or 'files without a suffix'}. Save the table in one of those formats, or check "
-                        "the object itself in Python with cel.check.")
+        raise UserError(
+            f"{path}: only {', '.join(TABLE_FILES)} files can be read as tables, not "
+            f"{suffix or 'files without a suffix'}. Save the table in one of those formats, or check "
+            "the object itself in Python with cel.check."
+        )
     if not path.is_file():
         raise UserError(f"{path} does not exist. Give the path of the table file to check.")
     try:
@@ -228,8 +262,10 @@ def read_table_file(path: str | os.PathLike[str], sheet: str | None = None) -> A
         else:
             frame = pd.read_parquet(path)
     except (ValueError, OSError, ImportError, zipfile.BadZipFile) as exc:
-        raise UserError(f"{path} cannot be read as a table ({str(exc).rstrip('.')}). Check that it is a valid "
-                        f"{suffix[1:]} file{' in UTF-8' if suffix == '.csv' else ''}.") from None
+        raise UserError(
+            f"{path} cannot be read as a table ({str(exc).rstrip('.')}). Check that it is a valid "
+            f"{suffix[1:]} file{' in UTF-8' if suffix == '.csv' else ''}."
+        ) from None
     labels = []
     for name in frame.columns:
         if pd.api.types.is_numeric_dtype(frame[name]) or len(labels) == frame.shape[1] - 1:
@@ -267,11 +303,11 @@ def _table_below_title_block(raw: Any) -> Any:
     runs = [r for r in _row_runs(blank) if r[1] - r[0] >= 2]
     if not runs:
         return None
-    start, end = max(runs, key=lambda r: (sorted(filled[r[0]:r[1]])[(r[1] - r[0]) // 2], r[1] - r[0]))
+    start, end = max(runs, key=lambda r: (sorted(filled[r[0] : r[1]])[(r[1] - r[0]) // 2], r[1] - r[0]))
     if start == 0:
         return None
     header = ["" if pd.isna(h) else h for h in raw.iloc[start]]
-    body = raw.iloc[start + 1:end].reset_index(drop=True)
+    body = raw.iloc[start + 1 : end].reset_index(drop=True)
     body.columns = [str(h) if h != "" else f"Unnamed: {j}" for j, h in enumerate(header)]
     body = body.loc[:, body.notna().any(axis=0)]
     for name in body.columns:
@@ -290,9 +326,11 @@ def read_source_file(path: str | os.PathLike[str]) -> Any:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SOURCE_FILES:
-        raise UserError(f"{path}: a source can be a {', '.join(SOURCE_FILES)} file, not "
-                        f"{suffix or 'a file without a suffix'}. Save the data frame the table was made from in one "
-                        "of those formats, e.g. df.to_parquet('bron.parquet').")
+        raise UserError(
+            f"{path}: a source can be a {', '.join(SOURCE_FILES)} file, not "
+            f"{suffix or 'a file without a suffix'}. Save the data frame the table was made from in one "
+            "of those formats, e.g. df.to_parquet('bron.parquet')."
+        )
     if suffix in TABLE_FILES:
         frame = read_table_file(path)
         return frame if isinstance(frame.index, pd.RangeIndex) else frame.reset_index()
@@ -301,8 +339,10 @@ def read_source_file(path: str | os.PathLike[str]) -> Any:
     try:
         return pd.read_stata(path) if suffix == ".dta" else pd.read_spss(path)
     except (ValueError, OSError, ImportError) as exc:
-        raise UserError(f"{path} cannot be read as a source ({str(exc).rstrip('.')}). Save it as .parquet or .csv "
-                        "and give that file instead.") from None
+        raise UserError(
+            f"{path} cannot be read as a source ({str(exc).rstrip('.')}). Save it as .parquet or .csv "
+            "and give that file instead."
+        ) from None
 
 
 def _csv_sample(path: Path) -> tuple[str, str]:

@@ -5,6 +5,7 @@ again, with each zip's checksum, before the first rename. The next Basket open o
 under its final name with the journalled checksum gets its items marked exported; a `.partial` left behind is
 removed; anything else is forgotten. Only files the journal names are touched: they are ours.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,8 +41,7 @@ def journal_path(basket_folder: Path) -> Path:
 
 def write_journal(basket_folder: Path, state: str, zips: Sequence[JournalZip], when: str) -> None:
     """Record the export before anything of it reaches the exportmap (a failed write stops the export)."""
-    doc = {"format": FORMAT, "state": state, "at": when,
-           "zips": [{**asdict(z), "items": list(z.items)} for z in zips]}
+    doc = {"format": FORMAT, "state": state, "at": when, "zips": [{**asdict(z), "items": list(z.items)} for z in zips]}
     try:
         write_bytes(journal_path(basket_folder), json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8"))
     except OSError as exc:
@@ -70,10 +70,15 @@ def read_journal(basket_folder: Path) -> tuple[str, list[JournalZip]] | None:
 
 
 def _valid_entry(z: Mapping[str, Any]) -> bool:
-    return (isinstance(z.get("target"), str) and isinstance(z.get("partial"), str)
-            and z["partial"] == z["target"] + ".partial" and z["target"].endswith(".zip")
-            and isinstance(z.get("items"), list) and all(isinstance(i, str) for i in z["items"])
-            and isinstance(z.get("sha256"), (str, type(None))))
+    return (
+        isinstance(z.get("target"), str)
+        and isinstance(z.get("partial"), str)
+        and z["partial"] == z["target"] + ".partial"
+        and z["target"].endswith(".zip")
+        and isinstance(z.get("items"), list)
+        and all(isinstance(i, str) for i in z["items"])
+        and isinstance(z.get("sha256"), (str, type(None)))
+    )
 
 
 def _journal_temps(basket_folder: Path) -> list[Path]:

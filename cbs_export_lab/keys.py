@@ -4,6 +4,7 @@ Every grouped computation (the builders, recovery of a plain table from its sour
 becomes a code per row (-1: missing, dropped) and several keys combine into one integer per row, so grouping
 is `np.bincount` over integers rather than hashing of labels.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -51,6 +52,7 @@ def factor(values: Any, dropna: bool = True, sort: bool = True) -> Key:
 
         def labels(c: np.ndarray) -> Any:
             return uniques.take(np.where(c >= n, -1, c), allow_fill=True)
+
     if not dropna and (codes < 0).any():
         codes = np.where(codes < 0, n, codes)
         return Key(codes, n + 1, labels, uniques)

@@ -5,11 +5,13 @@ Output light may hold only tables, model results and graphs, at most
 10 observations. Background items and the form count for nothing. Fractions are exact, so CBS's own example
 (3 models leave 4 tables, 400 cells, 200 count cells) lands on exactly 1.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .basket import Item
@@ -46,8 +48,10 @@ class LightBudget:
         The meter, the plan, `%cbs_basket` and the form all show this one sentence."""
         parts = []
         if self.tables:
-            parts.append(f"{count_of(self.tables, 'table')} with {count_of(self.cells, 'cell')}, "
-                         f"{self.count_cells} of them with counts")
+            parts.append(
+                f"{count_of(self.tables, 'table')} with {count_of(self.cells, 'cell')}, "
+                f"{self.count_cells} of them with counts"
+            )
         if self.models:
             parts.append(count_of(self.models, "model result"))
         if self.figures:
@@ -73,44 +77,54 @@ def count_of(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def compliant(item: "Item") -> bool:
+def compliant(item: Item) -> bool:
     """Fully meets the guidelines: a pass under rules no looser than the CBS defaults."""
     return item.status == "pass" and item.rules_compliant
 
 
-def hold_reason(item: "Item") -> str | None:
+def hold_reason(item: Item) -> str | None:
     """Why an output is held back from the next export, or None when it may leave."""
     if item.never_exportable:
-        return ("it contains identifying data or unit records (identifier or microdata), which never leave the RA, "
-                "whatever the explanation. Remove it from the basket and export an aggregated version.")
+        return (
+            "it contains identifying data or unit records (identifier or microdata), which never leave the RA, "
+            "whatever the explanation. Remove it from the basket and export an aggregated version."
+        )
     if item.status != "pass" and not item.has_explanation:
-        return (f"its check says '{item.status}' and it has no explanation. Fix the findings and add it again, or "
-                "add an explanation why there is no disclosure risk.")
+        return (
+            f"its check says '{item.status}' and it has no explanation. Fix the findings and add it again, or "
+            "add an explanation why there is no disclosure risk."
+        )
     if not item.rules_compliant and not item.has_explanation:
-        return ("it was checked under rules looser than the CBS defaults, so it does not fully meet the guidelines "
-                "and CBS asks for an explanation. Check it again under the default rules, or add an explanation "
-                "why there is no disclosure risk.")
+        return (
+            "it was checked under rules looser than the CBS defaults, so it does not fully meet the guidelines "
+            "and CBS asks for an explanation. Check it again under the default rules, or add an explanation "
+            "why there is no disclosure risk."
+        )
     return None
 
 
-def light_candidates(items: Iterable["Item"], mode: str = "vooraf") -> list["Item"]:
+def light_candidates(items: Iterable[Item], mode: str = "vooraf") -> list[Item]:
     """The outputs the next export puts in the one zip that may be LIGHT_ (the output zip in 1_Controle vooraf).
 
     Left out: items exported before, background, syntax (its own zip), held-back items, and in mode achteraf the
     fully compliant outputs (they go to 2_Controle achteraf, where output light is not allowed)."""
     return [
-        i for i in items
-        if not i.exported and not i.background and i.kind != "syntax" and hold_reason(i) is None
+        i
+        for i in items
+        if not i.exported
+        and not i.background
+        and i.kind != "syntax"
+        and hold_reason(i) is None
         and (mode != "achteraf" or not compliant(i))
     ]
 
 
-def waiting_budget(items: Iterable["Item"], mode: str = "vooraf") -> LightBudget:
+def waiting_budget(items: Iterable[Item], mode: str = "vooraf") -> LightBudget:
     """The budget of the next export, computed on exactly what the plan would put in a LIGHT_ zip."""
     return light_budget(light_candidates(items, mode))
 
 
-def light_budget(items: Iterable["Item"]) -> LightBudget:
+def light_budget(items: Iterable[Item]) -> LightBudget:
     """The budget used by `items` (background items are skipped)."""
     tables = cells = count_cells = models = figures = 0
     reasons: list[str] = []
@@ -135,27 +149,40 @@ def light_budget(items: Iterable["Item"]) -> LightBudget:
 
     used = (
         max(Fraction(tables, MAX_TABLES), Fraction(cells, MAX_CELLS), Fraction(count_cells, MAX_COUNT_CELLS))
-        + Fraction(models, MAX_MODELS) + Fraction(figures, MAX_GRAPHS)
+        + Fraction(models, MAX_MODELS)
+        + Fraction(figures, MAX_GRAPHS)
     )
     exceeded = []
     for n, limit, what in (
-        (tables, MAX_TABLES, "tables"), (cells, MAX_CELLS, "cells"), (count_cells, MAX_COUNT_CELLS, "cells with counts"),
-        (models, MAX_MODELS, "model results"), (figures, MAX_GRAPHS, "graphs"),
+        (tables, MAX_TABLES, "tables"),
+        (cells, MAX_CELLS, "cells"),
+        (count_cells, MAX_COUNT_CELLS, "cells with counts"),
+        (models, MAX_MODELS, "model results"),
+        (figures, MAX_GRAPHS, "graphs"),
     ):
         if n > limit:
             exceeded.append(f"{n} {what} (at most {limit})")
     if used > 1 and not exceeded:
         exceeded.append(f"together {float(used):.0%} of the budget (at most 100%)")
     return LightBudget(
-        fraction=float(used), fits=used <= 1 and not reasons, exceeded=exceeded, tables=tables, cells=cells,
-        count_cells=count_cells, models=models, figures=figures, reasons=reasons,
+        fraction=float(used),
+        fits=used <= 1 and not reasons,
+        exceeded=exceeded,
+        tables=tables,
+        cells=cells,
+        count_cells=count_cells,
+        models=models,
+        figures=figures,
+        reasons=reasons,
     )
 
 
-def _graph_reasons(item: "Item") -> list[str]:
+def _graph_reasons(item: Item) -> list[str]:
     """Output light needs every graph to state its observations, at least 10 (unknown fails closed)."""
-    short = {"observations_not_shown": "does not state its number of observations",
-             "threshold": f"shows a part with fewer than {MIN_GRAPH_OBSERVATIONS} observations"}
+    short = {
+        "observations_not_shown": "does not state its number of observations",
+        "threshold": f"shows a part with fewer than {MIN_GRAPH_OBSERVATIONS} observations",
+    }
     rules = dict.fromkeys(f.rule for f in item.findings if f.rule in GRAPH_RULES)
     out = [f"graph {item.title!r} {short[rule]} ({rule})" for rule in rules]
     n = item.counts.observations

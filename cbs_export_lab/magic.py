@@ -3,6 +3,7 @@
 Load with `%load_ext cbs_export_lab`. Mistakes in the line are answered with one plain sentence, never a
 traceback. In a notebook the answer is a widget panel; in a terminal the same report as text.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,7 +19,7 @@ from .errors import UserError
 from .provenance import find_source
 
 _OPTION = re.compile(r"(?:^|\s)--[A-Za-z][\w-]*(?=[\s=]|$)")
-_HELP = "Usage: %cbs_check OBJ [--data DF] [--unit COL] [--weights COL] [--title \"...\"]"
+_HELP = 'Usage: %cbs_check OBJ [--data DF] [--unit COL] [--weights COL] [--title "..."]'
 
 
 class _Parser(argparse.ArgumentParser):
@@ -43,7 +44,7 @@ def split_line(line: str) -> tuple[str, dict[str, str | None]]:
     for name in ("data", "unit", "weights", "title"):
         parser.add_argument(f"--{name}")
     try:
-        rest = shlex.split(line[match.start():]) if match else []
+        rest = shlex.split(line[match.start() :]) if match else []
     except ValueError as exc:
         raise UserError(f"The options could not be read ({exc}); check the quotes. {_HELP}") from None
     return expr, vars(parser.parse_args(rest))
@@ -53,8 +54,10 @@ def _evaluate(shell: Any, expr: str, what: str) -> Any:
     try:
         return shell.ev(expr)
     except SyntaxError:
-        raise UserError(f"Could not read {what} '{expr}' as Python. Check for a typo in the object or its options "
-                        f"(they take two dashes, e.g. --title). {_HELP}") from None
+        raise UserError(
+            f"Could not read {what} '{expr}' as Python. Check for a typo in the object or its options "
+            f"(they take two dashes, e.g. --title). {_HELP}"
+        ) from None
     except Exception as exc:
         raise UserError(
             f"Could not evaluate {what} '{expr}': {type(exc).__name__}: {exc}. "

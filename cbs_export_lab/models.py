@@ -3,6 +3,7 @@
 Only coefficients and fit measures are rendered, never residuals, fitted values or data. The disclosure
 checks of a model live in `checks.model`.
 """
+
 from __future__ import annotations
 
 import math
@@ -57,8 +58,15 @@ def model_info(res: Any) -> dict[str, object]:
     if groups is not None:
         info["groups"] = len(groups)
     for label, attr in (
-        ("df_resid", "df_resid"), ("df_model", "df_model"), ("R²", "rsquared"), ("adj. R²", "rsquared_adj"),
-        ("pseudo R²", "prsquared"), ("log-likelihood", "llf"), ("AIC", "aic"), ("BIC", "bic_llf"), ("BIC", "bic"),
+        ("df_resid", "df_resid"),
+        ("df_model", "df_model"),
+        ("R²", "rsquared"),
+        ("adj. R²", "rsquared_adj"),
+        ("pseudo R²", "prsquared"),
+        ("log-likelihood", "llf"),
+        ("AIC", "aic"),
+        ("BIC", "bic_llf"),
+        ("BIC", "bic"),
     ):
         if label not in info:
             value = fit_number(res, attr)
@@ -86,8 +94,9 @@ def write_text(res: Any, path: str | os.PathLike[str], *, title: str, descriptio
 
 def write_excel(res: Any, path: str | os.PathLike[str], *, title: str, description: str = "") -> Path:
     """One sheet: title, description, model information rows, then the coefficient table."""
-    return write_sheet(path, coefficient_table(res), title=title, description=description, meta=model_info(res),
-                       sheet_name="model")
+    return write_sheet(
+        path, coefficient_table(res), title=title, description=description, meta=model_info(res), sheet_name="model"
+    )
 
 
 def _show(value: object) -> str:

@@ -5,6 +5,7 @@ desktop) as well as on Linux; titles are what the researcher typed. Every path t
 code (a request, a hand-edited manifest, a zip name built from a title) is tested with `is_inside` before
 anything is read or written there.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,17 @@ from typing import Any
 from .errors import UserError
 
 WINDOWS_RESERVED = frozenset(
-    {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "CLOCK$", *(f"COM{i}" for i in range(10)),
-     *(f"LPT{i}" for i in range(10))}
+    {
+        "CON",
+        "PRN",
+        "AUX",
+        "NUL",
+        "CONIN$",
+        "CONOUT$",
+        "CLOCK$",
+        *(f"COM{i}" for i in range(10)),
+        *(f"LPT{i}" for i in range(10)),
+    }
 )
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ ()+,&'=#%!@\[\]{}~;-]+")
 MAX_ID = 64
@@ -86,15 +96,17 @@ def slug(text: str, limit: int) -> str:
 
 def clean_title(title: Any) -> str:
     if not isinstance(title, str) or not title.strip():
-        raise UserError("Every basket item needs a title: give a short non-empty text, e.g. \"Inkomen per gemeente\".")
+        raise UserError('Every basket item needs a title: give a short non-empty text, e.g. "Inkomen per gemeente".')
     return plain_text(title, "title").strip()
 
 
 def plain_text(text: Any, what: str) -> Any:
     """Text that can be stored: a lone surrogate (half an emoji from a broken copy-paste) or a NUL cannot."""
     if isinstance(text, str) and any("\ud800" <= c <= "\udfff" or c == "\x00" for c in text):
-        raise UserError(f"The {what} holds a broken character (half of an emoji or a NUL, e.g. from a copy-paste). "
-                        f"Type the {what} again.")
+        raise UserError(
+            f"The {what} holds a broken character (half of an emoji or a NUL, e.g. from a copy-paste). "
+            f"Type the {what} again."
+        )
     return text
 
 

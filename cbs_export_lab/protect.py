@@ -6,6 +6,7 @@ neighbouring categories until every cell holds. "round" rounds counts to a base 
 the rounded cells. The result is an ordinary DataFrame; what was done travels in `attrs` so `cel.check` judges the
 protected table, and the hidden values stay inside the RA as background information.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -23,8 +24,16 @@ METHODS = ("suppress", "merge", "round")
 PRIMARY_RULES = ("threshold", "dominance", "p_percent")
 
 
-def protect(t: Any, *, method: str = "suppress", data: Any = None, unit: Any = None, weights: Any = None,
-            cost: str = "cells", base: int = 5) -> pd.DataFrame:
+def protect(
+    t: Any,
+    *,
+    method: str = "suppress",
+    data: Any = None,
+    unit: Any = None,
+    weights: Any = None,
+    cost: str = "cells",
+    base: int = 5,
+) -> pd.DataFrame:
     """A protected copy of table `t` (DESIGN section 5); `cost` ('cells' or 'value') is what suppression
     minimises, `base` what rounding rounds to."""
     from .check import check
@@ -38,13 +47,17 @@ def protect(t: Any, *, method: str = "suppress", data: Any = None, unit: Any = N
     rules = active_rules()
     stats = carried_stats(frame)
     if stats is None and data is None:
-        raise UserError("This table carries no cell statistics and no source was given, so there is nothing to "
-                        "protect it with: the counts behind its cells are unknown. Build it with cel.crosstab / "
-                        "cel.pivot_table, or pass the frame it was made from: cel.protect(t, data=df).")
+        raise UserError(
+            "This table carries no cell statistics and no source was given, so there is nothing to "
+            "protect it with: the counts behind its cells are unknown. Build it with cel.crosstab / "
+            "cel.pivot_table, or pass the frame it was made from: cel.protect(t, data=df)."
+        )
     result = check(frame, data=data, unit=unit, weights=weights, rules=rules)
     if stats is None and result.source is None:
-        raise UserError("The data= frame does not reproduce this table, so its cells cannot be protected. Pass the "
-                        "frame the table was made from (after any filtering), or build it with cel.crosstab.")
+        raise UserError(
+            "The data= frame does not reproduce this table, so its cells cannot be protected. Pass the "
+            "frame the table was made from (after any filtering), or build it with cel.crosstab."
+        )
     if method == "round":
         return _with_before(_round(frame, stats, result, base), frame)
     if method == "merge":
@@ -55,9 +68,14 @@ def protect(t: Any, *, method: str = "suppress", data: Any = None, unit: Any = N
 def _with_before(safe: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
     """Round and merge keep the table before protection (background information) and what they produced, so a
     table edited afterwards is no longer taken for the protected one."""
-    safe.attrs[PROTECTED_ATTR].update(original=frame.to_numpy(dtype=float, na_value=np.nan), index=frame.index,
-                                      columns=frame.columns, result=safe.to_numpy(dtype=float, na_value=np.nan),
-                                      result_index=safe.index, result_columns=safe.columns)
+    safe.attrs[PROTECTED_ATTR].update(
+        original=frame.to_numpy(dtype=float, na_value=np.nan),
+        index=frame.index,
+        columns=frame.columns,
+        result=safe.to_numpy(dtype=float, na_value=np.nan),
+        result_index=safe.index,
+        result_columns=safe.columns,
+    )
     return safe
 
 
@@ -125,12 +143,24 @@ def _suppress(frame: pd.DataFrame, stats: Any, result: Any, rules: Any, cost: st
     safe.attrs = {k: v for k, v in frame.attrs.items() if k not in (STATS_ATTR, PROTECTED_ATTR)}
     rows, cols = np.nonzero(hidden)
     safe.attrs[PROTECTED_ATTR] = {
-        "method": "suppress", "hidden": hidden, "primary": primary, "original": values, "up": up, "down": down,
-        "integer": integer, "stats": stats, "base": result, "rules": rules.fingerprint, "index": frame.index,
-        "columns": frame.columns, "dtypes": list(frame.dtypes), "solver": pattern.method, "cost": cost,
+        "method": "suppress",
+        "hidden": hidden,
+        "primary": primary,
+        "original": values,
+        "up": up,
+        "down": down,
+        "integer": integer,
+        "stats": stats,
+        "base": result,
+        "rules": rules.fingerprint,
+        "index": frame.index,
+        "columns": frame.columns,
+        "dtypes": list(frame.dtypes),
+        "solver": pattern.method,
+        "cost": cost,
         "hidden_values": {(frame.index[i], frame.columns[j]): values[i, j] for i, j in zip(rows, cols, strict=True)},
         "done": f"{int(primary.sum())} cell(s) hidden because they fail a rule and {int((hidden & ~primary).sum())} "
-                f"more so that none can be worked out from the margins ({pattern.method}).",
+        f"more so that none can be worked out from the margins ({pattern.method}).",
     }
     return safe
 
@@ -151,8 +181,11 @@ def _round(frame: pd.DataFrame, stats: Any, result: Any, base: int) -> pd.DataFr
         for j, cs in enumerate(col_sets):
             out[i, j] = rounded[np.ix_(rs, cs)].sum()
     safe = pd.DataFrame(out.astype(np.int64), index=frame.index, columns=frame.columns)
-    safe.attrs[PROTECTED_ATTR] = {"method": "round", "base": int(base),
-                                  "done": f"counts rounded to multiples of {base}; totals are sums of rounded cells."}
+    safe.attrs[PROTECTED_ATTR] = {
+        "method": "round",
+        "base": int(base),
+        "done": f"counts rounded to multiples of {base}; totals are sums of rounded cells.",
+    }
     return safe
 
 
@@ -165,18 +198,23 @@ def _leaf_sets(labels: list[Any], n: int) -> list[np.ndarray]:
 
 # --- merging ------------------------------------------------------------------------------------------------
 
+
 def _merge(frame: pd.DataFrame, data: Any, unit: Any, weights: Any, rules: Any) -> pd.DataFrame:
     """Combine the category of the smallest failing cell with a neighbour (ordered keys) or with the smallest
     other category (unordered keys), rebuilding the table from the source each time, until every cell holds."""
     from .check import check
 
     if not isinstance(data, pd.DataFrame):
-        raise UserError("method='merge' rebuilds the table from its source: pass the frame, cel.protect(t, "
-                        "method='merge', data=df).")
+        raise UserError(
+            "method='merge' rebuilds the table from its source: pass the frame, cel.protect(t, "
+            "method='merge', data=df)."
+        )
     row_key, col_key = frame.index.name, frame.columns.name
     if frame.index.nlevels != 1 or frame.columns.nlevels != 1 or row_key not in data or col_key not in data:
-        raise UserError("method='merge' works on a table of one row key by one column key that are columns of "
-                        "data= (e.g. cel.crosstab(df.gemeente, df.leeftijdsklasse)).")
+        raise UserError(
+            "method='merge' works on a table of one row key by one column key that are columns of "
+            "data= (e.g. cel.crosstab(df.gemeente, df.leeftijdsklasse))."
+        )
     margins = [label for label in frame.index if _is_total(label)]
     margins_name = margins[0] if margins else "All"
     keys = {row_key: _Key(data[row_key]), col_key: _Key(data[col_key])}
@@ -184,24 +222,37 @@ def _merge(frame: pd.DataFrame, data: Any, unit: Any, weights: Any, rules: Any) 
     weight_values = data[weights] if isinstance(weights, str) else weights
     merged: list[str] = []
     for _ in range(sum(len(k.groups) for k in keys.values())):
-        table = crosstab(keys[row_key].column(), keys[col_key].column(), margins=bool(margins),
-                         margins_name=margins_name, unit=unit_values, weights=weight_values)
+        table = crosstab(
+            keys[row_key].column(),
+            keys[col_key].column(),
+            margins=bool(margins),
+            margins_name=margins_name,
+            unit=unit_values,
+            weights=weight_values,
+        )
         result = check(table, rules=rules)
         failing = [c for f in result.findings if f.severity == "fail" and f.rule in PRIMARY_RULES for c in f.cells]
         failing = [(r, c) for r, c in failing if not _is_total(r) and not _is_total(c)]
         if not failing:
-            table.attrs[PROTECTED_ATTR] = {"method": "merge", "merged": merged,
-                                           "done": "merged: " + ("; ".join(merged) or "nothing needed")}
+            table.attrs[PROTECTED_ATTR] = {
+                "method": "merge",
+                "merged": merged,
+                "done": "merged: " + ("; ".join(merged) or "nothing needed"),
+            }
             return table
         r, c = min(failing, key=lambda rc: table.loc[rc])
-        row_total, col_total = table.loc[r].drop(margins_name, errors="ignore").sum(), \
-            table[c].drop(margins_name, errors="ignore").sum()
+        row_total, col_total = (
+            table.loc[r].drop(margins_name, errors="ignore").sum(),
+            table[c].drop(margins_name, errors="ignore").sum(),
+        )
         name, label = (row_key, r) if row_total <= col_total and len(keys[row_key].groups) > 1 else (col_key, c)
         if len(keys[name].groups) <= 1:
             break
         merged.append(keys[name].merge(label, table, name == row_key, margins_name))
-    raise UserError("Merging categories cannot make this table safe (too few units in the whole table). "
-                    "Use a coarser grouping or method='suppress'.")
+    raise UserError(
+        "Merging categories cannot make this table safe (too few units in the whole table). "
+        "Use a coarser grouping or method='suppress'."
+    )
 
 
 def _is_total(label: Any) -> bool:
@@ -213,10 +264,16 @@ class _Key:
 
     def __init__(self, column: pd.Series) -> None:
         self.source = column
-        self.ordered = bool(getattr(column.dtype, "ordered", False)) or pd.api.types.is_numeric_dtype(column.dtype) \
+        self.ordered = (
+            bool(getattr(column.dtype, "ordered", False))
+            or pd.api.types.is_numeric_dtype(column.dtype)
             or isinstance(column.dtype, pd.IntervalDtype)
-        categories = list(column.cat.categories) if isinstance(column.dtype, pd.CategoricalDtype) else \
-            sorted(column.dropna().unique())
+        )
+        categories = (
+            list(column.cat.categories)
+            if isinstance(column.dtype, pd.CategoricalDtype)
+            else sorted(column.dropna().unique())
+        )
         self.groups = [[c] for c in categories]
 
     def name_of(self, group: list[Any]) -> str:
@@ -226,14 +283,20 @@ class _Key:
         names = [self.name_of(g) for g in self.groups]
         lookup = {c: self.name_of(g) for g in self.groups for c in g}
         values = self.source.map(lookup)
-        return pd.Series(pd.Categorical(values, categories=names, ordered=self.ordered), index=self.source.index,
-                         name=self.source.name)
+        return pd.Series(
+            pd.Categorical(values, categories=names, ordered=self.ordered),
+            index=self.source.index,
+            name=self.source.name,
+        )
 
     def merge(self, label: Any, table: pd.DataFrame, rows: bool, margins_name: Any) -> str:
         names = [self.name_of(g) for g in self.groups]
         k = names.index(str(label))
-        line = table.drop(index=margins_name, errors="ignore") if rows else table.drop(columns=margins_name,
-                                                                                         errors="ignore")
+        line = (
+            table.drop(index=margins_name, errors="ignore")
+            if rows
+            else table.drop(columns=margins_name, errors="ignore")
+        )
         size = (line.sum(axis=1) if rows else line.sum(axis=0)).reindex(names).fillna(0).to_numpy()
         if self.ordered:
             options = [n for n in (k - 1, k + 1) if 0 <= n < len(names)]
@@ -270,8 +333,12 @@ def protection_record(obj: Any) -> dict[str, Any] | None:
     if info["method"] == "suppress":
         return protected_info(obj)
     made = info.get("result")
-    if made is None or obj.shape != made.shape or not obj.index.equals(info["result_index"]) or \
-            not obj.columns.equals(info["result_columns"]):
+    if (
+        made is None
+        or obj.shape != made.shape
+        or not obj.index.equals(info["result_index"])
+        or not obj.columns.equals(info["result_columns"])
+    ):
         return None
     try:
         values = obj.to_numpy(dtype=float, na_value=np.nan)
@@ -293,14 +360,17 @@ def protection_text(info: dict[str, Any]) -> str:
     method = info["method"]
     if method == "suppress":
         primary, hidden = int(info["primary"].sum()), int(info["hidden"].sum())
-        return (f"{METHOD_LABELS[method]}: {primary} primaire / primary cell(s) that fail a rule and "
-                f"{hidden - primary} secundaire / secondary cell(s) hidden so that none can be worked out from the "
-                f"totals ({info.get('solver', 'audited')}); shown as {HIDDEN_MARK}.")
+        return (
+            f"{METHOD_LABELS[method]}: {primary} primaire / primary cell(s) that fail a rule and "
+            f"{hidden - primary} secundaire / secondary cell(s) hidden so that none can be worked out from the "
+            f"totals ({info.get('solver', 'audited')}); shown as {HIDDEN_MARK}."
+        )
     if method == "merge":
         merged = "; ".join(info.get("merged") or []) or "nothing needed"
         return f"{METHOD_LABELS[method]}: {merged}."
-    return (f"{METHOD_LABELS[method]}: counts rounded to multiples of {info['base']}; totals are sums of the "
-            "rounded cells.")
+    return (
+        f"{METHOD_LABELS[method]}: counts rounded to multiples of {info['base']}; totals are sums of the rounded cells."
+    )
 
 
 def background_frames(info: dict[str, Any]) -> dict[str, pd.DataFrame]:
@@ -311,13 +381,18 @@ def background_frames(info: dict[str, Any]) -> dict[str, pd.DataFrame]:
     if info["method"] == "suppress":
         rows, cols = np.nonzero(info["hidden"])
         primary = info["primary"]
-        frames["hidden"] = pd.DataFrame({
-            "Rij / Row": [format_label(info["index"][i]) for i in rows],
-            "Kolom / Column": [format_label(info["columns"][j]) for j in cols],
-            "Waarde / Value": [info["original"][i, j] for i, j in zip(rows, cols, strict=True)],
-            "Soort / Kind": ["primair / primary" if primary[i, j] else "secundair / secondary"
-                             for i, j in zip(rows, cols, strict=True)],
-        }, index=pd.RangeIndex(1, len(rows) + 1, name="Nr"))
+        frames["hidden"] = pd.DataFrame(
+            {
+                "Rij / Row": [format_label(info["index"][i]) for i in rows],
+                "Kolom / Column": [format_label(info["columns"][j]) for j in cols],
+                "Waarde / Value": [info["original"][i, j] for i, j in zip(rows, cols, strict=True)],
+                "Soort / Kind": [
+                    "primair / primary" if primary[i, j] else "secundair / secondary"
+                    for i, j in zip(rows, cols, strict=True)
+                ],
+            },
+            index=pd.RangeIndex(1, len(rows) + 1, name="Nr"),
+        )
     frames["before"] = before
     return frames
 
@@ -331,13 +406,20 @@ def applicable_methods(t: Any, result: Any, data: Any = None) -> tuple[list[str]
         return [], str(exc)
     stats = carried_stats(frame)
     if stats is None and result.source is None:
-        return [], ("This table cannot be made safe here: it is a plain pandas table and no frame that reproduces "
-                    "it is known, so the counts behind its cells are unknown and no cell can be chosen to hide. "
-                    "Give the frame it was made from (%cbs_check TABLE --data DF, or cel.protect(table, data=df)), "
-                    "or build it with cel.crosstab / cel.pivot_table.")
+        return [], (
+            "This table cannot be made safe here: it is a plain pandas table and no frame that reproduces "
+            "it is known, so the counts behind its cells are unknown and no cell can be chosen to hide. "
+            "Give the frame it was made from (%cbs_check TABLE --data DF, or cel.protect(table, data=df)), "
+            "or build it with cel.crosstab / cel.pivot_table."
+        )
     methods = ["suppress"]
-    if isinstance(data, pd.DataFrame) and frame.index.nlevels == 1 and frame.columns.nlevels == 1 and \
-            frame.index.name in data and frame.columns.name in data:
+    if (
+        isinstance(data, pd.DataFrame)
+        and frame.index.nlevels == 1
+        and frame.columns.nlevels == 1
+        and frame.index.name in data
+        and frame.columns.name in data
+    ):
         methods.append("merge")
     counting = bool(stats.frequency) if stats is not None else result.counts.count_cells == result.counts.cells
     if counting:

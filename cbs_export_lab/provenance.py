@@ -19,6 +19,7 @@ Anything else (a user function, .apply, .map with a function, .eval, an unknown 
 provenance, and a message saying how to pass data=. Steps after the first aggregation are never evaluated.
 A frame assigned again, or changed with inplace=True, after the table was computed is not used.
 """
+
 from __future__ import annotations
 
 import ast
@@ -38,58 +39,279 @@ from .results import CheckResult
 from .tables import carried_stats
 
 # Where the table begins: the frame these are called on is the source; they and everything after are not run.
-AGGREGATIONS = frozenset({
-    "groupby", "agg", "aggregate", "size", "count", "sum", "mean", "median", "std", "var", "sem", "min", "max",
-    "prod", "nunique", "value_counts", "describe", "quantile", "mode", "first", "last", "nth", "corr", "cov",
-    "pivot", "pivot_table", "unstack", "stack", "melt", "resample", "rolling", "expanding", "ewm", "apply",
-    "transform", "cumsum", "cumcount", "idxmax", "idxmin", "unique", "crosstab", "to_frame", "style",
-})
+AGGREGATIONS = frozenset(
+    {
+        "groupby",
+        "agg",
+        "aggregate",
+        "size",
+        "count",
+        "sum",
+        "mean",
+        "median",
+        "std",
+        "var",
+        "sem",
+        "min",
+        "max",
+        "prod",
+        "nunique",
+        "value_counts",
+        "describe",
+        "quantile",
+        "mode",
+        "first",
+        "last",
+        "nth",
+        "corr",
+        "cov",
+        "pivot",
+        "pivot_table",
+        "unstack",
+        "stack",
+        "melt",
+        "resample",
+        "rolling",
+        "expanding",
+        "ewm",
+        "apply",
+        "transform",
+        "cumsum",
+        "cumcount",
+        "idxmax",
+        "idxmin",
+        "unique",
+        "crosstab",
+        "to_frame",
+        "style",
+    }
+)
 # Frame -> frame steps that are re-run to rebuild the source: pure, they return a new frame.
-ROW_METHODS = frozenset({
-    "query", "dropna", "head", "tail", "drop_duplicates", "nlargest", "nsmallest", "sort_values", "sort_index",
-    "assign", "rename", "astype", "copy", "reset_index", "set_index", "fillna", "round", "sample", "pipe",
-})
+ROW_METHODS = frozenset(
+    {
+        "query",
+        "dropna",
+        "head",
+        "tail",
+        "drop_duplicates",
+        "nlargest",
+        "nsmallest",
+        "sort_values",
+        "sort_index",
+        "assign",
+        "rename",
+        "astype",
+        "copy",
+        "reset_index",
+        "set_index",
+        "fillna",
+        "round",
+        "sample",
+        "pipe",
+    }
+)
 # Column-only steps: the source keeps all its columns (a unit id dropped here is still used to count units).
 COLUMN_METHODS = frozenset({"filter", "drop", "reindex", "rename_axis", "add_prefix", "add_suffix"})
 # Pure methods of frames, series, indexes and their .str/.dt/.cat accessors, allowed inside conditions.
-VALUE_METHODS = frozenset({
-    "isin", "between", "isna", "notna", "isnull", "notnull", "fillna", "abs", "round", "astype", "clip", "eq",
-    "ne", "lt", "le", "gt", "ge", "any", "all", "sum", "mean", "median", "min", "max", "count", "nunique",
-    "quantile", "std", "var", "duplicated", "rank", "shift", "diff", "where", "mask", "map", "replace", "copy",
-    "contains", "startswith", "endswith", "match", "fullmatch", "len", "lower", "upper", "strip", "lstrip",
-    "rstrip", "slice", "get", "split", "zfill", "normalize", "floor", "ceil", "strftime", "tolist", "to_numpy",
-    "unique", "value_counts", "head", "tail", "dropna", "sort_values", "drop_duplicates", "nlargest", "nsmallest",
-})
-VALUE_ATTRIBUTES = frozenset({
-    "str", "dt", "cat", "index", "columns", "values", "codes", "categories", "year", "month", "day", "quarter",
-    "dayofweek", "weekday", "hour", "date", "size", "shape", "empty", "name", "dtype", "array",
-})
-PANDAS_FUNCTIONS = frozenset({
-    "cut", "qcut", "isna", "notna", "isnull", "notnull", "to_numeric", "to_datetime", "Timestamp", "Timedelta",
-    "Categorical", "CategoricalDtype", "Interval",
-})
-NUMPY_FUNCTIONS = frozenset({
-    "isin", "isnan", "isfinite", "where", "abs", "log", "log10", "log1p", "exp", "sqrt", "floor", "ceil", "round",
-    "clip", "logical_and", "logical_or", "logical_not", "array",
-})
+VALUE_METHODS = frozenset(
+    {
+        "isin",
+        "between",
+        "isna",
+        "notna",
+        "isnull",
+        "notnull",
+        "fillna",
+        "abs",
+        "round",
+        "astype",
+        "clip",
+        "eq",
+        "ne",
+        "lt",
+        "le",
+        "gt",
+        "ge",
+        "any",
+        "all",
+        "sum",
+        "mean",
+        "median",
+        "min",
+        "max",
+        "count",
+        "nunique",
+        "quantile",
+        "std",
+        "var",
+        "duplicated",
+        "rank",
+        "shift",
+        "diff",
+        "where",
+        "mask",
+        "map",
+        "replace",
+        "copy",
+        "contains",
+        "startswith",
+        "endswith",
+        "match",
+        "fullmatch",
+        "len",
+        "lower",
+        "upper",
+        "strip",
+        "lstrip",
+        "rstrip",
+        "slice",
+        "get",
+        "split",
+        "zfill",
+        "normalize",
+        "floor",
+        "ceil",
+        "strftime",
+        "tolist",
+        "to_numpy",
+        "unique",
+        "value_counts",
+        "head",
+        "tail",
+        "dropna",
+        "sort_values",
+        "drop_duplicates",
+        "nlargest",
+        "nsmallest",
+    }
+)
+VALUE_ATTRIBUTES = frozenset(
+    {
+        "str",
+        "dt",
+        "cat",
+        "index",
+        "columns",
+        "values",
+        "codes",
+        "categories",
+        "year",
+        "month",
+        "day",
+        "quarter",
+        "dayofweek",
+        "weekday",
+        "hour",
+        "date",
+        "size",
+        "shape",
+        "empty",
+        "name",
+        "dtype",
+        "array",
+    }
+)
+PANDAS_FUNCTIONS = frozenset(
+    {
+        "cut",
+        "qcut",
+        "isna",
+        "notna",
+        "isnull",
+        "notnull",
+        "to_numeric",
+        "to_datetime",
+        "Timestamp",
+        "Timedelta",
+        "Categorical",
+        "CategoricalDtype",
+        "Interval",
+    }
+)
+NUMPY_FUNCTIONS = frozenset(
+    {
+        "isin",
+        "isnan",
+        "isfinite",
+        "where",
+        "abs",
+        "log",
+        "log10",
+        "log1p",
+        "exp",
+        "sqrt",
+        "floor",
+        "ceil",
+        "round",
+        "clip",
+        "logical_and",
+        "logical_or",
+        "logical_not",
+        "array",
+    }
+)
 BUILTINS: dict[str, Callable[..., Any]] = {
     f.__name__: f for f in (len, abs, round, min, max, int, float, str, bool, list, tuple, set, sorted, range)
 }
 _OPERATORS: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b, ast.Lt: lambda a, b: a < b,
-    ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b, ast.GtE: lambda a, b: a >= b,
-    ast.BitAnd: lambda a, b: a & b, ast.BitOr: lambda a, b: a | b, ast.BitXor: lambda a, b: a ^ b,
-    ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-    ast.Div: lambda a, b: a / b, ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b,
-    ast.Pow: lambda a, b: a ** b,
+    ast.Eq: lambda a, b: a == b,
+    ast.NotEq: lambda a, b: a != b,
+    ast.Lt: lambda a, b: a < b,
+    ast.LtE: lambda a, b: a <= b,
+    ast.Gt: lambda a, b: a > b,
+    ast.GtE: lambda a, b: a >= b,
+    ast.BitAnd: lambda a, b: a & b,
+    ast.BitOr: lambda a, b: a | b,
+    ast.BitXor: lambda a, b: a ^ b,
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b,
+    ast.FloorDiv: lambda a, b: a // b,
+    ast.Mod: lambda a, b: a % b,
+    ast.Pow: lambda a, b: a**b,
 }
 _UNARY: dict[type, Callable[[Any], Any]] = {ast.Invert: lambda a: ~a, ast.USub: lambda a: -a, ast.UAdd: lambda a: +a}
 _QUERY_NODES = (
-    ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd, ast.Invert, ast.BinOp,
-    ast.Compare, ast.Name, ast.Load, ast.Constant, ast.List, ast.Tuple, *_OPERATORS, ast.In, ast.NotIn,
+    ast.Expression,
+    ast.BoolOp,
+    ast.And,
+    ast.Or,
+    ast.UnaryOp,
+    ast.Not,
+    ast.USub,
+    ast.UAdd,
+    ast.Invert,
+    ast.BinOp,
+    ast.Compare,
+    ast.Name,
+    ast.Load,
+    ast.Constant,
+    ast.List,
+    ast.Tuple,
+    *_OPERATORS,
+    ast.In,
+    ast.NotIn,
 )
-_SCALARS = (int, float, complex, str, bytes, bool, type(None), dt.date, dt.time, dt.timedelta, np.generic,
-            pd.Timestamp, pd.Timedelta, pd.Period, pd.Interval, slice, range)
+_SCALARS = (
+    int,
+    float,
+    complex,
+    str,
+    bytes,
+    bool,
+    type(None),
+    dt.date,
+    dt.time,
+    dt.timedelta,
+    np.generic,
+    pd.Timestamp,
+    pd.Timedelta,
+    pd.Period,
+    pd.Interval,
+    slice,
+    range,
+)
 _ARRAYS = (pd.DataFrame, pd.Series, pd.Index, pd.Categorical, np.ndarray, pd.CategoricalDtype)
 _ACCESSOR_MODULES = ("pandas.core.strings", "pandas.core.indexes.accessors", "pandas.core.arrays.categorical")
 _MAX_DEPTH = 25
@@ -119,8 +341,10 @@ class Provenance:
             result.source = f"{self.description}; {result.source.replace('the data= frame', 'that frame', 1)}"
         elif self.frame is not None:
             found = f"The frame found by following how this table was computed ({self.description})"
-            result.findings = [replace(f, message=f.message.replace("The source frame given with data=", found))
-                               for f in result.findings]
+            result.findings = [
+                replace(f, message=f.message.replace("The source frame given with data=", found))
+                for f in result.findings
+            ]
         elif self.fix:
             result.findings = [replace(f, fix=self.fix) if _settled_by_source(f) else f for f in result.findings]
         return result
@@ -135,8 +359,9 @@ class _NoProvenance(Exception):
     """Why the source cannot be established (said to the user, with how to pass data=)."""
 
 
-def find_source(obj: Any, shell: Any, expr: str | None = None, *, unit: Any = None,
-                weights: Any = None) -> Provenance | None:
+def find_source(
+    obj: Any, shell: Any, expr: str | None = None, *, unit: Any = None, weights: Any = None
+) -> Provenance | None:
     """The source frame of a table in `shell`'s namespace; None when no source is needed (carried statistics)
     or there is no kernel. `expr` is the expression the object came from (the magic's text)."""
     if shell is None or not _needs_source(obj, unit, weights):
@@ -254,8 +479,8 @@ def _candidates(text: str) -> frozenset[str]:
             parts.append(line)
             continue
         i = line.find("=")
-        while i != -1 and (line[i + 1:i + 2] == "=" or (i and line[i - 1] in "=!<>")):
-            i = line.find("=", i + 2 if line[i + 1:i + 2] == "=" else i + 1)
+        while i != -1 and (line[i + 1 : i + 2] == "=" or (i and line[i - 1] in "=!<>")):
+            i = line.find("=", i + 2 if line[i + 1 : i + 2] == "=" else i + 1)
         if i != -1:
             parts.append(line[:i])
     names = set(_IDENTIFIER.findall("\n".join(parts)))
@@ -271,9 +496,13 @@ def _may_bind(text: str, name: str) -> bool:
 def _magic_body(node: ast.stmt) -> list[ast.stmt] | None:
     """The code run by `%time CODE` / `%%time` / `%%capture` (IPython turns them into run_*_magic calls)."""
     call = node.value if isinstance(node, (ast.Expr, ast.Assign)) else None
-    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
-            and call.func.attr in ("run_line_magic", "run_cell_magic") and call.args
-            and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in call.args)):
+    if not (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr in ("run_line_magic", "run_cell_magic")
+        and call.args
+        and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in call.args)
+    ):
         return None
     if call.args[0].value not in ("time", "capture"):
         return None
@@ -291,8 +520,9 @@ def _statement(node: ast.stmt, outer: ast.stmt, deep: bool) -> _Stmt:
         value = node.value
     elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
         value = node.value
-    return _Stmt(outer.lineno, outer.end_lineno or outer.lineno, frozenset(found.binds), frozenset(found.changes),
-                 value, node)
+    return _Stmt(
+        outer.lineno, outer.end_lineno or outer.lineno, frozenset(found.binds), frozenset(found.changes), value, node
+    )
 
 
 class _Bindings(ast.NodeVisitor):
@@ -325,8 +555,9 @@ class _Bindings(ast.NodeVisitor):
     visit_Attribute = visit_Subscript = _target
 
     def visit_Call(self, node: ast.Call) -> None:
-        inplace = any(k.arg == "inplace" and not (isinstance(k.value, ast.Constant) and not k.value.value)
-                      for k in node.keywords)
+        inplace = any(
+            k.arg == "inplace" and not (isinstance(k.value, ast.Constant) and not k.value.value) for k in node.keywords
+        )
         if inplace and (base := _base_name(node.func)):
             self.binds.add(base)
         self.generic_visit(node)
@@ -341,8 +572,9 @@ class _Bindings(ast.NodeVisitor):
     visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = visit_Lambda = _scope
 
     def _comprehension(self, node: Any) -> None:
-        self.binds.update(n.target.id for n in ast.walk(node)
-                          if isinstance(n, ast.NamedExpr) and isinstance(n.target, ast.Name))
+        self.binds.update(
+            n.target.id for n in ast.walk(node) if isinstance(n, ast.NamedExpr) and isinstance(n.target, ast.Name)
+        )
 
     visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _comprehension
 
@@ -377,8 +609,10 @@ class _History:
         cell = None if self.recorder is None else self.recorder.replaced(name, value)
         if cell is None:
             return None
-        return (f"`{name}` no longer holds the object assigned in {cell_name(cell)}; it was replaced outside the "
-                "cells (by %run, a function or a callback)")
+        return (
+            f"`{name}` no longer holds the object assigned in {cell_name(cell)}; it was replaced outside the "
+            "cells (by %run, a function or a callback)"
+        )
 
     def _now(self) -> tuple[Position, str]:
         """Where execution is: (cell number, line) of the running cell, and that cell's text."""
@@ -453,8 +687,9 @@ class _History:
         expressions = [a for a in candidates if not isinstance(a, ast.Name)]
         if not targets and len(expressions) == 1:
             targets.append(("expr", expressions[0]))
-        targets += [("name", k) for k, v in self.ns.items() if v is obj and not k.startswith("_")
-                    and ("name", k) not in targets]
+        targets += [
+            ("name", k) for k, v in self.ns.items() if v is obj and not k.startswith("_") and ("name", k) not in targets
+        ]
         if self.ns.get("_") is obj and self.output(obj) is not None:
             targets.append(("name", "_"))
         return targets
@@ -613,15 +848,18 @@ class _Walker:
         elif kind == "name":
             definition = self.history.definition(what, self.history.now)
             if definition is None:
-                raise _NoProvenance(f"`{what}` was not assigned in a cell of this notebook (it may have been made "
-                                    "inside a function or by a script)")
+                raise _NoProvenance(
+                    f"`{what}` was not assigned in a cell of this notebook (it may have been made "
+                    "inside a function or by a script)"
+                )
             pos, stmt = definition
             replaced = self.history.replaced(what, self.ns.get(what))
             if replaced:
                 raise _NoProvenance(replaced)
             if stmt.value is None:
-                raise _NoProvenance(f"`{what}` was last bound in {cell_name(pos[0])} by `{stmt.text}`, which "
-                                    "cannot be followed")
+                raise _NoProvenance(
+                    f"`{what}` was last bound in {cell_name(pos[0])} by `{stmt.text}`, which cannot be followed"
+                )
             found = self.source(stmt.value, pos)
             how = f"`{what}` was computed in {cell_name(pos[0])}: `{stmt.text}`"
         else:
@@ -643,8 +881,10 @@ class _Walker:
         label = self.label or "table"
         name = self.frames_met[-1] if self.frames_met else _plausible(obj, self.ns)
         frame = name or "df"
-        fix = (f"Give the frame {self.what} was computed from (after any filtering) with data=, e.g. "
-               f"cel.check({label}, data={frame}) or %cbs_check {label} --data {frame}.")
+        fix = (
+            f"Give the frame {self.what} was computed from (after any filtering) with data=, e.g. "
+            f"cel.check({label}, data={frame}) or %cbs_check {label} --data {frame}."
+        )
         message = f"No source frame found by following how {self.what} was computed: {why}. {fix}"
         return Provenance(None, message=message, fix=fix)
 
@@ -652,8 +892,7 @@ class _Walker:
         if depth > _MAX_DEPTH:
             raise _NoProvenance("its expression is nested too deeply")
         if isinstance(node, ast.BinOp):
-            parts = [self.source(side, pos, depth + 1) for side in (node.left, node.right)
-                     if not self.neutral(side)]
+            parts = [self.source(side, pos, depth + 1) for side in (node.left, node.right) if not self.neutral(side)]
             return _same(parts, node)
         name, value, root_pos, steps = self.expand(node, pos)
         if value is pd:
@@ -683,17 +922,24 @@ class _Walker:
             if isinstance(value, pd.DataFrame) and not self.is_table(definition):
                 self.use_frame(name, pos, self.history.later(name, pos))
                 return name, value, pos, steps
-            if value is not _MISSING and not isinstance(value, (pd.Series, pd.DataFrame)) and (
-                    callable(value) or type(value).__name__ == "module"):
-                raise _NoProvenance(f"`{_short(ast.unparse(node), 60)}` is computed by `{name}`, which cannot be "
-                                    "re-run safely")
+            if (
+                value is not _MISSING
+                and not isinstance(value, (pd.Series, pd.DataFrame))
+                and (callable(value) or type(value).__name__ == "module")
+            ):
+                raise _NoProvenance(
+                    f"`{_short(ast.unparse(node), 60)}` is computed by `{name}`, which cannot be re-run safely"
+                )
             if definition is None:
-                raise _NoProvenance(f"`{name}` was not assigned in a cell of this notebook (it may have been made "
-                                    "inside a function or by a script)")
+                raise _NoProvenance(
+                    f"`{name}` was not assigned in a cell of this notebook (it may have been made "
+                    "inside a function or by a script)"
+                )
             (pos, stmt), node = definition, definition[1].value
             if node is None:
-                raise _NoProvenance(f"`{name}` was bound in {cell_name(pos[0])} by `{stmt.text}`, which cannot be "
-                                    "followed")
+                raise _NoProvenance(
+                    f"`{name}` was bound in {cell_name(pos[0])} by `{stmt.text}`, which cannot be followed"
+                )
         raise _NoProvenance("it goes through too many assignments")
 
     def use_frame(self, name: str, pos: Position, later: list[tuple[Position, _Stmt]]) -> None:
@@ -706,10 +952,13 @@ class _Walker:
             raise _NoProvenance(
                 f"`{name}` was assigned again in {cell_name(again[0][0])} (`{_short(again[1].text, 80)}`) after "
                 f"{self.what} was computed from it in {cell_name(pos[0])}, so the frame now called `{name}` is not "
-                f"the one {self.what} was computed from")
+                f"the one {self.what} was computed from"
+            )
         if later:
-            self.notes.append(f"`{name}` was changed in {cell_name(later[0][0][0])} after that; the table must "
-                              "still reproduce from it")
+            self.notes.append(
+                f"`{name}` was changed in {cell_name(later[0][0][0])} after that; the table must "
+                "still reproduce from it"
+            )
         self.frames_met.append(name)
 
     def is_table(self, definition: tuple[Position, _Stmt] | None, depth: int = 0) -> bool:
@@ -776,8 +1025,15 @@ def _plausible(obj: Any, ns: dict[str, Any]) -> str | None:
     """For the data= advice only: the largest frame with the table's grouping columns."""
     table = getattr(obj, "data", obj)
     keys = [n for n in getattr(getattr(table, "index", None), "names", []) or [] if isinstance(n, str)]
-    frames = [(len(v), k) for k, v in ns.items() if isinstance(v, pd.DataFrame) and v is not table
-              and not k.startswith("_") and keys and set(keys) <= set(v.columns)]
+    frames = [
+        (len(v), k)
+        for k, v in ns.items()
+        if isinstance(v, pd.DataFrame)
+        and v is not table
+        and not k.startswith("_")
+        and keys
+        and set(keys) <= set(v.columns)
+    ]
     return max(frames)[1] if frames else None
 
 
@@ -816,8 +1072,11 @@ def _column_labels(node: ast.AST) -> tuple[list[Any], bool] | None:
     """`"x"` -> (["x"], series); `["a", "b"]` -> (["a", "b"], frame); anything else None."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return [node.value], True
-    if isinstance(node, (ast.List, ast.Tuple)) and node.elts and all(
-            isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts):
+    if (
+        isinstance(node, (ast.List, ast.Tuple))
+        and node.elts
+        and all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts)
+    ):
         return [e.value for e in node.elts], False
     return None
 
@@ -884,8 +1143,9 @@ class _RowStep:
     def subscript(self, step: ast.Subscript) -> None:
         rows, indexer, key = self.rows, _indexer(step), step.slice
         if indexer:
-            row_key, col_key = (key.elts[0], key.elts[1]) if isinstance(key, ast.Tuple) and len(key.elts) == 2 \
-                else (key, None)
+            row_key, col_key = (
+                (key.elts[0], key.elts[1]) if isinstance(key, ast.Tuple) and len(key.elts) == 2 else (key, None)
+            )
             if not _full_slice(row_key):
                 value = self.evaluate.key(row_key, rows.frame)
                 self.changed(getattr(rows.frame, indexer)[value], step)
@@ -909,8 +1169,11 @@ class _RowStep:
 
     def on_frame(self, step: ast.AST) -> None:
         method = _method(step)
-        if method in COLUMN_METHODS and all(k.arg in ("columns", "items", "like", "regex", "axis", "errors")
-                                             for k in step.keywords) and (method != "drop" or not step.args):
+        if (
+            method in COLUMN_METHODS
+            and all(k.arg in ("columns", "items", "like", "regex", "axis", "errors") for k in step.keywords)
+            and (method != "drop" or not step.args)
+        ):
             return  # the source keeps its columns
         if method == "query":
             self.changed(self.evaluate.query(self.rows.frame, step), step)
@@ -966,8 +1229,11 @@ def _safe(value: Any, depth: int = 0) -> bool:
 
 def _pandas_object(value: Any) -> bool:
     module = type(value).__module__ or ""
-    return isinstance(value, _ARRAYS) or module.startswith(_ACCESSOR_MODULES) or (
-        module.startswith("pandas.core.indexing"))
+    return (
+        isinstance(value, _ARRAYS)
+        or module.startswith(_ACCESSOR_MODULES)
+        or (module.startswith("pandas.core.indexing"))
+    )
 
 
 class _Refused(_NoProvenance):
@@ -1037,8 +1303,10 @@ class _Evaluator:
         if again is None and replaced:
             raise _NoProvenance(replaced)
         if again is not None:
-            raise _NoProvenance(f"`{node.id}` was assigned again in {cell_name(again[0][0])} after "
-                                f"{self.walker.what} was computed with it in {cell_name(self.pos[0])}")
+            raise _NoProvenance(
+                f"`{node.id}` was assigned again in {cell_name(again[0][0])} after "
+                f"{self.walker.what} was computed with it in {cell_name(self.pos[0])}"
+            )
         return value
 
     def _List(self, node: ast.List | ast.Tuple | ast.Set) -> Any:
@@ -1115,8 +1383,15 @@ class _Evaluator:
         if not isinstance(func, ast.Attribute):
             raise self.refuse(node, "it calls something that is not on the allow-list")
         base = self(func.value)
-        allowed = (PANDAS_FUNCTIONS if base is pd else NUMPY_FUNCTIONS if base is np
-                   else VALUE_METHODS | (ROW_METHODS - {"pipe", "query", "sample"}) if _pandas_object(base) else ())
+        allowed = (
+            PANDAS_FUNCTIONS
+            if base is pd
+            else NUMPY_FUNCTIONS
+            if base is np
+            else VALUE_METHODS | (ROW_METHODS - {"pipe", "query", "sample"})
+            if _pandas_object(base)
+            else ()
+        )
         if func.attr not in allowed:
             raise self.refuse(node, f"`.{func.attr}()` is not on the allow-list of pure pandas steps")
         return getattr(base, func.attr)

@@ -3,10 +3,12 @@
 These are stored in the basket as JSON, shown by the magic and the sidebar, and written on the output
 control form, so everything here round-trips through `to_dict` / `from_dict`.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .codes import KINDS, NEVER_EXPORTABLE, RULE_CODES, SEVERITIES, STATUSES, RuleCode, Severity  # noqa: F401
 
@@ -37,10 +39,14 @@ class Finding:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Finding":
+    def from_dict(cls, d: dict[str, Any]) -> Finding:
         return cls(
-            rule=d["rule"], severity=d["severity"], message=d["message"], where=d.get("where", ""),
-            fix=d.get("fix", ""), cells=[tuple(c) for c in d.get("cells", [])],
+            rule=d["rule"],
+            severity=d["severity"],
+            message=d["message"],
+            where=d.get("where", ""),
+            fix=d.get("fix", ""),
+            cells=[tuple(c) for c in d.get("cells", [])],
         )
 
     def text(self) -> str:
@@ -82,18 +88,24 @@ class Counts:
     figures: int = 0
     observations: int | None = None
 
-    def __add__(self, other: "Counts") -> "Counts":
-        obs = None if self.observations is None or other.observations is None else self.observations + other.observations
+    def __add__(self, other: Counts) -> Counts:
+        obs = (
+            None if self.observations is None or other.observations is None else self.observations + other.observations
+        )
         return Counts(
-            self.tables + other.tables, self.cells + other.cells, self.count_cells + other.count_cells,
-            self.models + other.models, self.figures + other.figures, obs,
+            self.tables + other.tables,
+            self.cells + other.cells,
+            self.count_cells + other.count_cells,
+            self.models + other.models,
+            self.figures + other.figures,
+            obs,
         )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Counts":
+    def from_dict(cls, d: dict[str, Any]) -> Counts:
         return cls(**{k: d.get(k, 0 if k != "observations" else None) for k in cls.__dataclass_fields__})
 
 
@@ -133,7 +145,7 @@ class CheckResult:
     def failing_cells(self) -> list[tuple[Any, Any]]:
         return [c for f in self.findings if f.severity == "fail" for c in f.cells]
 
-    def with_findings(self, extra: Sequence[Finding]) -> "CheckResult":
+    def with_findings(self, extra: Sequence[Finding]) -> CheckResult:
         return replace(self, findings=[*self.findings, *extra])
 
     def report(self) -> str:
@@ -145,16 +157,26 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind, "status": self.status, "findings": [f.to_dict() for f in self.findings],
-            "counts": self.counts.to_dict(), "source": self.source, "rules_origin": self.rules_origin,
-            "unit": self.unit, "weighted": self.weighted,
+            "kind": self.kind,
+            "status": self.status,
+            "findings": [f.to_dict() for f in self.findings],
+            "counts": self.counts.to_dict(),
+            "source": self.source,
+            "rules_origin": self.rules_origin,
+            "unit": self.unit,
+            "weighted": self.weighted,
         }
 
 
-def unsupported_result(rules: "Rules", why: str, *, where: str, fix: str, kind: str = "unsupported") -> CheckResult:
+def unsupported_result(rules: Rules, why: str, *, where: str, fix: str, kind: str = "unsupported") -> CheckResult:
     """What could not be checked is `review` (rules.unsupported), never a pass."""
-    finding = Finding(rule="unsupported", severity=rules.unsupported,
-                      message=f"This output could not be checked: {why}.", where=where, fix=fix)
+    finding = Finding(
+        rule="unsupported",
+        severity=rules.unsupported,
+        message=f"This output could not be checked: {why}.",
+        where=where,
+        fix=fix,
+    )
     return CheckResult(kind=kind, findings=[finding], rules_origin=rules.origin)
 
 

@@ -2,17 +2,19 @@
 
 Every other module asks this one for numbers and for what counts as a linking key; none hard-codes them.
 """
+
 from __future__ import annotations
 
 import hashlib
 import os
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import UserError
 
@@ -136,7 +138,7 @@ class Rules:
         }
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any], origin: str) -> "Rules":
+    def from_settings(cls, settings: Mapping[str, Any], origin: str) -> Rules:
         """Rules as recorded with an output (`settings()`), to show on the form exactly what was used; a setting
         added since the output was recorded had its default value then (it was a fixed number before)."""
         recorded = {**default_rules().settings(), **settings}
@@ -214,7 +216,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
-        raise RulesError(f"Rules file {path} does not exist. Fix the path in your settings or in ${RULES_ENV}.") from None
+        raise RulesError(
+            f"Rules file {path} does not exist. Fix the path in your settings or in ${RULES_ENV}."
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise RulesError(f"Rules file {path} is not valid TOML: {exc}. Correct the file and try again.") from None
     except OSError as exc:
@@ -235,7 +239,9 @@ def _apply(values: dict[str, Any], doc: Mapping[str, Any], where: str, sources: 
                 continue
             if (section, key) not in _KEYS:
                 known = sorted(k for s, k in _KEYS if s == section) + ["source"]
-                raise RulesError(f"{where}: unknown key {section}.{key}. Known keys in [{section}]: {', '.join(known)}.")
+                raise RulesError(
+                    f"{where}: unknown key {section}.{key}. Known keys in [{section}]: {', '.join(known)}."
+                )
             attr, kind, _ = _KEYS[section, key]
             values[attr] = _validated(value, kind, f"{where}: {section}.{key}")
 
@@ -251,7 +257,7 @@ def _validated(value: Any, kind: type, name: str) -> Any:
         return float(value)
     if kind is str:
         if value not in SEVERITIES:
-            raise RulesError(f"{name} must be \"fail\" or \"review\", not {value!r}.")
+            raise RulesError(f'{name} must be "fail" or "review", not {value!r}.')
         return value
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise RulesError(f"{name} must be a list of names, not {value!r}.")

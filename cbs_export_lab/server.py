@@ -8,6 +8,7 @@ A user mistake (`UserError`) comes back as JSON `{"message": ...}` with a 4xx st
 Basket, exportmap, settings and strip work runs in a small thread pool, never on Jupyter's event loop: a kernel
 holding the basket lock then delays only the request that needs the lock, not the notebooks of the same server.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -85,8 +86,11 @@ class BaseHandler(APIHandler):
         """The JSON object sent, refused with a message when too large, malformed or holding unstorable text."""
         raw = self.request.body or b"{}"
         if len(raw) > MAX_BODY_BYTES:
-            raise RequestError(f"The request body is {len(raw):,} bytes; this API accepts at most "
-                               f"{MAX_BODY_BYTES:,}. Shorten the text you entered and try again.", 413)
+            raise RequestError(
+                f"The request body is {len(raw):,} bytes; this API accepts at most "
+                f"{MAX_BODY_BYTES:,}. Shorten the text you entered and try again.",
+                413,
+            )
         try:
             data = json.loads(raw)
         except RecursionError:
@@ -113,8 +117,10 @@ def _check_plain(value: Any, where: str, depth: int) -> None:
         raise RequestError(f"The request body is nested too deeply (at most {MAX_NESTING} levels).")
     if isinstance(value, str):
         if "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value):
-            raise RequestError(f"{where[0].upper()}{where[1:]} holds a NUL character or an unpaired surrogate, which "
-                               "cannot be stored as text. Remove it (it is often left by copying from a binary file).")
+            raise RequestError(
+                f"{where[0].upper()}{where[1:]} holds a NUL character or an unpaired surrogate, which "
+                "cannot be stored as text. Remove it (it is often left by copying from a binary file)."
+            )
     elif isinstance(value, dict):
         for key, item in value.items():
             _check_plain(key, f"a field name in {where}", depth + 1)
@@ -163,22 +169,38 @@ def item_view(item: Any) -> dict[str, Any]:
     if item.never_exportable:
         notes.append("can never be exported (identifiers or microdata)")
     return {
-        "id": item.id, "title": item.title, "kind": item.kind, "status": item.status,
-        "status_words": STATUS_WORDS[item.status], "kind_label": "background" if item.background else item.kind,
-        "background": item.background, "background_for": item.background_for,
+        "id": item.id,
+        "title": item.title,
+        "kind": item.kind,
+        "status": item.status,
+        "status_words": STATUS_WORDS[item.status],
+        "kind_label": "background" if item.background else item.kind,
+        "background": item.background,
+        "background_for": item.background_for,
         "findings": [_finding_view(f) for f in item.findings],
-        "explanation": item.explanation, "needs_explanation": item.needs_explanation,
-        "has_explanation": item.has_explanation, "explanation_state": explanation_state,
+        "explanation": item.explanation,
+        "needs_explanation": item.needs_explanation,
+        "has_explanation": item.has_explanation,
+        "explanation_state": explanation_state,
         "never_exportable": item.never_exportable,
-        "exported": [{"zip": str(e.get("zip", "")), "folder": str(e.get("folder", "")), "at": str(e.get("at", ""))}
-                     for e in item.exported],
-        "notes": notes, "section": "exported" if exported else "waiting",
+        "exported": [
+            {"zip": str(e.get("zip", "")), "folder": str(e.get("folder", "")), "at": str(e.get("at", ""))}
+            for e in item.exported
+        ],
+        "notes": notes,
+        "section": "exported" if exported else "waiting",
     }
 
 
 def _finding_view(f: Any) -> dict[str, Any]:
-    return {"rule": f.rule, "severity": f.severity, "label": SEVERITY_WORDS[f.severity], "message": f.message,
-            "where": f.where, "fix": f.fix}
+    return {
+        "rule": f.rule,
+        "severity": f.severity,
+        "label": SEVERITY_WORDS[f.severity],
+        "message": f.message,
+        "where": f.where,
+        "fix": f.fix,
+    }
 
 
 def budget_view(items: list[Any], mode: str = "vooraf") -> dict[str, Any]:
@@ -194,17 +216,28 @@ def budget_view(items: list[Any], mode: str = "vooraf") -> dict[str, Any]:
     if waiting == 0:
         summary = "No outputs waiting."
     elif not candidates:
-        summary = ("No output goes to 1_Controle vooraf in the next export, so none can go as output light."
-                   if mode == "achteraf" else "No output can leave yet, so none can go as output light.")
+        summary = (
+            "No output goes to 1_Controle vooraf in the next export, so none can go as output light."
+            if mode == "achteraf"
+            else "No output can leave yet, so none can go as output light."
+        )
     else:
         summary = budget.verdict() + "."
-    parts = [count_of(budget.tables, "table") if budget.tables else "",
-             count_of(budget.cells, "cell") if budget.cells else "",
-             f"{count_of(budget.count_cells, 'cell')} with counts" if budget.count_cells else "",
-             count_of(budget.models, "model") if budget.models else "",
-             count_of(budget.figures, "graph") if budget.figures else ""]
-    return {**dataclasses.asdict(budget), "waiting": waiting, "percent": percent, "summary": summary,
-            "spent_on": ", ".join(p for p in parts if p), "why": budget.why_not}
+    parts = [
+        count_of(budget.tables, "table") if budget.tables else "",
+        count_of(budget.cells, "cell") if budget.cells else "",
+        f"{count_of(budget.count_cells, 'cell')} with counts" if budget.count_cells else "",
+        count_of(budget.models, "model") if budget.models else "",
+        count_of(budget.figures, "graph") if budget.figures else "",
+    ]
+    return {
+        **dataclasses.asdict(budget),
+        "waiting": waiting,
+        "percent": percent,
+        "summary": summary,
+        "spent_on": ", ".join(p for p in parts if p),
+        "why": budget.why_not,
+    }
 
 
 def basket_answer(root: Path) -> dict[str, Any]:
@@ -225,8 +258,9 @@ def _on_item(root: Path, item_id: str, change: Callable[[Any], Any]) -> Any:
     except UserError:
         if any(i.id == item_id for i in basket.items):
             raise
-    raise RequestError(f"There is no item {item_id!r} in the basket (it may have been removed). "
-                       "Refresh the sidebar.", 404)
+    raise RequestError(
+        f"There is no item {item_id!r} in the basket (it may have been removed). Refresh the sidebar.", 404
+    )
 
 
 def explain_answer(root: Path, item_id: str, text: str) -> dict[str, Any]:
@@ -240,8 +274,10 @@ def remove_item(root: Path, item_id: str) -> None:
 def _exportmap(settings: Any) -> Path:
     folder = settings.exportmap_folder
     if folder is None:
-        raise UserError("No exportmap is set. Enter the exportmap folder in the sidebar's Project settings "
-                        "(on the RA: F:/exportmap).")
+        raise UserError(
+            "No exportmap is set. Enter the exportmap folder in the sidebar's Project settings "
+            "(on the RA: F:/exportmap)."
+        )
     return folder
 
 
@@ -257,8 +293,9 @@ def prepare_answer(root: Path, planned_at: str | None = None) -> dict[str, Any]:
     from .exportmap import prepare_export
 
     s = _settings(root)
-    result = prepare_export(_basket(root), _exportmap(s), mode=s.mode, project=s.project, researcher=s.researcher,
-                            planned_at=planned_at)
+    result = prepare_export(
+        _basket(root), _exportmap(s), mode=s.mode, project=s.project, researcher=s.researcher, planned_at=planned_at
+    )
     exportmap = Path(s.exportmap_folder).resolve()
     written = []
     for path in result.zips:
@@ -267,7 +304,9 @@ def prepare_answer(root: Path, planned_at: str | None = None) -> dict[str, Any]:
             members = zf.namelist()
         written.append({"folder": path.parent.name, "name": path.name, "path": str(path), "files": members})
     return {
-        "exportmap": str(exportmap), "zips": written, "blocked": [dataclasses.asdict(b) for b in result.blocked],
+        "exportmap": str(exportmap),
+        "zips": written,
+        "blocked": [dataclasses.asdict(b) for b in result.blocked],
         "headline": f"Written to {exportmap}" if written else "Nothing was written: no item could leave now.",
         "held_back": [f"'{b.title}' was held back because {b.reason}" for b in result.blocked],
     }
@@ -285,8 +324,9 @@ def zip_answer(root: Path, rel: str) -> dict[str, Any]:
 
 def _joined(root: Path, rel: str, what: str) -> Path:
     if len(rel) > MAX_PATH_CHARS or "\x00" in rel:
-        raise RequestError(f"{what} path is too long or holds a NUL character; give a path of at most "
-                           f"{MAX_PATH_CHARS} characters.")
+        raise RequestError(
+            f"{what} path is too long or holds a NUL character; give a path of at most {MAX_PATH_CHARS} characters."
+        )
     return root / rel
 
 
@@ -330,16 +370,23 @@ def settings_answer(root: Path, notice: str | None = None) -> dict[str, Any]:
     how = "set in the settings" if source == "settings" else "detected from the exportmap"
     fixed = [k for k in EDITABLE_SETTINGS if project_file and settings.origins.get(k) == str(project_file)]
     return {
-        "project": settings.project, "researcher": settings.researcher,
-        "exportmap": str(folder) if folder else None, "mode": settings.mode,
-        "detected_mode": mode, "mode_source": source,
+        "project": settings.project,
+        "researcher": settings.researcher,
+        "exportmap": str(folder) if folder else None,
+        "mode": settings.mode,
+        "detected_mode": mode,
+        "mode_source": source,
         "mode_sentence": f"Mode: {mode} ({how})" if mode else "Mode: not known yet",
         "mode_choices": [{"value": v, "label": label} for v, label in MODE_CHOICES],
         "exportmap_exists": exists,
-        "folders": [{"name": n, "exists": bool(exists and (folder / n).is_dir())}
-                    for n in (VOORAF, ACHTERAF, BACKGROUND)],
-        "problem": problem, "notice": notice, "basket": str(settings.basket_folder),
-        "project_file": str(project_file) if project_file else None, "from_project_file": fixed,
+        "folders": [
+            {"name": n, "exists": bool(exists and (folder / n).is_dir())} for n in (VOORAF, ACHTERAF, BACKGROUND)
+        ],
+        "problem": problem,
+        "notice": notice,
+        "basket": str(settings.basket_folder),
+        "project_file": str(project_file) if project_file else None,
+        "from_project_file": fixed,
     }
 
 
@@ -348,8 +395,9 @@ def save_settings(root: Path, changes: dict[str, Any]) -> dict[str, Any]:
 
     unknown = sorted(set(changes) - set(EDITABLE_SETTINGS))
     if unknown:
-        raise RequestError(f"Unknown setting(s) {', '.join(unknown)}; the sidebar can change "
-                           f"{', '.join(EDITABLE_SETTINGS)}.")
+        raise RequestError(
+            f"Unknown setting(s) {', '.join(unknown)}; the sidebar can change {', '.join(EDITABLE_SETTINGS)}."
+        )
     for key in changes:
         _text_field(changes, key)
     notice = None
@@ -359,8 +407,10 @@ def save_settings(root: Path, changes: dict[str, Any]) -> dict[str, Any]:
         full = path if path.is_absolute() else _joined(root, text, "The exportmap")
         changes["exportmap"] = str(full) if text else None
         if text and not path.is_absolute():
-            notice = (f"'{text}' is not a full path on this server, so it was read as {changes['exportmap']} "
-                      "(inside the folder JupyterLab was started in).")
+            notice = (
+                f"'{text}' is not a full path on this server, so it was read as {changes['exportmap']} "
+                "(inside the folder JupyterLab was started in)."
+            )
     save_user_settings(**changes)
     return settings_answer(root, notice)
 
@@ -380,10 +430,18 @@ def strip_answer(root: Path, rel: str, saved_first: bool) -> dict[str, Any]:
         else:
             item = basket.add(str(path), path.name)
     ok = item.status != "fail"
-    return {"item": item_view(item), "ok": ok, "path": rel, "saved_first": saved_first,
-            "title": ("Added to the basket as syntax" if ok else
-                      f"The {'notebook' if suffix == NOTEBOOK_SUFFIX else 'script'} still contains data"),
-            "summary": strip_summary(item, rel, suffix == NOTEBOOK_SUFFIX, saved_first)}
+    return {
+        "item": item_view(item),
+        "ok": ok,
+        "path": rel,
+        "saved_first": saved_first,
+        "title": (
+            "Added to the basket as syntax"
+            if ok
+            else f"The {'notebook' if suffix == NOTEBOOK_SUFFIX else 'script'} still contains data"
+        ),
+        "summary": strip_summary(item, rel, suffix == NOTEBOOK_SUFFIX, saved_first),
+    }
 
 
 FIGURE_FILES = (".png", ".pdf")
@@ -414,17 +472,20 @@ def check_file_answer(root: Path, rel: str, source_rel: str | None = None) -> di
             table = read_table_file(path) if suffix in TABLE_FILES else _labelled(read_source_file(path))
             item = basket.add(table, path.stem, description=f"Table file {rel}", data=source)
     if suffix in FIGURE_FILES:
-        summary = (f"{rel} was added as '{item.title}'. A figure file cannot be read, so it is to review: in the "
-                   "sidebar, write its number of observations (N, at least 10 everywhere) and why it discloses "
-                   "nothing in its explanation.")
+        summary = (
+            f"{rel} was added as '{item.title}'. A figure file cannot be read, so it is to review: in the "
+            "sidebar, write its number of observations (N, at least 10 everywhere) and why it discloses "
+            "nothing in its explanation."
+        )
     elif item.status == "pass":
         summary = f"{rel} was checked as a table and added as '{item.title}': no disclosure risk found."
     else:
-        summary = (f"{rel} was checked as a table and added as '{item.title}' with status {item.status}: see the "
-                   "findings below; fix the table and add it again, or explain in the sidebar why it is safe."
-                   + ("" if source_rel else " Giving the source data file lets the check count the units."))
-    return {"item": item_view(item), "path": rel, "title": f"Added '{item.title}' ({item.status})",
-            "summary": summary}
+        summary = (
+            f"{rel} was checked as a table and added as '{item.title}' with status {item.status}: see the "
+            "findings below; fix the table and add it again, or explain in the sidebar why it is safe."
+            + ("" if source_rel else " Giving the source data file lets the check count the units.")
+        )
+    return {"item": item_view(item), "path": rel, "title": f"Added '{item.title}' ({item.status})", "summary": summary}
 
 
 def _labelled(frame: Any) -> Any:
@@ -443,15 +504,23 @@ def strip_summary(item: Any, rel: str, notebook: bool, saved_first: bool = False
     """What the researcher has to do next with a notebook or script just scanned into the basket."""
     what = "notebook" if notebook else "script"
     saved = "Your unsaved changes were saved first. " if saved_first else ""
-    added = (f"{saved}A copy of {rel} without outputs, attachments or embedded images was added to the basket as "
-             f"'{item.title}'" if notebook else f"{saved}{rel} was scanned and added to the basket as '{item.title}'")
+    added = (
+        f"{saved}A copy of {rel} without outputs, attachments or embedded images was added to the basket as "
+        f"'{item.title}'"
+        if notebook
+        else f"{saved}{rel} was scanned and added to the basket as '{item.title}'"
+    )
     if item.never_exportable:
-        return (f"{added}, but its code or text still holds identifying values (listed below), so it can never be "
-                f"exported. Remove them from the {what}, scan it again, and remove this item from the basket.")
+        return (
+            f"{added}, but its code or text still holds identifying values (listed below), so it can never be "
+            f"exported. Remove them from the {what}, scan it again, and remove this item from the basket."
+        )
     if item.status != "pass":
-        return (f"{added}, but its code or text still holds data (listed below), so it is held back. Remove the data "
-                f"from the {what} and scan it again, or explain in the basket why it discloses nothing (it then "
-                "goes to 1_Controle vooraf).")
+        return (
+            f"{added}, but its code or text still holds data (listed below), so it is held back. Remove the data "
+            f"from the {what} and scan it again, or explain in the basket why it discloses nothing (it then "
+            "goes to 1_Controle vooraf)."
+        )
     return f"{added}. No identifying values, counts or tables were found in its code or text."
 
 

@@ -4,6 +4,7 @@ A user-level `settings.toml` in the platform's user config folder, overridden ke
 `cbs-export.toml` found by walking up from the working folder. `CBS_EXPORT_HOME` moves both the user config
 and the default basket (useful for tests and for shared RA set-ups).
 """
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,10 @@ PROJECT_FILE = "cbs-export.toml"
 USER_FILE = "settings.toml"
 MODES = ("vooraf", "achteraf")
 RA_EXPORTMAP = Path("F:/exportmap")
-QUOTE_HINT = ("A Windows path needs single quotes ('F:\\exportmap') or forward slashes (\"F:/exportmap\"): "
-              "in double quotes a backslash starts an escape.")
+QUOTE_HINT = (
+    "A Windows path needs single quotes ('F:\\exportmap') or forward slashes (\"F:/exportmap\"): "
+    "in double quotes a backslash starts an escape."
+)
 _ESCAPED = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 
 
@@ -61,10 +64,13 @@ class Settings:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "project": self.project, "researcher": self.researcher,
+            "project": self.project,
+            "researcher": self.researcher,
             "exportmap": str(self.exportmap_folder) if self.exportmap_folder else None,
-            "mode": self.mode, "basket": str(self.basket_folder),
-            "rules": str(self.rules) if self.rules else None, "origins": dict(self.origins),
+            "mode": self.mode,
+            "basket": str(self.basket_folder),
+            "rules": str(self.rules) if self.rules else None,
+            "origins": dict(self.origins),
         }
 
 
@@ -133,7 +139,7 @@ def _validated(key: str, value: Any, where: Path | str) -> Any:
         return None
     _refuse_control_characters(key, value, where)
     if key == "mode" and value not in MODES:
-        raise SettingsError(f"{where}: mode must be \"vooraf\" or \"achteraf\" (or left out to detect it), not {value!r}.")
+        raise SettingsError(f'{where}: mode must be "vooraf" or "achteraf" (or left out to detect it), not {value!r}.')
     if key in _PATH_KEYS:
         path = Path(value).expanduser()
         if not path.is_absolute():
@@ -199,8 +205,10 @@ def _toml_bytes(values: dict[str, str], path: Path) -> bytes:
     except tomllib.TOMLDecodeError:
         back = None
     if back != values:
-        raise SettingsError(f"The settings cannot be written to {path} so that they read back the same; nothing "
-                            "was changed. Remove unusual characters from the values and save again.")
+        raise SettingsError(
+            f"The settings cannot be written to {path} so that they read back the same; nothing "
+            "was changed. Remove unusual characters from the values and save again."
+        )
     return text.encode("utf-8")
 
 

@@ -6,6 +6,7 @@ remove everything that is not code or prose, keep only metadata on an allow-list
 (and the `.py` script written beside it) for ids and pasted data. A script (R, Stata, SPSS, Python, SAS) has no
 outputs; its copy has what the scan finds masked. The scanning itself is `checks.text`; this module writes.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,16 @@ from .results import Finding
 from .rules import Rules
 from .settings import active_rules
 
-__all__ = ["StripReport", "check_notebook", "check_script", "scan_text", "strip", "strip_any", "strip_notebook",
-           "strip_script"]
+__all__ = [
+    "StripReport",
+    "check_notebook",
+    "check_script",
+    "scan_text",
+    "strip",
+    "strip_any",
+    "strip_notebook",
+    "strip_script",
+]
 
 
 REMOVED_PARTS = ("outputs", "execution_counts", "attachments", "data_uris", "metadata_keys", "widget_state")
@@ -86,8 +95,12 @@ class StripReport:
     @property
     def would_leak(self) -> bool:
         """Whether the source as it is carries data: outputs, attachments, embedded data, widget state or findings."""
-        return (not self.ok or bool(self.findings) or bool(self.masked)
-                or any(self.removed.get(part, 0) for part in LEAKING_PARTS))
+        return (
+            not self.ok
+            or bool(self.findings)
+            or bool(self.masked)
+            or any(self.removed.get(part, 0) for part in LEAKING_PARTS)
+        )
 
     @property
     def written(self) -> bool:
@@ -95,19 +108,26 @@ class StripReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "ok": self.ok, "findings": [f.to_dict() for f in self.findings], "removed": dict(self.removed),
-            "source": str(self.source), "notebook": None if self.notebook is None else str(self.notebook),
-            "script": None if self.script is None else str(self.script), "kind": self.kind,
+            "ok": self.ok,
+            "findings": [f.to_dict() for f in self.findings],
+            "removed": dict(self.removed),
+            "source": str(self.source),
+            "notebook": None if self.notebook is None else str(self.notebook),
+            "script": None if self.script is None else str(self.script),
+            "kind": self.kind,
             "masked": [f.to_dict() for f in self.masked],
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> StripReport:
         return cls(
-            ok=d["ok"], findings=[Finding.from_dict(f) for f in d.get("findings", [])],
-            removed=dict(d.get("removed", {})), source=Path(d["source"]),
+            ok=d["ok"],
+            findings=[Finding.from_dict(f) for f in d.get("findings", [])],
+            removed=dict(d.get("removed", {})),
+            source=Path(d["source"]),
             notebook=None if d.get("notebook") is None else Path(d["notebook"]),
-            script=None if d.get("script") is None else Path(d["script"]), kind=d.get("kind", "notebook"),
+            script=None if d.get("script") is None else Path(d["script"]),
+            kind=d.get("kind", "notebook"),
             masked=[Finding.from_dict(f) for f in d.get("masked", [])],
         )
 
@@ -127,8 +147,11 @@ class StripReport:
                     f"{name}` to clean it, or `cbs-export strip {name}` and export or commit the stripped copy."
                 )
         if not self.findings:
-            lines.append("OK: no identifying values or pasted data found in the code and text."
-                         if self.kind == "notebook" or not self.masked else "OK: the copy holds none of them.")
+            lines.append(
+                "OK: no identifying values or pasted data found in the code and text."
+                if self.kind == "notebook" or not self.masked
+                else "OK: the copy holds none of them."
+            )
         else:
             verdict = "FAIL" if not self.ok else "REVIEW"
             lines.append(
@@ -154,8 +177,10 @@ class StripReport:
         lines = [f"{intro}: {', '.join(parts)}:"]
         lines += [f"{i}. {f.text()}" for i, f in enumerate(self.masked, 1)]
         if not self.written:
-            lines.append(f"The script itself still holds them: fix {self.source.name}, or run `cbs-export strip "
-                         f"{self.source.name}` and export or commit the masked copy.")
+            lines.append(
+                f"The script itself still holds them: fix {self.source.name}, or run `cbs-export strip "
+                f"{self.source.name}` and export or commit the masked copy."
+            )
         return lines
 
     def locations(self) -> list[str]:
@@ -214,8 +239,12 @@ class StrippedNotebook:
         notebook_bytes = nbformat.v4.writes(self.notebook).encode("utf-8") + b"\n"
         _write_files_atomically([(dst, notebook_bytes), (script_path, self.script.encode("utf-8"))])
         return StripReport(
-            ok=self.report.ok, findings=list(self.report.findings), removed=dict(self.report.removed),
-            source=source, notebook=dst, script=script_path,
+            ok=self.report.ok,
+            findings=list(self.report.findings),
+            removed=dict(self.report.removed),
+            source=source,
+            notebook=dst,
+            script=script_path,
         )
 
 
@@ -246,8 +275,9 @@ def strip(src: str | os.PathLike[str], *, rules: Rules | None = None) -> Strippe
         version = nbformat.versions[raw["nbformat"]]
         nb = nbformat.convert(version.to_notebook_json(raw, minor=raw.get("nbformat_minor", 0)), 4)
     except (nbformat.ValidationError, AttributeError, KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"{src} is not a valid notebook and cannot be read: {exc}. "
-                        "Open it in JupyterLab and save it again.") from None
+        raise UserError(
+            f"{src} is not a valid notebook and cannot be read: {exc}. Open it in JupyterLab and save it again."
+        ) from None
     _strip_notebook_node(nb, removed, src)
     try:
         nbformat.validate(nb)
@@ -314,8 +344,10 @@ def strip_script_in_memory(src: str | os.PathLike[str], *, rules: Rules | None =
     src = Path(src)
     language = STRIPPABLE_SCRIPTS.get(src.suffix.lower())
     if language is None:
-        raise UserError(f"{src} is neither a notebook (.ipynb) nor a script ({', '.join(STRIPPABLE_SCRIPTS)}), "
-                        "so it cannot be stripped. Give the notebook or script itself.")
+        raise UserError(
+            f"{src} is neither a notebook (.ipynb) nor a script ({', '.join(STRIPPABLE_SCRIPTS)}), "
+            "so it cannot be stripped. Give the notebook or script itself."
+        )
     _recover_before_reading(src)
     text, newline, encoding = _read_script(src)
     hits = scan_hits(text, "code", rules, language)
@@ -324,7 +356,9 @@ def strip_script_in_memory(src: str | os.PathLike[str], *, rules: Rules | None =
     report = StripReport(
         ok=not any(h.severity == "fail" for h in left),
         findings=[finding(h, f"{src.name}, line {h.line}") for h in left],
-        removed={part: sum(1 for h in hits if h.rule == part) for part in SCRIPT_PARTS}, source=src, kind="script",
+        removed={part: sum(1 for h in hits if h.rule == part) for part in SCRIPT_PARTS},
+        source=src,
+        kind="script",
         masked=[finding(h, f"{src.name}, line {h.line}") for h in hits],
     )
     return StrippedScript(masked, newline, encoding, report)
@@ -392,7 +426,7 @@ _MARKERS = re.compile(r"^(\s*(?:%?\*+|#+'?|//+|/\*+|comment\b)?\s*)(.*?)(\s*(?:\
 def _placeholder(row: str, context: str, language: str, first: bool) -> str:
     note = _PLACEHOLDER if first else "..."
     if context == "code":
-        indent = row[:len(row) - len(row.lstrip())]
+        indent = row[: len(row) - len(row.lstrip())]
         before, after = LINE_COMMENT.get(language, ("# ", ""))
         return f"{indent}{before}{note}{after}"
     m = _MARKERS.match(row)
@@ -425,8 +459,13 @@ def _read_json(src: Path) -> dict[str, Any]:
     major = raw.get("nbformat") if isinstance(raw, dict) else None
     body = "cells" if major == 4 else "worksheets"
     if major not in (3, 4) or not isinstance(raw.get(body), list):
-        found = (f"nbformat {major} without a list of {body}" if major in (3, 4) else
-                 f"nbformat {major}" if isinstance(major, int) else "no 'nbformat' version")
+        found = (
+            f"nbformat {major} without a list of {body}"
+            if major in (3, 4)
+            else f"nbformat {major}"
+            if isinstance(major, int)
+            else "no 'nbformat' version"
+        )
         raise UserError(
             f"{src} is not a Jupyter notebook this tool can read ({found}); it reads nbformat 3 and 4 files. "
             "Give an .ipynb file saved by Jupyter."
@@ -436,14 +475,17 @@ def _read_json(src: Path) -> dict[str, Any]:
 
 def _drop_outputs(raw: dict[str, Any], src: Path) -> int:
     """Outputs go first, from the plain JSON: they are nearly all of a large notebook's weight."""
-    cells = raw["cells"] if raw["nbformat"] == 4 else [
-        c for ws in raw["worksheets"] if isinstance(ws, dict) for c in ws.get("cells", [])
-    ]
+    cells = (
+        raw["cells"]
+        if raw["nbformat"] == 4
+        else [c for ws in raw["worksheets"] if isinstance(ws, dict) for c in ws.get("cells", [])]
+    )
     count = 0
     for i, cell in enumerate(cells, 1):
         if not isinstance(cell, dict) or not isinstance(cell.get("cell_type"), str):
-            raise UserError(f"{src} is not a valid notebook: cell {i} has no cell type. "
-                            "Open it in JupyterLab and save it again.")
+            raise UserError(
+                f"{src} is not a valid notebook: cell {i} has no cell type. Open it in JupyterLab and save it again."
+            )
         outputs = cell.get("outputs")
         if isinstance(outputs, list):
             count += len(outputs)
@@ -463,8 +505,10 @@ def _strip_notebook_node(nb: nbformat.NotebookNode, removed: dict[str, int], src
     removed["metadata_keys"] += dropped
     for cell in nb.cells:
         if not isinstance(cell.get("source"), str):
-            raise UserError(f"{src} is not a valid notebook: a {cell.cell_type} cell has no text. "
-                            "Open it in JupyterLab and save it again.")
+            raise UserError(
+                f"{src} is not a valid notebook: a {cell.cell_type} cell has no text. "
+                "Open it in JupyterLab and save it again."
+            )
         if cell.cell_type == "code":
             if cell.get("execution_count") is not None:
                 removed["execution_counts"] += 1
@@ -636,8 +680,10 @@ def _write_files_atomically(files: Sequence[tuple[Path, bytes]]) -> None:
         for path, _ in files:
             path.parent.mkdir(parents=True, exist_ok=True)
         recover_interrupted_write(first)
-        steps = [(path, _temp_beside(path, ".tmp"), _temp_beside(path, ".old") if path.exists() else None)
-                 for path, _ in files]
+        steps = [
+            (path, _temp_beside(path, ".tmp"), _temp_beside(path, ".old") if path.exists() else None)
+            for path, _ in files
+        ]
         journal = _journal_of(first)
         try:
             write_bytes(journal, json.dumps([[str(p) if p else None for p in step] for step in steps]).encode("utf-8"))
@@ -655,8 +701,9 @@ def _write_files_atomically(files: Sequence[tuple[Path, bytes]]) -> None:
             if backup is not None:
                 backup.unlink(missing_ok=True)
     except OSError as exc:
-        raise UserError(f"Cannot write {exc.filename or first.parent}: {exc.strerror or exc}. "
-                        "Choose a folder you can write to.") from None
+        raise UserError(
+            f"Cannot write {exc.filename or first.parent}: {exc.strerror or exc}. Choose a folder you can write to."
+        ) from None
 
 
 def _temp_beside(path: Path, suffix: str) -> Path:
@@ -691,8 +738,10 @@ def _recover_before_reading(src: Path) -> None:
     try:
         recover_interrupted_write(src)
     except OSError as exc:
-        raise UserError(f"An interrupted strip of {src} cannot be rolled back: {exc.strerror or exc}. "
-                        "Check that the folder is writable and try again.") from None
+        raise UserError(
+            f"An interrupted strip of {src} cannot be rolled back: {exc.strerror or exc}. "
+            "Check that the folder is writable and try again."
+        ) from None
 
 
 def recover_interrupted_write(path: str | os.PathLike[str]) -> bool:
@@ -703,7 +752,9 @@ def recover_interrupted_write(path: str | os.PathLike[str]) -> bool:
     except FileNotFoundError:
         return False
     except (OSError, ValueError, TypeError) as exc:
-        raise UserError(f"An interrupted strip left {journal}, which cannot be read ({exc}). Check that {path} and "
-                        f"its script are the versions you want, then delete {journal.name}.") from None
+        raise UserError(
+            f"An interrupted strip left {journal}, which cannot be read ({exc}). Check that {path} and "
+            f"its script are the versions you want, then delete {journal.name}."
+        ) from None
     _roll_back(steps, journal)
     return True

@@ -6,6 +6,7 @@ margins and fill values follow pandas exactly. The statistics travel in `table.a
 the table's labels and values are those they were computed for. Keys are factorized in `keys`; `unit=`,
 `weights=` and the linking key follow the one policy in `units`; the cell rules are in `checks.cells`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -68,6 +69,7 @@ def quantile(q: float) -> Quantile:
 
 # --- arguments --------------------------------------------------------------------------------------------
 
+
 def _statistic(aggfunc: Any) -> tuple[str | None, float | None]:
     """Our name for an aggfunc pandas understands, or (None, None) when we cannot tell what it computes."""
     if aggfunc is None or aggfunc is len:
@@ -83,6 +85,7 @@ def _statistic(aggfunc: Any) -> tuple[str | None, float | None]:
 
 
 # --- the table and its statistics --------------------------------------------------------------------------
+
 
 @dataclass
 class _Spec:
@@ -100,8 +103,9 @@ class _Spec:
     source: str
 
 
-def _display(stat: str, q: float | None, group: np.ndarray, n: int, x: np.ndarray | None,
-             w: np.ndarray | None) -> np.ndarray:
+def _display(
+    stat: str, q: float | None, group: np.ndarray, n: int, x: np.ndarray | None, w: np.ndarray | None
+) -> np.ndarray:
     """The table's value per group, as pandas computes it (weighted when weights are given)."""
     if stat in FREQUENCY:
         return np.bincount(group, minlength=n) if w is None else np.bincount(group, w, minlength=n)
@@ -117,8 +121,9 @@ def _display(stat: str, q: float | None, group: np.ndarray, n: int, x: np.ndarra
     return out.reindex(range(n)).to_numpy()
 
 
-def _values_with_margins(stat: str, q: float | None, cell: np.ndarray, R: int, C: int,
-                         x: np.ndarray | None, w: np.ndarray | None) -> np.ndarray:
+def _values_with_margins(
+    stat: str, q: float | None, cell: np.ndarray, R: int, C: int, x: np.ndarray | None, w: np.ndarray | None
+) -> np.ndarray:
     """The table's values per cell and per margin; additive statistics get their margins from the cells."""
     if stat in FREQUENCY or stat in ("sum", "mean"):
         if stat in FREQUENCY:
@@ -135,16 +140,21 @@ def _values_with_margins(stat: str, q: float | None, cell: np.ndarray, R: int, C
         with np.errstate(divide="ignore", invalid="ignore"):
             return sums[0] / sums[1]
     zero = np.zeros(len(cell), dtype=np.int64)
-    return bordered(_display(stat, q, cell, R * C, x, w).reshape(R, C), _display(stat, q, cell // C, R, x, w),
-                    _display(stat, q, cell % C, C, x, w), _display(stat, q, zero, 1, x, w)[0])
+    return bordered(
+        _display(stat, q, cell, R * C, x, w).reshape(R, C),
+        _display(stat, q, cell // C, R, x, w),
+        _display(stat, q, cell % C, C, x, w),
+        _display(stat, q, zero, 1, x, w)[0],
+    )
 
 
 def _margin_label(names: Sequence[Any], margins_name: Any) -> Any:
     return margins_name if len(names) <= 1 else (margins_name,) + ("",) * (len(names) - 1)
 
 
-def _grouping(spec: _Spec, dropna: bool) -> tuple[list[Key], list[Key], np.ndarray, np.ndarray, list[np.ndarray],
-                                                   list[np.ndarray]]:
+def _grouping(
+    spec: _Spec, dropna: bool
+) -> tuple[list[Key], list[Key], np.ndarray, np.ndarray, list[np.ndarray], list[np.ndarray]]:
     """The row and column keys, which rows have all keys, each valid row's cell, and each key's code per line."""
     row_keys = [factor(k, dropna) for k in spec.rows]
     col_keys = [factor(k, dropna) for k in spec.cols]
@@ -156,13 +166,16 @@ def _grouping(spec: _Spec, dropna: bool) -> tuple[list[Key], list[Key], np.ndarr
     R = len(row_codes[0]) if row_codes else 1
     C = len(col_codes[0]) if col_codes else 1
     if R * C > MAX_CELLS:
-        raise UserError(f"This table would have {R * C:,} cells; that is far too many to check or export. "
-                        "Group the keys into fewer categories first.")
+        raise UserError(
+            f"This table would have {R * C:,} cells; that is far too many to check or export. "
+            "Group the keys into fewer categories first."
+        )
     return row_keys, col_keys, valid, rg * C + cg, row_codes, col_codes
 
 
-def _numbers(spec: _Spec, raw: np.ndarray | None, stat: str | None, aggfunc: Any,
-             n: int) -> tuple[np.ndarray | None, np.ndarray]:
+def _numbers(
+    spec: _Spec, raw: np.ndarray | None, stat: str | None, aggfunc: Any, n: int
+) -> tuple[np.ndarray | None, np.ndarray]:
     """The values as floats (None when there are none or they are not numbers) and which rows have one."""
     x = None
     keep = np.ones(n, dtype=bool)
@@ -170,8 +183,10 @@ def _numbers(spec: _Spec, raw: np.ndarray | None, stat: str | None, aggfunc: Any
         return x, keep
     if stat not in FREQUENCY and not is_numeric_dtype(raw.dtype):
         what = "the values given hold" if spec.value_name == _CROSSTAB_VALUES else f"column {spec.value_name!r} holds"
-        raise UserError(f"values= must be numbers for aggfunc {stat or aggfunc!r}, but {what} "
-                        f"{raw.dtype} data. Pass a numeric column, or count rows without values=.")
+        raise UserError(
+            f"values= must be numbers for aggfunc {stat or aggfunc!r}, but {what} "
+            f"{raw.dtype} data. Pass a numeric column, or count rows without values=."
+        )
     if is_numeric_dtype(raw.dtype):
         x = raw.astype(float, copy=False)
         if stat != "size":
@@ -181,21 +196,34 @@ def _numbers(spec: _Spec, raw: np.ndarray | None, stat: str | None, aggfunc: Any
     return x, keep
 
 
-def _build(spec: _Spec, stat: str | None, q: float | None, *, aggfunc: Any, margins: bool, margins_name: Any,
-           dropna: bool, fill_value: Any, observed: bool, sort: bool, pandas_table: Callable[[], pd.DataFrame],
-           ranks: int) -> tuple[pd.DataFrame, CellStats]:
+def _build(
+    spec: _Spec,
+    stat: str | None,
+    q: float | None,
+    *,
+    aggfunc: Any,
+    margins: bool,
+    margins_name: Any,
+    dropna: bool,
+    fill_value: Any,
+    observed: bool,
+    sort: bool,
+    pandas_table: Callable[[], pd.DataFrame],
+    ranks: int,
+) -> tuple[pd.DataFrame, CellStats]:
     """Compute the cells in one pass, let pandas lay them out, and put the statistics on the table's labels."""
     row_keys, col_keys, valid, cell, row_codes, col_codes = _grouping(spec, dropna)
     R = len(row_codes[0]) if row_codes else 1
     C = len(col_codes[0]) if col_codes else 1
     subset = (lambda a: a) if valid.all() else (lambda a: a[valid])
-    x, keep = _numbers(spec, None if spec.values is None else subset(np.asarray(spec.values)), stat, aggfunc,
-                       len(cell))
+    x, keep = _numbers(spec, None if spec.values is None else subset(np.asarray(spec.values)), stat, aggfunc, len(cell))
     magnitude = spec.values is not None and stat not in FREQUENCY
     w = None if spec.weights is None else subset(spec.weights)
     if w is not None and stat not in _WEIGHTABLE:
-        raise UserError(f"weights= works with the count, size, sum and mean statistics, not {stat or aggfunc!r}. "
-                        "Use a weighted count, sum or mean, or leave weights out.")
+        raise UserError(
+            f"weights= works with the count, size, sum and mean statistics, not {stat or aggfunc!r}. "
+            "Use a weighted count, sum or mean, or leave weights out."
+        )
     only = (lambda a: a) if keep.all() else (lambda a: a[keep])
     unit = None
     n_units = 0
@@ -203,8 +231,15 @@ def _build(spec: _Spec, stat: str | None, q: float | None, *, aggfunc: Any, marg
         codes, n_units = unit_codes(subset(spec.unit), spec.unit_name)
         unit = only(codes)
     groups = Groups(cell=only(cell), n_rows=R, n_cols=C)
-    grid = grouped_stats(groups, values=None if x is None else only(x), unit=unit, n_units=n_units,
-                         weights=None if w is None else only(w), magnitude=magnitude, ranks=ranks)
+    grid = grouped_stats(
+        groups,
+        values=None if x is None else only(x),
+        unit=unit,
+        n_units=n_units,
+        weights=None if w is None else only(w),
+        magnitude=magnitude,
+        ranks=ranks,
+    )
     sketch = _sketch(spec, groups, subset, only)
 
     row_index = grid_labels(labels(row_keys, row_codes), _margin_label(spec.row_names, margins_name))
@@ -215,12 +250,42 @@ def _build(spec: _Spec, stat: str | None, q: float | None, *, aggfunc: Any, marg
         # pandas' own layout: unknown functions, first-seen order, and "size" (which pandas lays out as a Series)
         table = pandas_table()
     else:
-        table = _layout(spec, stat, q, cell, R, C, x, w, keep, row_keys, col_keys, row_codes, col_codes,
-                        row_index, col_index, margins=margins, margins_name=margins_name, dropna=dropna,
-                        fill_value=fill_value, observed=observed, sort=sort)
+        table = _layout(
+            spec,
+            stat,
+            q,
+            cell,
+            R,
+            C,
+            x,
+            w,
+            keep,
+            row_keys,
+            col_keys,
+            row_codes,
+            col_codes,
+            row_index,
+            col_index,
+            margins=margins,
+            margins_name=margins_name,
+            dropna=dropna,
+            fill_value=fill_value,
+            observed=observed,
+            sort=sort,
+        )
 
-    stats = _grid_to_stats(grid, row_index, col_index, stat or getattr(aggfunc, "__name__", "custom"), q,
-                           magnitude or stat is None, spec, table, margins_name, sketch)
+    stats = _grid_to_stats(
+        grid,
+        row_index,
+        col_index,
+        stat or getattr(aggfunc, "__name__", "custom"),
+        q,
+        magnitude or stat is None,
+        spec,
+        table,
+        margins_name,
+        sketch,
+    )
     return table, stats
 
 
@@ -233,15 +298,41 @@ def _sketch(spec: _Spec, groups: Groups, subset: Callable, only: Callable) -> An
         at = only(subset(np.arange(len(row_labels))))
         row_labels = row_labels if len(at) == len(row_labels) else row_labels.take(at)
     return differencing.grid_sketch(
-        groups.cell, groups.n_rows, groups.n_cols, units=None if spec.unit is None else only(subset(spec.unit)),
-        unit_name=spec.unit_name, row_labels=row_labels, frame=frame, threshold=active_rules().threshold)
+        groups.cell,
+        groups.n_rows,
+        groups.n_cols,
+        units=None if spec.unit is None else only(subset(spec.unit)),
+        unit_name=spec.unit_name,
+        row_labels=row_labels,
+        frame=frame,
+        threshold=active_rules().threshold,
+    )
 
 
-def _layout(spec: _Spec, stat: str, q: float | None, cell: np.ndarray, R: int, C: int,
-            x: np.ndarray | None, w: np.ndarray | None, keep: np.ndarray, row_keys: list[Key], col_keys: list[Key],
-            row_codes: list[np.ndarray], col_codes: list[np.ndarray], row_index: pd.Index, col_index: pd.Index, *,
-            margins: bool, margins_name: Any, dropna: bool, fill_value: Any, observed: bool,
-            sort: bool) -> pd.DataFrame:
+def _layout(
+    spec: _Spec,
+    stat: str,
+    q: float | None,
+    cell: np.ndarray,
+    R: int,
+    C: int,
+    x: np.ndarray | None,
+    w: np.ndarray | None,
+    keep: np.ndarray,
+    row_keys: list[Key],
+    col_keys: list[Key],
+    row_codes: list[np.ndarray],
+    col_codes: list[np.ndarray],
+    row_index: pd.Index,
+    col_index: pd.Index,
+    *,
+    margins: bool,
+    margins_name: Any,
+    dropna: bool,
+    fill_value: Any,
+    observed: bool,
+    sort: bool,
+) -> pd.DataFrame:
     present = np.flatnonzero(np.bincount(cell, minlength=R * C))
     only = (lambda a: a) if stat == "size" or keep.all() else (lambda a: a[keep])
     kept = only(cell)
@@ -263,8 +354,16 @@ def _layout(spec: _Spec, stat: str, q: float | None, cell: np.ndarray, R: int, C
     frame = pd.DataFrame(small)
     layout_agg = "sum" if stat in FREQUENCY or stat == "sum" else "min" if stat == "min" else "max"
     table = frame.pivot_table(
-        "__v", index=names[:len(row_keys)], columns=names[len(row_keys):] or None, aggfunc=layout_agg,
-        fill_value=fill_value, margins=margins, margins_name=margins_name, dropna=dropna, observed=observed, sort=sort,
+        "__v",
+        index=names[: len(row_keys)],
+        columns=names[len(row_keys) :] or None,
+        aggfunc=layout_agg,
+        fill_value=fill_value,
+        margins=margins,
+        margins_name=margins_name,
+        dropna=dropna,
+        observed=observed,
+        sort=sort,
     )
     if margins:
         rows_at = label_positions(row_index, table.index)
@@ -308,15 +407,38 @@ def _is_margin(label: Any, margins_name: Any) -> bool:
     return label == margins_name
 
 
-def _grid_to_stats(grid: Grid, row_index: pd.Index, col_index: pd.Index, stat: str, q: float | None, magnitude: bool,
-                   spec: _Spec, table: pd.DataFrame, margins_name: Any, sketch: Any = None) -> CellStats:
+def _grid_to_stats(
+    grid: Grid,
+    row_index: pd.Index,
+    col_index: pd.Index,
+    stat: str,
+    q: float | None,
+    magnitude: bool,
+    spec: _Spec,
+    table: pd.DataFrame,
+    margins_name: Any,
+    sketch: Any = None,
+) -> CellStats:
     on_grid = CellStats(
-        index=row_index, columns=col_index, units=grid.units, rows=grid.rows, weighted=grid.weighted,
-        top1=grid.largest[0], top2=grid.largest[1], abs_total=grid.abs_total, statistic=stat, magnitude=magnitude,
-        is_margin=np.zeros(grid.units.shape, dtype=bool), unit_name=spec.unit_name,
-        weighted_table=spec.weights is not None, source=spec.source,
-        top_more=grid.largest[2:] if len(grid.largest) > 2 else None, quantile=q, observations=grid.observations,
-        nonzero=grid.nonzero, sketch=sketch,
+        index=row_index,
+        columns=col_index,
+        units=grid.units,
+        rows=grid.rows,
+        weighted=grid.weighted,
+        top1=grid.largest[0],
+        top2=grid.largest[1],
+        abs_total=grid.abs_total,
+        statistic=stat,
+        magnitude=magnitude,
+        is_margin=np.zeros(grid.units.shape, dtype=bool),
+        unit_name=spec.unit_name,
+        weighted_table=spec.weights is not None,
+        source=spec.source,
+        top_more=grid.largest[2:] if len(grid.largest) > 2 else None,
+        quantile=q,
+        observations=grid.observations,
+        nonzero=grid.nonzero,
+        sketch=sketch,
     )
     stats = on_grid.align(table.index, table.columns)
     margin_columns = table.columns if spec.cols else pd.Index([None] * len(table.columns))
@@ -325,6 +447,7 @@ def _grid_to_stats(grid: Grid, row_index: pd.Index, col_index: pd.Index, stat: s
 
 
 # --- normalize (crosstab) -----------------------------------------------------------------------------------
+
 
 def _normalize(table: pd.DataFrame, how: Any, margins: bool) -> pd.DataFrame:
     """Proportions as pandas' crosstab(normalize=...) gives them, margins included."""
@@ -365,14 +488,16 @@ def _normalize(table: pd.DataFrame, how: Any, margins: bool) -> pd.DataFrame:
 
 # --- public builders ---------------------------------------------------------------------------------------
 
+
 def _names(arrays: list[Any], given: Any, prefix: str) -> list[Any]:
     if given is not None:
         given = list(given) if is_list_like(given) else [given]
         if len(given) != len(arrays):
             raise UserError(f"{prefix}names has {len(given)} names for {len(arrays)} keys; give one name per key.")
         return given
-    return [a.name if isinstance(a, pd.Series) and a.name is not None else f"{prefix}_{i}"
-            for i, a in enumerate(arrays)]
+    return [
+        a.name if isinstance(a, pd.Series) and a.name is not None else f"{prefix}_{i}" for i, a in enumerate(arrays)
+    ]
 
 
 def _as_list(keys: Any) -> list[Any]:
@@ -383,9 +508,21 @@ def _as_list(keys: Any) -> list[Any]:
     return [keys]
 
 
-def crosstab(index: Any, columns: Any, values: Any = None, rownames: Any = None, colnames: Any = None,
-             aggfunc: Any = None, margins: bool = False, margins_name: str = "All", dropna: bool = True,
-             normalize: Any = False, *, unit: Any = None, weights: Any = None) -> pd.DataFrame:
+def crosstab(
+    index: Any,
+    columns: Any,
+    values: Any = None,
+    rownames: Any = None,
+    colnames: Any = None,
+    aggfunc: Any = None,
+    margins: bool = False,
+    margins_name: str = "All",
+    dropna: bool = True,
+    normalize: Any = False,
+    *,
+    unit: Any = None,
+    weights: Any = None,
+) -> pd.DataFrame:
     """`pd.crosstab` with the cell statistics attached; `unit=` counts distinct units, `weights=` weights the cells."""
     if values is None and aggfunc is not None:
         raise UserError("aggfunc= needs values=: pass the numbers to aggregate, e.g. values=df['inkomen'].")
@@ -412,21 +549,47 @@ def crosstab(index: Any, columns: Any, values: Any = None, rownames: Any = None,
         pieces = _pieces(_CROSSTAB_VALUES, aggfunc)
         if pieces is not None:
             table = pd.crosstab(rows, cols, values, row_names, col_names, aggfunc, margins, margins_name, dropna)
-            return _in_pieces(table, [(None, a) for _, a in pieces], len(col_names), lambda _, a: crosstab(
-                rows, cols, values, row_names, col_names, a, margins, margins_name, dropna, unit=unit))
+            return _in_pieces(
+                table,
+                [(None, a) for _, a in pieces],
+                len(col_names),
+                lambda _, a: crosstab(
+                    rows, cols, values, row_names, col_names, a, margins, margins_name, dropna, unit=unit
+                ),
+            )
     stat, q = _statistic(stat_aggfunc)
     what = " x ".join(map(format_label, row_names + col_names))
     source = f"cel.crosstab of {what}" + ("" if values is None else f", {stat or aggfunc} of the values")
-    spec = _Spec(rows=rows, cols=cols,
-                 row_names=row_names, col_names=col_names, values=values, value_name=_CROSSTAB_VALUES,
-                 unit=unit_values, unit_name=unit_name, weights=w, source=source)
+    spec = _Spec(
+        rows=rows,
+        cols=cols,
+        row_names=row_names,
+        col_names=col_names,
+        values=values,
+        value_name=_CROSSTAB_VALUES,
+        unit=unit_values,
+        unit_name=unit_name,
+        weights=w,
+        source=source,
+    )
 
     def pandas_table() -> pd.DataFrame:
         return pd.crosstab(rows, cols, values, row_names, col_names, aggfunc, margins, margins_name, dropna)
 
-    table, stats = _build(spec, stat, q, aggfunc=aggfunc, margins=margins, margins_name=margins_name, dropna=dropna,
-                          fill_value=0 if values is None else None, observed=dropna, sort=True,
-                          pandas_table=pandas_table, ranks=_ranks())
+    table, stats = _build(
+        spec,
+        stat,
+        q,
+        aggfunc=aggfunc,
+        margins=margins,
+        margins_name=margins_name,
+        dropna=dropna,
+        fill_value=0 if values is None else None,
+        observed=dropna,
+        sort=True,
+        pandas_table=pandas_table,
+        ranks=_ranks(),
+    )
     if normalize is not False:
         table = _normalize(table, normalize, margins)
         stats = stats.align(table.index, table.columns)
@@ -466,8 +629,9 @@ def _agg_label(aggfunc: Any) -> Any:
     return aggfunc if isinstance(aggfunc, str) else getattr(aggfunc, "__name__", aggfunc)
 
 
-def _in_pieces(table: pd.DataFrame, pieces: list[tuple[Any, Any]], n_keys: int,
-               build: Callable[[Any, Any], pd.DataFrame]) -> pd.DataFrame:
+def _in_pieces(
+    table: pd.DataFrame, pieces: list[tuple[Any, Any]], n_keys: int, build: Callable[[Any, Any], pd.DataFrame]
+) -> pd.DataFrame:
     """pandas' table of several statistics, each block of columns carrying the statistics of the builder's table
     of that one statistic (kept only when that table gives exactly the block's numbers)."""
     tuples = [c if isinstance(c, tuple) else (c,) for c in table.columns]
@@ -481,15 +645,23 @@ def _in_pieces(table: pd.DataFrame, pieces: list[tuple[Any, Any]], n_keys: int,
         if not at or stats is None:
             return table
         rest = [tuples[i][n_lead:] for i in at]
-        labels = ours.columns if not rest[0] else pd.Index([r[0] if len(r) == 1 else r for r in rest],
-                                                            tupleize_cols=True)
+        labels = (
+            ours.columns if not rest[0] else pd.Index([r[0] if len(r) == 1 else r for r in rest], tupleize_cols=True)
+        )
         block = table.iloc[:, at]
         mine = ours.reindex(index=table.index, columns=labels)
-        if len(labels) != len(at) or _shown(block) is None or \
-                not np.array_equal(_shown(block), _shown(mine), equal_nan=True):
+        if (
+            len(labels) != len(at)
+            or _shown(block) is None
+            or not np.array_equal(_shown(block), _shown(mine), equal_nan=True)
+        ):
             return table
-        part = stats.take(label_positions(stats.index, table.index), label_positions(stats.columns, labels),
-                          table.index, block.columns)
+        part = stats.take(
+            label_positions(stats.index, table.index),
+            label_positions(stats.columns, labels),
+            table.index,
+            block.columns,
+        )
         part.shown = _shown(block)
         parts.append((at, part))
     if len(parts) == 1 and len(parts[0][0]) == table.shape[1]:  # values=["x"]: one statistic after all
@@ -509,8 +681,11 @@ def carried_parts(table: Any) -> list[tuple[list[int], CellStats]] | None:
         if max(at) >= table.shape[1]:
             return None
         block = table.iloc[:, at]
-        if block.shape != stats.shape or not _same_labels(block.index, stats.index) or \
-                not _same_labels(block.columns, stats.columns):
+        if (
+            block.shape != stats.shape
+            or not _same_labels(block.index, stats.index)
+            or not _same_labels(block.columns, stats.columns)
+        ):
             return None
         now = _shown(block)
         if now is None or stats.shown is None or not _same_numbers(now, stats.shown):
@@ -518,9 +693,22 @@ def carried_parts(table: Any) -> list[tuple[list[int], CellStats]] | None:
     return parts
 
 
-def pivot_table(data: pd.DataFrame, values: Any = None, index: Any = None, columns: Any = None, aggfunc: Any = "mean",
-                fill_value: Any = None, margins: bool = False, dropna: bool = True, margins_name: str = "All",
-                observed: Any = None, sort: bool = True, *, unit: Any = None, weights: Any = None) -> pd.DataFrame:
+def pivot_table(
+    data: pd.DataFrame,
+    values: Any = None,
+    index: Any = None,
+    columns: Any = None,
+    aggfunc: Any = "mean",
+    fill_value: Any = None,
+    margins: bool = False,
+    dropna: bool = True,
+    margins_name: str = "All",
+    observed: Any = None,
+    sort: bool = True,
+    *,
+    unit: Any = None,
+    weights: Any = None,
+) -> pd.DataFrame:
     """`pd.pivot_table` with the cell statistics attached; `unit=`/`weights=` are column names or arrays.
 
     `observed` defaults to what the installed pandas does (pandas 2.x shows unobserved categories, 3.x does not).
@@ -528,28 +716,54 @@ def pivot_table(data: pd.DataFrame, values: Any = None, index: Any = None, colum
     if not isinstance(data, pd.DataFrame):
         raise UserError(f"pivot_table needs a pandas DataFrame as data, not a {type(data).__name__}.")
     observed = PANDAS_OBSERVED if observed is None else observed
-    kwargs = dict(values=values, index=index, columns=columns, aggfunc=aggfunc, fill_value=fill_value,
-                  margins=margins, dropna=dropna, margins_name=margins_name, observed=observed, sort=sort)
+    kwargs = dict(
+        values=values,
+        index=index,
+        columns=columns,
+        aggfunc=aggfunc,
+        fill_value=fill_value,
+        margins=margins,
+        dropna=dropna,
+        margins_name=margins_name,
+        observed=observed,
+        sort=sort,
+    )
     rows, cols = _key_list(index), _key_list(columns)
     keys = rows + cols + ([values] if values is not None and not is_list_like(values) else [])
     keys += list(values) if is_list_like(values) and not isinstance(values, tuple) else []
     by_name = all(is_hashable(k) and not isinstance(k, pd.Grouper) for k in keys)
     for key in keys if by_name else []:
         if key not in data.columns:
-            raise UserError(f"pivot_table: the data has no column {key!r}. "
-                            f"Columns: {', '.join(map(str, data.columns))}.")
-    simple = (by_name and rows and values is not None and not is_list_like(values)
-              and not isinstance(aggfunc, (list, dict)) and len(set(rows + cols)) == len(rows + cols))
+            raise UserError(
+                f"pivot_table: the data has no column {key!r}. Columns: {', '.join(map(str, data.columns))}."
+            )
+    simple = (
+        by_name
+        and rows
+        and values is not None
+        and not is_list_like(values)
+        and not isinstance(aggfunc, (list, dict))
+        and len(set(rows + cols)) == len(rows + cols)
+    )
     if not simple:
-        pieces = _pieces(values, aggfunc) if by_name and rows and weights is None and \
-            len(set(rows + cols)) == len(rows + cols) else None
+        pieces = (
+            _pieces(values, aggfunc)
+            if by_name and rows and weights is None and len(set(rows + cols)) == len(rows + cols)
+            else None
+        )
         if pieces is not None:
-            return _in_pieces(pd.pivot_table(data, **kwargs), pieces, len(cols), lambda v, a: pivot_table(
-                data, **{**kwargs, "values": v, "aggfunc": a}, unit=unit))
+            return _in_pieces(
+                pd.pivot_table(data, **kwargs),
+                pieces,
+                len(cols),
+                lambda v, a: pivot_table(data, **{**kwargs, "values": v, "aggfunc": a}, unit=unit),
+            )
         if unit is not None or weights is not None:
-            raise UserError("weights= works with one values= column and one statistic (unit= with named "
-                            "statistics), at least one index= column and column names as keys. Build one table "
-                            "per value column.")
+            raise UserError(
+                "weights= works with one values= column and one statistic (unit= with named "
+                "statistics), at least one index= column and column names as keys. Build one table "
+                "per value column."
+            )
         return pd.pivot_table(data, **kwargs)  # checked later as a plain pandas table
     n = len(data)
     unit_values, unit_name = (None, None)
@@ -565,19 +779,48 @@ def pivot_table(data: pd.DataFrame, values: Any = None, index: Any = None, colum
     stat, q = _statistic(aggfunc)
     by = " x ".join(map(str, rows + cols))
     source = f"cel.pivot_table: {stat or getattr(aggfunc, '__name__', 'custom')} of {values} by {by}"
-    spec = _Spec(rows=[data[k] for k in rows], cols=[data[k] for k in cols], row_names=rows, col_names=cols,
-                 values=data[values].to_numpy(), value_name=values, unit=unit_values, unit_name=unit_name, weights=w,
-                 source=source)
-    table, stats = _build(spec, stat, q, aggfunc=aggfunc, margins=margins, margins_name=margins_name, dropna=dropna,
-                          fill_value=fill_value, observed=observed, sort=sort,
-                          pandas_table=lambda: pd.pivot_table(data, **kwargs),
-                          ranks=max(KEEP_LARGEST, rules.dominance_n))
+    spec = _Spec(
+        rows=[data[k] for k in rows],
+        cols=[data[k] for k in cols],
+        row_names=rows,
+        col_names=cols,
+        values=data[values].to_numpy(),
+        value_name=values,
+        unit=unit_values,
+        unit_name=unit_name,
+        weights=w,
+        source=source,
+    )
+    table, stats = _build(
+        spec,
+        stat,
+        q,
+        aggfunc=aggfunc,
+        margins=margins,
+        margins_name=margins_name,
+        dropna=dropna,
+        fill_value=fill_value,
+        observed=observed,
+        sort=sort,
+        pandas_table=lambda: pd.pivot_table(data, **kwargs),
+        ranks=max(KEEP_LARGEST, rules.dominance_n),
+    )
     return attach_stats(table, stats)
 
 
-def cell_stats(data: pd.DataFrame, index: list, columns: list, values: Any = None, aggfunc: Any = "count", *,
-               unit: Any = None, weights: Any = None, margins: bool = False, dropna: bool = True,
-               margins_name: str = "All") -> CellStats:
+def cell_stats(
+    data: pd.DataFrame,
+    index: list,
+    columns: list,
+    values: Any = None,
+    aggfunc: Any = "count",
+    *,
+    unit: Any = None,
+    weights: Any = None,
+    margins: bool = False,
+    dropna: bool = True,
+    margins_name: str = "All",
+) -> CellStats:
     """The statistics behind `pd.pivot_table(data, values, index, columns, aggfunc, ...)`, labelled like it.
 
     With `values=None` the cells are counts of rows. Use `CellStats.align` to put them on another table's labels.
@@ -592,11 +835,31 @@ def cell_stats(data: pd.DataFrame, index: list, columns: list, values: Any = Non
     if values is None:
         count_of = "__rows"
         data = data.assign(**{count_of: 0})
-        table = pivot_table(data, values=count_of, index=index, columns=columns or None, aggfunc="size",
-                            margins=margins, dropna=dropna, margins_name=margins_name, unit=unit, weights=weights)
+        table = pivot_table(
+            data,
+            values=count_of,
+            index=index,
+            columns=columns or None,
+            aggfunc="size",
+            margins=margins,
+            dropna=dropna,
+            margins_name=margins_name,
+            unit=unit,
+            weights=weights,
+        )
     else:
-        table = pivot_table(data, values=values, index=index, columns=columns or None, aggfunc=aggfunc,
-                            margins=margins, dropna=dropna, margins_name=margins_name, unit=unit, weights=weights)
+        table = pivot_table(
+            data,
+            values=values,
+            index=index,
+            columns=columns or None,
+            aggfunc=aggfunc,
+            margins=margins,
+            dropna=dropna,
+            margins_name=margins_name,
+            unit=unit,
+            weights=weights,
+        )
     stats = carried_stats(table)
     if stats is None:
         raise UserError(f"cell statistics cannot be computed for aggfunc {aggfunc!r} with these arguments.")
@@ -604,6 +867,7 @@ def cell_stats(data: pd.DataFrame, index: list, columns: list, values: Any = Non
 
 
 # --- carrying statistics -----------------------------------------------------------------------------------
+
 
 def _shown(table: pd.DataFrame) -> np.ndarray | None:
     """The table's numbers as floats, or None when some column does not hold numbers."""
@@ -641,8 +905,11 @@ def carried_stats(table: Any) -> CellStats | None:
     stats = attrs.get(STATS_ATTR) if isinstance(attrs, dict) else None
     if not isinstance(stats, CellStats) or not isinstance(table, pd.DataFrame) or stats.shown is None:
         return None
-    if table.shape != stats.shape or not _same_labels(table.index, stats.index) or \
-            not _same_labels(table.columns, stats.columns):
+    if (
+        table.shape != stats.shape
+        or not _same_labels(table.index, stats.index)
+        or not _same_labels(table.columns, stats.columns)
+    ):
         return None
     now = _shown(table)
     return stats if now is not None and _same_numbers(now, stats.shown) else None

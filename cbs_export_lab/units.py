@@ -4,6 +4,7 @@ A builder, a plain table's check and a model's check take the same arguments: a 
 row for `unit=`/`weights=`, a source frame for `data=`. What is accepted, what is refused (with which message),
 and which linking key of a source counts units when no `unit=` is given, is decided here alone.
 """
+
 from __future__ import annotations
 
 from typing import Any, Protocol
@@ -22,27 +23,36 @@ KEY_SAMPLE_ROWS = 20_000  # rows spread over the frame on which the linking keys
 
 # --- the builders: a column of `data`, or one value per row ---------------------------------------------------
 
-def column_or_array(data: pd.DataFrame | None, arg: Any, what: str, n: int,
-                    index: pd.Index | None) -> tuple[np.ndarray, str]:
+
+def column_or_array(
+    data: pd.DataFrame | None, arg: Any, what: str, n: int, index: pd.Index | None
+) -> tuple[np.ndarray, str]:
     """`unit=` / `weights=`: a column name of `data`, or an array-like aligned with the rows."""
     if isinstance(arg, str):
         if data is None:
-            raise UserError(f"{what}={arg!r} is a column name, but there is no data frame to take it from. "
-                            f"Pass the column itself, e.g. {what}=df[{arg!r}].")
+            raise UserError(
+                f"{what}={arg!r} is a column name, but there is no data frame to take it from. "
+                f"Pass the column itself, e.g. {what}=df[{arg!r}]."
+            )
         if arg not in data.columns:
-            raise UserError(f"{what}={arg!r}: the data has no column {arg!r}. "
-                            f"Columns: {', '.join(map(str, data.columns))}.")
+            raise UserError(
+                f"{what}={arg!r}: the data has no column {arg!r}. Columns: {', '.join(map(str, data.columns))}."
+            )
         return np.asarray(data[arg]), arg
     if isinstance(arg, pd.Series) and index is not None and not arg.index.equals(index):
         missing = int((~index.isin(arg.index)).sum())
         if missing:
-            raise UserError(f"{what}= has no value for {missing:,} of the {len(index):,} rows of the table's data. "
-                            "Pass a column of the same data (one value per row).")
+            raise UserError(
+                f"{what}= has no value for {missing:,} of the {len(index):,} rows of the table's data. "
+                "Pass a column of the same data (one value per row)."
+            )
         arg = aligned(arg, index)
     values = np.asarray(arg)
     if values.ndim != 1 or len(values) != n:
-        raise UserError(f"{what}= has {len(values) if values.ndim == 1 else values.shape} values but the data has "
-                        f"{n} rows. Pass a column of the same data (one value per row).")
+        raise UserError(
+            f"{what}= has {len(values) if values.ndim == 1 else values.shape} values but the data has "
+            f"{n} rows. Pass a column of the same data (one value per row)."
+        )
     name = getattr(arg, "name", None)
     return values, (f"{name}" if name is not None else f"the {what}= values")
 
@@ -63,8 +73,10 @@ def aligned(values: Any, index: pd.Index) -> Any:
     if not isinstance(values, pd.Series) or values.index.equals(index):
         return values
     if not values.index.is_unique:
-        raise UserError(f"{values.name or 'A column'} cannot be lined up with the other columns: its index has "
-                        "duplicate labels. Pass columns of one data frame, or reset the index first.")
+        raise UserError(
+            f"{values.name or 'A column'} cannot be lined up with the other columns: its index has "
+            "duplicate labels. Pass columns of one data frame, or reset the index first."
+        )
     return values.reindex(index)
 
 
@@ -91,6 +103,7 @@ def linking_key_column(data: pd.DataFrame, rules: Rules) -> Any:
 
 # --- checking a table against its source: data=, unit=, weights= ---------------------------------------------
 
+
 def source_frame(data: Any) -> pd.DataFrame | None:
     """`data=` of a table's check: the source frame (a Series counts as a frame of one column), or None."""
     if data is None:
@@ -113,8 +126,10 @@ def check_column_argument(arg: str, value: Any, source: pd.DataFrame | None) -> 
         return
     values, where = _source_values(arg, value, source)
     if values.isna().any():
-        raise UserError(f"{where} has missing values in {int(values.isna().sum())} row(s). Every row needs "
-                        f"a {'unit id' if arg == 'unit' else 'weight'}; fill or drop those rows first.")
+        raise UserError(
+            f"{where} has missing values in {int(values.isna().sum())} row(s). Every row needs "
+            f"a {'unit id' if arg == 'unit' else 'weight'}; fill or drop those rows first."
+        )
     if arg == "weights" and (not pd.api.types.is_numeric_dtype(values.dtype) or (values < 0).any()):
         raise UserError(f"{where} must hold numbers of 0 or more (one weight per row).")
 
@@ -122,23 +137,30 @@ def check_column_argument(arg: str, value: Any, source: pd.DataFrame | None) -> 
 def _source_values(arg: str, value: Any, source: pd.DataFrame | None) -> tuple[pd.Series, str]:
     if isinstance(value, str):
         if source is None:
-            raise UserError(f"{arg}={value!r} names a column, but no source frame was given. "
-                            f"Pass it too: cel.check(table, data=df, {arg}={value!r}).")
+            raise UserError(
+                f"{arg}={value!r} names a column, but no source frame was given. "
+                f"Pass it too: cel.check(table, data=df, {arg}={value!r})."
+            )
         if value not in source.columns:
             available = ", ".join(str(c) for c in source.columns)
             raise UserError(f"{arg}={value!r} is not a column of the source frame. Available columns: {available}.")
         return source[value], f"column {value!r}"
     if source is None:
-        raise UserError(f"{arg}= was given without the source frame it belongs to. "
-                        f"Pass it too: cel.check(table, data=df, {arg}=...).")
+        raise UserError(
+            f"{arg}= was given without the source frame it belongs to. "
+            f"Pass it too: cel.check(table, data=df, {arg}=...)."
+        )
     if np.ndim(value) != 1 or len(value) != len(source):
         length = len(value) if np.ndim(value) == 1 else "no"
-        raise UserError(f"{arg}= has {length} values but the source frame has {len(source)} rows. "
-                        f"Pass a column name of the source frame or one value per row.")
+        raise UserError(
+            f"{arg}= has {length} values but the source frame has {len(source)} rows. "
+            f"Pass a column name of the source frame or one value per row."
+        )
     return pd.Series(np.asarray(value)), f"{arg}="
 
 
 # --- a model's fit: the unit behind every row ------------------------------------------------------------------
+
 
 class FitRows(Protocol):
     """The rows a model was fitted on, as the model check reads them."""
@@ -151,16 +173,20 @@ class FitRows(Protocol):
 def fit_unit_ids(rows: FitRows, data: Any, unit: Any, rules: Rules) -> tuple[np.ndarray | None, str | None, str | None]:
     """The unit id of every row of a fit, the name to show for it, and a note when it was found by itself."""
     if data is not None and not isinstance(data, pd.DataFrame):
-        raise UserError(f"data= must be a pandas DataFrame, not a {type(data).__name__}. Pass the data frame the "
-                        "model was fitted on, so its rows can be matched to the fit's.")
+        raise UserError(
+            f"data= must be a pandas DataFrame, not a {type(data).__name__}. Pass the data frame the "
+            "model was fitted on, so its rows can be matched to the fit's."
+        )
     frames = [(f, w) for f, w in ((data, "data="), (rows.frame, "the formula's data frame")) if f is not None]
     if unit is None:
         for frame, what in frames:
             best = linking_key_column(frame, rules)
             if best is not None:
                 values = rows.select(frame[best], what)
-                note = (f"observations counted as distinct {best} (a linking key in {what}); pass unit= to "
-                        "count on another id")
+                note = (
+                    f"observations counted as distinct {best} (a linking key in {what}); pass unit= to "
+                    "count on another id"
+                )
                 return np.asarray(values), str(best), note
         return None, None, None
     if isinstance(unit, str):
@@ -168,8 +194,9 @@ def fit_unit_ids(rows: FitRows, data: Any, unit: Any, rules: Rules) -> tuple[np.
             if unit in frame.columns:
                 return np.asarray(rows.select(frame[unit], what)), unit, None
         where = " or ".join(w for _, w in frames) or "any data (the model was fitted on arrays; pass data= too)"
-        raise UserError(f"unit={unit!r} is not a column of {where}. "
-                        "Pass an existing column name or the ids themselves.")
+        raise UserError(
+            f"unit={unit!r} is not a column of {where}. Pass an existing column name or the ids themselves."
+        )
     values = rows.select(unit if isinstance(unit, pd.Series) else np.asarray(unit).ravel(), "unit=")
     name = str(unit.name) if isinstance(unit, pd.Series) and unit.name is not None else "the given unit ids"
     return np.asarray(values), name, None

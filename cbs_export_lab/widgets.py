@@ -3,12 +3,14 @@
 Each panel is an ipywidgets box whose plain-text form is the same report, so terminal IPython and nbconvert
 show readable text instead of a widget placeholder.
 """
+
 from __future__ import annotations
 
 import html
 import io
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import ipywidgets as w
 
@@ -101,8 +103,10 @@ def table_html(table: Any, failing: list[tuple[Any, Any]], review: list[tuple[An
     styled = styled.relabel_index(_escaped_labels(part.columns), axis=1)
     notes = []
     if len(rows) < len(frame.index) or frame.shape[1] > MAX_COLS:
-        notes.append(f"Showing {len(rows)} of {len(frame.index)} rows and {min(frame.shape[1], MAX_COLS)} of "
-                     f"{frame.shape[1]} columns.")
+        notes.append(
+            f"Showing {len(rows)} of {len(frame.index)} rows and {min(frame.shape[1], MAX_COLS)} of "
+            f"{frame.shape[1]} columns."
+        )
     if rows != sorted(rows):
         notes.append("Rows with failing cells are shown first.")
     note = f"<div style='font-size:smaller'>{' '.join(notes)}</div>" if notes else ""
@@ -120,8 +124,10 @@ def _cell_styles(part: Any, review_set: set, fail_set: set, single: bool) -> Any
     cols_at: dict[Any, list[int]] = {}
     for j, label in enumerate(part.columns):
         cols_at.setdefault(label, []).append(j)
-    for cells, css in ((review_set, "background-color:#fff1b8"),
-                       (fail_set, "background-color:#ffcecb;font-weight:bold")):
+    for cells, css in (
+        (review_set, "background-color:#fff1b8"),
+        (fail_set, "background-color:#ffcecb;font-weight:bold"),
+    ):
         for r, c in cells:
             for i in _positions_of(rows_at, r):
                 for j in _positions_of(cols_at, part.columns[0] if single and len(part.columns) else c):
@@ -199,8 +205,18 @@ def _text_bundle(widget: w.Widget, text: str, include: Any = None, exclude: Any 
 class CheckPanel(w.VBox):
     """The verdict on one kernel object, with the cells and fixes, and a form to add it to the export basket."""
 
-    def __init__(self, obj: Any, result: CheckResult, *, title: str = "", data: Any = None, unit: Any = None,
-                 weights: Any = None, basket_factory: Callable[[], Any] | None = None, source_note: str = ""):
+    def __init__(
+        self,
+        obj: Any,
+        result: CheckResult,
+        *,
+        title: str = "",
+        data: Any = None,
+        unit: Any = None,
+        weights: Any = None,
+        basket_factory: Callable[[], Any] | None = None,
+        source_note: str = "",
+    ):
         self.obj, self.result = obj, result
         self._check_args = {"data": data, "unit": unit, "weights": weights}
         self._basket_factory = basket_factory or _default_basket
@@ -208,7 +224,9 @@ class CheckPanel(w.VBox):
         self.item = None
 
         status = result.status
-        detail = "It contains identifying data or unit records and can never be exported." if result.never_exportable else ""
+        detail = (
+            "It contains identifying data or unit records and can never be exported." if result.never_exportable else ""
+        )
         self.banner = w.HTML(banner_html(status, STATUS_TITLE[status], detail))
         parts: list[w.Widget] = [self.banner]
         if source_note:
@@ -216,28 +234,41 @@ class CheckPanel(w.VBox):
         parts.append(w.HTML(findings_html(result.findings)))
         parts.append(w.HTML(counts_html(result.counts)))
         parts.extend(self._view())
-        self.make_safe = MakeSafe(self) if result.kind == "table" and status == "fail" and \
-            not result.never_exportable else None
+        self.make_safe = (
+            MakeSafe(self) if result.kind == "table" and status == "fail" and not result.never_exportable else None
+        )
         parts.extend([self.make_safe] if self.make_safe is not None else [])
 
-        self.title = w.Text(value=title, description="Title", placeholder="What this output shows",
-                            layout=w.Layout(width="95%"))
-        self.description = w.Textarea(description="Description", placeholder="Population, period, unit, source files",
-                                      layout=w.Layout(width="95%"))
+        self.title = w.Text(
+            value=title, description="Title", placeholder="What this output shows", layout=w.Layout(width="95%")
+        )
+        self.description = w.Textarea(
+            description="Description",
+            placeholder="Population, period, unit, source files",
+            layout=w.Layout(width="95%"),
+        )
         self.explanation = w.Textarea(
-            description="Explanation", layout=w.Layout(width="95%", display="" if status != "pass" else "none"),
+            description="Explanation",
+            layout=w.Layout(width="95%", display="" if status != "pass" else "none"),
             placeholder="Why this output has no disclosure risk (needed because the status is not pass)",
         )
-        self.background = w.Checkbox(description="Background information only (never released)", indent=False,
-                                     layout=w.Layout(width="auto"), style={"description_width": "initial"})
+        self.background = w.Checkbox(
+            description="Background information only (never released)",
+            indent=False,
+            layout=w.Layout(width="auto"),
+            style={"description_width": "initial"},
+        )
         self.add_button = w.Button(description="Add to export", button_style="primary", icon="plus")
         self.message = w.HTML()
         self.add_button.on_click(lambda _: self.add())
         if result.never_exportable:
             self.add_button.disabled = True
-            self.message.value = "<div>Adding is switched off: identifying data and unit records never leave the RA.</div>"
-        form = w.VBox([self.title, self.description, self.explanation, self.background,
-                       w.HBox([self.add_button]), self.message])
+            self.message.value = (
+                "<div>Adding is switched off: identifying data and unit records never leave the RA.</div>"
+            )
+        form = w.VBox(
+            [self.title, self.description, self.explanation, self.background, w.HBox([self.add_button]), self.message]
+        )
         super().__init__(parts + [w.HTML("<hr style='margin:6px 0'>"), form])
 
     def _view(self) -> list[w.Widget]:
@@ -247,8 +278,9 @@ class CheckPanel(w.VBox):
             views: list[w.Widget] = [w.HTML(table_html(self.obj, self.result.failing_cells, review_cells))]
             stats = self.result.details.get("cell_stats")
             if stats is not None:
-                self.units_toggle = w.ToggleButton(description="Show units per cell", icon="table",
-                                              layout=w.Layout(width="auto"))
+                self.units_toggle = w.ToggleButton(
+                    description="Show units per cell", icon="table", layout=w.Layout(width="auto")
+                )
                 self.units_view = w.HTML()
 
                 def show(change: dict[str, Any]) -> None:
@@ -278,14 +310,20 @@ class CheckPanel(w.VBox):
         title = self.title.value.strip()
         explanation = self.explanation.value.strip() or None
         if not title:
-            self.message.value = "<div style='color:#cf222e'>Give the output a title first: it names the file for the checker.</div>"
+            self.message.value = (
+                "<div style='color:#cf222e'>Give the output a title first: it names the file for the checker.</div>"
+            )
             return None
         try:
             with warnings.catch_warnings(record=True):
                 warnings.simplefilter("always")
                 self.item = self._basket_factory().add(
-                    self.obj, title, description=self.description.value.strip(), explanation=explanation,
-                    background=self.background.value, **self._check_args,
+                    self.obj,
+                    title,
+                    description=self.description.value.strip(),
+                    explanation=explanation,
+                    background=self.background.value,
+                    **self._check_args,
                 )
         except UserError as exc:
             self.message.value = f"<div style='color:#cf222e'>{html.escape(str(exc))}</div>"
@@ -303,7 +341,7 @@ class CheckPanel(w.VBox):
 
 
 class MakeSafe(w.VBox):
-    """"Make safe" for a failing table: the `cel.protect` methods that apply, a preview of the protected table,
+    """ "Make safe" for a failing table: the `cel.protect` methods that apply, a preview of the protected table,
     and "Add the safe table to export" (its hidden values go into the basket as background information)."""
 
     def __init__(self, panel: CheckPanel):
@@ -312,11 +350,13 @@ class MakeSafe(w.VBox):
         self.panel, self.safe, self.safe_result = panel, None, None
         methods, why = applicable_methods(panel.obj, panel.result, panel._check_args["data"])
         self.methods = methods
-        self.method = w.Dropdown(options=[(METHOD_LABELS[m], m) for m in methods], description="Make safe",
-                                 layout=w.Layout(width="auto"))
+        self.method = w.Dropdown(
+            options=[(METHOD_LABELS[m], m) for m in methods], description="Make safe", layout=w.Layout(width="auto")
+        )
         self.preview_button = w.Button(description="Preview", icon="eye", disabled=not methods)
-        self.add_safe_button = w.Button(description="Add the safe table to export", icon="shield",
-                                        button_style="success", disabled=True)
+        self.add_safe_button = w.Button(
+            description="Add the safe table to export", icon="shield", button_style="success", disabled=True
+        )
         self.preview = w.HTML()
         self.message = w.HTML(f"<div>{html.escape(why)}</div>" if why else "")
         self.preview_button.on_click(lambda _: self.show_preview())
@@ -346,9 +386,11 @@ class MakeSafe(w.VBox):
         info = protection_record(safe) or {}
         done = protection_text(info) if info else ""
         status = self.safe_result.status
-        self.preview.value = (banner_html(status, f"The protected table: {STATUS_TITLE[status]}", done)
-                              + findings_html(self.safe_result.findings)
-                              + table_html(shown_with_marks(safe, info), self.safe_result.failing_cells))
+        self.preview.value = (
+            banner_html(status, f"The protected table: {STATUS_TITLE[status]}", done)
+            + findings_html(self.safe_result.findings)
+            + table_html(shown_with_marks(safe, info), self.safe_result.failing_cells)
+        )
         self.message.value = ""
         self.add_safe_button.disabled = self.add_safe_button.description == "Added"
         return safe
@@ -359,22 +401,26 @@ class MakeSafe(w.VBox):
             return None
         title = self.panel.title.value.strip()
         if not title:
-            self.message.value = ("<div style='color:#cf222e'>Give the output a title first (above): it names the "
-                                  "file for the checker.</div>")
+            self.message.value = (
+                "<div style='color:#cf222e'>Give the output a title first (above): it names the "
+                "file for the checker.</div>"
+            )
             return None
         explanation = self.panel.explanation.value.strip() or None if self.safe_result.status != "pass" else None
         try:
             with warnings.catch_warnings(record=True):
                 warnings.simplefilter("always")
                 basket = self.panel._basket_factory()
-                item = basket.add(self.safe, title, description=self.panel.description.value.strip(),
-                                  explanation=explanation)
+                item = basket.add(
+                    self.safe, title, description=self.panel.description.value.strip(), explanation=explanation
+                )
         except UserError as exc:
             self.message.value = f"<div style='color:#cf222e'>{html.escape(str(exc))}</div>"
             return None
         kept = [i.id for i in basket.items if i.background_for == item.id]
-        note = f" What was hidden is kept as background information ({', '.join(kept)}), never released." \
-            if kept else ""
+        note = (
+            f" What was hidden is kept as background information ({', '.join(kept)}), never released." if kept else ""
+        )
         self.message.value = f"<div>{html.escape(item_state(item) + note)}</div>"
         self.add_safe_button.description, self.add_safe_button.disabled = "Added", True
         self.panel.item = item
@@ -390,8 +436,13 @@ def shown_with_marks(safe: Any, info: dict[str, Any]) -> Any:
 
     if info.get("method") != "suppress":
         return safe
-    values = np.array([[int(v) if isinstance(v, float) and v.is_integer() else v for v in row]
-                       for row in safe.to_numpy(dtype=object)], dtype=object)
+    values = np.array(
+        [
+            [int(v) if isinstance(v, float) and v.is_integer() else v for v in row]
+            for row in safe.to_numpy(dtype=object)
+        ],
+        dtype=object,
+    )
     values[info["hidden"]] = HIDDEN_MARK
     return pd.DataFrame(values, index=safe.index, columns=safe.columns)
 
@@ -408,8 +459,10 @@ def item_state(item: Any) -> str:
     elif item.has_explanation:
         what = f"status {status}, explanation given: it goes to 1_Controle vooraf"
     else:
-        what = (f"status {status}, no explanation yet: it is held back until you add one in the CBS export "
-                "sidebar (the basket icon on the right)")
+        what = (
+            f"status {status}, no explanation yet: it is held back until you add one in the CBS export "
+            "sidebar (the basket icon on the right)"
+        )
     return f"Added to the export basket as '{item.title}' (id {item.id}): {what}."
 
 
@@ -436,7 +489,9 @@ class BasketPanel(w.VBox):
     def refresh(self) -> None:
         items = self.basket.items
         self.header.value = f"<b>Export basket</b> ({len(items)} item{'s' if len(items) != 1 else ''}) in <code>{html.escape(str(self.basket.folder))}</code>"
-        self.rows.children = [self._row(item) for item in items] or [w.HTML("<i>The basket is empty. Use %cbs_check OBJ and 'Add to export'.</i>")]
+        self.rows.children = [self._row(item) for item in items] or [
+            w.HTML("<i>The basket is empty. Use %cbs_check OBJ and 'Add to export'.</i>")
+        ]
         self.meter.value = light_meter_html(items)
         self.plan.value = plan_html(self.basket)
 
@@ -454,8 +509,11 @@ class BasketPanel(w.VBox):
             f"<span style='color:#57606a'>{html.escape(item.kind)} &middot; {html.escape(item.status)}"
             f"{' &middot; ' + ', '.join(flags) if flags else ''}</span>"
         )
-        explanation = w.Textarea(value=item.explanation or "", placeholder="Explanation (needed when not pass)",
-                                 layout=w.Layout(width="60%", height="3em"))
+        explanation = w.Textarea(
+            value=item.explanation or "",
+            placeholder="Explanation (needed when not pass)",
+            layout=w.Layout(width="60%", height="3em"),
+        )
         save = w.Button(description="Save explanation", icon="save")
         remove = w.Button(description="Remove", icon="trash", button_style="danger")
         note = w.HTML()
@@ -478,7 +536,9 @@ class BasketPanel(w.VBox):
 
         save.on_click(on_save)
         remove.on_click(on_remove)
-        controls = [explanation, save] if item.needs_explanation and not item.never_exportable and not item.exported else []
+        controls = (
+            [explanation, save] if item.needs_explanation and not item.never_exportable and not item.exported else []
+        )
         return w.VBox([label, w.HBox([*controls, remove]), note])
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
@@ -527,7 +587,11 @@ def plan_html(basket: Any) -> str:
         return f"<div><b>Export plan:</b> {html.escape(str(exc))}</div>"
     if sentences is None:
         return "<div><b>Export plan:</b> no exportmap is set; set it in the sidebar or with cbs-export.toml.</div>"
-    return "<div><b>Prepare export would now:</b><ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in sentences) + "</ul></div>"
+    return (
+        "<div><b>Prepare export would now:</b><ul>"
+        + "".join(f"<li>{html.escape(s)}</li>" for s in sentences)
+        + "</ul></div>"
+    )
 
 
 def basket_text(basket: Any) -> str:
@@ -537,7 +601,11 @@ def basket_text(basket: Any) -> str:
         extra = " [background]" if item.background else ""
         extra += " [never exportable]" if item.never_exportable else ""
         extra += " [exported]" if item.exported else ""
-        expl = f" - explanation: {item.explanation}" if item.explanation else (" - needs an explanation" if item.needs_explanation else "")
+        expl = (
+            f" - explanation: {item.explanation}"
+            if item.explanation
+            else (" - needs an explanation" if item.needs_explanation else "")
+        )
         lines.append(f"  {item.status.upper():6} {item.kind:7} {item.id}: {item.title}{extra}{expl}")
     lines.append(f"Output light budget of the next export: {_meter_budget(items).verdict()}")
     try:
@@ -548,4 +616,3 @@ def basket_text(basket: Any) -> str:
         lines.append("Prepare export would now:")
         lines += [f"  - {s}" for s in sentences]
     return "\n".join(lines)
-

@@ -1,4 +1,5 @@
 """Shared fixtures: every test runs with its own user folder, so no test reads or writes real settings."""
+
 from __future__ import annotations
 
 import matplotlib

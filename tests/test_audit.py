@@ -1,5 +1,6 @@
 """The audit of hidden cells (`recoverable`): tables whose hidden cells follow from the margins fail, tables
 whose suppression holds do not, and the intervals agree with a brute-force enumeration of integer tables."""
+
 from __future__ import annotations
 
 import itertools
@@ -63,8 +64,9 @@ def test_a_rectangle_with_a_small_partner_is_too_narrow():
 
 def nested() -> pd.DataFrame:
     """3 x 3 detail cells, rows nested in two groups with a subtotal for the first, and all margins."""
-    rows = pd.MultiIndex.from_tuples([("g1", "a"), ("g1", "b"), ("g1", "Total"), ("g2", "c"), ("All", "")],
-                                     names=["groep", "rij"])
+    rows = pd.MultiIndex.from_tuples(
+        [("g1", "a"), ("g1", "b"), ("g1", "Total"), ("g2", "c"), ("All", "")], names=["groep", "rij"]
+    )
     detail = {("g1", "a"): [3, 40, 25], ("g1", "b"): [30, 22, 18], ("g2", "c"): [27, 35, 50]}
     values = np.zeros((5, 4))
     for k, label in enumerate(rows):
@@ -174,8 +176,9 @@ def test_an_empty_cell_shown_as_nan_is_left_to_the_zero_rule():
 
 def test_a_table_exactly_as_built_is_not_audited():
     rng = np.random.default_rng(5)
-    df = pd.DataFrame({"a": rng.choice(["p", "q"], 200), "b": rng.choice(["u", "v", "w"], 200),
-                       "x": rng.integers(1, 100, 200)})
+    df = pd.DataFrame(
+        {"a": rng.choice(["p", "q"], 200), "b": rng.choice(["u", "v", "w"], 200), "x": rng.integers(1, 100, 200)}
+    )
     df = df[~((df.a == "p") & (df.b == "u"))]  # an empty group: pandas shows its sum as NaN
     t = cel.pivot_table(df, values="x", index="a", columns="b", aggfunc="sum", margins=True)
     assert np.isnan(t.loc["p", "u"])

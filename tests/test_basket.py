@@ -1,4 +1,5 @@
 """The basket on disk: every item kind round-trips, artefacts read back, and user mistakes get clear errors."""
+
 from __future__ import annotations
 
 import json
@@ -99,16 +100,21 @@ def test_failing_cells_are_red_and_cells_to_review_yellow_in_the_rendered_table(
     columns = {c.column: c.value for c in header_row}
 
     def filled(colour):
-        return {(ws.cell(c.row, 1).value, columns[c.column])
-                for row in ws.iter_rows() for c in row if c.fill.fgColor.rgb and c.fill.fgColor.rgb.endswith(colour)}
+        return {
+            (ws.cell(c.row, 1).value, columns[c.column])
+            for row in ws.iter_rows()
+            for c in row
+            if c.fill.fgColor.rgb and c.fill.fgColor.rgb.endswith(colour)
+        }
 
     assert filled(MARK_FILL) == failing
     assert filled(REVIEW_FILL) == review - failing and zeros <= filled(REVIEW_FILL)
 
 
 def test_magnitude_table_stores_background_that_never_counts(basket, persons):
-    table = cel.crosstab(persons.gemeente, persons.geslacht, values=persons.inkomen, aggfunc="sum",
-                         unit=persons.RINPERSOON)
+    table = cel.crosstab(
+        persons.gemeente, persons.geslacht, values=persons.inkomen, aggfunc="sum", unit=persons.RINPERSOON
+    )
     main = basket.add(table, "Inkomen naar gemeente")
     items = basket.items
     assert [i.id for i in items][0] == main.id and len(items) == 2
@@ -123,7 +129,7 @@ def test_magnitude_table_stores_background_that_never_counts(basket, persons):
     units = wb["units"]
     assert "achtergrondinformatie (niet vrijgeven)" in units["A1"].value
     body = [r for r in units.iter_rows(values_only=True) if r[0] in set(frames["units"].index)]
-    assert [list(r[1:1 + frames["units"].shape[1]]) for r in body] == frames["units"].to_numpy().tolist()
+    assert [list(r[1 : 1 + frames["units"].shape[1]]) for r in body] == frames["units"].to_numpy().tolist()
     assert light_budget(items) == light_budget([main])
     basket.remove(main.id)
     assert basket.items == []
@@ -131,8 +137,9 @@ def test_magnitude_table_stores_background_that_never_counts(basket, persons):
 
 def test_a_magnitude_table_whose_background_cannot_be_written_is_not_added(basket, persons, monkeypatch):
     """Half an add would send the table to the checker without the dominance shares behind it."""
-    table = cel.crosstab(persons.gemeente, persons.geslacht, values=persons.inkomen, aggfunc="sum",
-                         unit=persons.RINPERSOON)
+    table = cel.crosstab(
+        persons.gemeente, persons.geslacht, values=persons.inkomen, aggfunc="sum", unit=persons.RINPERSOON
+    )
     before = basket.add(pd.crosstab(persons.geslacht, persons.leeftijdsklasse), "Eerder")
 
     real_write_book = cbs_export_lab.excel.write_book
@@ -230,8 +237,9 @@ def notebook(path, code):
     import nbformat
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(code, execution_count=1,
-                                          outputs=[nbformat.v4.new_output("stream", text="2\n")])]
+    nb.cells = [
+        nbformat.v4.new_code_cell(code, execution_count=1, outputs=[nbformat.v4.new_output("stream", text="2\n")])
+    ]
     nbformat.write(nb, path)
     return path
 
@@ -313,11 +321,14 @@ def test_ids_are_windows_valid_whatever_the_title(basket, count_table):
         assert all(Path(basket.path(item, f)).is_file() for f in item.files)
 
 
-@pytest.mark.parametrize("obj, title, words", [
-    ([1, 2, 3], "Lijst", "neither a checkable output"),
-    ("geen/bestand.csv", "Pad", "there is no file 'geen/bestand.csv'"),
-    (pd.DataFrame({"a": [10]}), "   ", "needs a title"),
-])
+@pytest.mark.parametrize(
+    "obj, title, words",
+    [
+        ([1, 2, 3], "Lijst", "neither a checkable output"),
+        ("geen/bestand.csv", "Pad", "there is no file 'geen/bestand.csv'"),
+        (pd.DataFrame({"a": [10]}), "   ", "needs a title"),
+    ],
+)
 def test_user_errors_when_adding(basket, obj, title, words):
     with pytest.raises(UserError, match=words):
         basket.add(obj, title)
@@ -331,10 +342,15 @@ def test_a_folder_that_cannot_be_created_is_a_user_error(tmp_path):
         Basket(blocker / "basket")
 
 
-@pytest.mark.parametrize("call", [
-    lambda b: b.get("t99-nope"), lambda b: b.remove("t99-nope"), lambda b: b.set_explanation("t99-nope", "x"),
-    lambda b: b.mark_exported(["t99-nope"], "x.zip"),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda b: b.get("t99-nope"),
+        lambda b: b.remove("t99-nope"),
+        lambda b: b.set_explanation("t99-nope", "x"),
+        lambda b: b.mark_exported(["t99-nope"], "x.zip"),
+    ],
+)
 def test_unknown_item_ids_name_the_id_and_the_known_ids(basket, count_table, call):
     item = basket.add(count_table, "Tabel")
     with pytest.raises(UserError) as err:
@@ -362,7 +378,8 @@ def test_explanations_and_exports_are_kept_on_disk(basket, count_table, tmp_path
     at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     basket.mark_exported([item.id], tmp_path / "exportmap" / "1_Controle vooraf" / "p1234_2026.zip", at)
     assert Basket(basket.folder).get(item.id).exported == [
-        {"zip": "p1234_2026.zip", "folder": "1_Controle vooraf", "at": "2026-01-02T03:04:05+00:00"}]
+        {"zip": "p1234_2026.zip", "folder": "1_Controle vooraf", "at": "2026-01-02T03:04:05+00:00"}
+    ]
     basket.set_explanation(item.id, "")
     assert basket.get(item.id).explanation is None
 
@@ -381,26 +398,46 @@ def test_items_are_read_from_disk_every_time(basket, count_table):
     assert [i.title for i in basket.items] == ["Een", "Twee"]
 
 
-@pytest.mark.parametrize("content, words", [
-    ("{not json", "not valid JSON"),
-    ("[]", "not a basket manifest"),
-    ('{"version": 1, "items": {}}', "not a basket manifest"),
-    ('{"items": []}', "no format \"version\""),
-    ('{"version": 1, "items": [{"id": "t01-a"}]}', "no valid 'title'"),
-    ('{"version": 1, "items": [{"id": "t01-a", "title": "a", "kind": "table", "status": "pass", '
-     '"files": ["../../elders.xlsx"]}]}', "outside the basket folder"),
-    ('{"version": 1, "items": [{"id": "t01-a", "title": "a", "kind": "table", "status": "ok", "files": []}]}',
-     "unknown status 'ok'"),
-    ('{"version": 1, "items": [{"id": "t01-a", "title": "a", "kind": "table", "status": "pass", "files": [], '
-     '"findings": [{"rule": "threshold", "severity": "fail", "message": "3 persons"}]}]}',
-     "status 'pass' but a finding that says 'fail'"),
-    ('{"version": 1, "items": [{"id": "t01-a", "title": "a", "kind": "table", "status": "pass", "files": [], '
-     '"exported": "yes"}]}', "invalid 'exported'"),
-    ('{"version": 1, "items": [{"id": "t01-a", "title": "a", "kind": "table", "status": "pass", "files": [], '
-     '"counts": {"tables": 1, "cells": "400"}}]}', "counts that are not whole numbers"),
-    ('{"version": 1, "items": [' + ", ".join(['{"id": "t01-a", "title": "a", "kind": "table", "status": "pass", '
-                                              '"files": []}'] * 2) + "]}", "appears twice"),
-])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ("{not json", "not valid JSON"),
+        ("[]", "not a basket manifest"),
+        ('{"version": 1, "items": {}}', "not a basket manifest"),
+        ('{"items": []}', 'no format "version"'),
+        ('{"version": 1, "items": [{"id": "t01-a"}]}', "no valid 'title'"),
+        (
+            '{"version": 1, "items": [{"id": "t01-a", "title": "a", "kind": "table", "status": "pass", '
+            '"files": ["../../elders.xlsx"]}]}',
+            "outside the basket folder",
+        ),
+        (
+            '{"version": 1, "items": [{"id": "t01-a", "title": "a", "kind": "table", "status": "ok", "files": []}]}',
+            "unknown status 'ok'",
+        ),
+        (
+            '{"version": 1, "items": [{"id": "t01-a", "title": "a", "kind": "table", "status": "pass", "files": [], '
+            '"findings": [{"rule": "threshold", "severity": "fail", "message": "3 persons"}]}]}',
+            "status 'pass' but a finding that says 'fail'",
+        ),
+        (
+            '{"version": 1, "items": [{"id": "t01-a", "title": "a", "kind": "table", "status": "pass", "files": [], '
+            '"exported": "yes"}]}',
+            "invalid 'exported'",
+        ),
+        (
+            '{"version": 1, "items": [{"id": "t01-a", "title": "a", "kind": "table", "status": "pass", "files": [], '
+            '"counts": {"tables": 1, "cells": "400"}}]}',
+            "counts that are not whole numbers",
+        ),
+        (
+            '{"version": 1, "items": ['
+            + ", ".join(['{"id": "t01-a", "title": "a", "kind": "table", "status": "pass", "files": []}'] * 2)
+            + "]}",
+            "appears twice",
+        ),
+    ],
+)
 def test_a_damaged_manifest_is_a_clear_error_and_is_never_overwritten(basket, count_table, content, words):
     basket.manifest_path.write_text(content, encoding="utf-8")
     for call in (lambda: basket.items, lambda: basket.add(count_table, "Nieuw"), lambda: basket.get("t01-a")):

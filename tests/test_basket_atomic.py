@@ -1,4 +1,5 @@
 """Atomic writes: the old file or the new one, never half; files Windows holds open for a moment are retried."""
+
 from __future__ import annotations
 
 import os

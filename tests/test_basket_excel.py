@@ -1,4 +1,5 @@
 """excel.write_sheet: what an output checker sees when opening a table from the basket."""
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,9 @@ def red_cells(path):
     ws = openpyxl.load_workbook(path).active
     return {
         (c.row, c.column): c.comment.text if c.comment else None
-        for row in ws.iter_rows() for c in row if c.fill.fgColor.rgb and c.fill.fgColor.rgb.endswith(MARK_FILL)
+        for row in ws.iter_rows()
+        for c in row
+        if c.fill.fgColor.rgb and c.fill.fgColor.rgb.endswith(MARK_FILL)
     }
 
 
@@ -34,17 +37,22 @@ def table(persons):
 
 
 def test_title_description_meta_and_table_with_index_levels(tmp_path, table):
-    path = write_sheet(tmp_path / "t.xlsx", table, title="Personen naar gemeente", description="Telling, 2022",
-                       meta={"N": "5000", "Unit": "RINPERSOON", "Weighted": "no", "Status": "fail"})
+    path = write_sheet(
+        tmp_path / "t.xlsx",
+        table,
+        title="Personen naar gemeente",
+        description="Telling, 2022",
+        meta={"N": "5000", "Unit": "RINPERSOON", "Weighted": "no", "Status": "fail"},
+    )
     got = rows(path)
     assert got[0][0] == "Personen naar gemeente"
     assert got[1][0] == "Telling, 2022"
     assert [r[:2] for r in got[2:6]] == [["N", "5000"], ["Unit", "RINPERSOON"], ["Weighted", "no"], ["Status", "fail"]]
     header = got[7]
     assert header[:2] == ["gemeente", "geslacht"]
-    assert header[2:2 + table.shape[1]] == list(table.columns)
+    assert header[2 : 2 + table.shape[1]] == list(table.columns)
     r = find_row(got, "Amsterdam", "vrouw") - 1
-    assert got[r][2:2 + table.shape[1]] == [int(v) for v in table.loc[("Amsterdam", "vrouw")]]
+    assert got[r][2 : 2 + table.shape[1]] == [int(v) for v in table.loc[("Amsterdam", "vrouw")]]
     assert sum(1 for x in got if x[0] in demo.GEMEENTEN) == len(table) - 1
 
 
@@ -63,11 +71,15 @@ def test_marked_cells_are_red_with_their_note_even_after_a_json_round_trip(tmp_p
 def test_series_cells_and_cells_not_in_the_table(tmp_path, persons):
     counts = persons.groupby("gemeente", observed=True).size()
     smallest = counts.idxmin()
-    path = write_sheet(tmp_path / "s.xlsx", counts, title="Per gemeente",
-                       marked_cells=[(smallest, None, "too few"), ("Atlantis", None, "not here")])
+    path = write_sheet(
+        tmp_path / "s.xlsx",
+        counts,
+        title="Per gemeente",
+        marked_cells=[(smallest, None, "too few"), ("Atlantis", None, "not here")],
+    )
     got = rows(path)
     assert red_cells(path) == {(find_row(got, smallest), 2): "too few"}
-    tail = [r[:2] for r in got[find_row(got, "Also failing (not located in this table):"):]]
+    tail = [r[:2] for r in got[find_row(got, "Also failing (not located in this table):") :]]
     assert tail == [["row Atlantis", "not here"]]
 
 
@@ -75,14 +87,16 @@ def test_multiindex_columns_get_one_header_row_per_level(tmp_path, persons):
     table = pd.crosstab(persons.gemeente, [persons.geslacht, persons.leeftijdsklasse])
     path = write_sheet(tmp_path / "m.xlsx", table, title="t", marked_cells=[("Utrecht", ("vrouw", "80+"))])
     got = rows(path)
-    assert got[2][1:1 + table.shape[1]] == list(table.columns.get_level_values(0))
-    assert got[3][:1 + table.shape[1]] == ["gemeente", *table.columns.get_level_values(1)]
+    assert got[2][1 : 1 + table.shape[1]] == list(table.columns.get_level_values(0))
+    assert got[3][: 1 + table.shape[1]] == ["gemeente", *table.columns.get_level_values(1)]
     col = 2 + list(table.columns).index(("vrouw", "80+"))
     assert set(red_cells(path)) == {(find_row(got, "Utrecht"), col)}
 
 
 def test_missing_values_are_empty_cells_and_odd_labels_are_text(tmp_path):
-    frame = pd.DataFrame({"a": [1.5, float("nan")], "b": [pd.Interval(0, 5), None]}, index=pd.Index(["x", "y"], name="k"))
+    frame = pd.DataFrame(
+        {"a": [1.5, float("nan")], "b": [pd.Interval(0, 5), None]}, index=pd.Index(["x", "y"], name="k")
+    )
     got = rows(write_sheet(tmp_path / "n.xlsx", frame, title="t"))
     assert got[-2:] == [["x", 1.5, str(frame.loc["x", "b"])], ["y", None, None]]
 
@@ -100,8 +114,14 @@ def test_replaces_an_existing_file_and_leaves_no_temp_files(tmp_path, table):
 def test_control_characters_pasted_into_titles_or_labels_become_spaces(tmp_path):
     """Word puts a vertical tab (\\x0b) where a line breaks; Excel refuses it, so it must not stop the write."""
     frame = pd.DataFrame({"aantal\x0bpersonen": [12, 15]}, index=pd.Index(["Noord\x0bHolland", "Zeeland"], name="prov"))
-    path = write_sheet(tmp_path / "c.xlsx", frame, title="Personen\x0bper provincie", description="Telling\x01 2022",
-                       meta={"Unit\x02": "RINPERSOON"}, marked_cells=[("Drenthe", "aantal\x0bpersonen", "te\x0bklein")])
+    path = write_sheet(
+        tmp_path / "c.xlsx",
+        frame,
+        title="Personen\x0bper provincie",
+        description="Telling\x01 2022",
+        meta={"Unit\x02": "RINPERSOON"},
+        marked_cells=[("Drenthe", "aantal\x0bpersonen", "te\x0bklein")],
+    )
     got = rows(path)
     assert got[:3] == [["Personen per provincie", None], ["Telling  2022", None], ["Unit ", "RINPERSOON"]]
     assert got[4][:2] == ["prov", "aantal personen"] and got[5][:2] == ["Noord Holland", 12]
@@ -112,7 +132,9 @@ def yellow_cells(path):
     ws = openpyxl.load_workbook(path).active
     return {
         (c.row, c.column): c.comment.text if c.comment else None
-        for row in ws.iter_rows() for c in row if c.fill.fgColor.rgb and c.fill.fgColor.rgb.endswith(REVIEW_FILL)
+        for row in ws.iter_rows()
+        for c in row
+        if c.fill.fgColor.rgb and c.fill.fgColor.rgb.endswith(REVIEW_FILL)
     }
 
 
@@ -122,14 +144,18 @@ def test_cells_to_review_are_yellow_and_a_failing_mark_wins(tmp_path, persons):
     small = [(r, c) for r in table.index for c in table.columns if 0 < table.loc[r, c] < 10]
     assert zeros and small, "the demo data has empty and small cells by design"
     both = small[0]
-    path = write_sheet(tmp_path / "r.xlsx", table, title="t", marked_cells=[(*both, "3 persons")],
-                       review_cells=[(r, c, "empty cell") for r, c in zeros] + [(*both, "whole row"),
-                                                                               ("Atlantis", "man", "not here")])
+    path = write_sheet(
+        tmp_path / "r.xlsx",
+        table,
+        title="t",
+        marked_cells=[(*both, "3 persons")],
+        review_cells=[(r, c, "empty cell") for r, c in zeros] + [(*both, "whole row"), ("Atlantis", "man", "not here")],
+    )
     got = rows(path)
     at = {(r, c): (find_row(got, r), 2 + list(table.columns).index(c)) for r, c in [*zeros, both]}
     assert yellow_cells(path) == {at[cell]: "empty cell" for cell in zeros}
     assert red_cells(path) == {at[both]: "3 persons\nwhole row"}
-    tail = [r[:2] for r in got[find_row(got, "Also to review (not located in this table):"):]]
+    tail = [r[:2] for r in got[find_row(got, "Also to review (not located in this table):") :]]
     assert tail == [["row Atlantis, column man", "not here"]]
 
 

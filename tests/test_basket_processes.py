@@ -1,4 +1,5 @@
 """Two writers at once (the kernel and the server) and writers that die half-way never lose or damage the basket."""
+
 from __future__ import annotations
 
 import multiprocessing as mp

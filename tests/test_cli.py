@@ -1,4 +1,5 @@
 """`cbs-export check | basket | prepare` as a researcher runs them in a terminal."""
+
 from __future__ import annotations
 
 import json
@@ -81,7 +82,8 @@ def test_check_reads_the_csv_files_researchers_write(tmp_path, persons, capsys):
     small = means.index[means["size"] < 10]
     assert small.size and code == 1
     assert {tuple(c) for f in result["findings"] for c in f["cells"] if f["rule"] == "threshold"} >= {
-        (g, "size") for g in small}
+        (g, "size") for g in small
+    }
 
 
 def test_basket_lists_items_in_text_and_json(basket, persons, capsys):
@@ -99,14 +101,33 @@ def test_basket_lists_items_in_text_and_json(basket, persons, capsys):
 def test_prepare_dry_run_says_the_plan_and_writes_nothing(basket, exportmap, persons, capsys):
     basket.add(pd.crosstab(persons["leeftijdsklasse"], persons["geslacht"]), "Leeftijd", data=persons)
     basket.add(pd.crosstab(persons["gemeente"], persons["geslacht"]), "Gemeente")
-    code, out, _ = run(capsys, "prepare", "--basket", str(basket.folder), "--exportmap", str(exportmap),
-                       "--project", "9001", "--dry-run")
+    code, out, _ = run(
+        capsys,
+        "prepare",
+        "--basket",
+        str(basket.folder),
+        "--exportmap",
+        str(exportmap),
+        "--project",
+        "9001",
+        "--dry-run",
+    )
     assert code == 0
     assert "1 output goes to 2_Controle achteraf as 9001_" in out
     assert "'Gemeente' is held back because its check says 'fail'" in out
     assert list(exportmap.rglob("*.zip")) == []
-    code, out, _ = run(capsys, "prepare", "--basket", str(basket.folder), "--exportmap", str(exportmap),
-                       "--mode", "vooraf", "--dry-run", "--json")
+    code, out, _ = run(
+        capsys,
+        "prepare",
+        "--basket",
+        str(basket.folder),
+        "--exportmap",
+        str(exportmap),
+        "--mode",
+        "vooraf",
+        "--dry-run",
+        "--json",
+    )
     plan = json.loads(out)
     assert plan["mode"] == "vooraf" and [z["folder"] for z in plan["zips"]] == ["1_Controle vooraf"]
 
@@ -130,7 +151,19 @@ def test_prepare_mistakes_are_one_line_and_exit_2(basket, tmp_path, capsys):
 
 
 def test_console_script_runs(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "cbs_export_lab.cli", "prepare", "--exportmap", str(tmp_path / "x"),
-                           "--basket", str(tmp_path / "b")], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cbs_export_lab.cli",
+            "prepare",
+            "--exportmap",
+            str(tmp_path / "x"),
+            "--basket",
+            str(tmp_path / "b"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.strip().startswith("cbs-export: The exportmap") and "Traceback" not in done.stderr

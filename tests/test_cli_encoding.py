@@ -1,4 +1,5 @@
 """`cbs-export` with its output redirected on Windows: the console code page (cp1252) cannot hold every title."""
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,9 @@ TITLE = "Inkomen \u2714 per \u0101rea \U0001f600 (\u20ac)"
 
 def run_cli(*argv: str, encoding: str = "cp1252") -> subprocess.CompletedProcess[bytes]:
     env = {**os.environ, "PYTHONIOENCODING": encoding}
-    return subprocess.run([sys.executable, "-m", "cbs_export_lab.cli", *argv], capture_output=True, env=env,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "cbs_export_lab.cli", *argv], capture_output=True, env=env, timeout=120
+    )
 
 
 def test_basket_listing_with_characters_outside_cp1252_does_not_crash(basket):

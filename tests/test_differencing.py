@@ -1,4 +1,5 @@
 """Differencing between outputs: two outputs that each pass can together reveal a small group (DESIGN section 3)."""
+
 from __future__ import annotations
 
 import copy
@@ -60,6 +61,7 @@ def below_cut(frame, share=0.005):
 
 # --- the engine -------------------------------------------------------------------------------------------
 
+
 def test_decoding_gives_the_exact_difference_of_two_unit_sets():
     rng = np.random.default_rng(5)
     key = differencing.basket_key()
@@ -69,11 +71,14 @@ def test_decoding_gives_the_exact_difference_of_two_unit_sets():
         extra = rng.choice(np.arange(10**8, 2 * 10**8), size=plus + minus, replace=False)
         a = np.concatenate([common, extra[:plus]])
         b = np.concatenate([common, extra[plus:]])
-        parts = [differencing._accumulate(np.zeros(len(u), np.int64), pd.util.hash_array(u, hash_key=key), 1, s)
-                 for u in (a, b)]
+        parts = [
+            differencing._accumulate(np.zeros(len(u), np.int64), pd.util.hash_array(u, hash_key=key), 1, s)
+            for u in (a, b)
+        ]
         with np.errstate(over="ignore"):
             ok, got_plus, got_minus = differencing.decode(
-                parts[0][1].astype(np.int64) - parts[1][1], parts[0][2] - parts[1][2], parts[0][3] - parts[1][3], 2 * N)
+                parts[0][1].astype(np.int64) - parts[1][1], parts[0][2] - parts[1][2], parts[0][3] - parts[1][3], 2 * N
+            )
         assert ok[0] and (got_plus[0], got_minus[0]) == (plus, minus)
         assert parts[0][0][0] == len(a)
 
@@ -82,11 +87,13 @@ def test_a_large_difference_is_not_decoded_as_small():
     key = differencing.basket_key()
     s = differencing.buckets_per_subtable(N)
     a, b = np.arange(0, 5_000), np.arange(2_500, 7_500)
-    parts = [differencing._accumulate(np.zeros(len(u), np.int64), pd.util.hash_array(u, hash_key=key), 1, s)
-             for u in (a, b)]
+    parts = [
+        differencing._accumulate(np.zeros(len(u), np.int64), pd.util.hash_array(u, hash_key=key), 1, s) for u in (a, b)
+    ]
     with np.errstate(over="ignore"):
-        ok, _, _ = differencing.decode(parts[0][1].astype(np.int64) - parts[1][1], parts[0][2] - parts[1][2],
-                                       parts[0][3] - parts[1][3], 2 * N)
+        ok, _, _ = differencing.decode(
+            parts[0][1].astype(np.int64) - parts[1][1], parts[0][2] - parts[1][2], parts[0][3] - parts[1][3], 2 * N
+        )
     assert not ok[0]
 
 
@@ -128,6 +135,7 @@ def test_no_unit_id_is_stored_in_the_clear(df, project_basket):
 
 # --- disclosive combinations --------------------------------------------------------------------------------
 
+
 def test_nested_populations_through_the_builders_with_unit_ids(df, project_basket):
     everyone = project_basket.add(by_area(df, unit=df.RINPERSOON), "Persons by area")
     sub = below_cut(df)
@@ -154,8 +162,7 @@ def test_nested_populations_through_pivot_table_on_the_linking_key(df, project_b
 
 
 def counts_by_area(frame):
-    return cel.pivot_table(frame, values="inkomen", index="gemeente", columns="geslacht", aggfunc="count",
-                           margins=True)
+    return cel.pivot_table(frame, values="inkomen", index="gemeente", columns="geslacht", aggfunc="count", margins=True)
 
 
 def test_nested_populations_on_row_labels_of_one_frame(df, project_basket):
@@ -188,8 +195,10 @@ def test_complementary_populations(df, project_basket):
     complement = df.drop(few)
     project_basket.add(cel.crosstab(df.leeftijdsklasse, df.geslacht, margins=True, unit=df.RINPERSOON), "By age")
     with pytest.warns(UserWarning):
-        item = project_basket.add(cel.crosstab(complement.leeftijdsklasse, complement.geslacht, margins=True,
-                                               unit=complement.RINPERSOON), "By age, all but the top incomes")
+        item = project_basket.add(
+            cel.crosstab(complement.leeftijdsklasse, complement.geslacht, margins=True, unit=complement.RINPERSOON),
+            "By age, all but the top incomes",
+        )
     assert differencing_findings(item)
 
 
@@ -198,6 +207,7 @@ def test_overlapping_populations(df, project_basket):
     rng = np.random.default_rng(3)
     left_out = rng.choice(len(df), size=10, replace=False)
     a, b = df.drop(df.index[left_out[:5]]), df.drop(df.index[left_out[5:]])
+
     def table(frame):
         return cel.crosstab(frame.geslacht, frame.assign(iedereen="ja").iedereen, margins=True, unit=frame.RINPERSOON)
 
@@ -258,13 +268,15 @@ def test_across_two_kernels_on_one_basket_folder(df, project_basket, tmp_path, i
 
 def test_a_differencing_fail_never_goes_to_controle_achteraf(df, project_basket, exportmap):
     mainland = df[~df.gemeente.isin(["Schiermonnikoog", "Vlieland"])]
-    first = project_basket.add(cel.crosstab(mainland.geslacht, mainland.leeftijdsklasse, unit=mainland.RINPERSOON),
-                               "Mainland by sex and age")
+    first = project_basket.add(
+        cel.crosstab(mainland.geslacht, mainland.leeftijdsklasse, unit=mainland.RINPERSOON), "Mainland by sex and age"
+    )
     assert first.status == "pass"
     sub = below_cut(mainland, 0.002)
     with pytest.warns(UserWarning):
-        item = project_basket.add(cel.crosstab(sub.geslacht, sub.leeftijdsklasse, unit=sub.RINPERSOON),
-                                  "Mainland below the cut")
+        item = project_basket.add(
+            cel.crosstab(sub.geslacht, sub.leeftijdsklasse, unit=sub.RINPERSOON), "Mainland below the cut"
+        )
     plan = cel.plan_export(project_basket, exportmap, mode="achteraf")
     assert {first.id, item.id} <= {b.item_id for b in plan.blocked}, "two passing tables, failing together"
     for i in (first.id, item.id):
@@ -298,11 +310,13 @@ def test_removing_an_item_that_was_not_exported_clears_the_other_side(df, projec
 
 # --- safe twins: must not be flagged ------------------------------------------------------------------------
 
+
 def test_disjoint_populations_are_not_flagged(df, project_basket):
     men, women = df[df.geslacht == "man"], df[df.geslacht == "vrouw"]
     project_basket.add(cel.crosstab(men.gemeente, men.leeftijdsklasse, margins=True, unit=men.RINPERSOON), "Men")
-    item = project_basket.add(cel.crosstab(women.gemeente, women.leeftijdsklasse, margins=True,
-                                           unit=women.RINPERSOON), "Women")
+    item = project_basket.add(
+        cel.crosstab(women.gemeente, women.leeftijdsklasse, margins=True, unit=women.RINPERSOON), "Women"
+    )
     assert not differencing_findings(item)
 
 
@@ -315,10 +329,15 @@ def test_an_exact_copy_is_not_flagged(df, project_basket):
 
 def test_differences_of_at_least_n_units_are_not_flagged(df, project_basket):
     adults = df[df.leeftijd >= 15]
-    t1 = cel.crosstab(df.geslacht, df.leeftijdsklasse.isin(["65-79", "80+"]).rename("oud"), margins=True,
-                      unit=df.RINPERSOON)
-    t2 = cel.crosstab(adults.geslacht, adults.leeftijdsklasse.isin(["65-79", "80+"]).rename("oud"), margins=True,
-                      unit=adults.RINPERSOON)
+    t1 = cel.crosstab(
+        df.geslacht, df.leeftijdsklasse.isin(["65-79", "80+"]).rename("oud"), margins=True, unit=df.RINPERSOON
+    )
+    t2 = cel.crosstab(
+        adults.geslacht,
+        adults.leeftijdsklasse.isin(["65-79", "80+"]).rename("oud"),
+        margins=True,
+        unit=adults.RINPERSOON,
+    )
     differences = (t1 - t2).to_numpy()
     assert ((differences == 0) | (differences >= N)).all()
     project_basket.add(t1, "Persons by sex and age")
@@ -369,8 +388,9 @@ def test_a_region_against_the_sum_of_its_municipalities(df, project_basket):
 def test_a_region_against_all_its_municipalities_is_not_flagged(df):
     key = differencing.basket_key()
     x = differencing.item_sketch([carried_stats(by_region(df))], "t01", "regions", key)
-    y = differencing.item_sketch([carried_stats(cel.crosstab(df.gemeente, df.geslacht, unit=df.RINPERSOON))], "t02",
-                                 "municipalities", key)
+    y = differencing.item_sketch(
+        [carried_stats(cel.crosstab(df.gemeente, df.geslacht, unit=df.RINPERSOON))], "t02", "municipalities", key
+    )
     assert differencing.compare_unions(x, y, N) == []
 
 

@@ -3,6 +3,7 @@
 The crash tests fork a child that dies (`os._exit`, no clean-up runs, as with a kill or a power cut) at each
 file-system step in turn, then check what the next open and export make of what it left.
 """
+
 from __future__ import annotations
 
 import json
@@ -61,8 +62,7 @@ def audit(basket_folder: Path, exportmap: Path) -> dict[str, int]:
     }
 
 
-CLEAN = {"double": 0, "missing": 0, "partial_under_final_name": 0, "unrecorded_zips": 0, "records": 0,
-         "leftovers": 0}
+CLEAN = {"double": 0, "missing": 0, "partial_under_final_name": 0, "unrecorded_zips": 0, "records": 0, "leftovers": 0}
 WATCHED = ("replace", "fsync", "unlink", "mkdir", "rmdir")
 
 
@@ -84,6 +84,7 @@ def die_at(step: int, action) -> int:
                 finally:
                     if step == 2 * n + 1:
                         os._exit(9)
+
             return call
 
         for name in WATCHED:
@@ -198,8 +199,9 @@ def test_a_running_export_is_not_reconciled_by_another_open(template, tmp_path):
     basket_folder, exportmap = fresh(template, tmp_path / "run")
     zip_path = exportmap / em.VOORAF / "x.zip"
     zip_path.write_bytes(b"data")
-    entry = journal.JournalZip(str(zip_path), str(zip_path) + ".partial", ("t01-leeftijd",),
-                               journal.file_sha256(zip_path))
+    entry = journal.JournalZip(
+        str(zip_path), str(zip_path) + ".partial", ("t01-leeftijd",), journal.file_sha256(zip_path)
+    )
     journal.write_journal(basket_folder, journal.RENAMING, [entry], "")
     with journal.export_lock(basket_folder) as held:
         assert held

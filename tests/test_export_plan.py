@@ -1,4 +1,5 @@
 """Routing of basket items into exportmap zips (DESIGN section 2), decided without writing anything."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,17 +18,33 @@ ZERO_REVIEW = Finding("zero", "review", "A cell is empty.", "row Vlieland, colum
 IDENTIFIER = Finding("identifier", "fail", "The index holds RINPERSOON values.", "the index")
 
 
-def table(id: str, status: str = "pass", *, explanation: str | None = None, cells: int = 100, count_cells: int = 50,
-          **kw) -> Item:
+def table(
+    id: str, status: str = "pass", *, explanation: str | None = None, cells: int = 100, count_cells: int = 50, **kw
+) -> Item:
     findings = {"pass": [], "review": [ZERO_REVIEW], "fail": [THRESHOLD_FAIL]}[status]
-    return Item(id=id, title=f"Table {id}", kind="table", status=status, findings=kw.pop("findings", findings),
-                counts=Counts(tables=1, cells=cells, count_cells=count_cells, observations=500),
-                files=[f"items/{id}/table.xlsx"], explanation=explanation, **kw)
+    return Item(
+        id=id,
+        title=f"Table {id}",
+        kind="table",
+        status=status,
+        findings=kw.pop("findings", findings),
+        counts=Counts(tables=1, cells=cells, count_cells=count_cells, observations=500),
+        files=[f"items/{id}/table.xlsx"],
+        explanation=explanation,
+        **kw,
+    )
 
 
 def model(id: str, **kw) -> Item:
-    return Item(id=id, title=f"Model {id}", kind="model", status="pass", counts=Counts(models=1, observations=900),
-                files=[f"items/{id}/model.txt"], **kw)
+    return Item(
+        id=id,
+        title=f"Model {id}",
+        kind="model",
+        status="pass",
+        counts=Counts(models=1, observations=900),
+        files=[f"items/{id}/model.txt"],
+        **kw,
+    )
 
 
 def syntax(id: str, status: str = "pass", **kw) -> Item:
@@ -35,9 +52,17 @@ def syntax(id: str, status: str = "pass", **kw) -> Item:
 
 
 def background(id: str, owner: str | None) -> Item:
-    return Item(id=id, title=f"Cell statistics {id}", kind="table", status="fail", findings=[THRESHOLD_FAIL],
-                counts=Counts(tables=1, cells=5000, count_cells=5000), files=[f"items/{id}/cells.xlsx"],
-                background=True, background_for=owner)
+    return Item(
+        id=id,
+        title=f"Cell statistics {id}",
+        kind="table",
+        status="fail",
+        findings=[THRESHOLD_FAIL],
+        counts=Counts(tables=1, cells=5000, count_cells=5000),
+        files=[f"items/{id}/cells.xlsx"],
+        background=True,
+        background_for=owner,
+    )
 
 
 def where(zips, item_id):
@@ -45,8 +70,13 @@ def where(zips, item_id):
 
 
 def test_vooraf_puts_all_output_in_one_zip_with_background_inside_and_syntax_apart():
-    items = [table("t1"), table("t2", "review", explanation="The empty cell is structural: no men give birth."),
-             model("m1"), background("b1", "t1"), syntax("s1")]
+    items = [
+        table("t1"),
+        table("t2", "review", explanation="The empty cell is structural: no men give birth."),
+        model("m1"),
+        background("b1", "t1"),
+        syntax("s1"),
+    ]
     zips, blocked = route(items, "vooraf")
     assert blocked == []
     assert [(z.folder, z.label) for z in zips] == [(VOORAF, ""), (VOORAF, "syntax")]
@@ -55,8 +85,13 @@ def test_vooraf_puts_all_output_in_one_zip_with_background_inside_and_syntax_apa
 
 
 def test_achteraf_splits_compliant_output_from_explained_output():
-    items = [table("ok"), table("odd", "fail", explanation="Cell combines two years; 3 is a rounding artefact."),
-             background("bg_ok", "ok"), background("bg_odd", "odd"), model("m")]
+    items = [
+        table("ok"),
+        table("odd", "fail", explanation="Cell combines two years; 3 is a rounding artefact."),
+        background("bg_ok", "ok"),
+        background("bg_odd", "odd"),
+        model("m"),
+    ]
     zips, blocked = route(items, "achteraf")
     assert blocked == []
     assert where(zips, "ok") == [(ACHTERAF, "")] and where(zips, "m") == [(ACHTERAF, "")]
@@ -69,8 +104,12 @@ def test_achteraf_splits_compliant_output_from_explained_output():
 
 
 def test_output_checked_with_looser_rules_is_not_fully_compliant():
-    loose = table("loose", rules_origin="/project/loose-rules.toml", rules_compliant=False,
-                  explanation="Cells of 5+ are published by CBS StatLine for this population.")
+    loose = table(
+        "loose",
+        rules_origin="/project/loose-rules.toml",
+        rules_compliant=False,
+        explanation="Cells of 5+ are published by CBS StatLine for this population.",
+    )
     zips, blocked = route([loose, table("strict")], "achteraf")
     assert where(zips, "loose") == [(VOORAF, "")]
     assert where(zips, "strict") == [(ACHTERAF, "")]
@@ -87,9 +126,16 @@ def test_output_checked_with_looser_rules_needs_an_explanation(mode):
 
 
 def test_syntax_goes_to_2_for_achteraf_unless_it_needs_an_explanation():
-    items = [syntax("clean"), syntax("flagged", "fail", explanation="The 12 is a model setting, not a count.",
-                                     findings=[Finding("data", "fail", "A number in code.", "cell 4, line 2")]),
-             syntax("silent", "fail", findings=[Finding("data", "fail", "A number in code.", "cell 1, line 1")])]
+    items = [
+        syntax("clean"),
+        syntax(
+            "flagged",
+            "fail",
+            explanation="The 12 is a model setting, not a count.",
+            findings=[Finding("data", "fail", "A number in code.", "cell 4, line 2")],
+        ),
+        syntax("silent", "fail", findings=[Finding("data", "fail", "A number in code.", "cell 1, line 1")]),
+    ]
     zips, blocked = route(items, "achteraf")
     assert where(zips, "clean") == [(ACHTERAF, "syntax")]
     assert where(zips, "flagged") == [(VOORAF, "syntax")]
@@ -98,9 +144,13 @@ def test_syntax_goes_to_2_for_achteraf_unless_it_needs_an_explanation():
 
 
 def test_unexplained_review_and_fail_and_identifiers_are_held_back_with_their_background():
-    items = [table("r", "review"), table("f", "fail", explanation="   "),
-             table("id", "fail", explanation="These are pseudonyms.", findings=[IDENTIFIER]),
-             background("bg_f", "f"), table("ok")]
+    items = [
+        table("r", "review"),
+        table("f", "fail", explanation="   "),
+        table("id", "fail", explanation="These are pseudonyms.", findings=[IDENTIFIER]),
+        background("bg_f", "f"),
+        table("ok"),
+    ]
     for mode in ("vooraf", "achteraf"):
         zips, blocked = route(items, mode)
         held = {b.item_id: b.reason for b in blocked}
@@ -220,12 +270,15 @@ def test_plan_writes_nothing_and_skips_names_already_taken(exportmap, monkeypatc
 def test_describe_says_where_everything_goes_and_why_items_are_held_back(exportmap):
     items = [table("a"), table("b"), background("bg", "a"), table("r", "review")]
     text = cel.plan_export(items, exportmap, project="9001").describe()
-    assert any(line.startswith("2 outputs go to 2_Controle achteraf as 9001_") and "'Table a', 'Table b'" in line
-               for line in text)
+    assert any(
+        line.startswith("2 outputs go to 2_Controle achteraf as 9001_") and "'Table a', 'Table b'" in line
+        for line in text
+    )
     assert any("1 background file goes to 3_Achtergrondinformatie (niet vrijgeven)" in line for line in text)
     assert any(line.startswith("'Table r' is held back because its check says 'review'") for line in text)
     assert cel.plan_export([], exportmap).describe() == [
-        "Nothing to export: the basket has no item that can leave now."]
+        "Nothing to export: the basket has no item that can leave now."
+    ]
 
 
 def test_bad_exportmap_and_missing_subfolder_are_user_errors(tmp_path):
@@ -253,9 +306,13 @@ def mixed_basket() -> list[Item]:
     """Passing tables and a model, an unexplained review (held back), an explained review, syntax, background,
     and an exported table: only some of them belong in the zip that may be LIGHT_."""
     return [
-        table("t1"), table("t2", cells=300, count_cells=200), model("m1"),
-        table("held", "review"), table("explained", "review", explanation="Zeros are structural."),
-        syntax("s1"), background("bg", "t1"),
+        table("t1"),
+        table("t2", cells=300, count_cells=200),
+        model("m1"),
+        table("held", "review"),
+        table("explained", "review", explanation="Zeros are structural."),
+        syntax("s1"),
+        background("bg", "t1"),
         table("old", cells=900, count_cells=450, exported=[{"zip": "x.zip", "folder": VOORAF, "at": "2026"}]),
     ]
 

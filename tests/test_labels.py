@@ -1,4 +1,5 @@
 """Numbers written in labels and values: extremes in interval labels, counts in labels, ids inside values."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -17,12 +18,16 @@ def people():
     return demo.persons(5_000, seed=3)
 
 
-@pytest.mark.parametrize("binned", [
-    lambda d: pd.qcut(d.leeftijd, 4),
-    lambda d: pd.cut(d.leeftijd, 5),
-    lambda d: pd.qcut(d.leeftijd, 4).astype(str),
-    lambda d: pd.cut(d.leeftijd, [d.leeftijd.min() - 1, 30, 65, d.leeftijd.max()]),
-], ids=["qcut", "cut with a number of bins", "qcut as text", "explicit edge at the maximum"])
+@pytest.mark.parametrize(
+    "binned",
+    [
+        lambda d: pd.qcut(d.leeftijd, 4),
+        lambda d: pd.cut(d.leeftijd, 5),
+        lambda d: pd.qcut(d.leeftijd, 4).astype(str),
+        lambda d: pd.cut(d.leeftijd, [d.leeftijd.min() - 1, 30, 65, d.leeftijd.max()]),
+    ],
+    ids=["qcut", "cut with a number of bins", "qcut as text", "explicit edge at the maximum"],
+)
 def test_interval_labels_at_the_data_extremes_are_min_max(people, binned):
     table = people.groupby(binned(people), observed=True).size()
     assert "min_max" in rules_of(cel.check(table, data=people), "fail")

@@ -16,8 +16,18 @@ LAYERS: list[tuple[str, ...]] = [
     ("errors", "atomic", "names", "codes", "hooks", "journal"),
     ("rules", "settings", "results"),
     ("keys", "units", "cellstats", "tables", "audit", "differencing"),
-    ("checks", "checks.cells", "checks.table", "checks.plain", "checks.recover", "checks.model",
-     "checks.figure", "checks.text", "checks.hidden", "provenance"),
+    (
+        "checks",
+        "checks.cells",
+        "checks.table",
+        "checks.plain",
+        "checks.recover",
+        "checks.model",
+        "checks.figure",
+        "checks.text",
+        "checks.hidden",
+        "provenance",
+    ),
     ("check",),
     ("figures", "models", "excel", "strip", "protect"),
     ("intake", "light"),
@@ -93,7 +103,7 @@ def test_no_import_cycle():
 
     def visit(node: str, path: list[str]) -> None:
         if node in path:
-            raise AssertionError("import cycle: " + " -> ".join([*path[path.index(node):], node]))
+            raise AssertionError("import cycle: " + " -> ".join([*path[path.index(node) :], node]))
         if node in done:
             return
         for target in sorted(GRAPH.get(node, ())):

@@ -1,4 +1,5 @@
 """The output-light budget: CBS's own example, the edge of every limit, and what can never be light."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,8 +14,15 @@ _n = iter(range(1, 10_000))
 def item(kind, *, background=False, findings=(), **counts):
     c = {"table": {"tables": 1}, "model": {"models": 1}, "figure": {"figures": 1, "observations": 500}}.get(kind, {})
     c.update(counts)
-    return Item(id=f"x{next(_n)}", title=f"{kind} {next(_n)}", kind=kind, status="pass",
-                findings=list(findings), counts=Counts(**c), background=background)
+    return Item(
+        id=f"x{next(_n)}",
+        title=f"{kind} {next(_n)}",
+        kind=kind,
+        status="pass",
+        findings=list(findings),
+        counts=Counts(**c),
+        background=background,
+    )
 
 
 def tables(n, cells=10, count_cells=0):
@@ -56,14 +64,20 @@ def test_a_mix_that_fills_the_budget_exactly_fits(n_tables, n_models, n_graphs):
     assert not light_budget(tables(n_tables + 1) + models(n_models) + graphs(n_graphs)).fits
 
 
-@pytest.mark.parametrize("at_limit, over_limit, words", [
-    (lambda: tables(10), lambda: tables(11), "11 tables (at most 10)"),
-    (lambda: tables(1, cells=1000), lambda: tables(1, cells=1001), "1001 cells (at most 1000)"),
-    (lambda: tables(1, cells=600, count_cells=500), lambda: tables(1, cells=600, count_cells=501),
-     "501 cells with counts (at most 500)"),
-    (lambda: models(5), lambda: models(6), "6 model results (at most 5)"),
-    (lambda: graphs(5), lambda: graphs(6), "6 graphs (at most 5)"),
-])
+@pytest.mark.parametrize(
+    "at_limit, over_limit, words",
+    [
+        (lambda: tables(10), lambda: tables(11), "11 tables (at most 10)"),
+        (lambda: tables(1, cells=1000), lambda: tables(1, cells=1001), "1001 cells (at most 1000)"),
+        (
+            lambda: tables(1, cells=600, count_cells=500),
+            lambda: tables(1, cells=600, count_cells=501),
+            "501 cells with counts (at most 500)",
+        ),
+        (lambda: models(5), lambda: models(6), "6 model results (at most 5)"),
+        (lambda: graphs(5), lambda: graphs(6), "6 graphs (at most 5)"),
+    ],
+)
 def test_each_limit_fits_at_its_edge_and_not_one_beyond(at_limit, over_limit, words):
     at, over = light_budget(at_limit()), light_budget(over_limit())
     assert at.fits and at.fraction == 1.0 and at.exceeded == []
@@ -118,7 +132,9 @@ def test_real_outputs_in_a_basket(tmp_path, persons):
     budget = light_budget(basket.items)
     assert budget.fits, budget.reasons
     assert (budget.tables, budget.cells, budget.models, budget.figures) == (1, table.counts.cells, 1, 1)
-    assert budget.fraction == pytest.approx(max(1 / 10, table.counts.cells / 1000, table.counts.count_cells / 500) + 2 / 5)
+    assert budget.fraction == pytest.approx(
+        max(1 / 10, table.counts.cells / 1000, table.counts.count_cells / 500) + 2 / 5
+    )
     ax.set_title("Personen")
     hidden = basket.add(fig, "Zonder N")
     plt.close(fig)

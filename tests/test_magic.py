@@ -1,4 +1,5 @@
 """%cbs_check and %cbs_basket in a real IPython shell, and the panels' widgets driven as a user would."""
+
 from __future__ import annotations
 
 import ipywidgets as w
@@ -226,9 +227,11 @@ def test_basket_panel_offers_no_explanation_where_it_cannot_help(shell):
     review = basket.add(personen.groupby("gemeente", observed=True)["inkomen"].mean(), "Means")
     assert extract.never_exportable and review.needs_explanation
     panel = BasketPanel(basket)
-    rows = {item.title: row for item, row in zip(basket.items, panel.rows.children)}
+    rows = {item.title: row for item, row in zip(basket.items, panel.rows.children, strict=False)}
+
     def editors(row):
         return [c for c in row.children[1].children if isinstance(c, w.Textarea)]
+
     assert editors(rows["Extract"]) == [] and len(editors(rows["Means"])) == 1
 
 
@@ -240,7 +243,7 @@ def test_failing_rows_of_a_tall_table_are_shown_first(shell):
     assert failing_rows and len(shell.user_ns["t"]) > 12
     html = next(c.value for c in panel.children if isinstance(c, w.HTML) and "<table" in c.value)
     body = html.split("<tbody>", 1)[1]
-    first_rows = [row.split("</th>", 1)[0].rsplit(">", 1)[-1] for row in body.split("<tr>")[1:len(failing_rows) + 1]]
+    first_rows = [row.split("</th>", 1)[0].rsplit(">", 1)[-1] for row in body.split("<tr>")[1 : len(failing_rows) + 1]]
     assert set(first_rows) == failing_rows
     assert "shown first" in html
 

@@ -1,5 +1,6 @@
 """The %cbs_check panel's "Make safe": the methods that apply, the preview, and adding the safe table, driven as
 a user would (widgets without a kernel, buttons clicked)."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -105,12 +106,14 @@ def test_cel_protect_stays_the_function_when_the_basket_imports_its_module(tmp_p
     import subprocess
     import sys
 
-    code = ("import cbs_export_lab as cel, cbs_export_lab.basket, cbs_export_lab.intake\n"
-            "from cbs_export_lab.intake import protection_marks\n"
-            "import pandas as pd\n"
-            "protection_marks(pd.DataFrame({'a': [1]}))\n"
-            "assert callable(cel.protect) and cel.protect.__name__ == 'protect', cel.protect\n"
-            "import sys\n"
-            "assert sys.modules['cbs_export_lab.protect'].protect is cel.protect\n")
+    code = (
+        "import cbs_export_lab as cel, cbs_export_lab.basket, cbs_export_lab.intake\n"
+        "from cbs_export_lab.intake import protection_marks\n"
+        "import pandas as pd\n"
+        "protection_marks(pd.DataFrame({'a': [1]}))\n"
+        "assert callable(cel.protect) and cel.protect.__name__ == 'protect', cel.protect\n"
+        "import sys\n"
+        "assert sys.modules['cbs_export_lab.protect'].protect is cel.protect\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr

@@ -1,4 +1,5 @@
 """A hand-edited or damaged manifest can never make Remove delete other items' files or anything outside the basket."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,27 @@ def edit(basket, change) -> None:
     basket.manifest_path.write_text(json.dumps(doc), encoding="utf-8")
 
 
-BAD_IDS = ["", ".", "..", "../x", "../../outside", "/tmp/x", "C:\\Windows", "C:x", "a/b", "a\\b", "CON", "nul",
-           "com1", "x.", "x ", " x", "t01\x00", "a" * 65, "t01-\u00e9"]
+BAD_IDS = [
+    "",
+    ".",
+    "..",
+    "../x",
+    "../../outside",
+    "/tmp/x",
+    "C:\\Windows",
+    "C:x",
+    "a/b",
+    "a\\b",
+    "CON",
+    "nul",
+    "com1",
+    "x.",
+    "x ",
+    " x",
+    "t01\x00",
+    "a" * 65,
+    "t01-\u00e9",
+]
 
 
 @pytest.mark.parametrize("bad", BAD_IDS)
@@ -56,10 +76,22 @@ def test_ids_differing_only_in_case_are_one_folder_on_windows(two_items):
         _ = basket.items
 
 
-@pytest.mark.parametrize("key, value", [
-    ("title", 5), ("findings", [1]), ("findings", "x"), ("exported", ["zip"]), ("counts", [1]), ("weighted", "ja"),
-    ("rules_settings", []), ("source", 3), ("background_for", 7), ("explanation", ["x"]), ("added_at", 1),
-])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("title", 5),
+        ("findings", [1]),
+        ("findings", "x"),
+        ("exported", ["zip"]),
+        ("counts", [1]),
+        ("weighted", "ja"),
+        ("rules_settings", []),
+        ("source", 3),
+        ("background_for", 7),
+        ("explanation", ["x"]),
+        ("added_at", 1),
+    ],
+)
 def test_wrong_typed_fields_are_a_clear_message(two_items, key, value):
     basket, first, _ = two_items
     edit(basket, lambda doc: doc["items"][0].update({key: value}))

@@ -1,4 +1,5 @@
 """Fitted statsmodels models: disclosure checks on real fits of the synthetic microdata, and the rendered output."""
+
 from __future__ import annotations
 
 import warnings
@@ -61,7 +62,8 @@ FORMULA_FITS = {
     "GLM Poisson": lambda d, x: smf.glm(f"aantal ~ {x}", d, family=sm.families.Poisson()).fit(),
     "GLM Gamma": lambda d, x: smf.glm(f"inkomen_k ~ {x}", d, family=sm.families.Gamma(sm.families.links.Log())).fit(),
     "GLM InverseGaussian": lambda d, x: smf.glm(
-        f"inkomen_k ~ {x}", d, family=sm.families.InverseGaussian(sm.families.links.Log())).fit(),
+        f"inkomen_k ~ {x}", d, family=sm.families.InverseGaussian(sm.families.links.Log())
+    ).fit(),
     "GLM NegativeBinomial": lambda d, x: smf.glm(f"aantal ~ {x}", d, family=sm.families.NegativeBinomial()).fit(),
     "GLM Tweedie": lambda d, x: smf.glm(f"aantal ~ {x}", d, family=sm.families.Tweedie(var_power=1.5)).fit(),
     "Logit": lambda d, x: smf.logit(f"hoog_inkomen ~ {x}", d).fit(disp=0),
@@ -91,7 +93,11 @@ ARRAY_FITS = {
 def level_findings(result, term: str) -> dict[str, str]:
     """level -> message of the threshold findings on one term."""
     prefix = f"term {term}, level "
-    return {f.where[len(prefix):]: f.message for f in result.findings if f.rule == "threshold" and f.where.startswith(prefix)}
+    return {
+        f.where[len(prefix) :]: f.message
+        for f in result.findings
+        if f.rule == "threshold" and f.where.startswith(prefix)
+    }
 
 
 def small_levels(values: pd.Series) -> dict[str, int]:
@@ -230,11 +236,15 @@ def test_rows_dropped_for_missing_values_are_not_counted(sample):
     assert f"has {len(amersfoort) - 2} unit" in found["Amersfoort"]
 
 
-@pytest.mark.parametrize("fit", [
-    lambda d, w: smf.wls("log_inkomen ~ C(gemeente) + geslacht", d, weights=w).fit(),
-    lambda d, w: smf.glm("log_inkomen ~ C(gemeente) + geslacht", d, freq_weights=w).fit(),
-    lambda d, w: smf.glm("log_inkomen ~ C(gemeente) + geslacht", d, var_weights=w).fit(),
-], ids=["WLS weights", "GLM freq_weights", "GLM var_weights"])
+@pytest.mark.parametrize(
+    "fit",
+    [
+        lambda d, w: smf.wls("log_inkomen ~ C(gemeente) + geslacht", d, weights=w).fit(),
+        lambda d, w: smf.glm("log_inkomen ~ C(gemeente) + geslacht", d, freq_weights=w).fit(),
+        lambda d, w: smf.glm("log_inkomen ~ C(gemeente) + geslacht", d, var_weights=w).fit(),
+    ],
+    ids=["WLS weights", "GLM freq_weights", "GLM var_weights"],
+)
 def test_rows_of_weight_zero_are_not_observations_behind_a_level(fit, sample):
     largest = sample["gemeente"].value_counts().index[0]
     weights = np.where((sample["gemeente"] == largest) & (np.arange(len(sample)) % 10 != 0), 0.0, sample["gewicht"])
@@ -356,7 +366,8 @@ def test_unsaturated_model_has_no_pattern_findings(sample):
 SATURATED_BINARY = {
     "Logit on adults": lambda d: smf.logit("hoog_inkomen ~ C(leeftijdsklasse) * geslacht", d).fit(disp=0),
     "GLM Binomial on everyone": lambda d: smf.glm(
-        "hoog_inkomen ~ C(leeftijdsklasse) * geslacht", d, family=sm.families.Binomial()).fit(),
+        "hoog_inkomen ~ C(leeftijdsklasse) * geslacht", d, family=sm.families.Binomial()
+    ).fit(),
 }
 
 
@@ -395,8 +406,12 @@ def test_saturated_multinomial_model_names_cells_by_outcome_not_by_code(sample):
     klasse = pd.qcut(sample["inkomen"].rank(method="first"), 3, labels=["laag", "midden", "hoog"]).astype(str)
     amersfoort = (sample["gemeente"] == "Amersfoort").astype(float)
     table = pd.crosstab(amersfoort, klasse)
-    small = {f"covariate pattern amersfoort={a:g}, klasse={k}" for a, row in table.iterrows() for k, n in row.items()
-             if 0 < n < MIN}
+    small = {
+        f"covariate pattern amersfoort={a:g}, klasse={k}"
+        for a, row in table.iterrows()
+        for k, n in row.items()
+        if 0 < n < MIN
+    }
     assert small, "Amersfoort has fewer than 10 persons, so its cells are small"
     res = sm.MNLogit(klasse.rename("klasse"), sm.add_constant(amersfoort.rename("amersfoort"))).fit(disp=0)
 
@@ -430,8 +445,12 @@ def test_panel_fit_counts_distinct_persons(how, panel, panel_ols):
     thin = thin_municipalities(panel)
     assert thin, "the panel must have a municipality with >= 10 person-years but < 10 persons"
     res = panel_ols
-    unit = {"column name": "RINPERSOON", "array": panel["RINPERSOON"].to_numpy(), "series": panel["RINPERSOON"],
-            "not given": None}[how]
+    unit = {
+        "column name": "RINPERSOON",
+        "array": panel["RINPERSOON"].to_numpy(),
+        "series": panel["RINPERSOON"],
+        "not given": None,
+    }[how]
 
     result = check(res, unit=unit)
 
@@ -499,8 +518,12 @@ def test_arrays_unit_column_needs_data(panel):
 
 
 def _unit(how: str, data: pd.DataFrame):
-    return {"column name": "RINPERSOON", "array": data["RINPERSOON"].to_numpy(), "series": data["RINPERSOON"],
-            "not given": None}[how]
+    return {
+        "column name": "RINPERSOON",
+        "array": data["RINPERSOON"].to_numpy(),
+        "series": data["RINPERSOON"],
+        "not given": None,
+    }[how]
 
 
 MISSING_UNITS = r"^unit= \(.+\) has missing values\. Every row needs a unit id\.$"

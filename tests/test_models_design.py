@@ -1,4 +1,5 @@
 """Every column of a model's design matrix, the categories of a discrete outcome, and separation on small groups."""
+
 from __future__ import annotations
 
 import warnings

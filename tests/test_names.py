@@ -1,4 +1,5 @@
 """Safe names and the one path-containment test (`names.is_inside`) every path check uses."""
+
 from __future__ import annotations
 
 import os
@@ -8,11 +9,20 @@ import pytest
 from cbs_export_lab.names import is_inside, safe_filename, slug, unique_title
 
 
-@pytest.mark.parametrize("relative, inside", [
-    ("items/t01-a/t01-a.xlsx", True), ("items", True), ("../elders.xlsx", False), ("items/../../elders.xlsx", False),
-    ("C:elders.xlsx", False), ("C:/elders.xlsx", False), ("/etc/passwd", False), ("..\\..\\elders.xlsx", False),
-    ("items\\t01-a\\t01-a.xlsx", True),
-])
+@pytest.mark.parametrize(
+    "relative, inside",
+    [
+        ("items/t01-a/t01-a.xlsx", True),
+        ("items", True),
+        ("../elders.xlsx", False),
+        ("items/../../elders.xlsx", False),
+        ("C:elders.xlsx", False),
+        ("C:/elders.xlsx", False),
+        ("/etc/passwd", False),
+        ("..\\..\\elders.xlsx", False),
+        ("items\\t01-a\\t01-a.xlsx", True),
+    ],
+)
 def test_a_relative_path_is_judged_by_its_words_on_every_system(tmp_path, relative, inside):
     assert is_inside(relative, tmp_path) is inside
 

@@ -1,4 +1,5 @@
 """The %cbs_check panel renders every table cel.check accepts, and shows labels holding HTML as text."""
+
 from __future__ import annotations
 
 import ipywidgets as w
@@ -64,8 +65,9 @@ def test_failing_cells_of_a_repeated_label_are_all_red():
 
 
 def test_html_in_labels_values_names_and_findings_is_escaped(shell):
-    table = pd.DataFrame({ATTACK: [3, 40], "b": [50, ATTACK]},
-                         index=pd.Index([ATTACK, "<script>alert(2)</script>"], name=ATTACK))
+    table = pd.DataFrame(
+        {ATTACK: [3, 40], "b": [50, ATTACK]}, index=pd.Index([ATTACK, "<script>alert(2)</script>"], name=ATTACK)
+    )
     table.columns.name = "<b onmouseover=x>"
     panel = panel_of(shell, table)
     shown = panel_html(panel)

@@ -1,4 +1,5 @@
 """Plain pandas tables (no carried cell statistics), checked with and without their source frame."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -264,7 +265,8 @@ def test_pivot_table_of_means_with_source_checks_units_and_dominance(people):
     assert "unknown_counts" not in rules_of(result)
     assert result.counts.count_cells == 0
     top_two = people.groupby(["gemeente", "geslacht"], observed=True)["inkomen"].apply(
-        lambda x: x.abs().nlargest(2).sum() / x.abs().sum() if x.abs().sum() else 0)
+        lambda x: x.abs().nlargest(2).sum() / x.abs().sum() if x.abs().sum() else 0
+    )
     dominated = {cell for cell, share in top_two.items() if share >= 0.9}
     assert cells_of(result, "dominance") == dominated
 
@@ -374,7 +376,7 @@ def test_weighted_counts_are_checked_on_unweighted_units(people):
 
 def test_weighted_mean_is_reproduced_with_weights(people):
     weighted = people.inkomen * people.gewicht
-    table = (weighted.groupby(people.leeftijdsklasse).sum() / people.groupby("leeftijdsklasse").gewicht.sum())
+    table = weighted.groupby(people.leeftijdsklasse).sum() / people.groupby("leeftijdsklasse").gewicht.sum()
     table = table.rename("inkomen")
     assert check(table, data=people).source is None  # unweighted statistics do not give these numbers
     result = check(table, data=people, weights=people["gewicht"])
@@ -442,4 +444,5 @@ def test_rounded_percentages_of_small_groups_do_not_pass_as_counts():
     assert (table == table.round()).all().all() and (table >= 10).all().all()
     result = check(table)
     assert result.status != "pass" and cells_of(result, "unknown_counts") == {
-        (g, s) for g in table.index for s in table.columns}
+        (g, s) for g in table.index for s in table.columns
+    }

@@ -1,4 +1,5 @@
 """Whatever shape or dtype a plain table or its source has, checking it never raises and never passes blindly."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,12 +23,14 @@ def sources(draw):
     n = draw(st.integers(0, 25))
     categories = draw(st.lists(LABELS, min_size=1, max_size=5, unique=True))
     codes = draw(st.lists(st.integers(-1, len(categories) - 1), min_size=n, max_size=n))
-    frame = pd.DataFrame({
-        "g": pd.Categorical.from_codes(codes, categories=categories + ["unused"]),
-        "h": draw(st.lists(st.one_of(LABELS, st.none(), st.integers(-3, 3)), min_size=n, max_size=n)),
-        "k": draw(st.lists(st.integers(-(2**62), 2**62), min_size=n, max_size=n)),
-        "x": draw(st.lists(NUMBERS, min_size=n, max_size=n)),
-    })
+    frame = pd.DataFrame(
+        {
+            "g": pd.Categorical.from_codes(codes, categories=categories + ["unused"]),
+            "h": draw(st.lists(st.one_of(LABELS, st.none(), st.integers(-3, 3)), min_size=n, max_size=n)),
+            "k": draw(st.lists(st.integers(-(2**62), 2**62), min_size=n, max_size=n)),
+            "x": draw(st.lists(NUMBERS, min_size=n, max_size=n)),
+        }
+    )
     frame["h"] = frame["h"].astype(object)
     if draw(st.booleans()):
         frame["x"] = np.nan
@@ -80,8 +83,11 @@ def test_checking_never_raises(source, build, with_source):
 )
 def test_arbitrary_frames_never_raise(values, labels, columns):
     n = min(len(values), len(labels)) // columns
-    frame = pd.DataFrame(np.array(values[: n * columns], dtype=float).reshape(n, columns),
-                         index=pd.Index(labels[:n], dtype=object), columns=[f"c{i}" for i in range(columns)])
+    frame = pd.DataFrame(
+        np.array(values[: n * columns], dtype=float).reshape(n, columns),
+        index=pd.Index(labels[:n], dtype=object),
+        columns=[f"c{i}" for i in range(columns)],
+    )
     result = cel.check(frame)
     assert result.status in ("pass", "review", "fail")
     assert not any(f.rule == "unsupported" for f in result.findings), result.report()

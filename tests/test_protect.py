@@ -1,4 +1,5 @@
 """`cel.protect`: suppression that the audit (and an independent LP here) cannot break, merging, rounding."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,12 +12,14 @@ from cbs_export_lab.audit import Requirement, audit, find_structure, suppress
 from cbs_export_lab.checks.hidden import PROTECTED_ATTR, count_requirement, recoverable_findings
 from cbs_export_lab.rules import default_rules
 
-COUNTS = np.array([
-    [40, 3, 25, 31],
-    [30, 22, 18, 5],
-    [27, 35, 50, 44],
-    [12, 2, 33, 20],
-])
+COUNTS = np.array(
+    [
+        [40, 3, 25, 31],
+        [30, 22, 18, 5],
+        [27, 35, 50, 44],
+        [12, 2, 33, 20],
+    ]
+)
 
 
 def frame_of(counts: np.ndarray, seed: int = 0) -> pd.DataFrame:
@@ -28,11 +31,13 @@ def frame_of(counts: np.ndarray, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(regio))
     n = len(regio)
-    return pd.DataFrame({
-        "regio": pd.Categorical(regio[order], categories=rows),
-        "klasse": pd.Categorical(klasse[order], categories=cols, ordered=True),
-        "inkomen": rng.lognormal(10, 0.5, n).round(-2),
-    })
+    return pd.DataFrame(
+        {
+            "regio": pd.Categorical(regio[order], categories=rows),
+            "klasse": pd.Categorical(klasse[order], categories=cols, ordered=True),
+            "inkomen": rng.lognormal(10, 0.5, n).round(-2),
+        }
+    )
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """A table made safe by `cel.protect` on its way out: hidden values kept as background (never released), hidden
 cells shown as "x" with a legend, and the method named on the form. Zips are read back."""
+
 from __future__ import annotations
 
 import io
@@ -28,11 +29,13 @@ def frame_of(counts: np.ndarray, seed: int = 0) -> pd.DataFrame:
     klasse = np.repeat(np.tile(cols, counts.shape[0]), counts.ravel())
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(regio))
-    return pd.DataFrame({
-        "regio": pd.Categorical(regio[order], categories=rows),
-        "klasse": pd.Categorical(klasse[order], categories=cols, ordered=True),
-        "inkomen": rng.lognormal(10, 0.5, len(regio)).round(-2),
-    })
+    return pd.DataFrame(
+        {
+            "regio": pd.Categorical(regio[order], categories=rows),
+            "klasse": pd.Categorical(klasse[order], categories=cols, ordered=True),
+            "inkomen": rng.lognormal(10, 0.5, len(regio)).round(-2),
+        }
+    )
 
 
 @pytest.fixture
@@ -66,7 +69,7 @@ def table_cells(rows: list[tuple], frame: pd.DataFrame) -> dict[tuple, object]:
     header = next(i for i, row in enumerate(rows) if row[0] == frame.index.name)
     columns = rows[header][1:]
     out = {}
-    for row in rows[header + 1: header + 1 + len(frame.index)]:
+    for row in rows[header + 1 : header + 1 + len(frame.index)]:
         for col, value in zip(columns, row[1:], strict=False):
             if col is not None:
                 out[row[0], col] = value
@@ -100,7 +103,7 @@ def test_achteraf_keeps_the_hidden_values_in_3_and_releases_x(basket, exportmap,
     assert {"hidden", "before"} <= set(wb.sheetnames)
     rows = sheet_rows(by_folder[BACKGROUND][kept], "hidden")
     start = next(i for i, row in enumerate(rows) if row[:2] == ("Nr", "Rij / Row"))
-    listed = {(row[1], row[2]): row[3] for row in rows[start + 1:] if row[1] is not None}
+    listed = {(row[1], row[2]): row[3] for row in rows[start + 1 :] if row[1] is not None}
     assert listed == {(r, c): v for (r, c), v in hidden.items()}
     assert listed[("regio 0", "10-19")] == 3
 
@@ -132,8 +135,9 @@ def test_the_unprotected_twin_has_no_x_no_background_and_is_held_back(basket, ex
     assert result.zips == [] and [b.item_id for b in result.blocked] == [item.id]
 
 
-def test_vooraf_keeps_the_hidden_values_inside_the_zip_under_the_background_folder(basket, tmp_path, table,
-                                                                                  fixed_clock):
+def test_vooraf_keeps_the_hidden_values_inside_the_zip_under_the_background_folder(
+    basket, tmp_path, table, fixed_clock
+):
     exportmap = demo.make_exportmap(tmp_path / "v", "vooraf")
     item = basket.add(cel.protect(table), TITLE)
     result = cel.prepare_export(basket, exportmap)
@@ -144,24 +148,33 @@ def test_vooraf_keeps_the_hidden_values_inside_the_zip_under_the_background_fold
     outside = [n for n in released_files(members) if not n.startswith(f"{BACKGROUND_IN_ZIP}/")]
     assert len(outside) == 1 and "hidden" not in load_workbook(io.BytesIO(members[outside[0]])).sheetnames
     rows = form_rows(members)
-    assert [r["Achtergrondinformatie (niet vrijgeven) / Background (not for release)"] for r in rows] == \
-        ["nee / no", "ja / yes"]
+    assert [r["Achtergrondinformatie (niet vrijgeven) / Background (not for release)"] for r in rows] == [
+        "nee / no",
+        "ja / yes",
+    ]
     assert "celonderdrukking" in rows[0]["Beveiliging / Protection (cel.protect)"]
     assert basket.get(item.id).exported
 
 
 def test_the_form_names_merging_and_rounding(basket, exportmap, df, table, fixed_clock):
     merged = basket.add(cel.protect(table, method="merge", data=df), "Samengevoegd")
-    rounded = basket.add(cel.protect(table, method="round", data=df), "Afgerond",
-                         explanation="Rounded to multiples of 5; see the background for the counts.")
+    rounded = basket.add(
+        cel.protect(table, method="round", data=df),
+        "Afgerond",
+        explanation="Rounded to multiples of 5; see the background for the counts.",
+    )
     unprotected = basket.add(cel.crosstab(df.regio.isin(["regio 2"]), df.klasse), "Zonder beveiliging")
     assert merged.status == "pass" and "merging categories" in merged.protection and " with " in merged.protection
     assert "rounding" in rounded.protection and "multiples of 5" in rounded.protection
     owners = {i.background_for for i in basket.items if i.background}
     assert owners == {merged.id, rounded.id}
     result = cel.prepare_export(basket, exportmap)
-    rows = {r["Titel / Title"]: r["Beveiliging / Protection (cel.protect)"]
-            for z in result.zips if z.parent.name != BACKGROUND for r in form_rows(read_zip(z))}
+    rows = {
+        r["Titel / Title"]: r["Beveiliging / Protection (cel.protect)"]
+        for z in result.zips
+        if z.parent.name != BACKGROUND
+        for r in form_rows(read_zip(z))
+    }
     assert "merging categories" in rows["Samengevoegd"]
     assert "multiples of 5" in rows["Afgerond"]
     assert rows["Zonder beveiliging"] == "geen / none" and unprotected.protection == ""

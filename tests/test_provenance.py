@@ -1,5 +1,6 @@
 """Provenance on a real IPython shell running real cells: the source frame is found by following how a table was
 computed (assignments, filters, chains), never guessed; what cannot be followed safely is not re-run."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,8 +14,11 @@ def ip():
     shell = InteractiveShell.instance()
     shell.reset(new_session=True)
     record_bindings(shell).ids.clear()
-    run(shell, "import cbs_export_lab as cel\nimport pandas as pd\nfrom cbs_export_lab import demo\n"
-               "df = demo.persons(5_000, seed=1)")
+    run(
+        shell,
+        "import cbs_export_lab as cel\nimport pandas as pd\nfrom cbs_export_lab import demo\n"
+        "df = demo.persons(5_000, seed=1)",
+    )
     yield shell
     shell.reset(new_session=True)
 
@@ -95,8 +99,13 @@ def test_a_shown_output_is_followed_through_its_cell(ip):
     assert r.status == "fail" and "checked against `sub`" in r.source and "output of In[3]" in r.source
 
 
-@pytest.mark.parametrize("cell", ['%time n = sub.groupby("geslacht", observed=True).size()',
-                                  '%%time\nn = sub.groupby("geslacht", observed=True).size()'])
+@pytest.mark.parametrize(
+    "cell",
+    [
+        '%time n = sub.groupby("geslacht", observed=True).size()',
+        '%%time\nn = sub.groupby("geslacht", observed=True).size()',
+    ],
+)
 def test_assignments_timed_with_a_magic_are_followed(ip, cell):
     run(ip, 'sub = df[df.gemeente == "Zwolle"]')
     run(ip, cell)
@@ -110,8 +119,10 @@ def test_chain_through_two_assignments_and_a_groupby_object(ip):
     run(ip, "t = per_gemeente.size()")
     found = find_source(ip.user_ns["t"], ip, "t")
     assert len(found.frame) == int(((ip.user_ns["df"].leeftijd >= 18) & (ip.user_ns["df"].geslacht == "vrouw")).sum())
-    assert "`vrouwen` (`volw` (`df` filtered on `leeftijd >= 18`, In[2]) filtered on `geslacht == 'vrouw'`" \
+    assert (
+        "`vrouwen` (`volw` (`df` filtered on `leeftijd >= 18`, In[2]) filtered on `geslacht == 'vrouw'`"
         in found.description
+    )
     r = check(ip)
     assert r.status == "fail" and ("Schiermonnikoog", None) in r.failing_cells  # one woman lives there
 
@@ -125,8 +136,11 @@ def test_safe_twin_of_the_chain_passes(ip):
 
 
 def test_query_loc_lambda_and_dropna_are_rerun(ip):
-    run(ip, 't = df.query("leeftijd >= 18").loc[lambda d: d.geslacht == "man"].dropna()'
-            '.groupby("gemeente", observed=True).size()')
+    run(
+        ip,
+        't = df.query("leeftijd >= 18").loc[lambda d: d.geslacht == "man"].dropna()'
+        '.groupby("gemeente", observed=True).size()',
+    )
     found = find_source(ip.user_ns["t"], ip, "t")
     df = ip.user_ns["df"]
     assert len(found.frame) == int(((df.leeftijd >= 18) & (df.geslacht == "man")).sum())
@@ -178,8 +192,11 @@ def test_frame_changed_in_place_after_the_table_must_still_reproduce(ip):
 
 
 def test_side_effecting_call_is_never_run(ip):
-    run(ip, "calls = []\ndef flag(d):\n    calls.append(1)\n    return d.leeftijd > 3\n"
-            't = df[flag(df)].groupby("gemeente", observed=True).size()')
+    run(
+        ip,
+        "calls = []\ndef flag(d):\n    calls.append(1)\n    return d.leeftijd > 3\n"
+        't = df[flag(df)].groupby("gemeente", observed=True).size()',
+    )
     assert ip.user_ns["calls"] == [1]
     r = check(ip)
     assert ip.user_ns["calls"] == [1]
@@ -188,11 +205,22 @@ def test_side_effecting_call_is_never_run(ip):
     assert "`flag(df)` is not re-run" in said and "cel.check(t, data=df)" in said
 
 
-@pytest.mark.parametrize("step", ["df.pipe(keep)", "df[df.leeftijd.apply(keep)]", "df.loc[keep(df)]",
-                                  "df.assign(x=keep(df))", 'df.query("leeftijd > @keep(1)")', "df[df.eval('x')]"])
+@pytest.mark.parametrize(
+    "step",
+    [
+        "df.pipe(keep)",
+        "df[df.leeftijd.apply(keep)]",
+        "df.loc[keep(df)]",
+        "df.assign(x=keep(df))",
+        'df.query("leeftijd > @keep(1)")',
+        "df[df.eval('x')]",
+    ],
+)
 def test_user_functions_and_code_are_never_run(ip, step):
-    run(ip, "calls = []\ndef keep(d):\n    calls.append(1)\n    return d\n"
-            "t = df.groupby('gemeente', observed=True).size()")
+    run(
+        ip,
+        "calls = []\ndef keep(d):\n    calls.append(1)\n    return d\nt = df.groupby('gemeente', observed=True).size()",
+    )
     found = find_source(ip.user_ns["t"], ip, f"{step}.groupby('gemeente', observed=True).size()")
     assert found.frame is None and "data=df" in found.fix
     assert ip.user_ns["calls"] == []

@@ -1,4 +1,5 @@
 """Unit records without an id column: each disclosive variant is microdata, its safe twin passes with its source."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -89,10 +90,12 @@ def test_unlabelled_rows_without_source_never_pass(people):
 
 
 def test_common_safe_tables_get_no_record_findings(people):
-    for table in (pd.crosstab(people.gemeente, people.geslacht),
-                  people[["leeftijd", "inkomen"]].describe().drop(["min", "max"]),
-                  people.groupby(pd.cut(people.leeftijd, [0, 18, 65, 120]), observed=False).size(),
-                  people.groupby("geslacht").size().reset_index()):
+    for table in (
+        pd.crosstab(people.gemeente, people.geslacht),
+        people[["leeftijd", "inkomen"]].describe().drop(["min", "max"]),
+        people.groupby(pd.cut(people.leeftijd, [0, 18, 65, 120]), observed=False).size(),
+        people.groupby("geslacht").size().reset_index(),
+    ):
         assert "microdata" not in rules_of(cel.check(table, data=people)), table
 
 
@@ -106,10 +109,12 @@ def test_records_that_cannot_be_followed_say_which_frame_to_pass():
     shell.reset(new_session=True)
     record_bindings(shell).ids.clear()
     try:
-        for code in ("import cbs_export_lab as cel\nfrom cbs_export_lab import demo\n"
-                     "volw = demo.persons(2_000, seed=1)",
-                     "def pick(d):\n    return d[['leeftijd']].head(20).reset_index(drop=True)",
-                     "t = pick(volw)", "r = cel.check(t)"):
+        for code in (
+            "import cbs_export_lab as cel\nfrom cbs_export_lab import demo\nvolw = demo.persons(2_000, seed=1)",
+            "def pick(d):\n    return d[['leeftijd']].head(20).reset_index(drop=True)",
+            "t = pick(volw)",
+            "r = cel.check(t)",
+        ):
             shell.run_cell(code, store_history=True).raise_error()
         result = shell.user_ns["r"]
         records = [f for f in result.findings if f.rule == "microdata"]

@@ -1,5 +1,6 @@
 """Recovery of ordinary pandas statistics from their source frame: each disclosive variant fails with the right
 rule, its safe twin passes with its source (and never without one)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,26 +48,30 @@ def test_quantile_levels_as_labels_and_columns(people):
     by_sex = people.groupby("geslacht", observed=True)["leeftijd"]
     safe(by_sex.quantile([0.25, 0.5, 0.75]), people)
     safe(by_sex.quantile([0.1, 0.9]).unstack(), people)
-    fails(people.groupby("gemeente", observed=True)["leeftijd"].quantile([0.25, 0.75]).unstack(), people,
-          "threshold")
+    fails(people.groupby("gemeente", observed=True)["leeftijd"].quantile([0.25, 0.75]).unstack(), people, "threshold")
 
 
 def test_quantiles_zero_and_one_are_minimum_and_maximum(people):
-    result = fails(people.groupby("geslacht", observed=True)["leeftijd"].quantile([0.0, 0.5, 1.0]).unstack(), people,
-                   "min_max")
+    result = fails(
+        people.groupby("geslacht", observed=True)["leeftijd"].quantile([0.0, 0.5, 1.0]).unstack(), people, "min_max"
+    )
     cells = {c for f in result.findings if f.rule == "min_max" for c in f.cells}
     assert {col for _, col in cells} == {0.0, 1.0}
 
 
-@pytest.mark.parametrize("make", [
-    lambda p: p.groupby("geslacht", observed=True)["leeftijd"].first(),
-    lambda p: p.groupby("geslacht", observed=True)[["leeftijd", "inkomen"]].last(),
-    lambda p: p.groupby("geslacht", observed=True)["inkomen"].nlargest(3),
-    lambda p: p.groupby("geslacht", observed=True).head(2)[["geslacht", "inkomen"]],
-    lambda p: p.groupby("geslacht", observed=True).nth(0)[["geslacht", "leeftijd"]],
-    lambda p: p.nlargest(5, "inkomen")[["gemeente", "leeftijd", "inkomen"]],
-    lambda p: p.sample(12, random_state=1)[["gemeente", "inkomen"]],
-], ids=["first", "last", "nlargest per group", "head", "nth", "nlargest", "sample"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: p.groupby("geslacht", observed=True)["leeftijd"].first(),
+        lambda p: p.groupby("geslacht", observed=True)[["leeftijd", "inkomen"]].last(),
+        lambda p: p.groupby("geslacht", observed=True)["inkomen"].nlargest(3),
+        lambda p: p.groupby("geslacht", observed=True).head(2)[["geslacht", "inkomen"]],
+        lambda p: p.groupby("geslacht", observed=True).nth(0)[["geslacht", "leeftijd"]],
+        lambda p: p.nlargest(5, "inkomen")[["gemeente", "leeftijd", "inkomen"]],
+        lambda p: p.sample(12, random_state=1)[["gemeente", "inkomen"]],
+    ],
+    ids=["first", "last", "nlargest per group", "head", "nth", "nlargest", "sample"],
+)
 def test_values_of_single_rows_are_unit_records(people, make):
     result = cel.check(make(people), data=people)
     assert "microdata" in rules_of(result, "fail"), result.report()
@@ -86,8 +91,7 @@ def test_named_aggregations_with_several_unknown_columns(people):
 
 def test_agg_list_over_two_columns(people):
     safe(people.groupby("leeftijdsklasse", observed=True)[["leeftijd", "gewicht"]].agg(["mean", "std"]), people)
-    fails(people.groupby("gemeente", observed=True)[["leeftijd", "gewicht"]].agg(["mean", "std"]), people,
-          "threshold")
+    fails(people.groupby("gemeente", observed=True)[["leeftijd", "gewicht"]].agg(["mean", "std"]), people, "threshold")
 
 
 def test_relabelled_describe_rows(people):
@@ -97,8 +101,7 @@ def test_relabelled_describe_rows(people):
 
 
 def test_tables_after_reset_index(people):
-    fails(people.groupby(["gemeente", "geslacht"], observed=True)["leeftijd"].mean().reset_index(), people,
-          "threshold")
+    fails(people.groupby(["gemeente", "geslacht"], observed=True)["leeftijd"].mean().reset_index(), people, "threshold")
     safe(people.groupby("geslacht", observed=True)["leeftijd"].mean().reset_index(), people)
 
 
@@ -143,8 +146,9 @@ def test_table_read_from_csv_finds_its_column_key(people, tmp_path):
 
 def test_crosstab_with_a_list_aggfunc_checks_every_block(people):
     small = cel.crosstab(people.gemeente, people.geslacht, values=people.leeftijd, aggfunc=["mean", "std"])
-    pd.testing.assert_frame_equal(small, pd.crosstab(people.gemeente, people.geslacht, values=people.leeftijd,
-                                                     aggfunc=["mean", "std"]))
+    pd.testing.assert_frame_equal(
+        small, pd.crosstab(people.gemeente, people.geslacht, values=people.leeftijd, aggfunc=["mean", "std"])
+    )
     result = cel.check(small)
     assert "threshold" in rules_of(result, "fail")
     zero = [f for f in result.findings if f.rule == "zero"]

@@ -20,7 +20,9 @@ def test_defaults_match_design_section_3():
     assert all(r.sources.get(s) for s in ("threshold", "dominance", "p_percent", "min_max", "identifier"))
 
 
-@pytest.mark.parametrize("name", ["RINPERSOON", "rinpersoons", "RINPERSOONHKW", "BEID", "BE_ID", "HUISHOUDNR", "RINADRES"])
+@pytest.mark.parametrize(
+    "name", ["RINPERSOON", "rinpersoons", "RINPERSOONHKW", "BEID", "BE_ID", "HUISHOUDNR", "RINADRES"]
+)
 def test_linking_keys_recognised(name):
     assert default_rules().is_linking_key(name)
 
@@ -87,10 +89,15 @@ def test_default_basket_is_in_user_data_folder(isolated_home):
     assert load_settings().basket_folder == isolated_home / "data" / "basket"
 
 
-@pytest.mark.parametrize("text, words", [
-    ('mode = "later"\n', "mode"), ('colour = "red"\n', "colour"), ("x = [\n", "TOML"),
-    ('exportmap = "F:\\exportmap\\9001"\n', "single quotes"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ('mode = "later"\n', "mode"),
+        ('colour = "red"\n', "colour"),
+        ("x = [\n", "TOML"),
+        ('exportmap = "F:\\exportmap\\9001"\n', "single quotes"),
+    ],
+)
 def test_bad_settings_are_clear(tmp_path, text, words):
     write(tmp_path / "cbs-export.toml", text)
     with pytest.raises(SettingsError) as exc:
@@ -100,7 +107,9 @@ def test_bad_settings_are_clear(tmp_path, text, words):
 
 def test_settings_written_by_windows_notepad_are_read(tmp_path):
     """Notepad may save UTF-8 with a byte-order mark; a Windows path in single quotes is taken as it is."""
-    (tmp_path / "cbs-export.toml").write_bytes("\ufeffproject = 'Zorggebruik 9001'\nresearcher = 'Jansen'\n".encode("utf-8"))
+    (tmp_path / "cbs-export.toml").write_bytes(
+        "\ufeffproject = 'Zorggebruik 9001'\nresearcher = 'Jansen'\n".encode("utf-8")
+    )
     s = load_settings(tmp_path)
     assert (s.project, s.researcher) == ("Zorggebruik 9001", "Jansen")
 

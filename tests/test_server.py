@@ -3,6 +3,7 @@
 Every answer of every call in these tests, errors included, is validated against the OpenAPI file
 (cbs_export_lab/rest-api.json), and its status must be one the file declares for that route.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -29,8 +30,17 @@ from cbs_export_lab.exportmap import ACHTERAF, VOORAF
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 ENDPOINTS = [
-    ("GET", "settings"), ("PUT", "settings"), ("GET", "basket"), ("PUT", "basket/x"), ("DELETE", "basket/x"),
-    ("GET", "plan"), ("POST", "prepare"), ("GET", "strip"), ("POST", "strip"), ("GET", "zip"), ("POST", "file"),
+    ("GET", "settings"),
+    ("PUT", "settings"),
+    ("GET", "basket"),
+    ("PUT", "basket/x"),
+    ("DELETE", "basket/x"),
+    ("GET", "plan"),
+    ("POST", "prepare"),
+    ("GET", "strip"),
+    ("POST", "strip"),
+    ("GET", "zip"),
+    ("POST", "file"),
 ]
 
 
@@ -67,7 +77,8 @@ def validate_answer(method: str, path: str, status: int, answer) -> None:
     schema = content["application/json"]["schema"]
     errors = sorted(Draft202012Validator({**spec(), **schema}).iter_errors(answer), key=str)
     assert not errors, f"{method} /{path} {status} does not match {SPEC_FILE.name}: " + "; ".join(
-        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:5])
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:5]
+    )
 
 
 @pytest.fixture
@@ -352,10 +363,20 @@ def test_the_committed_typescript_types_are_generated_from_the_openapi_file(tmp_
     if not (tools / "openapi-typescript").exists() or shutil.which("node") is None:
         pytest.skip("the labextension's node modules are not installed (the wheel build installs them)")
     out = tmp_path / "api-types.ts"
-    subprocess.run([str(tools / "openapi-typescript"), str(SPEC_FILE), "--output", str(out)], check=True,
-                   capture_output=True, cwd=LABEXTENSION, timeout=120)
-    subprocess.run([str(tools / "prettier"), "--config", str(LABEXTENSION / ".prettierrc.json"), "--write", str(out)],
-                   check=True, capture_output=True, cwd=LABEXTENSION, timeout=120)
+    subprocess.run(
+        [str(tools / "openapi-typescript"), str(SPEC_FILE), "--output", str(out)],
+        check=True,
+        capture_output=True,
+        cwd=LABEXTENSION,
+        timeout=120,
+    )
+    subprocess.run(
+        [str(tools / "prettier"), "--config", str(LABEXTENSION / ".prettierrc.json"), "--write", str(out)],
+        check=True,
+        capture_output=True,
+        cwd=LABEXTENSION,
+        timeout=120,
+    )
     generated = out.read_text(encoding="utf-8")
     committed = (LABEXTENSION / "src" / "api-types.ts").read_text(encoding="utf-8")
     assert generated == committed, "run `jlpm run api-types` in labextension/ and commit src/api-types.ts"
@@ -465,16 +486,19 @@ async def test_an_item_removed_meanwhile_answers_404_not_400(api, basket, monkey
         monkeypatch.setattr(cel.Basket, name, original)
 
 
-@pytest.mark.parametrize("body, expected", [
-    ('{"explanation": "' + "[" * 5000 + '"}', None),  # a long text is fine up to the size limit
-    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
-    ('{"explanation": ' + "[" * 40 + "]" * 40 + "}", "nested too deeply"),
-    ('{"explanation": "half a pair \\ud800 here"}', "unpaired surrogate"),
-    ('{"explanation": "a\\u0000b"}', "NUL character"),
-    ('{"\\udfff": "x"}', "unpaired surrogate"),
-    ('{"explanation": ["a list"]}', "must be text"),
-    ('{"explanation": "' + "x" * 1_100_000 + '"}', "at most 1,000,000"),
-])
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ('{"explanation": "' + "[" * 5000 + '"}', None),  # a long text is fine up to the size limit
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"explanation": ' + "[" * 40 + "]" * 40 + "}", "nested too deeply"),
+        ('{"explanation": "half a pair \\ud800 here"}', "unpaired surrogate"),
+        ('{"explanation": "a\\u0000b"}', "NUL character"),
+        ('{"\\udfff": "x"}', "unpaired surrogate"),
+        ('{"explanation": ["a list"]}', "must be text"),
+        ('{"explanation": "' + "x" * 1_100_000 + '"}', "at most 1,000,000"),
+    ],
+)
 async def test_malformed_bodies_answer_a_message_never_500(raw, basket, body, expected):
     item_id = basket.items[1].id
     status, answer = await raw("PUT", f"basket/{item_id}", body)
@@ -502,8 +526,10 @@ async def test_settings_and_strip_refuse_unstorable_values_with_a_message(api, r
 # --- scan and add as syntax: notebooks and scripts -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name, comment", [("analysis.R", "#"), ("analysis.do", "//"), ("analysis.sps", "*"),
-                                           ("analysis.py", "#"), ("analysis.sas", "*")])
+@pytest.mark.parametrize(
+    "name, comment",
+    [("analysis.R", "#"), ("analysis.do", "//"), ("analysis.sps", "*"), ("analysis.py", "#"), ("analysis.sas", "*")],
+)
 async def test_strip_scans_scripts_of_every_language_into_the_basket(api, jp_root_dir, persons, name, comment):
     rin = persons["RINPERSOON"].iloc[0]
     (jp_root_dir / name).write_text(f"{comment} select one person\nx = '{rin}'\n", encoding="utf-8")

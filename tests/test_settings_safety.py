@@ -1,4 +1,5 @@
 """Settings are written by a TOML writer and read back before they replace the file; what cannot be read is refused."""
+
 from __future__ import annotations
 
 import errno
@@ -19,8 +20,16 @@ def test_a_control_character_in_a_setting_is_refused_and_the_file_stays_readable
     assert load_settings().researcher == "Jansen"
 
 
-@pytest.mark.parametrize("typed, shown", [('"F:\\basket"', "\\b"), ('"F:\\nieuw"', "\\n"), ('"F:\\tabel"', "\\t"),
-                                          ('"F:\\fotos"', "\\f"), ('"F:\\rapport"', "\\r")])
+@pytest.mark.parametrize(
+    "typed, shown",
+    [
+        ('"F:\\basket"', "\\b"),
+        ('"F:\\nieuw"', "\\n"),
+        ('"F:\\tabel"', "\\t"),
+        ('"F:\\fotos"', "\\f"),
+        ('"F:\\rapport"', "\\r"),
+    ],
+)
 def test_single_backslashes_that_became_control_characters_get_the_quote_hint(tmp_path, typed, shown):
     (tmp_path / "cbs-export.toml").write_text(f"basket = {typed}\n", encoding="utf-8")
     with pytest.raises(SettingsError) as info:
@@ -30,7 +39,7 @@ def test_single_backslashes_that_became_control_characters_get_the_quote_hint(tm
 
 
 def test_the_file_is_written_by_a_toml_writer_and_reads_back(tmp_path):
-    folder = tmp_path / "F'oo \"bar\" \\ é \u20ac"
+    folder = tmp_path / 'F\'oo "bar" \\ é \u20ac'
     save_user_settings(exportmap=str(folder), project='9001 "quoted"', researcher="José \\ d'Almeida")
     import tomllib
 

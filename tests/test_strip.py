@@ -1,4 +1,5 @@
 """strip_notebook: what leaves the RA as syntax carries no outputs, embedded data, ids or pasted tables."""
+
 from __future__ import annotations
 
 import base64
@@ -45,8 +46,11 @@ def with_outputs(cell: nbformat.NotebookNode, count: int) -> nbformat.NotebookNo
     cell.outputs = [
         v4.new_output("stream", name="stdout", text="man 92\nvrouw 108\n"),
         v4.new_output("display_data", data={"image/png": png_b64(), "text/plain": "<Figure>"}),
-        v4.new_output("execute_result", data={"text/html": "<table class='dataframe'><tr><td>92</td></tr></table>"},
-                      execution_count=count),
+        v4.new_output(
+            "execute_result",
+            data={"text/html": "<table class='dataframe'><tr><td>92</td></tr></table>"},
+            execution_count=count,
+        ),
     ]
     return cell
 
@@ -61,12 +65,16 @@ def leaky_notebook() -> nbformat.NotebookNode:
         f'logo = "data:image/png;base64,{image}"\n'
         "counts = persons.groupby('geslacht').size()\n"
         "counts",
-        metadata={"tags": ["keep_output", "n-12345"], "collapsed": False, "init_cell": True,
-                  "ExecuteTime": {"end_time": "2024-01-01T10:00:00"}},
+        metadata={
+            "tags": ["keep_output", "n-12345"],
+            "collapsed": False,
+            "init_cell": True,
+            "ExecuteTime": {"end_time": "2024-01-01T10:00:00"},
+        },
     )
     with_outputs(code, 7)
     markdown = v4.new_markdown_cell(
-        f"Result:\n\n![chart](attachment:chart.png)\n\n<img src=\"data:image/png;base64,{image}\" width=200>",
+        f'Result:\n\n![chart](attachment:chart.png)\n\n<img src="data:image/png;base64,{image}" width=200>',
         attachments={"chart.png": {"image/png": image}},
         metadata={"jupyter": {"source_hidden": True}},
     )
@@ -105,7 +113,11 @@ def test_every_leak_is_removed_and_the_source_is_untouched(tmp_path):
     assert code.metadata == {"tags": ["keep_output"]}
     assert markdown.metadata == {} and raw.metadata == {}
     assert report.removed == {
-        "outputs": 3, "execution_counts": 1, "attachments": 1, "data_uris": 3, "widget_state": 1,
+        "outputs": 3,
+        "execution_counts": 1,
+        "attachments": 1,
+        "data_uris": 3,
+        "widget_state": 1,
         # code: collapsed, init_cell, ExecuteTime, tag n-12345; markdown: jupyter; raw: format;
         # notebook: author, kernelspec.env, language_info.version and .codemirror_mode
         "metadata_keys": 10,
@@ -117,8 +129,10 @@ def test_every_leak_is_removed_and_the_source_is_untouched(tmp_path):
 
 def test_data_uris_without_a_media_type_are_removed_but_slices_named_data_stay(tmp_path):
     image = png_b64()
-    cells = [v4.new_markdown_cell(f"![chart](data:;base64,{image})"),
-             v4.new_code_cell("first = values[data:, 0]\nrest = values[data:,1]")]
+    cells = [
+        v4.new_markdown_cell(f"![chart](data:;base64,{image})"),
+        v4.new_code_cell("first = values[data:, 0]\nrest = values[data:,1]"),
+    ]
     src = write_nb(tmp_path / "a.ipynb", v4.new_notebook(cells=cells))
     report = strip_notebook(src, tmp_path / "a.stripped.ipynb")
     out = nbformat.read(tmp_path / "a.stripped.ipynb", as_version=4)
@@ -150,7 +164,7 @@ def test_script_has_code_as_code_and_text_as_comments(tmp_path):
     assert "# Result:" in lines and "# ![chart](attachment:chart.png)" in lines
     assert "base64" not in script
     namespace: dict = {}
-    exec(compile("\n".join(lines[lines.index("def mean(xs):"):]), "s", "exec"), namespace)
+    exec(compile("\n".join(lines[lines.index("def mean(xs):") :]), "s", "exec"), namespace)
     assert namespace["mean"]([1, 2, 3]) == 2
 
 
@@ -247,8 +261,14 @@ def _bad_inputs(tmp_path: Path) -> dict[str, Path]:
         "ancient.ipynb": json.dumps({"nbformat": 2, "worksheets": []}),
         "nocells.ipynb": json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}}),
         "badcell.ipynb": json.dumps({"nbformat": 4, "nbformat_minor": 4, "metadata": {}, "cells": ["x = 1"]}),
-        "nosource.ipynb": json.dumps({"nbformat": 4, "nbformat_minor": 4, "metadata": {}, "cells": [
-            {"cell_type": "code", "source": 5, "metadata": {}, "outputs": [], "execution_count": None}]}),
+        "nosource.ipynb": json.dumps(
+            {
+                "nbformat": 4,
+                "nbformat_minor": 4,
+                "metadata": {},
+                "cells": [{"cell_type": "code", "source": 5, "metadata": {}, "outputs": [], "execution_count": None}],
+            }
+        ),
     }
     paths = {}
     for name, text in files.items():
@@ -322,12 +342,16 @@ def test_several_ids_on_one_line_are_one_finding_that_counts_them(tmp_path):
 
 
 def test_linking_key_names_are_fine(tmp_path):
-    report = _strip_cells(tmp_path, v4.new_code_cell(
-        'keys = ["RINPERSOONS", "RINPERSOON"]\n'
-        "per_person = persons.groupby(\"RINPERSOON\")['inkomen'].sum()\n"
-        "persons = persons.drop(columns=keys)\n"
-        "n_units = persons['RINPERSOON'].nunique()"
-    ), v4.new_markdown_cell("We count persons by RINPERSOON, never show one."))
+    report = _strip_cells(
+        tmp_path,
+        v4.new_code_cell(
+            'keys = ["RINPERSOONS", "RINPERSOON"]\n'
+            "per_person = persons.groupby(\"RINPERSOON\")['inkomen'].sum()\n"
+            "persons = persons.drop(columns=keys)\n"
+            "n_units = persons['RINPERSOON'].nunique()"
+        ),
+        v4.new_markdown_cell("We count persons by RINPERSOON, never show one."),
+    )
     assert report.findings == [] and report.ok
 
 
@@ -347,11 +371,13 @@ def test_a_stricter_id_length_is_honoured(tmp_path):
 def test_pasted_tables_and_counts_fail(tmp_path):
     persons = demo.persons(2_000, seed=4)
     by_sex = persons.groupby("geslacht", observed=True).size()
-    crosstab = persons.pivot_table(index="gemeente", columns="geslacht", values="inkomen", aggfunc="count", observed=True)
+    crosstab = persons.pivot_table(
+        index="gemeente", columns="geslacht", values="inkomen", aggfunc="count", observed=True
+    )
     pipe = "| geslacht | aantal |\n|---|---:|\n" + "".join(f"| {k} | {v} |\n" for k, v in by_sex.items())
-    tsv = "\\n".join(["gemeente\\tman\\tvrouw"] + [
-        f"{g}\\t{int(r.iloc[0])}\\t{int(r.iloc[1])}" for g, r in crosstab.iterrows()
-    ])
+    tsv = "\\n".join(
+        ["gemeente\\tman\\tvrouw"] + [f"{g}\\t{int(r.iloc[0])}\\t{int(r.iloc[1])}" for g, r in crosstab.iterrows()]
+    )
     counts = persons["leeftijd"].value_counts().head(12).tolist()
     cells = [
         v4.new_markdown_cell(f"## Results\n\n{pipe}"),
@@ -360,7 +386,9 @@ def test_pasted_tables_and_counts_fail(tmp_path):
         v4.new_code_cell(f'import io\nframe = pd.read_csv(io.StringIO("{tsv}"), sep="\\t")'),
         v4.new_code_cell(f"x = 1\nage_counts = {counts}"),
         v4.new_code_cell(f'table = """\n{crosstab.to_csv()}"""'),
-        v4.new_code_cell("# pasted from the output above:\n" + "\n".join(f"# {line}" for line in str(by_sex).splitlines())),
+        v4.new_code_cell(
+            "# pasted from the output above:\n" + "\n".join(f"# {line}" for line in str(by_sex).splitlines())
+        ),
     ]
     report = _strip_cells(tmp_path, *cells)
 
@@ -389,7 +417,8 @@ def test_pasted_html_tables_fail_but_html_tables_of_words_do_not(tmp_path):
     ]
     report = _strip_cells(tmp_path, *cells)
     assert [(f.rule, f.where.split(",")[0]) for f in report.findings] == [
-        ("data", "cell 1 (markdown"), ("data", "cell 2 (code"),
+        ("data", "cell 1 (markdown"),
+        ("data", "cell 2 (code"),
     ]
     assert all("HTML table" in f.message for f in report.findings)
 
@@ -398,8 +427,10 @@ def test_long_matrix_and_columnar_dict_are_data():
     rules = load_rules()
     matrix = "m = np.array([[12, 7, 31], [5, 18, 22], [9, 14, 3], [40, 2, 11]])"
     columns = "df = pd.DataFrame({'man': [12, 7, 31, 5, 18], 'vrouw': [22, 9, 14, 3, 40]})"
-    series = "share = {'Leiden': 0.12, 'Delft': 0.31, 'Gouda': 0.07, 'Ede': 0.22, 'Breda': 0.19,\n" \
-             "         'Venlo': 0.05, 'Hoorn': 0.14, 'Assen': 0.33, 'Emmen': 0.02, 'Zwolle': 0.41}"
+    series = (
+        "share = {'Leiden': 0.12, 'Delft': 0.31, 'Gouda': 0.07, 'Ede': 0.22, 'Breda': 0.19,\n"
+        "         'Venlo': 0.05, 'Hoorn': 0.14, 'Assen': 0.33, 'Emmen': 0.02, 'Zwolle': 0.41}"
+    )
     for code in (matrix, columns, series):
         assert [f.rule for f in scan_text(code, cell="cell 1", rules=rules)] == ["data"], code
 
@@ -437,7 +468,7 @@ CLEAN_ANALYSIS = [
         "ax.hist(persons['inkomen'], bins=[0, 10_000, 20_000, 40_000, 80_000])\n"
         "ax.set_xlim(0, 100_000)\nax.set_ylim(0, 500)\n"
         "# step 2: weights 1.5 and 2.5 as in the 2021 method note\n"
-        "model_formula = f\"inkomen ~ C(klasse) + leeftijd\"\n"
+        'model_formula = f"inkomen ~ C(klasse) + leeftijd"\n'
         "print(f'{len(persons):,} persons, {persons.RINPERSOON.nunique():,} ids')\n"
         "!ls -la"
     ),
@@ -455,7 +486,10 @@ def test_script_is_scanned_with_the_same_rules(tmp_path):
     report = _strip_cells(tmp_path, *CLEAN_ANALYSIS)
     rules = load_rules()
     assert scan_text(report.script.read_text(encoding="utf-8"), cell=report.script.name, rules=rules) == []
-    leaky = report.script.read_text(encoding="utf-8") + "\n# | gemeente | aantal |\n# |---|---|\n# | Leiden | 12 |\n# | Delft | 7 |\n"
+    leaky = (
+        report.script.read_text(encoding="utf-8")
+        + "\n# | gemeente | aantal |\n# |---|---|\n# | Leiden | 12 |\n# | Delft | 7 |\n"
+    )
     assert [f.rule for f in scan_text(leaky, cell=report.script.name, rules=rules)] == ["data"]
 
 
@@ -518,7 +552,7 @@ def test_real_notebooks(tmp_path, src):
     assert "widgets" not in nb.metadata
     assert set(nb.metadata) <= {"kernelspec", "language_info"}
     assert [c.cell_type for c in nb.cells] == [c.cell_type for c in original.cells]
-    for old, new in zip(original.cells, nb.cells):
+    for old, new in zip(original.cells, nb.cells, strict=False):
         assert "attachments" not in new
         assert set(new.metadata) <= {"tags"}
         if new.cell_type == "code":

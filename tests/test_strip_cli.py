@@ -1,4 +1,5 @@
 """`cbs-export strip`: stripped copies next to the notebook or in a folder, and a --check for pre-commit hooks."""
+
 from __future__ import annotations
 
 import os
@@ -15,7 +16,9 @@ from cbs_export_lab import cli, demo
 
 
 def notebook(path: Path, *, outputs: bool = False, ident: bool = False) -> Path:
-    code = v4.new_code_cell("import pandas as pd\npersons = pd.read_csv('persons.csv')\npersons.groupby('geslacht').size()")
+    code = v4.new_code_cell(
+        "import pandas as pd\npersons = pd.read_csv('persons.csv')\npersons.groupby('geslacht').size()"
+    )
     if outputs:
         code.execution_count = 1
         code.outputs = [v4.new_output("execute_result", data={"text/plain": "man 92"}, execution_count=1)]
@@ -78,11 +81,14 @@ def test_in_place_then_check_is_clean(tmp_path):
     assert cli.main(["strip", "--check", str(src)]) == 0
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--check", "-o", "out"], "--check writes nothing"),
-    (["--check", "--in-place"], "--check writes nothing"),
-    (["--in-place", "-o", "out"], "either --in-place or -o"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--check", "-o", "out"], "--check writes nothing"),
+        (["--check", "--in-place"], "--check writes nothing"),
+        (["--in-place", "-o", "out"], "either --in-place or -o"),
+    ],
+)
 def test_conflicting_options(tmp_path, capsys, args, message):
     src = notebook(tmp_path / "a.ipynb", outputs=True)
     assert cli.main(["strip", *args, str(src)]) == 2
@@ -120,7 +126,9 @@ def test_as_a_command_and_a_git_pre_commit_hook(tmp_path):
     src = notebook(tmp_path / "a.ipynb", outputs=True)
     run = subprocess.run(
         [sys.executable, "-m", "cbs_export_lab.cli", "strip", "--check", str(src)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert run.returncode == 1, run.stderr
     assert "a.ipynb: checked, nothing written." in run.stdout
@@ -129,8 +137,14 @@ def test_as_a_command_and_a_git_pre_commit_hook(tmp_path):
 
     repo = tmp_path / "repo"
     repo.mkdir()
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.org", "HOME": str(tmp_path), "PATH": os.pathsep.join([str(Path(sys.executable).parent), str(Path(git).parent), "/usr/bin", "/bin"])}
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.org",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.org",
+        "HOME": str(tmp_path),
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), str(Path(git).parent), "/usr/bin", "/bin"]),
+    }
     subprocess.run([git, "init", "-q", str(repo)], check=True, env=env)
     hook = repo / ".git" / "hooks" / "pre-commit"
     hook.write_text(
@@ -144,7 +158,9 @@ def test_as_a_command_and_a_git_pre_commit_hook(tmp_path):
 
     def commit() -> subprocess.CompletedProcess:
         subprocess.run([git, "add", "a.ipynb"], cwd=repo, check=True, env=env)
-        return subprocess.run([git, "commit", "-q", "-m", "analysis"], cwd=repo, capture_output=True, text=True, env=env)
+        return subprocess.run(
+            [git, "commit", "-q", "-m", "analysis"], cwd=repo, capture_output=True, text=True, env=env
+        )
 
     assert commit().returncode != 0
     assert cli.main(["strip", "--in-place", str(repo / "a.ipynb")]) == 0

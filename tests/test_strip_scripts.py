@@ -1,5 +1,6 @@
 """Scripts as syntax: a masked copy of R, Stata, SPSS, Python and SAS scripts, `strip --check` for them as a
 pre-commit hook, scripts in the basket as syntax, and a notebook and its script written as one pair."""
+
 from __future__ import annotations
 
 import json
@@ -83,8 +84,9 @@ def test_a_stata_script_is_masked_in_a_copy_and_the_source_is_untouched(tmp_path
 
 
 def test_an_spss_script_keeps_its_comment_commands_and_line_endings(tmp_path):
-    src = write(tmp_path / "analyse.sps", SPSS.replace("\n", "\r\n").replace("Frequenties", "Frequenties é"),
-                encoding="cp1252")
+    src = write(
+        tmp_path / "analyse.sps", SPSS.replace("\n", "\r\n").replace("Frequenties", "Frequenties é"), encoding="cp1252"
+    )
     report = strip_script(src, tmp_path / "out.sps")
     data = (tmp_path / "out.sps").read_bytes()
     assert data.count(b"\r\n") == SPSS.count("\n") and "é".encode("cp1252") in data
@@ -94,11 +96,14 @@ def test_an_spss_script_keeps_its_comment_commands_and_line_endings(tmp_path):
     assert [f.where for f in report.masked] == ["analyse.sps, line 2", "analyse.sps, line 3", "analyse.sps, line 5"]
 
 
-@pytest.mark.parametrize("name, text", [
-    ("a.R", 'x <- personen[personen$RINPERSOON == "012345678", ]\n# 3 mannen en 2 vrouwen\n'),
-    ("a.py", 'x = persons[persons.RINPERSOON == "012345678"]\nprint("waarvan 4 personen")\n'),
-    ("a.sas", "where rinpersoon = '012345678';\n/* waarvan 4 personen */\n"),
-])
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("a.R", 'x <- personen[personen$RINPERSOON == "012345678", ]\n# 3 mannen en 2 vrouwen\n'),
+        ("a.py", 'x = persons[persons.RINPERSOON == "012345678"]\nprint("waarvan 4 personen")\n'),
+        ("a.sas", "where rinpersoon = '012345678';\n/* waarvan 4 personen */\n"),
+    ],
+)
 def test_every_language_is_masked(tmp_path, name, text):
     report = strip_script(write(tmp_path / name, text), tmp_path / f"out_{name}")
     assert [f.rule for f in report.masked] == ["identifier", "data"] and report.findings == []
@@ -150,15 +155,25 @@ def test_strip_writes_a_masked_copy_next_to_the_script(tmp_path, capsys):
     nbformat.write(v4.new_notebook(cells=[v4.new_code_cell("x = 1")]), nb)
     assert cli.main(["strip", str(src), str(nb)]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "analyse.do", "analyse.stripped.do", "nb.ipynb", "nb.stripped.ipynb", "nb.stripped.py"]
+        "analyse.do",
+        "analyse.stripped.do",
+        "nb.ipynb",
+        "nb.stripped.ipynb",
+        "nb.stripped.py",
+    ]
     assert cli.main(["strip", "--check", str(tmp_path / "analyse.stripped.do")]) == 0
     assert "masked copy written" in capsys.readouterr().out
 
 
 def test_the_check_as_a_command(tmp_path):
     src = write(tmp_path / "analyse.sps", SPSS)
-    run = subprocess.run([sys.executable, "-m", "cbs_export_lab.cli", "strip", "--check", str(src)],
-                         capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    run = subprocess.run(
+        [sys.executable, "-m", "cbs_export_lab.cli", "strip", "--check", str(src)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )
     assert run.returncode == 1, run.stderr
     assert f"{src}:3: [fail] identifier:" in run.stdout.splitlines()[1]
     assert "broken JSON" not in run.stdout + run.stderr
@@ -245,8 +260,9 @@ def test_a_kill_between_the_renames_is_rolled_back_by_the_next_strip(tmp_path):
     strip_notebook(src, dst)
     before = _state(dst)
     nbformat.write(v4.new_notebook(cells=[v4.new_code_cell("x = 'new'")]), src)
-    run = subprocess.run([sys.executable, "-c", KILL, str(src), str(dst)], timeout=120,
-                         env={**os.environ, "PYTHONPATH": os.getcwd()})
+    run = subprocess.run(
+        [sys.executable, "-c", KILL, str(src), str(dst)], timeout=120, env={**os.environ, "PYTHONPATH": os.getcwd()}
+    )
     assert run.returncode == 9
     assert "'new'" in _state(dst)[0] and "'old'" in _state(dst)[1]  # what the kill left: a mixed pair and a journal
     assert any(p.name.endswith(".strip-journal.json") for p in dst.parent.iterdir())
@@ -266,8 +282,10 @@ def test_cell_numbers_count_from_one(tmp_path, capsys):
     cells = [v4.new_code_cell("x = '012345678'"), v4.new_markdown_cell("Er zijn 3 mannen en 2 vrouwen.")]
     nbformat.write(v4.new_notebook(cells=cells), src)
     report = check_notebook(src)
-    assert [f.where for f in report.findings] == [f"cell 1 (code, id {cells[0].id}), line 1",
-                                                  f"cell 2 (markdown, id {cells[1].id}), line 1"]
+    assert [f.where for f in report.findings] == [
+        f"cell 1 (code, id {cells[0].id}), line 1",
+        f"cell 2 (markdown, id {cells[1].id}), line 1",
+    ]
     assert report.locations()[0].startswith(f"{src}: cell 1, line 1: [fail] identifier:")
     assert cli.main(["strip", "--check", str(src)]) == 1
     assert f"{src}: cell 2, line 1: [fail] data:" in capsys.readouterr().out

@@ -1,4 +1,5 @@
 """cel.crosstab / cel.pivot_table give pandas' tables, carry their cell statistics, and cel.check judges them."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -77,11 +78,21 @@ def test_pivot_table_matches_pandas(people, levels, margins, aggfunc, dropna):
     same(cel.pivot_table(people, **kwargs), pd.pivot_table(people, **kwargs))
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(fill_value=0), dict(observed=False), dict(sort=False), dict(margins=True, margins_name="Totaal"),
-    dict(columns=None), dict(columns=None, margins=True), dict(aggfunc="size"), dict(aggfunc=np.sum),
-    dict(values=["leeftijd", "inkomen"]), dict(values=None, aggfunc="size"),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(fill_value=0),
+        dict(observed=False),
+        dict(sort=False),
+        dict(margins=True, margins_name="Totaal"),
+        dict(columns=None),
+        dict(columns=None, margins=True),
+        dict(aggfunc="size"),
+        dict(aggfunc=np.sum),
+        dict(values=["leeftijd", "inkomen"]),
+        dict(values=None, aggfunc="size"),
+    ],
+)
 def test_pivot_table_options_match_pandas(people, kwargs):
     full = dict(values="leeftijd", index=["gemeente"], columns=["geslacht"], aggfunc="mean") | kwargs
     same(cel.pivot_table(people, **full), pd.pivot_table(people, **full))
@@ -92,21 +103,29 @@ def test_pivot_table_options_match_pandas(people, kwargs):
 def test_missing_values_match_pandas(people, aggfunc, dropna):
     """Values missing for everyone under 15: whole columns without values, margins computed as pandas does."""
     partial = people.assign(inkomen=people["inkomen"].where(people["leeftijd"] >= 15))
-    kwargs = dict(values="inkomen", index=["regio"], columns=["leeftijdsklasse"], aggfunc=aggfunc, margins=True,
-                  dropna=dropna)
+    kwargs = dict(
+        values="inkomen", index=["regio"], columns=["leeftijdsklasse"], aggfunc=aggfunc, margins=True, dropna=dropna
+    )
     same(cel.pivot_table(partial, **kwargs), pd.pivot_table(partial, **kwargs))
     args = (partial["geslacht"], partial["leeftijdsklasse"])
-    same(cel.crosstab(*args, values=partial["inkomen"], aggfunc=aggfunc, margins=True, dropna=dropna),
-         pd.crosstab(*args, values=partial["inkomen"], aggfunc=aggfunc, margins=True, dropna=dropna))
+    same(
+        cel.crosstab(*args, values=partial["inkomen"], aggfunc=aggfunc, margins=True, dropna=dropna),
+        pd.crosstab(*args, values=partial["inkomen"], aggfunc=aggfunc, margins=True, dropna=dropna),
+    )
 
 
 @pytest.mark.parametrize("keys", ["bool", "int", "text"])
 def test_other_key_types_match_pandas(people, keys):
-    row = {"bool": people["leeftijd"] > 40, "int": people["leeftijd"] // 20,
-           "text": people["gemeente"].astype(str).where(people["leeftijd"] > 5)}[keys]
+    row = {
+        "bool": people["leeftijd"] > 40,
+        "int": people["leeftijd"] // 20,
+        "text": people["gemeente"].astype(str).where(people["leeftijd"] > 5),
+    }[keys]
     for dropna in (True, False):
-        same(cel.crosstab(row, people["regio"], margins=True, dropna=dropna),
-             pd.crosstab(row, people["regio"], margins=True, dropna=dropna))
+        same(
+            cel.crosstab(row, people["regio"], margins=True, dropna=dropna),
+            pd.crosstab(row, people["regio"], margins=True, dropna=dropna),
+        )
 
 
 def test_empty_table_needs_review(people):
@@ -127,27 +146,33 @@ def test_weighted_tables_show_weighted_results(people):
     w = people["gewicht"]
     counts = cel.crosstab(people["regio"], people["leeftijdsklasse"], weights=w, margins=True)
     same(counts, pd.crosstab(people["regio"], people["leeftijdsklasse"], values=w, aggfunc="sum", margins=True))
-    means = cel.pivot_table(people, values="inkomen", index="regio", columns="leeftijdsklasse", aggfunc="mean",
-                            weights="gewicht")
+    means = cel.pivot_table(
+        people, values="inkomen", index="regio", columns="leeftijdsklasse", aggfunc="mean", weights="gewicht"
+    )
     weighted = people.assign(wx=people["inkomen"] * w)
-    expected = (weighted.pivot_table("wx", "regio", "leeftijdsklasse", aggfunc="sum")
-                / weighted.pivot_table("gewicht", "regio", "leeftijdsklasse", aggfunc="sum"))
+    expected = weighted.pivot_table("wx", "regio", "leeftijdsklasse", aggfunc="sum") / weighted.pivot_table(
+        "gewicht", "regio", "leeftijdsklasse", aggfunc="sum"
+    )
     same(means, expected.rename_axis(columns="leeftijdsklasse"))
 
 
 def test_plain_arrays_and_names(people):
     args = (people["regio"].to_numpy(), people["leeftijdsklasse"].to_numpy())
     same(cel.crosstab(*args), pd.crosstab(*args))
-    same(cel.crosstab(*args, rownames=["r"], colnames=["c"], margins=True),
-         pd.crosstab(*args, rownames=["r"], colnames=["c"], margins=True))
+    same(
+        cel.crosstab(*args, rownames=["r"], colnames=["c"], margins=True),
+        pd.crosstab(*args, rownames=["r"], colnames=["c"], margins=True),
+    )
 
 
 def test_series_with_different_rows_are_lined_up_as_pandas_does(people):
     sub = people.iloc[::2]
     args = (people["leeftijdsklasse"], sub["regio"])
     same(cel.crosstab(*args, margins=True), pd.crosstab(*args, margins=True))
-    same(cel.crosstab(*args, values=people["inkomen"], aggfunc="mean"),
-         pd.crosstab(*args, values=people["inkomen"], aggfunc="mean"))
+    same(
+        cel.crosstab(*args, values=people["inkomen"], aggfunc="mean"),
+        pd.crosstab(*args, values=people["inkomen"], aggfunc="mean"),
+    )
 
 
 def test_custom_functions_keep_pandas_table_but_need_review(people):
@@ -159,19 +184,21 @@ def test_custom_functions_keep_pandas_table_but_need_review(people):
     result = cel.check(ours)
     assert "unknown_counts" in {f.rule for f in result.findings} and result.status != "pass"
     with pytest.raises(cel.UserError, match="weights="):
-        cel.crosstab(people["regio"], people["geslacht"], values=people["inkomen"], aggfunc=spread,
-                     weights=people["gewicht"])
+        cel.crosstab(
+            people["regio"], people["geslacht"], values=people["inkomen"], aggfunc=spread, weights=people["gewicht"]
+        )
 
 
 def test_cell_stats_are_labelled_like_the_pandas_table(people):
-    stats = cell_stats(people, ["regio"], ["leeftijdsklasse"], values="inkomen", aggfunc="sum",
-                       margins=True)
-    table = pd.pivot_table(people, values="inkomen", index="regio", columns="leeftijdsklasse", aggfunc="sum",
-                           margins=True)
+    stats = cell_stats(people, ["regio"], ["leeftijdsklasse"], values="inkomen", aggfunc="sum", margins=True)
+    table = pd.pivot_table(
+        people, values="inkomen", index="regio", columns="leeftijdsklasse", aggfunc="sum", margins=True
+    )
     frames = stats.to_frames()
     assert frames["units"].index.equals(table.index) and frames["units"].columns.equals(table.columns)
-    counts = pd.pivot_table(people, values="inkomen", index="regio", columns="leeftijdsklasse", aggfunc="count",
-                            margins=True)
+    counts = pd.pivot_table(
+        people, values="inkomen", index="regio", columns="leeftijdsklasse", aggfunc="count", margins=True
+    )
     np.testing.assert_array_equal(frames["rows"].to_numpy(), counts.to_numpy())
     assert stats.magnitude and stats.is_margin[-1].all() and not stats.is_margin[0, 0]
     moved = stats.align(table.index[::-1], table.columns)
@@ -183,8 +210,9 @@ def test_missing_key_values_keep_their_own_statistics(people):
     table = cel.crosstab(people["regio"], people["geslacht"], dropna=False, margins=True)
     assert table.index.isna().any() and table.columns.isna().any()
     units = carried_stats(table).to_frames()["units"]
-    np.testing.assert_array_equal(units.to_numpy(), pd.crosstab(people["regio"], people["geslacht"], dropna=False,
-                                                                margins=True).to_numpy())
+    np.testing.assert_array_equal(
+        units.to_numpy(), pd.crosstab(people["regio"], people["geslacht"], dropna=False, margins=True).to_numpy()
+    )
     missing_sex = people["geslacht"].isna()
     assert units.loc["All"].iloc[2] == missing_sex.sum()
 
@@ -200,6 +228,7 @@ def test_largest_contributions_per_group_with_ties():
 
 
 # --- the rules ----------------------------------------------------------------------------------------------
+
 
 def small_group_panel() -> pd.DataFrame:
     """A person-year panel where 3 persons present in all 4 years form group 'klein': 12 rows, 3 persons."""
@@ -239,10 +268,17 @@ def test_margins_count_distinct_persons_not_the_sum_of_cells():
 def test_whole_number_ids_count_like_text_ids():
     """Compact whole-number ids are used as codes directly; text ids are factorized first: same statistics."""
     panel = small_group_panel()
-    as_text = cel.crosstab(panel["groep"], panel["jaar"], values=panel["inkomen"], aggfunc="sum",
-                           unit=panel["RINPERSOON"], margins=True)
-    as_number = cel.crosstab(panel["groep"], panel["jaar"], values=panel["inkomen"], aggfunc="sum",
-                             unit=pd.factorize(panel["RINPERSOON"])[0], margins=True)
+    as_text = cel.crosstab(
+        panel["groep"], panel["jaar"], values=panel["inkomen"], aggfunc="sum", unit=panel["RINPERSOON"], margins=True
+    )
+    as_number = cel.crosstab(
+        panel["groep"],
+        panel["jaar"],
+        values=panel["inkomen"],
+        aggfunc="sum",
+        unit=pd.factorize(panel["RINPERSOON"])[0],
+        margins=True,
+    )
     text, number = carried_stats(as_text), carried_stats(as_number)
     for field in ("units", "rows", "top1", "top2", "abs_total"):
         np.testing.assert_array_equal(getattr(text, field), getattr(number, field))
@@ -275,12 +311,13 @@ def test_dominance_uses_absolute_contributions_next_to_negative_values():
     firms = demo.businesses(200, seed=6)
     firms["cel"] = np.where(np.arange(len(firms)) < 100, "A", "B")
     firms["omzet"] = 1_000.0
-    firms.loc[firms.index[0], "omzet"] = 5e6      # cell A: one firm far above the others ...
-    firms.loc[firms.index[1], "omzet"] = -4.9e6   # ... and one far below: the sum looks harmless
+    firms.loc[firms.index[0], "omzet"] = 5e6  # cell A: one firm far above the others ...
+    firms.loc[firms.index[1], "omzet"] = -4.9e6  # ... and one far below: the sum looks harmless
     firms.loc[firms.index[100:150], "omzet"] = -1_000.0  # cell B: negatives and positives, nobody dominates
     table = cel.pivot_table(firms, values="omzet", index="cel", columns="sector", aggfunc="sum")
-    one_sector = cel.pivot_table(firms.assign(sector="alle"), values="omzet", index="cel", columns="sector",
-                                 aggfunc="sum")
+    one_sector = cel.pivot_table(
+        firms.assign(sector="alle"), values="omzet", index="cel", columns="sector", aggfunc="sum"
+    )
     result = cel.check(one_sector)
     dominated = [c for f in result.findings if f.rule == "dominance" for c in f.cells]
     assert dominated == [("A", "alle")]
@@ -296,8 +333,9 @@ def test_contributions_are_summed_per_unit_before_dominance():
     big = rows_per_person[rows_per_person == 4].index[0]
     panel.loc[panel["RINPERSOON"] == big, "inkomen"] = 1e6  # one person, several years
     per_row = cel.check(cel.crosstab(panel["groep"], panel["totaal"], values=panel["inkomen"], aggfunc="sum"))
-    per_person = cel.check(cel.crosstab(panel["groep"], panel["totaal"], values=panel["inkomen"], aggfunc="sum",
-                                        unit=panel["RINPERSOON"]))
+    per_person = cel.check(
+        cel.crosstab(panel["groep"], panel["totaal"], values=panel["inkomen"], aggfunc="sum", unit=panel["RINPERSOON"])
+    )
     assert "dominance" not in {f.rule for f in per_row.findings}
     assert "dominance" in {f.rule for f in per_person.findings}
 
@@ -309,15 +347,24 @@ def test_p_percent_alone_with_a_stricter_dominance_k():
     firms["omzet"] = 0.0
     firms.loc[firms.index[0], "omzet"] = 100.0
     firms.loc[firms.index[1], "omzet"] = 50.0
-    firms.loc[firms.index[2:], "omzet"] = 0.2   # 38 firms: the rest is 7.6, under 10% of the largest
+    firms.loc[firms.index[2:], "omzet"] = 0.2  # 38 firms: the rest is 7.6, under 10% of the largest
     rules = dataclasses.replace(RULES, dominance_k=0.99)
     table = cel.pivot_table(firms, values="omzet", index="cel", columns="totaal", aggfunc="sum")
     assert [f.rule for f in cel.check(table, rules=rules).findings] == ["p_percent"]
     assert {f.rule for f in cel.check(table).findings} == {"p_percent", "dominance"}
 
 
-@pytest.mark.parametrize("aggfunc, fails", [("max", True), ("min", True), (quantile(0.0), True),
-                                            (quantile(1.0), True), (quantile(0.5), False), ("median", False)])
+@pytest.mark.parametrize(
+    "aggfunc, fails",
+    [
+        ("max", True),
+        ("min", True),
+        (quantile(0.0), True),
+        (quantile(1.0), True),
+        (quantile(0.5), False),
+        ("median", False),
+    ],
+)
 def test_min_max_statistics_fail(aggfunc, fails):
     df = demo.persons(4_000, seed=9).assign(totaal="totaal")
     table = cel.pivot_table(df, values="leeftijd", index="geslacht", columns="totaal", aggfunc=aggfunc)
@@ -348,8 +395,14 @@ def test_clean_tables_pass_without_findings():
     share = cel.crosstab(df["leeftijdsklasse"], df["geslacht"], normalize="index", margins=True)
     shares = cel.check(share)
     assert shares.status == "pass" and shares.counts.count_cells == share.size
-    means = cel.pivot_table(df[df["leeftijd"] >= 25], values="inkomen", index="leeftijdsklasse", columns="geslacht",
-                            aggfunc="mean", margins=True)
+    means = cel.pivot_table(
+        df[df["leeftijd"] >= 25],
+        values="inkomen",
+        index="leeftijdsklasse",
+        columns="geslacht",
+        aggfunc="mean",
+        margins=True,
+    )
     magnitude = cel.check(means)
     assert magnitude.status == "pass" and magnitude.findings == []
     assert magnitude.counts.count_cells == 0 and magnitude.counts.cells == means.size
@@ -374,6 +427,7 @@ def test_ids_under_another_name_are_identifiers():
 
 # --- carried statistics ---------------------------------------------------------------------------------------
 
+
 def test_stale_statistics_are_not_trusted():
     df = demo.persons(3_000, seed=13)
     table = cel.crosstab(df["gemeente"], df["geslacht"], margins=True)
@@ -382,8 +436,14 @@ def test_stale_statistics_are_not_trusted():
     assert list(stats.to_frames()["units"].index) == list(table.index)
     changed = table.copy()
     changed.iloc[0, 0] += 1
-    for stale in (table * 100, table.T, table[table["All"] > 100], table.iloc[:-1], changed,
-                  table.rename(index={"Amsterdam": "Adam"})):
+    for stale in (
+        table * 100,
+        table.T,
+        table[table["All"] > 100],
+        table.iloc[:-1],
+        changed,
+        table.rename(index={"Amsterdam": "Adam"}),
+    ):
         assert stale.attrs, "pandas is expected to copy attrs, which is why they are checked"
         assert carried_stats(stale) is None
         assert cel.check(stale).source != stats.source
@@ -413,23 +473,38 @@ def test_check_with_stats_reports_what_views_need():
 
 # --- user mistakes --------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("call, words", [
-    (lambda df: cel.pivot_table(df, values="inkomen", index="gemeente", unit="BSN"), "no column 'BSN'"),
-    (lambda df: cel.pivot_table(df, values="inkomen", index="wijk"), "no column 'wijk'"),
-    (lambda df: cel.crosstab(df["gemeente"], df["geslacht"], unit="RINPERSOON"), "df['RINPERSOON']"),
-    (lambda df: cel.crosstab(df["gemeente"], df["geslacht"], weights=-df["gewicht"]), "negative"),
-    (lambda df: cel.crosstab(df["gemeente"], df["geslacht"], unit=df["RINPERSOON"][:10]), "rows"),
-    (lambda df: cel.pivot_table(df, values="inkomen", index="gemeente", aggfunc="median", weights="gewicht"),
-     "count, size, sum and mean"),
-    (lambda df: cel.crosstab(df["gemeente"], df["geslacht"], aggfunc="mean"), "values="),
-    (lambda df: cel.crosstab(df["gemeente"], df["geslacht"], values=df["gemeente"], aggfunc="mean"),
-     "values= must be numbers for aggfunc 'mean', but the values given"),
-    (lambda df: cel.pivot_table(df, values="gemeente", index="geslacht", aggfunc="mean"), "column 'gemeente' holds"),
-    (lambda df: cel.pivot_table(df, values=["inkomen", "leeftijd"], index="gemeente", weights="gewicht"),
-     "one values= column"),
-    (lambda df: cel.check(cel.crosstab(df["gemeente"], df["geslacht"]), data=df.to_dict()),
-     "data= must be the pandas DataFrame"),
-])
+
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda df: cel.pivot_table(df, values="inkomen", index="gemeente", unit="BSN"), "no column 'BSN'"),
+        (lambda df: cel.pivot_table(df, values="inkomen", index="wijk"), "no column 'wijk'"),
+        (lambda df: cel.crosstab(df["gemeente"], df["geslacht"], unit="RINPERSOON"), "df['RINPERSOON']"),
+        (lambda df: cel.crosstab(df["gemeente"], df["geslacht"], weights=-df["gewicht"]), "negative"),
+        (lambda df: cel.crosstab(df["gemeente"], df["geslacht"], unit=df["RINPERSOON"][:10]), "rows"),
+        (
+            lambda df: cel.pivot_table(df, values="inkomen", index="gemeente", aggfunc="median", weights="gewicht"),
+            "count, size, sum and mean",
+        ),
+        (lambda df: cel.crosstab(df["gemeente"], df["geslacht"], aggfunc="mean"), "values="),
+        (
+            lambda df: cel.crosstab(df["gemeente"], df["geslacht"], values=df["gemeente"], aggfunc="mean"),
+            "values= must be numbers for aggfunc 'mean', but the values given",
+        ),
+        (
+            lambda df: cel.pivot_table(df, values="gemeente", index="geslacht", aggfunc="mean"),
+            "column 'gemeente' holds",
+        ),
+        (
+            lambda df: cel.pivot_table(df, values=["inkomen", "leeftijd"], index="gemeente", weights="gewicht"),
+            "one values= column",
+        ),
+        (
+            lambda df: cel.check(cel.crosstab(df["gemeente"], df["geslacht"]), data=df.to_dict()),
+            "data= must be the pandas DataFrame",
+        ),
+    ],
+)
 def test_user_mistakes_raise_user_error(call, words):
     with pytest.raises(cel.UserError, match=None) as info:
         call(demo.persons(200, seed=15))

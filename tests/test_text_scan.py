@@ -3,6 +3,7 @@
 Each language has a clean script (seeds, years, recodes, loops, formats, versions, CBS data paths) that gives no
 finding, and dirty twins with one injection each, found at its line.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -32,7 +33,7 @@ CLEAN = {
         "# Huishoudens van 2 personen tellen als paar; stap 1, stap 2 en stap 3.",
         "n_eenheden <- n_distinct(personen$RINPERSOON)",
         "model <- lm(inkomen ~ leeftijd + geslacht, data = personen)",
-        'tabel <- table(personen$gemeente, personen$klasse)  # zie ~/.Rprofile',
+        "tabel <- table(personen$gemeente, personen$klasse)  # zie ~/.Rprofile",
     ],
     "stata": [
         "* Analyse inkomen per gemeente",
@@ -107,8 +108,13 @@ INJECTED = [
     ("r", ["aantallen <- c(120, 45, 33, 12, 91, 80, 17, 52, 44, 28)"], "data", "fail", 0),
     ("stata", ['list if rinpersoon == "012345678"'], "identifier", "fail", 0),
     ("stata", ['keep if id == "P012345678"'], "identifier", "fail", 0),
-    ("stata", ["* geslacht |  Freq.  Percent", "*      man |     92    46.00",
-               "*    vrouw |    108    54.00"], "data", "fail", 0),
+    (
+        "stata",
+        ["* geslacht |  Freq.  Percent", "*      man |     92    46.00", "*    vrouw |    108    54.00"],
+        "data",
+        "fail",
+        0,
+    ),
     ("stata", ["/*", "man     92", "vrouw   108", "totaal  200", "*/"], "data", "fail", 1),
     ("stata", ["// man     92", "// vrouw   108", "// totaal  200"], "data", "fail", 0),
     ("stata", ['cd "H:\\Werkmap Jansen\\analyse"'], "personal_path", "review", 0),
@@ -139,15 +145,19 @@ def test_clean_scripts_have_no_findings(language):
     assert found == [], [f.text() for f in found]
 
 
-@pytest.mark.parametrize("language, added, rule, severity, offset", [c for c in INJECTED if c[4] >= 0],
-                         ids=[f"{c[0]}-{c[2]}-{i}" for i, c in enumerate(INJECTED) if c[4] >= 0])
+@pytest.mark.parametrize(
+    "language, added, rule, severity, offset",
+    [c for c in INJECTED if c[4] >= 0],
+    ids=[f"{c[0]}-{c[2]}-{i}" for i, c in enumerate(INJECTED) if c[4] >= 0],
+)
 def test_each_injection_is_found_at_its_line(language, added, rule, severity, offset):
     lines = CLEAN[language] + added
     name = f"analyse.{SUFFIX[language]}"
     found = scan_script("\n".join(lines), name, rules=RULES)
     line = len(CLEAN[language]) + offset + 1
-    assert [(f.rule, f.severity, f.where) for f in found] == [(rule, severity, f"{name}, line {line}")], \
-        [f.text() for f in found]
+    assert [(f.rule, f.severity, f.where) for f in found] == [(rule, severity, f"{name}, line {line}")], [
+        f.text() for f in found
+    ]
     assert all(f.fix for f in found)
     assert "012345678" not in found[0].message and "Jansen" not in found[0].message
 
@@ -181,23 +191,37 @@ def test_prose_counts_in_markdown():
     assert [(f.rule, f.severity) for f in single] == [("data", "fail")]
     lone = scan_text("Er zijn 5 gemeentelijke bedrijven bekeken.", cell="cell 1", rules=rules, kind="markdown")
     assert [(f.rule, f.severity) for f in lone] == [("data", "review")]
-    for rule_text in ("Cellen met minder dan 10 personen worden onderdrukt.", "Huishoudens met 3 kinderen.",
-                      "At least 10 persons per cell.", "In 2020 personen zonder adres.", "stap 1, stap 2, stap 3"):
+    for rule_text in (
+        "Cellen met minder dan 10 personen worden onderdrukt.",
+        "Huishoudens met 3 kinderen.",
+        "At least 10 persons per cell.",
+        "In 2020 personen zonder adres.",
+        "stap 1, stap 2, stap 3",
+    ):
         assert scan_text(rule_text, cell="cell 1", rules=rules, kind="markdown") == [], rule_text
 
 
 def test_personal_paths_and_standard_folders():
     personal = [
-        'setwd("C:/Users/jansen/Documents")', "cd /home/pjansen/project", r'use "H:\Werkmap Jansen\x.dta"',
-        r"x = r'\\cbsp.nl\home\jansen\data.csv'", "source('~jansen/lib.R')", 'GET FILE="H:\\\\Prive_Jansen\\\\a.sav".',
+        'setwd("C:/Users/jansen/Documents")',
+        "cd /home/pjansen/project",
+        r'use "H:\Werkmap Jansen\x.dta"',
+        r"x = r'\\cbsp.nl\home\jansen\data.csv'",
+        "source('~jansen/lib.R')",
+        'GET FILE="H:\\\\Prive_Jansen\\\\a.sav".',
     ]
     for line in personal:
         found = scan_text(line, cell="script", rules=RULES, language="r")
         assert [(f.rule, f.severity) for f in found] == [("personal_path", "review")], line
     standard = [
-        r'use "G:\Bevolking\GBAPERSOONTAB\2020\x.dta"', r'do "K:\Utilities\Code_Listings\x.do"',
-        'setwd("C:/Users/Public/Documents")', "path = os.path.expanduser('~/data')",
-        r'x <- "C:\Users\%USERNAME%\x"', r'use "H:\Werkmap\analyse\x.dta"', "y <- a / b", "lm(y~x)",
+        r'use "G:\Bevolking\GBAPERSOONTAB\2020\x.dta"',
+        r'do "K:\Utilities\Code_Listings\x.do"',
+        'setwd("C:/Users/Public/Documents")',
+        "path = os.path.expanduser('~/data')",
+        r'x <- "C:\Users\%USERNAME%\x"',
+        r'use "H:\Werkmap\analyse\x.dta"',
+        "y <- a / b",
+        "lm(y~x)",
     ]
     for line in standard:
         assert scan_text(line, cell="script", rules=RULES, language="r") == [], line
@@ -205,13 +229,14 @@ def test_personal_paths_and_standard_folders():
 
 def test_personal_path_severity_and_standard_folders_come_from_the_rules(tmp_path):
     override = tmp_path / "rules.toml"
-    override.write_text('[personal_path]\nseverity = "fail"\nstandard_folders = [\'G:\\\']\n', encoding="utf-8")
+    override.write_text("[personal_path]\nseverity = \"fail\"\nstandard_folders = ['G:\\']\n", encoding="utf-8")
     strict = load_rules(override)
     assert strict.compliant
     found = scan_text(r'do "K:\Utilities\Werkmap Jansen\x.do"', cell="s", rules=strict, language="stata")
     assert [(f.rule, f.severity) for f in found] == [("personal_path", "fail")]
-    assert [f.rule for f in scan_text(r'do "K:\Utilities\Werkmap Jansen\x.do"', cell="s", rules=RULES,
-                                      language="stata")] == []
+    assert [
+        f.rule for f in scan_text(r'do "K:\Utilities\Werkmap Jansen\x.do"', cell="s", rules=RULES, language="stata")
+    ] == []
 
 
 def test_pasted_table_size_comes_from_the_rules(tmp_path):
@@ -229,7 +254,14 @@ def test_pasted_table_size_comes_from_the_rules(tmp_path):
 
 def test_languages_from_names_and_kernels():
     assert [language_of(n) for n in ("a.R", "b.do", "c.sps", "d.py", "e.sas", "f.Rmd", "g.csv")] == [
-        "r", "stata", "spss", "python", "sas", "rmarkdown", None]
+        "r",
+        "stata",
+        "spss",
+        "python",
+        "sas",
+        "rmarkdown",
+        None,
+    ]
     assert kernel_language({"kernelspec": {"name": "ir", "display_name": "R", "language": "R"}}) == "r"
     assert kernel_language({"kernelspec": {"name": "stata", "display_name": "Stata"}}) == "stata"
     assert kernel_language({}) == "python"
@@ -238,19 +270,26 @@ def test_languages_from_names_and_kernels():
 def test_r_markdown_chunks_and_prose():
     text = "# Analyse\n\nWe vonden 3 mannen en 2 vrouwen.\n\n```{r}\nset.seed(1)\nx <- '012345678'\n```\n"
     found = scan_script(text, "verslag.Rmd", rules=RULES)
-    assert [(f.rule, f.where) for f in found] == [("data", "verslag.Rmd, line 3"),
-                                                  ("identifier", "verslag.Rmd, line 7")]
+    assert [(f.rule, f.where) for f in found] == [
+        ("data", "verslag.Rmd, line 3"),
+        ("identifier", "verslag.Rmd, line 7"),
+    ]
 
 
 def test_lessons_from_real_scripts():
     """Seen in public Stata, SPSS and R scripts: ranges, category code lists and words after `//` are no finding;
     a home folder named by a user number is."""
     clean = {
-        "stata": ["* The tables default to the age 15-49 for men and women unless indicated otherwise.",
-                  "* will be 0 for women with at least 1 injection", "//Home remedy or other treatment"],
+        "stata": [
+            "* The tables default to the age 15-49 for men and women unless indicated otherwise.",
+            "* will be 0 for women with at least 1 injection",
+            "//Home remedy or other treatment",
+        ],
         "r": ["x <- ph_wtr_source %in% c(11, 12, 13, 14, 15, 21, 31, 41, 51, 61, 62, 65, 71, 72, 73)"],
-        "python": ["y = df[df.bron.isin([11, 12, 13, 14, 15, 21, 31, 41, 51, 61, 62, 65])]",
-                   "z = bron in (11, 12, 13, 14, 15, 21, 31, 41, 51, 61, 62, 65)"],
+        "python": [
+            "y = df[df.bron.isin([11, 12, 13, 14, 15, 21, 31, 41, 51, 61, 62, 65])]",
+            "z = bron in (11, 12, 13, 14, 15, 21, 31, 41, 51, 61, 62, 65)",
+        ],
         "sas": ["where bron in (11, 12, 13, 14, 15, 21, 31, 41, 51, 61, 62, 65);"],
     }
     for language, lines in clean.items():
@@ -258,5 +297,7 @@ def test_lessons_from_real_scripts():
             assert scan_text(line, cell="s", rules=RULES, language=language) == [], line
     found = scan_text('cd "C:\\Users\\33697\\ICF/Analysis\\Code".', cell="s", rules=RULES, language="spss")
     assert [(f.rule, f.severity) for f in found] == [("personal_path", "review")]
-    assert [f.rule for f in scan_text("n <- c(120, 45, 33, 12, 91, 80, 17, 52, 44, 28)", cell="s", rules=RULES,
-                                      language="r")] == ["data"]
+    assert [
+        f.rule
+        for f in scan_text("n <- c(120, 45, 33, 12, 91, 80, 17, 52, 44, 28)", cell="s", rules=RULES, language="r")
+    ] == ["data"]

@@ -3,6 +3,7 @@
 Drive letters, backslashes, names that differ only in case, device names, files that a virus scanner holds open,
 notebooks with a byte-order mark and csv files in cp1252 (Dutch Excel's default).
 """
+
 from __future__ import annotations
 
 import errno
@@ -27,8 +28,12 @@ from cbs_export_lab.intake import read_table_file  # noqa: E402
 from cbs_export_lab.names import safe_filename  # noqa: E402
 from cbs_export_lab.settings import SettingsError, load_settings, save_user_settings  # noqa: E402
 
-ROWS = pd.DataFrame({"leeftijd": ["jong"] * 65 + ["oud"] * 85,
-                     "geslacht": ["mannen"] * 30 + ["vrouwen"] * 35 + ["mannen"] * 40 + ["vrouwen"] * 45})
+ROWS = pd.DataFrame(
+    {
+        "leeftijd": ["jong"] * 65 + ["oud"] * 85,
+        "geslacht": ["mannen"] * 30 + ["vrouwen"] * 35 + ["mannen"] * 40 + ["vrouwen"] * 45,
+    }
+)
 TABLE = cel.crosstab(ROWS.leeftijd, ROWS.geslacht)  # carries its counts, so it passes and goes out
 TWICE = cel.crosstab(pd.concat([ROWS, ROWS]).leeftijd, pd.concat([ROWS, ROWS]).geslacht)
 TRANSPOSED = cel.crosstab(ROWS.geslacht, ROWS.leeftijd)

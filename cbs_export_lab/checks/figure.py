@@ -5,6 +5,7 @@ pie) come from what `cbs_export_lab.hooks` recorded when they were drawn. Each k
 `ARTISTS` or `CONTAINERS`, so a new kind of artist is a new handler; whatever no handler knows, and whatever is
 still unknown, is `review`, never `pass`. Imported only when a figure is checked, so it imports what it needs.
 """
+
 from __future__ import annotations
 
 import functools
@@ -51,6 +52,7 @@ SAFE_HIST = "use cbs_export_lab.figures.safe_hist(ax, x), or merge the outer bin
 
 # --- recognising a figure -----------------------------------------------------------------------------------
 
+
 def as_figure(obj: Any) -> Figure | None:
     """The root Figure of a Figure, SubFigure, Axes, or array/list of Axes (from plt.subplots); else None."""
     if isinstance(obj, FigureBase):
@@ -77,6 +79,7 @@ def _root(fig: Any) -> Figure:
 
 # --- checking -----------------------------------------------------------------------------------------------
 
+
 def check_figure(obj: Any, *, unit: Any = None, rules: Rules) -> CheckResult:
     """Every disclosure risk the figure shows, read from its artists (DESIGN section 3).
 
@@ -95,8 +98,12 @@ def check_figure(obj: Any, *, unit: Any = None, rules: Rules) -> CheckResult:
         reader.units_not_counted(unit)
     source = "the drawn figure" + (" and the data given to its plotting calls" if reader.recorded else "")
     return CheckResult(
-        kind="figure", findings=reader.findings, counts=Counts(figures=1, observations=reader.observations),
-        source=source, rules_origin=rules.origin, details={"subplots": reader.subplots},
+        kind="figure",
+        findings=reader.findings,
+        counts=Counts(figures=1, observations=reader.observations),
+        source=source,
+        rules_origin=rules.origin,
+        details={"subplots": reader.subplots},
     )
 
 
@@ -164,7 +171,8 @@ class _FigureReader:
         axes = [ax for ax in fig.axes if not hasattr(ax, "_colorbar")]
         self.subplots = len(axes)
         self.title = next((t.get_text() for t in [getattr(fig, "_suptitle", None)] if t is not None), "") or next(
-            (ax.get_title() for ax in axes if ax.get_title()), "")
+            (ax.get_title() for ax in axes if ax.get_title()), ""
+        )
         for i, ax in enumerate(axes, 1):
             place = _place(ax, i, len(axes))
             self._read_axes(ax, place)
@@ -216,8 +224,11 @@ class _FigureReader:
     def _judge_observations(self) -> None:
         if not self.data_artists:
             self.add(
-                "unsupported", self.rules.unsupported, "The figure shows no data that can be checked.",
-                "the whole figure", "Check that this is the figure you meant to export.",
+                "unsupported",
+                self.rules.unsupported,
+                "The figure shows no data that can be checked.",
+                "the whole figure",
+                "Check that this is the figure you meant to export.",
             )
         counted = self.counted()
         if not self.stated:
@@ -225,7 +236,8 @@ class _FigureReader:
             title = self.title.strip() or "Title"
             example = f"'{title} (N = {format_n(n)})'" if n is not None else f"'{title} (N = ...)' with the units"
             self.add(
-                "observations_not_shown", self.rules.observations_not_shown,
+                "observations_not_shown",
+                self.rules.observations_not_shown,
                 "The figure does not state its number of observations; CBS needs it on every graph.",
                 "the whole figure",
                 f"Add it to the title, an axis label, the legend or a text, e.g. ax.set_title({example}).",
@@ -233,24 +245,36 @@ class _FigureReader:
         elif counted is not None and not self._agrees(max(n for n, _ in self.stated), counted):
             stated, where = max(self.stated)
             lo, hi = counted
-            drawn = format_n(lo) if lo == hi else (f"at least {format_n(lo)}" + (
-                f" and at most {format_n(hi)}" if np.isfinite(hi) else ""))
+            drawn = (
+                format_n(lo)
+                if lo == hi
+                else (f"at least {format_n(lo)}" + (f" and at most {format_n(hi)}" if np.isfinite(hi) else ""))
+            )
             self.add(
-                "observations_not_shown", self.rules.observations_not_shown,
+                "observations_not_shown",
+                self.rules.observations_not_shown,
                 f"The figure states N = {format_n(stated)} ({where}), but the data it draws hold {drawn} "
                 "observations, so the N on the figure (and on the output control form) would be wrong.",
-                where, f"Write the N of the data drawn, N = {format_n(self.observations or lo)}, or explain the "
-                       "difference in the explanation.",
+                where,
+                f"Write the N of the data drawn, N = {format_n(self.observations or lo)}, or explain the "
+                "difference in the explanation.",
             )
         for n, where in self.stated:
             if n == 0:
-                self.add("zero", self.rules.zero, "The figure states 0 observations.", where,
-                         "Leave out a graph without observations, or explain why it is shown.")
+                self.add(
+                    "zero",
+                    self.rules.zero,
+                    "The figure states 0 observations.",
+                    where,
+                    "Leave out a graph without observations, or explain why it is shown.",
+                )
             elif n < self.rules.threshold:
                 self.add(
-                    "threshold", "fail",
+                    "threshold",
+                    "fail",
                     f"The figure states {n} observations; a graph needs at least {self.rules.threshold}.",
-                    where, f"Draw the graph for a larger group (at least {self.rules.threshold} observations).",
+                    where,
+                    f"Draw the graph for a larger group (at least {self.rules.threshold} observations).",
                 )
 
     # judging what is drawn
@@ -258,7 +282,8 @@ class _FigureReader:
     def units_not_counted(self, unit: Any) -> None:
         name = f"distinct {unit}" if isinstance(unit, str) else "distinct units"
         self.add(
-            "unknown_counts", self.rules.unknown_counts,
+            "unknown_counts",
+            self.rules.unknown_counts,
             f"unit= was given, but a figure is checked on what it draws: every bin, bar, box or cell counts the "
             f"values given to the plotting call, not {name}. With several rows per unit (a panel), a bin of "
             f"{self.rules.threshold} rows can hold fewer than {self.rules.threshold} units.",
@@ -270,7 +295,8 @@ class _FigureReader:
     def unknown(self, artist: Any, place: str) -> None:
         self.data_artists += 1
         self.add(
-            "unsupported", self.rules.unsupported,
+            "unsupported",
+            self.rules.unsupported,
             f"{place[0].upper()}{place[1:]} contains a {type(artist).__name__} that cannot be checked.",
             f"the {type(artist).__name__} in {place}",
             "Leave it out, or explain in the explanation what it shows and why it has no disclosure risk.",
@@ -279,7 +305,8 @@ class _FigureReader:
     def reference(self, what: str) -> None:
         self.unknown_counts(
             f"{what[0].upper()}{what[1:]} marks a value whose counts are unknown (a mean, a percentile?).",
-            what, "Say in the explanation what the line or band shows and how many observations are behind it.",
+            what,
+            "Say in the explanation what the line or band shows and how many observations are behind it.",
         )
 
     def unknown_counts(self, message: str, where: str, fix: str) -> None:
@@ -290,7 +317,8 @@ class _FigureReader:
         self.data_artists += 1
         self.drawn.append(points)
         self.add(
-            "microdata", "fail",
+            "microdata",
+            "fail",
             f"{where[0].upper()}{where[1:]} shows {points:,} separate points; each raw point is one unit's values.",
             where,
             "Show aggregates instead: a 2D histogram or hexbin with at least "
@@ -301,13 +329,15 @@ class _FigureReader:
         self.data_artists += 1
         self.drawn.append(points)
         self.add(
-            "microdata", "fail", f"{where[0].upper()}{where[1:]}: {shape}; unit records are never released.", where,
+            "microdata",
+            "fail",
+            f"{where[0].upper()}{where[1:]}: {shape}; unit records are never released.",
+            where,
             f"Show aggregates instead: a histogram or a line of means or percentiles of groups of at least "
             f"{self.rules.threshold} observations, with cbs_export_lab.figures.safe_hist for a distribution.",
         )
 
-    def values(self, values: np.ndarray, label: Label, what: str, place: str, unit: str,
-               zeros: bool = True) -> None:
+    def values(self, values: np.ndarray, label: Label, what: str, place: str, unit: str, zeros: bool = True) -> None:
         """Drawn values read like table cells: counts (whole numbers) are judged, other numbers are unknown.
 
         `label(i)` names value i for messages; it is asked only for the values a finding lists."""
@@ -318,7 +348,8 @@ class _FigureReader:
         where = f"the {what} in {place}"
         if not _is_count(values[shown]):
             self.add(
-                "unknown_counts", self.rules.unknown_counts,
+                "unknown_counts",
+                self.rules.unknown_counts,
                 f"The {shown.size} values of {where} are not counts, so the number of units behind each is unknown.",
                 where,
                 "State the number of observations behind each value (at least "
@@ -328,8 +359,17 @@ class _FigureReader:
         self.drawn.append(int(values[shown].sum()))
         self.small(values, shown, label, what, place, unit, zeros)
 
-    def small(self, counts: np.ndarray, shown: np.ndarray, label: Label, what: str, place: str, unit: str,
-              zeros: bool, fix: str | None = None) -> None:
+    def small(
+        self,
+        counts: np.ndarray,
+        shown: np.ndarray,
+        label: Label,
+        what: str,
+        place: str,
+        unit: str,
+        zeros: bool,
+        fix: str | None = None,
+    ) -> None:
         t = self.rules.threshold
         drawn = counts[shown]
         small = shown[(drawn > 0) & (drawn < t)]
@@ -337,21 +377,32 @@ class _FigureReader:
             names = [f"{unit} {label(i)}" for i in small[: _LISTED + 1]]
             first = f"{names[0]} of the {what} in {place} has {_observations(counts[small[0]])}"
             more = small.size - 1
-            message = first + (f", and {more} more {unit}{'s have' if more > 1 else ' has'} fewer than {t} "
-                               f"({_listing(names[1:], more, counts[small[1:]])})" if more else "")
+            message = first + (
+                f", and {more} more {unit}{'s have' if more > 1 else ' has'} fewer than {t} "
+                f"({_listing(names[1:], more, counts[small[1:]])})"
+                if more
+                else ""
+            )
             self.add(
-                "threshold", "fail", f"{message[0].upper()}{message[1:]}; each {unit} needs at least {t}.",
+                "threshold",
+                "fail",
+                f"{message[0].upper()}{message[1:]}; each {unit} needs at least {t}.",
                 f"{_listing(names, small.size)} of the {what} in {place}",
-                fix or (f"Draw the graph for a larger group, so every {unit} has at least {t} observations (a "
-                        "category of two, such as sex, cannot be merged)." if len(counts) <= 2 else
-                        f"Merge each small {unit} with a neighbouring one (or into an 'other' group) or leave it "
-                        f"out, so every {unit} has at least {t} observations."),
+                fix
+                or (
+                    f"Draw the graph for a larger group, so every {unit} has at least {t} observations (a "
+                    "category of two, such as sex, cannot be merged)."
+                    if len(counts) <= 2
+                    else f"Merge each small {unit} with a neighbouring one (or into an 'other' group) or leave it "
+                    f"out, so every {unit} has at least {t} observations."
+                ),
             )
         empty = shown[drawn == 0]
         if zeros and empty.size:
             names = _listing([f"{unit} {label(i)}" for i in empty[:_LISTED]], empty.size)
             self.add(
-                "zero", self.rules.zero,
+                "zero",
+                self.rules.zero,
                 f"{names[0].upper()}{names[1:]} of the {what} in {place} "
                 f"{'is' if empty.size == 1 else 'are'} empty (0).",
                 f"{names} of the {what} in {place}",
@@ -434,10 +485,18 @@ def _per_unit_shape(x: np.ndarray, y: np.ndarray, few: int) -> str:
     if np.unique(x).size < n and (np.any(dx < 0) or np.unique(x).size <= n / 2):
         return f"its {n:,} points join raw values (x values repeat), one point per observation"
     steps = np.unique(np.round(dy[dy != 0], 12))
-    if np.all(dx >= 0) and np.all(dy >= 0) and y.max() <= 1 + 1e-9 and steps.size and np.allclose(
-            steps, steps[0], rtol=1e-6) and (steps[0] * (np.count_nonzero(dy) + 1) > 0.98):
-        return ("it is a cumulative distribution without bins: each step is one observation, from the minimum to "
-                "the maximum")
+    if (
+        np.all(dx >= 0)
+        and np.all(dy >= 0)
+        and y.max() <= 1 + 1e-9
+        and steps.size
+        and np.allclose(steps, steps[0], rtol=1e-6)
+        and (steps[0] * (np.count_nonzero(dy) + 1) > 0.98)
+    ):
+        return (
+            "it is a cumulative distribution without bins: each step is one observation, from the minimum to "
+            "the maximum"
+        )
     index = np.allclose(dx, 1) and abs(x[0]) <= 1
     if index and (np.all(dy >= 0) or np.all(dy <= 0)):
         return f"it draws {n:,} sorted values, one per observation, from the minimum to the maximum"
@@ -457,8 +516,11 @@ def _unit_series(reader: _FigureReader, ax: Axes, place: str) -> None:
         grids[key] = grids.get(key, 0) + 1
     lines = max(grids.values(), default=0)
     if lines >= reader.rules.unit_series_lines:
-        reader.records(lines, f"the {lines} unnamed lines in {place}", "they share one x grid without a legend, "
-                       "so each line reads as one unit's own series")
+        reader.records(
+            lines,
+            f"the {lines} unnamed lines in {place}",
+            "they share one x grid without a legend, so each line reads as one unit's own series",
+        )
 
 
 def _scatter(reader: _FigureReader, ax: Axes, artist: Any, place: str) -> None:
@@ -489,11 +551,15 @@ def _hist2d_edges(reader: _FigureReader, record: Hist2DRecord, what: str, place:
     hits = []
     for axis, edges, (low, high) in (("x", record.xedges, record.x_range), ("y", record.yedges, record.y_range)):
         span = high - low
-        hits += [f"{side} of {axis}" for side, hit in (
-            ("minimum", _at(edges[0], low, span)), ("maximum", _at(edges[-1], high, span))) if hit]
+        hits += [
+            f"{side} of {axis}"
+            for side, hit in (("minimum", _at(edges[0], low, span)), ("maximum", _at(edges[-1], high, span)))
+            if hit
+        ]
     if hits:
         reader.add(
-            "min_max", reader.rules.min_max,
+            "min_max",
+            reader.rules.min_max,
             f"The {what} in {place} has outer edges at the data's {', '.join(hits)}, so the figure shows them.",
             f"the outer cells of the {what} in {place}",
             "Give a range inside the data, e.g. ax.hist2d(x, y, range=[(x_lo, x_hi), (y_lo, y_hi)]) with inner "
@@ -512,8 +578,11 @@ def _hexbin(reader: _FigureReader, ax: Axes, artist: Any, place: str) -> None:
     values = np.asarray(artist.get_array(), dtype=float).ravel()
     record = getattr(artist, HEXBIN_ATTR, None)
     if record is not None and not record.counts:
-        reader.unknown_counts(f"The hexagons of the hexbin plot in {place} show values of C, not counts.",
-                              f"the hexbin plot in {place}", "Draw counts (no C=), with mincnt=10, or explain.")
+        reader.unknown_counts(
+            f"The hexagons of the hexbin plot in {place} show values of C, not counts.",
+            f"the hexbin plot in {place}",
+            "Draw counts (no C=), with mincnt=10, or explain.",
+        )
     else:
         reader.values(values, _numbered, "hexbin plot", place, "hexagon")
     if record is not None:
@@ -522,7 +591,8 @@ def _hexbin(reader: _FigureReader, ax: Axes, artist: Any, place: str) -> None:
         if not record.extremes:
             return
     reader.add(
-        "min_max", "fail" if record is not None else "review",
+        "min_max",
+        "fail" if record is not None else "review",
         f"The hexagon grid of the hexbin plot in {place} may be laid out from the data's minimum and maximum.",
         f"the outer hexagons of the hexbin plot in {place}",
         "Give extent= inside the data (inner percentiles) and mincnt=10, or use ax.hist2d with a range.",
@@ -535,7 +605,8 @@ def _stairs(reader: _FigureReader, ax: Axes, artist: Any, place: str) -> None:
     what = _named("step histogram", 1, 1, artist)
     reader.values(values, _numbered, what, place, "bin", zeros=False)
     reader.add(
-        "min_max", "review",
+        "min_max",
+        "review",
         f"The {what} in {place} was drawn with stairs(), so it is unknown whether its outer edges are the data's "
         "minimum and maximum.",
         f"the outer bins of the {what} in {place}",
@@ -555,12 +626,18 @@ def _contours(reader: _FigureReader, ax: Axes, artist: Any, place: str) -> None:
 def _ecdf(reader: _FigureReader, record: Any, place: str) -> None:
     reader.recorded = True
     reader.units_of(id(record), record.sizes[0], record.sizes[0])
-    reader.records(record.sizes[0], f"the cumulative distribution (ECDF) in {place}",
-                   "each step is one observation, from the minimum to the maximum")
-    reader.add("min_max", reader.rules.min_max,
-               f"The cumulative distribution (ECDF) in {place} starts at the data's minimum and ends at its maximum.",
-               f"the cumulative distribution (ECDF) in {place}",
-               "Draw the distribution as a histogram with a range inside the data (cbs_export_lab.figures.safe_hist).")
+    reader.records(
+        record.sizes[0],
+        f"the cumulative distribution (ECDF) in {place}",
+        "each step is one observation, from the minimum to the maximum",
+    )
+    reader.add(
+        "min_max",
+        reader.rules.min_max,
+        f"The cumulative distribution (ECDF) in {place} starts at the data's minimum and ends at its maximum.",
+        f"the cumulative distribution (ECDF) in {place}",
+        "Draw the distribution as a histogram with a range inside the data (cbs_export_lab.figures.safe_hist).",
+    )
 
 
 def _filled_area(reader: _FigureReader, ax: Axes, artist: Any, place: str) -> None:
@@ -574,7 +651,8 @@ def _filled_area(reader: _FigureReader, ax: Axes, artist: Any, place: str) -> No
 def _unrecorded_wedge(reader: _FigureReader, ax: Axes, artist: Any, place: str) -> None:
     reader.unknown_counts(
         f"The pie chart in {place} was not drawn with Axes.pie, so the counts behind its wedges are unknown.",
-        f"the pie chart in {place}", "Draw it with ax.pie(counts) from a table of counts.",
+        f"the pie chart in {place}",
+        "Draw it with ax.pie(counts) from a table of counts.",
     )
 
 
@@ -623,13 +701,15 @@ def _bars(reader: _FigureReader, ax: Axes, container: Any, place: str) -> None:
     widths = np.array([p.get_width() if vertical else p.get_height() for p in patches], dtype=float)
     names = _TickNames(ax.xaxis if vertical else ax.yaxis)
     label = container.get_label()
-    contiguous = len(patches) > 1 and np.allclose(starts[:-1] + widths[:-1], starts[1:], rtol=0,
-                                                  atol=1e-9 * max(1.0, float(np.abs(widths).max())))
+    contiguous = len(patches) > 1 and np.allclose(
+        starts[:-1] + widths[:-1], starts[1:], rtol=0, atol=1e-9 * max(1.0, float(np.abs(widths).max()))
+    )
     if contiguous:
         what = "histogram" + (f" '{label}'" if label and not label.startswith("_") else "")
         reader.values(heights, _numbered, what, place, "bin", zeros=False)
         reader.add(
-            "min_max", "review",
+            "min_max",
+            "review",
             f"The {what} in {place} was not drawn with Axes.hist, so it is unknown whether its outer edges are "
             "the data's minimum and maximum.",
             f"the outer bins of the {what} in {place}",
@@ -674,6 +754,7 @@ CONTAINERS: list[tuple[type | tuple[type, ...], ContainerHandler]] = [
 
 # --- the artists whose plotting call was recorded -----------------------------------------------------------
 
+
 class _Recorded:
     """The artists of one subplot that `hooks` marked, grouped per plotting call: one histogram data set, one
     box plot or one pie is judged once, however many artists it drew."""
@@ -694,8 +775,9 @@ class _Recorded:
         violin = getattr(artist, VIOLIN_ATTR, None)
         if drawn_by is not None:
             self.seaborn.setdefault(id(drawn_by[0]), drawn_by)
-            if drawn_by[0].kind in CONSUMED and not (drawn_by[0].kind == "regression"
-                                                      and isinstance(artist, PathCollection)):
+            if drawn_by[0].kind in CONSUMED and not (
+                drawn_by[0].kind == "regression" and isinstance(artist, PathCollection)
+            ):
                 return True
         if violin is not None:
             self.violins[id(violin)] = violin
@@ -730,20 +812,36 @@ def _violins(reader: _FigureReader, record: Any, what: str, place: str) -> None:
     reader.recorded = True
     sizes = np.asarray(record.sizes)
     reader.units_of(id(record), int(sizes.max(initial=0)), int(sizes.sum()))
-    reader.small(sizes, np.arange(sizes.size), _numbered, what, place, "violin", zeros=False,
-                 fix=f"Draw violins only for groups of at least {reader.rules.threshold} observations.")
+    reader.small(
+        sizes,
+        np.arange(sizes.size),
+        _numbered,
+        what,
+        place,
+        "violin",
+        zeros=False,
+        fix=f"Draw violins only for groups of at least {reader.rules.threshold} observations.",
+    )
     reader.add(
-        "min_max", reader.rules.min_max,
+        "min_max",
+        reader.rules.min_max,
         f"The {what} in {place} spans each group's minimum to maximum (its body and extrema bars end there).",
         f"the ends of the {what} in {place}",
         "Draw a box plot with percentile whiskers instead (cbs_export_lab.figures.safe_boxplot).",
     )
 
 
-_SEABORN_WHAT = {"hist": "histogram", "density": "density (kde) plot", "ecdf": "cumulative distribution (ECDF)",
-                 "estimate": "estimates (bars or points with error bars)", "violin": "violin plot",
-                 "regression": "regression line and its band", "count": "count plot", "box": "box plot",
-                 "scatter": "strip or swarm plot"}
+_SEABORN_WHAT = {
+    "hist": "histogram",
+    "density": "density (kde) plot",
+    "ecdf": "cumulative distribution (ECDF)",
+    "estimate": "estimates (bars or points with error bars)",
+    "violin": "violin plot",
+    "regression": "regression line and its band",
+    "count": "count plot",
+    "box": "box plot",
+    "scatter": "strip or swarm plot",
+}
 
 
 def _seaborn(reader: _FigureReader, record: SeabornRecord, call: Any, place: str) -> None:
@@ -762,8 +860,16 @@ def _seaborn(reader: _FigureReader, record: SeabornRecord, call: Any, place: str
         return
     reader.data_artists += 1
     sizes = np.asarray([record.groups[n] for n in names])
-    reader.small(sizes, np.arange(sizes.size), lambda i: f"'{names[i]}'" if names[i] else "1", what, place, "group",
-                 zeros=False, fix=f"Draw the plot for groups of at least {reader.rules.threshold} observations.")
+    reader.small(
+        sizes,
+        np.arange(sizes.size),
+        lambda i: f"'{names[i]}'" if names[i] else "1",
+        what,
+        place,
+        "group",
+        zeros=False,
+        fix=f"Draw the plot for groups of at least {reader.rules.threshold} observations.",
+    )
     if record.kind == "ecdf":
         reader.records(units, f"the {what} in {place}", "each step is one observation")
     else:
@@ -771,16 +877,20 @@ def _seaborn(reader: _FigureReader, record: SeabornRecord, call: Any, place: str
         reader.unknown_counts(
             f"The {what} in {place} shows estimates" + (f" for {groups}" if groups else "") + "; the drawn values "
             "are not counts, so only the group sizes are known.",
-            f"the {what} in {place}", "State the number of observations behind each group, or explain in the "
+            f"the {what} in {place}",
+            "State the number of observations behind each group, or explain in the "
             "explanation why the estimates are safe.",
         )
     if record.extremes:
         groups = _listing([f"'{n}'" if n else "the data" for n in record.extremes], len(record.extremes))
-        reader.add("min_max", reader.rules.min_max,
-                   f"The {what} in {place} reaches the minimum and maximum of {groups} (drawn with cut=0 or as steps).",
-                   f"the ends of the {what} in {place}",
-                   "Leave cut at its default (the curve then extends beyond the data), or draw a histogram with a "
-                   "range inside the data.")
+        reader.add(
+            "min_max",
+            reader.rules.min_max,
+            f"The {what} in {place} reaches the minimum and maximum of {groups} (drawn with cut=0 or as steps).",
+            f"the ends of the {what} in {place}",
+            "Leave cut at its default (the curve then extends beyond the data), or draw a histogram with a "
+            "range inside the data.",
+        )
 
 
 def _hist(reader: _FigureReader, record: HistRecord, what: str, place: str) -> None:
@@ -790,16 +900,23 @@ def _hist(reader: _FigureReader, record: HistRecord, what: str, place: str) -> N
     reader.drawn.append(int(counts.sum()))
     if record.size >= 0 and not record.group:
         reader.units_of(id(record), int(counts.sum()), record.size)
-    reader.small(counts, np.arange(len(counts)), _numbered, what, place, "bin", zeros=False,
-                 fix=f"Use wider bins, {SAFE_HIST}.")
+    reader.small(
+        counts, np.arange(len(counts)), _numbered, what, place, "bin", zeros=False, fix=f"Use wider bins, {SAFE_HIST}."
+    )
     edges = record.edges
     span = record.data_max - record.data_min
-    sides = [name for name, hit in (
-        ("minimum", _at(edges[0], record.data_min, span)), ("maximum", _at(edges[-1], record.data_max, span)),
-    ) if hit]
+    sides = [
+        name
+        for name, hit in (
+            ("minimum", _at(edges[0], record.data_min, span)),
+            ("maximum", _at(edges[-1], record.data_max, span)),
+        )
+        if hit
+    ]
     if sides:
         reader.add(
-            "min_max", reader.rules.min_max,
+            "min_max",
+            reader.rules.min_max,
             f"The {what} in {place} has {'an outer edge' if len(sides) == 1 else 'its outer edges'} at the "
             f"data's {' and '.join(sides)}, so the figure reveals {'it' if len(sides) == 1 else 'them'}.",
             f"the outer bins of the {what} in {place}",
@@ -821,14 +938,16 @@ def _boxes(reader: _FigureReader, record: BoxRecord, parts: dict[int, set[str]],
     _box_sizes(reader, record, sorted(parts), what, place)
     if extremes:
         reader.add(
-            "min_max", reader.rules.min_max,
+            "min_max",
+            reader.rules.min_max,
             f"The whiskers of {_listing(extremes)} of the {what} in {place} end at the data's minimum or maximum.",
             f"the whiskers of {_listing(extremes)} of the {what} in {place}",
             f"Draw whiskers at percentiles, e.g. ax.boxplot(x, whis=(5, 95), showfliers=False). {fix}",
         )
     if fliers:
         reader.add(
-            "min_max", reader.rules.min_max,
+            "min_max",
+            reader.rules.min_max,
             f"Outlier points are drawn for {_listing(fliers)} of the {what} in {place}: single units' values, "
             "including the minimum and maximum.",
             f"the outlier points of {_listing(fliers)} of the {what} in {place}",
@@ -839,7 +958,8 @@ def _boxes(reader: _FigureReader, record: BoxRecord, parts: dict[int, set[str]],
 def _box_sizes(reader: _FigureReader, record: BoxRecord, boxes: list[int], what: str, place: str) -> None:
     if not record.sizes:
         reader.add(
-            "unknown_counts", reader.rules.unknown_counts,
+            "unknown_counts",
+            reader.rules.unknown_counts,
             f"The number of observations behind each box of the {what} in {place} is unknown; a box of few "
             "observations shows their values.",
             f"the boxes of the {what} in {place}",
@@ -863,6 +983,7 @@ def _pie(reader: _FigureReader, record: PieRecord, wedges: list[int], what: str,
 
 
 # --- helpers: names, labels and texts -----------------------------------------------------------------------
+
 
 def _place(ax: Axes, number: int, total: int) -> str:
     title = next((t for t in (ax.get_title(loc) for loc in ("center", "left", "right")) if t), "")
@@ -965,7 +1086,10 @@ def _flatten(container: Any) -> list[Any]:
 def _structural(ax: Axes, artist: Any) -> bool:
     """Spines, axis lines, legend, background and insets: not data (titles are texts, read elsewhere)."""
     return (
-        artist is ax.patch or artist is ax.legend_ or artist is ax.xaxis or artist is ax.yaxis
+        artist is ax.patch
+        or artist is ax.legend_
+        or artist is ax.xaxis
+        or artist is ax.yaxis
         or any(artist is spine for spine in ax.spines.values())
         or any(artist is inset for inset in getattr(ax, "child_axes", []))
     )
@@ -990,9 +1114,11 @@ def _legend_texts(legend: Any, where: str) -> list[tuple[str, str]]:
 
 
 _NUMBER = r"(?P<num>\d{1,3}(?:(?P<sep>[.,\u00a0\u202f ])\d{3}(?:(?P=sep)\d{3})*)|\d+)(?!\d)(?![.,]\d)"
-_UNITS = (r"personen|persoon|mensen|waarnemingen|observaties|observations|respondenten|respondents|bedrijven|"
-          r"companies|firms|huishoudens|households|persons|people|werknemers|employees|leerlingen|studenten|students|"
-          r"pati[eë]nten|patients|eenheden|units|cases")
+_UNITS = (
+    r"personen|persoon|mensen|waarnemingen|observaties|observations|respondenten|respondents|bedrijven|"
+    r"companies|firms|huishoudens|households|persons|people|werknemers|employees|leerlingen|studenten|students|"
+    r"pati[eë]nten|patients|eenheden|units|cases"
+)
 
 
 def _number(text: str) -> int:
@@ -1023,17 +1149,25 @@ def _stated_facts(reader: _FigureReader, text: str, where: str) -> None:
     t = reader.rules.threshold
     extreme = _extreme_pattern().search(text)
     if extreme:
-        reader.add("min_max", reader.rules.min_max,
-                   f"{where[0].upper()}{where[1:]} states an extreme value ('{extreme.group(0).strip()}'); minimum "
-                   "and maximum are not released.", where,
-                   "Remove the extreme from the text; state a percentile (e.g. the 5th and 95th) instead.")
+        reader.add(
+            "min_max",
+            reader.rules.min_max,
+            f"{where[0].upper()}{where[1:]} states an extreme value ('{extreme.group(0).strip()}'); minimum "
+            "and maximum are not released.",
+            where,
+            "Remove the extreme from the text; state a percentile (e.g. the 5th and 95th) instead.",
+        )
     for m in _part_pattern().finditer(text):
         n = _number(m.group("num"))
         if 0 < n < t:
-            reader.add("threshold", "fail",
-                       f"{where[0].upper()}{where[1:]} states a count of {n} ('{m.group(0).strip()}'); a group needs "
-                       f"at least {t} observations.", where,
-                       f"Leave the small count out of the text, or state it for a group of at least {t}.")
+            reader.add(
+                "threshold",
+                "fail",
+                f"{where[0].upper()}{where[1:]} states a count of {n} ('{m.group(0).strip()}'); a group needs "
+                f"at least {t} observations.",
+                where,
+                f"Leave the small count out of the text, or state it for a group of at least {t}.",
+            )
 
 
 @functools.lru_cache(maxsize=1)

@@ -4,6 +4,7 @@ A table whose small cells were replaced by NaN or "x" is only safe when no hidde
 totals. The audit (`cbs_export_lab.audit`) gives each hidden cell its interval; this module turns the ones that do
 not hold into findings, and judges tables made by `cel.protect` as protected.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -19,8 +20,10 @@ from ..rules import Rules
 from ..tables import attach_stats, carried_stats
 
 PROTECTED_ATTR = "cbs_export_lab.protected"
-_FIX = ("Hide more cells so that none can be worked out from the totals: cel.protect(table) chooses them "
-        "(secondary suppression), or merge categories with cel.protect(table, method='merge').")
+_FIX = (
+    "Hide more cells so that none can be worked out from the totals: cel.protect(table) chooses them "
+    "(secondary suppression), or merge categories with cel.protect(table, method='merge')."
+)
 
 
 def _frame(obj: Any) -> pd.DataFrame | None:
@@ -67,8 +70,9 @@ def _is_counts(values: np.ndarray, stats: Any) -> bool:
     return bool(shown.size) and bool(np.all((shown >= 0) & (shown == np.round(shown))))
 
 
-def recoverable_findings(table: Any, rules: Rules, stats: Any = None, info: dict[str, Any] | None = None,
-                         original: np.ndarray | None = None) -> list[Finding]:
+def recoverable_findings(
+    table: Any, rules: Rules, stats: Any = None, info: dict[str, Any] | None = None, original: np.ndarray | None = None
+) -> list[Finding]:
     """One `recoverable` fail per hidden cell that the shown cells and margins give away. `info` is the record of
     `cel.protect`; `original` the true values when known, which only makes the audit faster (the truth is one of
     the tables an attacker must consider)."""
@@ -88,9 +92,11 @@ def recoverable_findings(table: Any, rules: Rules, stats: Any = None, info: dict
     if not result.consistent:
         return []
     series = isinstance(table, pd.Series)
-    return [_finding(frame, structure, int(cell), lo, hi, int(tie), integer, rules, series)
-            for cell, lo, hi, tie, ok in zip(result.cells, result.lo, result.hi, result.tie, result.holds, strict=True)
-            if not ok and not (lo == 0 and hi == 0)]  # an empty cell shown as NaN is the `zero` rule's (review)
+    return [
+        _finding(frame, structure, int(cell), lo, hi, int(tie), integer, rules, series)
+        for cell, lo, hi, tie, ok in zip(result.cells, result.lo, result.hi, result.tie, result.holds, strict=True)
+        if not ok and not (lo == 0 and hi == 0)
+    ]  # an empty cell shown as NaN is the `zero` rule's (review)
 
 
 def _number(x: float, integer: bool) -> str:
@@ -99,23 +105,41 @@ def _number(x: float, integer: bool) -> str:
     return f"{int(round(x)):,}" if integer else f"{x:,.4g}"
 
 
-def _finding(frame: pd.DataFrame, structure: Structure, cell: int, lo: float, hi: float, tie: int, integer: bool,
-             rules: Rules, series: bool = False) -> Finding:
+def _finding(
+    frame: pd.DataFrame,
+    structure: Structure,
+    cell: int,
+    lo: float,
+    hi: float,
+    tie: int,
+    integer: bool,
+    rules: Rules,
+    series: bool = False,
+) -> Finding:
     i, j = unravel(cell, structure.shape)
     here = (frame.index[i], None if series else frame.columns[j])
     if np.isfinite(hi) and abs(hi - lo) <= 1e-9 * max(1.0, abs(hi)):
         what = f"it must be {_number(lo, integer)}"
     else:
-        need = (f"at least {max(getattr(rules, 'recoverable_min_width', 10), rules.threshold)} wide or reaching from "
-                f"0 to {rules.threshold - 1}" if integer else "wide enough to hide its value")
-        what = (f"it lies between {_number(lo, integer)} and {_number(hi, integer)}, narrower than its "
-                f"protection ({need})")
+        need = (
+            f"at least {max(getattr(rules, 'recoverable_min_width', 10), rules.threshold)} wide or reaching from "
+            f"0 to {rules.threshold - 1}"
+            if integer
+            else "wide enough to hide its value"
+        )
+        what = (
+            f"it lies between {_number(lo, integer)} and {_number(hi, integer)}, narrower than its protection ({need})"
+        )
     given = _given_away(frame, structure, tie, cell)
     return Finding(
-        rule="recoverable", severity="fail",
+        rule="recoverable",
+        severity="fail",
         message=f"The hidden cell at {format_cell(*here)} can be worked out from the cells that are shown: {what}. "
-                f"It is given away by {given}.",
-        where=format_cell(*here), fix=_FIX, cells=[here])
+        f"It is given away by {given}.",
+        where=format_cell(*here),
+        fix=_FIX,
+        cells=[here],
+    )
 
 
 def _given_away(frame: pd.DataFrame, structure: Structure, tie: int, cell: int) -> str:
@@ -124,23 +148,31 @@ def _given_away(frame: pd.DataFrame, structure: Structure, tie: int, cell: int) 
     total = int(structure.totals[tie])
     members = [int(p) for p in structure.parts[tie]] + [total]
     ti, tj = unravel(total, structure.shape)
-    others = [(frame.index[a], frame.columns[b])
-              for a, b in (unravel(m, structure.shape) for m in members if m != cell)]
-    line = f"row {format_label(frame.index[ti])}" if all(unravel(m, structure.shape)[0] == ti for m in members) \
+    others = [
+        (frame.index[a], frame.columns[b]) for a, b in (unravel(m, structure.shape) for m in members if m != cell)
+    ]
+    line = (
+        f"row {format_label(frame.index[ti])}"
+        if all(unravel(m, structure.shape)[0] == ti for m in members)
         else f"column {format_label(frame.columns[tj])}"
+    )
     total_cell = format_cell(frame.index[ti], frame.columns[tj])
     return f"{line}: its total ({total_cell}) and the other cells ({format_cells(others, 6)})"
 
 
 # --- tables made by cel.protect -----------------------------------------------------------------------------
 
+
 def protected_info(frame: pd.DataFrame) -> dict[str, Any] | None:
     """`cel.protect`'s record, when the table still shows exactly the protected cells (else None)."""
     info = frame.attrs.get(PROTECTED_ATTR)
     if not isinstance(info, dict) or info.get("method") != "suppress":
         return None
-    if frame.shape != info["hidden"].shape or not frame.index.equals(info["index"]) or \
-            not frame.columns.equals(info["columns"]):
+    if (
+        frame.shape != info["hidden"].shape
+        or not frame.index.equals(info["index"])
+        or not frame.columns.equals(info["columns"])
+    ):
         return None
     values, hidden, _ = read_cells(frame)
     if not np.array_equal(hidden, info["hidden"]):
@@ -191,6 +223,12 @@ def with_hidden_cells(obj: Any, rules: Rules, base: Callable[[Any], CheckResult]
     rows, cols = np.nonzero(info["hidden"])
     hidden_cells = {(frame.index[i], frame.columns[j]) for i, j in zip(rows, cols, strict=True)}
     findings = _without_hidden(result.findings, hidden_cells) + recoverable_findings(frame, rules, info=info)
-    details = {**result.details, "protection": {"method": "suppress", "hidden": int(info["hidden"].sum()),
-                                                "primary": int(info["primary"].sum())}}
+    details = {
+        **result.details,
+        "protection": {
+            "method": "suppress",
+            "hidden": int(info["hidden"].sum()),
+            "primary": int(info["primary"].sum()),
+        },
+    }
     return replace(result, findings=findings, details=details)

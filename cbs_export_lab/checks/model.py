@@ -4,6 +4,7 @@ A model result is judged on too few residual degrees of freedom, a level of a ca
 dummy) with few observations or units, and a saturated model, whose coefficients reproduce the table of its
 covariate patterns. Units are counted with the same `unit=`/`data=` policy as tables (`units`).
 """
+
 from __future__ import annotations
 
 import math
@@ -20,9 +21,21 @@ from ..results import CheckResult, Counts, Finding
 from ..rules import Rules
 from ..units import fit_unit_codes, fit_unit_ids
 
-SUPPORTED_MODELS = frozenset({
-    "OLS", "WLS", "GLS", "GLM", "Logit", "Probit", "MNLogit", "Poisson", "NegativeBinomial", "MixedLM", "QuantReg",
-})
+SUPPORTED_MODELS = frozenset(
+    {
+        "OLS",
+        "WLS",
+        "GLS",
+        "GLM",
+        "Logit",
+        "Probit",
+        "MNLogit",
+        "Poisson",
+        "NegativeBinomial",
+        "MixedLM",
+        "QuantReg",
+    }
+)
 
 
 _DENSE_PAIRS = 50_000_000  # up to this many (level, unit) pairs, distinct units are counted with a bit table
@@ -34,8 +47,12 @@ _FEW_OUTCOME_VALUES = 10  # a count outcome with at most this many distinct valu
 
 
 _OTHER_LIBRARIES = {
-    "sklearn": "scikit-learn", "linearmodels": "linearmodels", "lifelines": "lifelines", "pyfixest": "pyfixest",
-    "xgboost": "XGBoost", "lightgbm": "LightGBM",
+    "sklearn": "scikit-learn",
+    "linearmodels": "linearmodels",
+    "lifelines": "lifelines",
+    "pyfixest": "pyfixest",
+    "xgboost": "XGBoost",
+    "lightgbm": "LightGBM",
 }
 
 
@@ -92,13 +109,21 @@ def check_model(res: Any, *, data: Any = None, unit: Any = None, rules: Rules) -
     model = res.model
     name = type(model).__name__
     if model.exog is None:
-        return CheckResult(kind="model", findings=[Finding(
-            rule="unknown_counts", severity=rules.unknown_counts,
-            message="The data behind this model were removed (remove_data()), so its degrees of freedom and the "
+        return CheckResult(
+            kind="model",
+            findings=[
+                Finding(
+                    rule="unknown_counts",
+                    severity=rules.unknown_counts,
+                    message="The data behind this model were removed (remove_data()), so its degrees of freedom and the "
                     "number of observations behind each level of its regressors cannot be counted.",
-            where=f"the whole {name} model",
-            fix="Check the model before calling remove_data(), or refit it and check the new result.",
-        )], counts=Counts(models=1), rules_origin=rules.origin)
+                    where=f"the whole {name} model",
+                    fix="Check the model before calling remove_data(), or refit it and check the new result.",
+                )
+            ],
+            counts=Counts(models=1),
+            rules_origin=rules.origin,
+        )
     rows = _Rows.of(res)
     ids, unit_name, source = fit_unit_ids(rows, data, unit, rules)
     units = None if ids is None else fit_unit_codes(ids, unit_name)
@@ -115,17 +140,25 @@ def check_model(res: Any, *, data: Any = None, unit: Any = None, rules: Rules) -
     findings += _separation_findings(res, design.kept, units, unit_name, rules)
     findings += _saturated_findings(res, design, units, unit_name, rules)
     if name not in SUPPORTED_MODELS:
-        findings.append(Finding(
-            rule="unsupported", severity=rules.unsupported,
-            message=f"{name} is not one of the model classes cbs_export_lab knows, so anything particular to it "
-                    "(for instance group-level estimates, lags or an extra design matrix) was not checked; the other "
-                    "findings cover only its residual degrees of freedom and its regressors.",
-            where=f"the whole {name} model",
-            fix="Explain in the explanation why the rest of this model has no disclosure risk.",
-        ))
+        findings.append(
+            Finding(
+                rule="unsupported",
+                severity=rules.unsupported,
+                message=f"{name} is not one of the model classes cbs_export_lab knows, so anything particular to it "
+                "(for instance group-level estimates, lags or an extra design matrix) was not checked; the other "
+                "findings cover only its residual degrees of freedom and its regressors.",
+                where=f"the whole {name} model",
+                fix="Explain in the explanation why the rest of this model has no disclosure risk.",
+            )
+        )
     return CheckResult(
-        kind="model", findings=findings, counts=Counts(models=1, observations=distinct), source=source,
-        rules_origin=rules.origin, unit=unit_name, details={"model": name, "nobs": rows.n},
+        kind="model",
+        findings=findings,
+        counts=Counts(models=1, observations=distinct),
+        source=source,
+        rules_origin=rules.origin,
+        unit=unit_name,
+        details={"model": name, "nobs": rows.n},
     )
 
 
@@ -197,8 +230,13 @@ class _Rows:
         if len(source) == self.n:
             return source
         frame = self.frame
-        if not labelled and frame is not None and self.labels is not None and len(source) == len(frame) \
-                and frame.index.is_unique:
+        if (
+            not labelled
+            and frame is not None
+            and self.labels is not None
+            and len(source) == len(frame)
+            and frame.index.is_unique
+        ):
             return source[frame.index.get_indexer(self.labels)]
         raise UserError(
             f"{what} has {len(source)} rows but the model was fitted on {self.n} rows, and its row labels do "
@@ -353,41 +391,55 @@ def _counted(n: int, unit_name: str | None) -> str:
 def _dof_findings(res: Any, rules: Rules) -> list[Finding]:
     df = fit_number(res, "df_resid")
     if df is None:
-        return [Finding(
-            rule="dof", severity="review",
-            message="The residual degrees of freedom of this model could not be established.",
-            where="the whole model", fix="Explain in the explanation how many observations and parameters it has.",
-        )]
+        return [
+            Finding(
+                rule="dof",
+                severity="review",
+                message="The residual degrees of freedom of this model could not be established.",
+                where="the whole model",
+                fix="Explain in the explanation how many observations and parameters it has.",
+            )
+        ]
     if df < rules.dof:
-        return [Finding(
-            rule="dof", severity="fail",
-            message=f"The model has {df:g} residual degrees of freedom, fewer than the minimum of {rules.dof}: with "
-                    "so few observations per parameter the coefficients come close to describing individuals.",
-            where="the whole model",
-            fix=f"Fit it on more observations or with fewer parameters, so at least {rules.dof} residual degrees "
+        return [
+            Finding(
+                rule="dof",
+                severity="fail",
+                message=f"The model has {df:g} residual degrees of freedom, fewer than the minimum of {rules.dof}: with "
+                "so few observations per parameter the coefficients come close to describing individuals.",
+                where="the whole model",
+                fix=f"Fit it on more observations or with fewer parameters, so at least {rules.dof} residual degrees "
                 "of freedom remain.",
-        )]
+            )
+        ]
     return []
 
 
-def _level_findings(design: Design, units: np.ndarray | None, unit_name: str | None, rules: Rules,
-                    outcome: np.ndarray | None = None) -> list[Finding]:
+def _level_findings(
+    design: Design, units: np.ndarray | None, unit_name: str | None, rules: Rules, outcome: np.ndarray | None = None
+) -> list[Finding]:
     minimum = rules.model_level_threshold
     findings = []
     for grouping in _groupings(design):
         constant = _constant_outcome(grouping, outcome)
         for code, (label, n) in enumerate(zip(grouping.labels, grouping.counts(units), strict=False)):
             if 0 < n < minimum:
-                separated = (" The outcome is the same for all of them (separation), so the model reveals it."
-                             if constant is not None and constant[code] else "")
-                findings.append(Finding(
-                    rule="threshold", severity="fail",
-                    message=f"Level {label!r} of {grouping.term} has {_counted(int(n), unit_name)}, fewer than "
-                            f"{minimum}: its coefficient rests on so few observations that it can disclose them."
-                            + separated,
-                    where=f"term {grouping.term}, level {label}",
-                    fix=_FIX_LEVEL.format(n=minimum),
-                ))
+                separated = (
+                    " The outcome is the same for all of them (separation), so the model reveals it."
+                    if constant is not None and constant[code]
+                    else ""
+                )
+                findings.append(
+                    Finding(
+                        rule="threshold",
+                        severity="fail",
+                        message=f"Level {label!r} of {grouping.term} has {_counted(int(n), unit_name)}, fewer than "
+                        f"{minimum}: its coefficient rests on so few observations that it can disclose them."
+                        + separated,
+                        where=f"term {grouping.term}, level {label}",
+                        fix=_FIX_LEVEL.format(n=minimum),
+                    )
+                )
     return findings
 
 
@@ -400,8 +452,9 @@ def _constant_outcome(grouping: Grouping, outcome: np.ndarray | None) -> np.ndar
     return distinct.to_numpy() == 1
 
 
-def _outcome_findings(res: Any, kept: np.ndarray | None, units: np.ndarray | None, unit_name: str | None,
-                      rules: Rules) -> list[Finding]:
+def _outcome_findings(
+    res: Any, kept: np.ndarray | None, units: np.ndarray | None, unit_name: str | None, rules: Rules
+) -> list[Finding]:
     """Each category of a discrete outcome (binary, multinomial, or a count with few distinct values) must hold
     enough observations: a rare outcome that a handful of persons have is disclosed by the fit."""
     outcome = _categorical_outcome(res, kept)
@@ -415,22 +468,26 @@ def _outcome_findings(res: Any, kept: np.ndarray | None, units: np.ndarray | Non
     findings = []
     for label, n in zip(labels, Grouping(name, codes.astype(np.int64), labels).counts(units), strict=False):
         if 0 < n < minimum:
-            findings.append(Finding(
-                rule="threshold", severity="fail",
-                message=f"The outcome {name}={label} is held by {_counted(int(n), unit_name)}, fewer than {minimum}: "
-                        "a model of so rare an outcome discloses who has it.",
-                where=f"outcome {name}, category {label}",
-                fix=f"Merge this outcome category with another (or model a broader outcome), so that every category "
+            findings.append(
+                Finding(
+                    rule="threshold",
+                    severity="fail",
+                    message=f"The outcome {name}={label} is held by {_counted(int(n), unit_name)}, fewer than {minimum}: "
+                    "a model of so rare an outcome discloses who has it.",
+                    where=f"outcome {name}, category {label}",
+                    fix=f"Merge this outcome category with another (or model a broader outcome), so that every category "
                     f"holds at least {minimum} observations.",
-            ))
+                )
+            )
     return findings
 
 
 _SEPARATED = 1e-6  # a fitted probability this close to 0 or 1 says the outcome is determined (separation)
 
 
-def _separation_findings(res: Any, kept: np.ndarray | None, units: np.ndarray | None, unit_name: str | None,
-                         rules: Rules) -> list[Finding]:
+def _separation_findings(
+    res: Any, kept: np.ndarray | None, units: np.ndarray | None, unit_name: str | None, rules: Rules
+) -> list[Finding]:
     """Perfect or quasi separation on a small group: a few observations whose outcome the fit determines (fitted
     probability 0 or 1), so the model discloses it."""
     outcome = _discrete_outcome(res, kept)
@@ -451,15 +508,18 @@ def _separation_findings(res: Any, kept: np.ndarray | None, units: np.ndarray | 
     n = int(determined.sum()) if units is None else int(np.unique(units[determined]).size)
     if n >= rules.model_level_threshold:
         return []
-    return [Finding(
-        rule="threshold", severity="fail",
-        message=f"The model separates {_counted(n, unit_name)} (fitted probability 0 or 1): their outcome is "
-                f"determined by the fit, so the model discloses it for a group of fewer than "
-                f"{rules.model_level_threshold}.",
-        where="the whole model (separation)",
-        fix="Merge or drop the small group that the regressors isolate (a level, a dummy or a combination of them) "
+    return [
+        Finding(
+            rule="threshold",
+            severity="fail",
+            message=f"The model separates {_counted(n, unit_name)} (fitted probability 0 or 1): their outcome is "
+            f"determined by the fit, so the model discloses it for a group of fewer than "
+            f"{rules.model_level_threshold}.",
+            where="the whole model (separation)",
+            fix="Merge or drop the small group that the regressors isolate (a level, a dummy or a combination of them) "
             "and refit, so no small group has one outcome only.",
-    )]
+        )
+    ]
 
 
 def _categorical_outcome(res: Any, kept: np.ndarray | None) -> np.ndarray | None:
@@ -478,8 +538,9 @@ def _categorical_outcome(res: Any, kept: np.ndarray | None) -> np.ndarray | None
     return endog if np.unique(endog).size <= _FEW_OUTCOME_VALUES else None
 
 
-def _saturated_findings(res: Any, design: Design, units: np.ndarray | None, unit_name: str | None,
-                        rules: Rules) -> list[Finding]:
+def _saturated_findings(
+    res: Any, design: Design, units: np.ndarray | None, unit_name: str | None, rules: Rules
+) -> list[Finding]:
     """A model with as many parameters as covariate patterns reproduces the table of those patterns."""
     k = design.exog.shape[1]
     codes = _patterns(design.exog, k)
@@ -487,10 +548,14 @@ def _saturated_findings(res: Any, design: Design, units: np.ndarray | None, unit
         return []
     first_rows = np.flatnonzero(~pd.Series(codes).duplicated().to_numpy())
     patterns = Grouping("covariate pattern", codes, _pattern_labels(design, first_rows))
-    saturated = (f"The model is saturated ({k} parameters for {len(first_rows)} covariate patterns), so its "
-                 "coefficients reproduce the table of these patterns")
-    fix = ("Merge small categories so every pattern holds enough observations, or export the table itself and "
-           "check it as a table.")
+    saturated = (
+        f"The model is saturated ({k} parameters for {len(first_rows)} covariate patterns), so its "
+        "coefficients reproduce the table of these patterns"
+    )
+    fix = (
+        "Merge small categories so every pattern holds enough observations, or export the table itself and "
+        "check it as a table."
+    )
     outcome = _discrete_outcome(res, design.kept)
     cells = patterns
     if outcome is not None:
@@ -501,25 +566,34 @@ def _saturated_findings(res: Any, design: Design, units: np.ndarray | None, unit
     findings = []
     for label, n in zip(cells.labels, cells.counts(units), strict=False):
         if n == 0 and outcome is not None:
-            findings.append(Finding(
-                rule="zero", severity=rules.zero,
-                message=f"{saturated}; the cell {label} is empty, and the coefficients reveal that no one is in it.",
-                where=f"covariate pattern {label}", fix=fix,
-            ))
+            findings.append(
+                Finding(
+                    rule="zero",
+                    severity=rules.zero,
+                    message=f"{saturated}; the cell {label} is empty, and the coefficients reveal that no one is in it.",
+                    where=f"covariate pattern {label}",
+                    fix=fix,
+                )
+            )
         elif 0 < n < rules.threshold:
-            findings.append(Finding(
-                rule="threshold", severity="fail",
-                message=f"{saturated}; the cell {label} has {_counted(int(n), unit_name)}, fewer than "
-                        f"{rules.threshold}.",
-                where=f"covariate pattern {label}", fix=fix,
-            ))
+            findings.append(
+                Finding(
+                    rule="threshold",
+                    severity="fail",
+                    message=f"{saturated}; the cell {label} has {_counted(int(n), unit_name)}, fewer than "
+                    f"{rules.threshold}.",
+                    where=f"covariate pattern {label}",
+                    fix=fix,
+                )
+            )
     return findings
 
 
 def _pattern_labels(design: Design, rows: np.ndarray) -> list[str]:
     """'factor=level, column=value' for the given rows: categorical factors by level, other varying columns by value."""
     varying = [
-        (j, name) for j, name in enumerate(design.names)
+        (j, name)
+        for j, name in enumerate(design.names)
         if j not in design.categorical_columns and np.ptp(design.exog[:, j]) > 0
     ]
     labels = []

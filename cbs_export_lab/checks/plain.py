@@ -4,6 +4,7 @@ A researcher's `groupby`, `value_counts`, `crosstab`, `pivot_table`, `describe` 
 with labels. Without a source we read what the labels and values allow: whole numbers as counts, min/max labels
 as extremes, everything else as numbers with unknown counts (review). Unit records are looked for always.
 """
+
 from __future__ import annotations
 
 import re
@@ -33,12 +34,40 @@ _OBJECT = np.dtype(object)
 
 # Statistic names as labels show them -> the pandas statistic ("q0.25" for a 25% quantile, "share" for shares).
 _STATISTICS = {
-    "count": "count", "counts": "size", "size": "size", "n": "size", "aantal": "size", "freq": "size",
-    "frequency": "size", "nunique": "nunique", "sum": "sum", "mean": "mean", "average": "mean",
-    "gemiddelde": "mean", "median": "median", "std": "std", "var": "var", "sem": "sem", "min": "min", "max": "max",
-    "minimum": "min", "maximum": "max", "first": "first", "last": "last", "prod": "prod", "skew": "skew",
-    "kurt": "kurt", "quantile": "q0.5", "proportion": "share", "percentage": "share", "percent": "share",
-    "pct": "share", "share": "share", "aandeel": "share", "fraction": "share", "normalized": "share",
+    "count": "count",
+    "counts": "size",
+    "size": "size",
+    "n": "size",
+    "aantal": "size",
+    "freq": "size",
+    "frequency": "size",
+    "nunique": "nunique",
+    "sum": "sum",
+    "mean": "mean",
+    "average": "mean",
+    "gemiddelde": "mean",
+    "median": "median",
+    "std": "std",
+    "var": "var",
+    "sem": "sem",
+    "min": "min",
+    "max": "max",
+    "minimum": "min",
+    "maximum": "max",
+    "first": "first",
+    "last": "last",
+    "prod": "prod",
+    "skew": "skew",
+    "kurt": "kurt",
+    "quantile": "q0.5",
+    "proportion": "share",
+    "percentage": "share",
+    "percent": "share",
+    "pct": "share",
+    "share": "share",
+    "aandeel": "share",
+    "fraction": "share",
+    "normalized": "share",
 }
 
 
@@ -114,8 +143,10 @@ class PlainTable:
 
     def inner(self) -> tuple[np.ndarray, np.ndarray]:
         """Which rows and which columns are not margins ('All', 'Totaal', ...)."""
-        return (np.array([not is_margin_label(r) for r in self.rows], dtype=bool),
-                np.array([not is_margin_label(c) for c in self.cols], dtype=bool))
+        return (
+            np.array([not is_margin_label(r) for r in self.rows], dtype=bool),
+            np.array([not is_margin_label(c) for c in self.cols], dtype=bool),
+        )
 
     def cell(self, i: int, j: int) -> tuple[Any, Any]:
         return (self.rows[i], None if self.is_series else self.cols[j])
@@ -252,25 +283,44 @@ def rule_findings(table: PlainTable, kinds: np.ndarray, values: np.ndarray, rule
     unknown = (np.isin(kinds, (UNKNOWN, MAGNITUDE, SHARE, TEXT, UNLABELLED)) | percentages | unproven) & ~zero
     n = rules.threshold
     found = [
-        _cells_finding(table, small, "threshold", "fail",
-                       f"{{n}} cell(s) count fewer than {n} (whole numbers in a table without known statistics are "
-                       "read as counts of units); a small count can identify a person or business.",
-                       f"Combine categories until every count is at least {n}, or suppress these cells before export."),
-        _cells_finding(table, zero | _full_lines(table, kinds, values), "zero", rules.zero,
-                       "{n} cell(s) are zero or empty, or hold every unit of their row or column; that can reveal "
-                       "that nobody, or everybody, in a group has a property (group disclosure).",
-                       "Check that the zeros disclose nothing (structural zeros are fine) and say so in the "
-                       "explanation, or combine categories."),
-        _cells_finding(table, kinds == EXTREME, "min_max", rules.min_max,
-                       "{n} cell(s) show a minimum, maximum or 0%/100% percentile, which is the value of a single "
-                       "unit.",
-                       "Drop the min/max (0%/100%) rows or columns, e.g. describe().drop(['min', 'max']), or show "
-                       "percentiles such as 10%/90%."),
-        _cells_finding(table, unknown, "unknown_counts", rules.unknown_counts,
-                       "The number of units behind {n} cell(s) cannot be established: "
-                       + _unknown_what(kinds[unknown], percentages.any()),
-                       "Check it with the source frame, e.g. cel.check(table, data=df), or build the table with "
-                       "cel.crosstab / cel.pivot_table, which keep the cell statistics."),
+        _cells_finding(
+            table,
+            small,
+            "threshold",
+            "fail",
+            f"{{n}} cell(s) count fewer than {n} (whole numbers in a table without known statistics are "
+            "read as counts of units); a small count can identify a person or business.",
+            f"Combine categories until every count is at least {n}, or suppress these cells before export.",
+        ),
+        _cells_finding(
+            table,
+            zero | _full_lines(table, kinds, values),
+            "zero",
+            rules.zero,
+            "{n} cell(s) are zero or empty, or hold every unit of their row or column; that can reveal "
+            "that nobody, or everybody, in a group has a property (group disclosure).",
+            "Check that the zeros disclose nothing (structural zeros are fine) and say so in the "
+            "explanation, or combine categories.",
+        ),
+        _cells_finding(
+            table,
+            kinds == EXTREME,
+            "min_max",
+            rules.min_max,
+            "{n} cell(s) show a minimum, maximum or 0%/100% percentile, which is the value of a single unit.",
+            "Drop the min/max (0%/100%) rows or columns, e.g. describe().drop(['min', 'max']), or show "
+            "percentiles such as 10%/90%.",
+        ),
+        _cells_finding(
+            table,
+            unknown,
+            "unknown_counts",
+            rules.unknown_counts,
+            "The number of units behind {n} cell(s) cannot be established: "
+            + _unknown_what(kinds[unknown], percentages.any()),
+            "Check it with the source frame, e.g. cel.check(table, data=df), or build the table with "
+            "cel.crosstab / cel.pivot_table, which keep the cell statistics.",
+        ),
     ]
     return [f for f in found if f is not None]
 
@@ -301,20 +351,29 @@ def _full_lines(table: PlainTable, kinds: np.ndarray, values: np.ndarray) -> np.
     return full
 
 
-def _cells_finding(table: PlainTable, mask: np.ndarray, rule: str, severity: str, message: str,
-                   fix: str) -> Finding | None:
+def _cells_finding(
+    table: PlainTable, mask: np.ndarray, rule: str, severity: str, message: str, fix: str
+) -> Finding | None:
     if not mask.any():
         return None
     cells = table.cells(mask)
-    return Finding(rule=rule, severity=severity, message=message.format(n=len(cells)), where=format_cells(cells),
-                   fix=fix, cells=cells)
+    return Finding(
+        rule=rule,
+        severity=severity,
+        message=message.format(n=len(cells)),
+        where=format_cells(cells),
+        fix=fix,
+        cells=cells,
+    )
 
 
 def _unknown_what(kinds: np.ndarray, percentages: bool = False) -> str:
     parts = ["whole numbers whose rows or columns add up to 100 may be rounded percentages"] if percentages else []
     if (kinds == COUNT).any() and not percentages:
-        parts.append("whole numbers without their source may be counts of rows rather than units, or rounded "
-                     "means or sums of a few units (a mean of three persons rounded looks like a count)")
+        parts.append(
+            "whole numbers without their source may be counts of rows rather than units, or rounded "
+            "means or sums of a few units (a mean of three persons rounded looks like a count)"
+        )
     if (kinds == SHARE).any():
         parts.append("percentages or proportions are not counts")
     if (kinds == MAGNITUDE).any():
@@ -345,7 +404,7 @@ def _is_id_like(values: pd.Index | pd.Series, name: Any, rules: Rules) -> bool:
     uniques = pd.unique(np.asarray(values, dtype=object))
     if rules.is_linking_key(name):
         return len(uniques) >= rules.id_distinct_share * n and (n >= 2 or rules.looks_like_id(uniques[0]))
-    sample = uniques[:rules.id_sample]
+    sample = uniques[: rules.id_sample]
     return sum(rules.looks_like_id(v) for v in sample) >= rules.id_written_share * len(sample)
 
 
@@ -395,10 +454,12 @@ def microdata_findings(obj: pd.DataFrame | pd.Series, rules: Rules, data: pd.Dat
 
 def records_finding(reasons: str) -> Finding:
     return Finding(
-        rule="microdata", severity="fail",
+        rule="microdata",
+        severity="fail",
         message=f"This looks like unit records, not a table: {reasons}. Records of persons or businesses are never "
-                "exported.",
-        where="the whole table", fix="Export a table of counts or statistics per group instead of the records.",
+        "exported.",
+        where="the whole table",
+        fix="Export a table of counts or statistics per group instead of the records.",
     )
 
 
@@ -408,8 +469,9 @@ def unreproduced_records(obj: pd.DataFrame | pd.Series, data: pd.DataFrame, rule
     frame = as_plain_table(obj).frame
     how = _groups_first_or_last(frame, data)  # only here: a recovered statistic is judged on its cell statistics
     if how is not None:
-        return [records_finding(f"each cell is the {how} value of its group in the source frame, the value of one "
-                                "unit")]
+        return [
+            records_finding(f"each cell is the {how} value of its group in the source frame, the value of one unit")
+        ]
     if values_are_source_rows(frame, data):
         return [records_finding("its rows (labels and values) are rows of the source frame")]
     return records_without_source(obj, rules)
@@ -423,14 +485,17 @@ def records_without_source(obj: pd.DataFrame | pd.Series, rules: Rules, source: 
     severity, why = found
     if severity == "fail":
         return [records_finding(why)]
-    return [Finding(
-        rule="microdata", severity="review",
-        message=f"This may be unit records rather than a table: {why}. Without the frame it was made from it cannot "
-                "be established that each row covers several units.",
-        where="the whole table",
-        fix=f"Check it with the frame it was made from, e.g. cel.check(table, data={source}); export a table of "
+    return [
+        Finding(
+            rule="microdata",
+            severity="review",
+            message=f"This may be unit records rather than a table: {why}. Without the frame it was made from it cannot "
+            "be established that each row covers several units.",
+            where="the whole table",
+            fix=f"Check it with the frame it was made from, e.g. cel.check(table, data={source}); export a table of "
             "counts or statistics per group instead of rows of persons or businesses.",
-    )]
+        )
+    ]
 
 
 _RECORD_STATISTICS = ("first", "last")
@@ -480,8 +545,11 @@ def _records_without_source(obj: pd.DataFrame | pd.Series, rules: Rules) -> tupl
     row_labels = _row_label_index(frame.index)
     if not row_labels and not (has_default_index(frame) and len(frame) >= 2):
         return None
-    what = ("its rows are labelled with row numbers of a source frame, as a sort, nlargest, sample or filter "
-            "leaves them" if row_labels else "its rows have no labels (0, 1, 2, ...), so they are not groups")
+    what = (
+        "its rows are labelled with row numbers of a source frame, as a sort, nlargest, sample or filter leaves them"
+        if row_labels
+        else "its rows have no labels (0, 1, 2, ...), so they are not groups"
+    )
     individual = _individual_values(frame)
     if individual is not None and len(frame) >= rules.records_rows and (row_labels or _key_column(frame) is None):
         return "fail", f"{what}, and column {format_label(individual)} holds values as single units have them"
@@ -534,8 +602,10 @@ def values_are_source_rows(obj: pd.DataFrame | pd.Series, data: pd.DataFrame) ->
 
 _NUMBER = r"(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)"
 _INTERVAL = re.compile(rf"\s*([(\[])\s*{_NUMBER}\s*,\s*{_NUMBER}\s*([)\]])\s*", re.IGNORECASE)
-_NOUNS = (r"personen|persoon|persons?|people|mensen|huishoudens?|bedrijven|bedrijf|respondenten|respondents?|"
-          r"waarnemingen|observations?|obs|units?|leerlingen|werknemers|inwoners")
+_NOUNS = (
+    r"personen|persoon|persons?|people|mensen|huishoudens?|bedrijven|bedrijf|respondenten|respondents?|"
+    r"waarnemingen|observations?|obs|units?|leerlingen|werknemers|inwoners"
+)
 _N_IS = re.compile(r"(?<![a-z])n\s*=\s*(\d+)(?!\d)", re.IGNORECASE)
 _NOTED_COUNT = re.compile(rf"[(\[:,;-]\s*(\d+)\s+(?:{_NOUNS})\b", re.IGNORECASE)
 _BARE_COUNT = re.compile(rf"\s*(\d+)\s+(?:{_NOUNS})\s*", re.IGNORECASE)
@@ -628,7 +698,7 @@ def _embedded_ids(values: Any, name: Any, rules: Rules) -> list[Any]:
                 found.append(value)
         elif id_name and isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
             number = float(value)
-            if np.isfinite(number) and number == round(number) and 10 ** (d - 3) <= abs(number) < 10 ** d:
+            if np.isfinite(number) and number == round(number) and 10 ** (d - 3) <= abs(number) < 10**d:
                 found.append(value)
     return found
 
@@ -639,10 +709,17 @@ def label_findings(obj: pd.DataFrame | pd.Series, rules: Rules, data: pd.DataFra
     if type(obj).__module__.startswith("pandas.io.formats.style"):
         obj = obj.data
     findings = []
-    places = _levels(obj) + ([] if isinstance(obj, pd.Series) else
-                             [(obj.columns[j], obj.iloc[:, j]) for j in range(obj.shape[1])
-                              if not pd.api.types.is_float_dtype(obj.iloc[:, j].dtype)
-                              or rules.is_linking_key(obj.columns[j]) or _ID_NAME.search(str(obj.columns[j]))])
+    places = _levels(obj) + (
+        []
+        if isinstance(obj, pd.Series)
+        else [
+            (obj.columns[j], obj.iloc[:, j])
+            for j in range(obj.shape[1])
+            if not pd.api.types.is_float_dtype(obj.iloc[:, j].dtype)
+            or rules.is_linking_key(obj.columns[j])
+            or _ID_NAME.search(str(obj.columns[j]))
+        ]
+    )
     if isinstance(obj, pd.Series):
         places.append((obj.name, obj))
     for name, labels in places:
@@ -650,24 +727,40 @@ def label_findings(obj: pd.DataFrame | pd.Series, rules: Rules, data: pd.DataFra
         intervals = _intervals(pd.Index(labels)) if isinstance(labels, pd.Index) else []
         at_extreme = _edges_at_extremes(intervals, name, data) if intervals else None
         if at_extreme:
-            findings.append(Finding(
-                rule="min_max", severity=rules.min_max if data is not None else "review",
-                message=f"The interval labels of {where} show the data's extremes: {at_extreme}. A minimum or maximum "
-                        "is the value of a single unit.",
-                where=where, fix="Bin with explicit edges inside the data's range (e.g. pd.cut(x, [18, 30, 65, "
-                                 "np.inf])) and label the outer bins open-ended ('< 18', '65+')."))
+            findings.append(
+                Finding(
+                    rule="min_max",
+                    severity=rules.min_max if data is not None else "review",
+                    message=f"The interval labels of {where} show the data's extremes: {at_extreme}. A minimum or maximum "
+                    "is the value of a single unit.",
+                    where=where,
+                    fix="Bin with explicit edges inside the data's range (e.g. pd.cut(x, [18, 30, 65, "
+                    "np.inf])) and label the outer bins open-ended ('< 18', '65+').",
+                )
+            )
         counts = _label_counts(name, pd.Index(labels), rules) if isinstance(labels, pd.Index) else []
         if counts:
-            findings.append(Finding(
-                rule="threshold", severity="fail",
-                message=f"{len(counts)} label(s) state a count below {rules.threshold} ({', '.join(counts[:3])}); a "
-                        "count written in a label is a count like any cell.", where=where,
-                fix=f"Remove the counts from the labels, or merge categories until each holds {rules.threshold}."))
+            findings.append(
+                Finding(
+                    rule="threshold",
+                    severity="fail",
+                    message=f"{len(counts)} label(s) state a count below {rules.threshold} ({', '.join(counts[:3])}); a "
+                    "count written in a label is a count like any cell.",
+                    where=where,
+                    fix=f"Remove the counts from the labels, or merge categories until each holds {rules.threshold}.",
+                )
+            )
         ids = _embedded_ids(labels, name, rules)
         if ids:
             shown = ", ".join(str(v) for v in ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
-            findings.append(Finding(
-                rule="identifier", severity="fail",
-                message=f"{len(ids)} value(s) of {where} hold a person or business id ({shown}); ids are never "
-                        "exported.", where=where, fix="Remove the ids; export counts or statistics per group."))
+            findings.append(
+                Finding(
+                    rule="identifier",
+                    severity="fail",
+                    message=f"{len(ids)} value(s) of {where} hold a person or business id ({shown}); ids are never "
+                    "exported.",
+                    where=where,
+                    fix="Remove the ids; export counts or statistics per group.",
+                )
+            )
     return findings

@@ -4,6 +4,7 @@ The table's labels say which source columns group it and which statistic a row o
 candidate (value column, statistic) is recomputed on the table engine's group codes (`keys`) and kept only when
 it gives every cell of its block, up to the table's rounding. A source that reproduces nothing is not trusted.
 """
+
 from __future__ import annotations
 
 import math
@@ -43,9 +44,24 @@ def _part_statistic(part: Any) -> str | None:
     return stat
 
 
-_MORE_NAMES = {"mediaan": "median", "gem": "mean", "gem.": "mean", "sd": "std", "stdev": "std", "st.dev.": "std",
-               "standaardafwijking": "std", "variantie": "var", "totaal": "sum", "som": "sum", "mediaan.": "median",
-               "p50": "q0.5", "q1": "q0.25", "q3": "q0.75", "1st qu.": "q0.25", "3rd qu.": "q0.75"}
+_MORE_NAMES = {
+    "mediaan": "median",
+    "gem": "mean",
+    "gem.": "mean",
+    "sd": "std",
+    "stdev": "std",
+    "st.dev.": "std",
+    "standaardafwijking": "std",
+    "variantie": "var",
+    "totaal": "sum",
+    "som": "sum",
+    "mediaan.": "median",
+    "p50": "q0.5",
+    "q1": "q0.25",
+    "q3": "q0.75",
+    "1st qu.": "q0.25",
+    "3rd qu.": "q0.75",
+}
 
 
 def _unnamed_key(level: pd.Index, source: pd.DataFrame, used: set[Any]) -> tuple[Any, dict[Any, Any]] | None:
@@ -61,9 +77,14 @@ def _unnamed_key(level: pd.Index, source: pd.DataFrame, used: set[Any]) -> tuple
         low, high = min(v.left for v in labels), max(v.right for v in labels)
         for name in source.columns:
             column = source[name]
-            if name not in used and pd.api.types.is_numeric_dtype(column.dtype) and \
-                    not pd.api.types.is_bool_dtype(column.dtype) and column.notna().any() and \
-                    low <= column.min() and column.max() <= high:
+            if (
+                name not in used
+                and pd.api.types.is_numeric_dtype(column.dtype)
+                and not pd.api.types.is_bool_dtype(column.dtype)
+                and column.notna().any()
+                and low <= column.min()
+                and column.max() <= high
+            ):
                 return name, {v: v for v in labels}
         return None
     wanted = {str(v) for v in labels}
@@ -176,7 +197,7 @@ def _marked(keys: tuple[Any, ...], margins_name: str | None) -> tuple[Any, ...]:
     if margins_name is None or margins_name not in keys:
         return keys
     first = keys.index(margins_name)
-    if all(k == "" for k in keys[first + 1:]):
+    if all(k == "" for k in keys[first + 1 :]):
         return keys[:first] + (ALL,) * (len(keys) - first)
     return tuple(ALL if k == margins_name else k for k in keys)
 
@@ -221,8 +242,6 @@ _FAST = ("size", "count", "sum", "mean", "wsize", "wsum", "wmean")
 
 
 _WEIGHT = "__cbs_weight"  # the weights= values, as a column of the source
-
-
 
 
 class Grouper:
@@ -318,7 +337,6 @@ class Grouper:
             result = total if statistic == "sum" else total / n
         return np.where(rows > 0, result, np.nan)
 
-
     def _other_statistic(self, ids: np.ndarray, span: int, value: Any, statistic: str) -> np.ndarray:
         """Medians, quantiles and the like by pandas, grouped on the one integer group id (not on the key columns)."""
         column = self.source[value]
@@ -329,8 +347,9 @@ class Grouper:
         return out
 
 
-def reproduce(grouper: Grouper, cell_keys: list[tuple[Any, ...]], value: Any, statistic: str,
-              margins: bool = True) -> np.ndarray:
+def reproduce(
+    grouper: Grouper, cell_keys: list[tuple[Any, ...]], value: Any, statistic: str, margins: bool = True
+) -> np.ndarray:
     """The statistic for each cell, recomputed from the source; margins (ALL keys) over the other keys."""
     out = np.full(len(cell_keys), np.nan)
     patterns: dict[tuple[int, ...], list[int]] = {}
@@ -346,16 +365,18 @@ def reproduce(grouper: Grouper, cell_keys: list[tuple[Any, ...]], value: Any, st
             at = grouper.cell_ids(kept, cells)
             got = np.where(at >= 0, per_group[np.maximum(at, 0)], np.nan)
         else:
-            got = _by_pandas(source, [keys[i] for i in kept], [tuple(c[i] for i in kept) for c in cells], value,
-                             statistic)
+            got = _by_pandas(
+                source, [keys[i] for i in kept], [tuple(c[i] for i in kept) for c in cells], value, statistic
+            )
         if statistic in COUNTING or value is None:
             got = np.nan_to_num(got, nan=0.0)
         out[positions] = got
     return out
 
 
-def _by_pandas(source: pd.DataFrame, keys: list[Any], labels: list[tuple[Any, ...]], value: Any,
-               statistic: str) -> np.ndarray:
+def _by_pandas(
+    source: pd.DataFrame, keys: list[Any], labels: list[tuple[Any, ...]], value: Any, statistic: str
+) -> np.ndarray:
     grouped = _grouped(source, keys, value, statistic)
     if not isinstance(grouped, pd.Series):
         return np.full(len(labels), grouped, dtype=float)
@@ -377,8 +398,9 @@ def _tolerance(values: np.ndarray, max_rounding: int) -> float:
     return 0.0
 
 
-def values_match(table: np.ndarray, recomputed: np.ndarray, counting: bool, rules: Rules,
-                 relative: float = 1e-9) -> bool:
+def values_match(
+    table: np.ndarray, recomputed: np.ndarray, counting: bool, rules: Rules, relative: float = 1e-9
+) -> bool:
     """Whether the recomputed statistics give the table's numbers, up to the table's rounding (and, for float32
     data, its precision)."""
     if table.shape != recomputed.shape:
@@ -394,8 +416,9 @@ def values_match(table: np.ndarray, recomputed: np.ndarray, counting: bool, rule
 _FLOAT32 = 2e-6  # relative precision of statistics of float32 data (as pd.read_stata gives)
 
 
-def scale_of(table: np.ndarray, recomputed: np.ndarray, counting: bool, rules: Rules,
-             relative: float = 1e-9) -> float | None:
+def scale_of(
+    table: np.ndarray, recomputed: np.ndarray, counting: bool, rules: Rules, relative: float = 1e-9
+) -> float | None:
     """1 when the recomputed statistics give the table's numbers; a power of ten when the table shows them scaled
     (x 100, in thousands); None otherwise. Any other factor is not trusted: a source must reproduce the table."""
     if values_match(table, recomputed, counting, rules, relative):
@@ -428,19 +451,26 @@ ONE_ROW = _ONE_ROW = ("first", "last")  # a value of one row per group: unit rec
 _WHOLE_STATS = ("size", "nunique", "count", "sum", "mean", "median", "min", "max", *_QUANTILES, *_ONE_ROW)
 
 
-_FRACTION_STATS = ("share", "mean", "sum", "median", "std", "var", "min", "max", "sem", "size", *_QUANTILES,
-                   *_ONE_ROW)
+_FRACTION_STATS = ("share", "mean", "sum", "median", "std", "var", "min", "max", "sem", "size", *_QUANTILES, *_ONE_ROW)
 
 
 _SAMPLE_CELLS = 8
 _MAX_BLOCKS = 200
 
 
-def _options(source: pd.DataFrame, keys: list[Any], value: Any, statistic: str | None, whole: bool,
-             id_columns: list[Any]) -> list[tuple[Any, str]]:
+def _options(
+    source: pd.DataFrame, keys: list[Any], value: Any, statistic: str | None, whole: bool, id_columns: list[Any]
+) -> list[tuple[Any, str]]:
     """(value column, statistic) pairs worth trying, most likely first; weighted ones first when weights= is given."""
-    numeric = [c for c in source.columns if c not in keys and c not in id_columns and c != _WEIGHT
-               and pd.api.types.is_numeric_dtype(source[c].dtype) and not pd.api.types.is_bool_dtype(source[c].dtype)]
+    numeric = [
+        c
+        for c in source.columns
+        if c not in keys
+        and c not in id_columns
+        and c != _WEIGHT
+        and pd.api.types.is_numeric_dtype(source[c].dtype)
+        and not pd.api.types.is_bool_dtype(source[c].dtype)
+    ]
     stats = [statistic] if statistic else list(_WHOLE_STATS if whole else _FRACTION_STATS)
     if _WEIGHT in source.columns:
         counts = ["wsize"] if value is None and statistic in (None, "size", "count") else []
@@ -460,16 +490,20 @@ def _options(source: pd.DataFrame, keys: list[Any], value: Any, statistic: str |
             out.append((None, "size"))
             columns = [c for c in numeric if source[c].hasnans]
         elif stat == "nunique":
-            columns = [c for c in ([value] if value is not None else id_columns)
-                       if c not in keys and is_column(source, c) and not source[c].hasnans]
+            columns = [
+                c
+                for c in ([value] if value is not None else id_columns)
+                if c not in keys and is_column(source, c) and not source[c].hasnans
+            ]
         else:
             columns = [value] if value is not None else numeric
         out += [(c, stat) for c in columns]
     return list(dict.fromkeys(out))
 
 
-def _sample(cell_keys: list[tuple[Any, ...]], table_values: np.ndarray, positions: np.ndarray,
-            margins: bool) -> np.ndarray:
+def _sample(
+    cell_keys: list[tuple[Any, ...]], table_values: np.ndarray, positions: np.ndarray, margins: bool
+) -> np.ndarray:
     usable = positions[np.isfinite(table_values[positions])]
     if margins:
         usable = [p for p in usable if not any(k is ALL for k in cell_keys[p])]
@@ -479,9 +513,17 @@ def _sample(cell_keys: list[tuple[Any, ...]], table_values: np.ndarray, position
     return np.array([usable[int(i * step)] for i in range(_SAMPLE_CELLS)], dtype=int)
 
 
-def find_block(grouper: Grouper, layout: Layout, table_values: np.ndarray, positions: np.ndarray,
-               value: Any, statistic: str | None, id_columns: list[Any], rules: Rules,
-               relative: float = 1e-9) -> Match | None:
+def find_block(
+    grouper: Grouper,
+    layout: Layout,
+    table_values: np.ndarray,
+    positions: np.ndarray,
+    value: Any,
+    statistic: str | None,
+    id_columns: list[Any],
+    rules: Rules,
+    relative: float = 1e-9,
+) -> Match | None:
     """The first (value, statistic) that reproduces every cell of a block exactly, or None."""
     block = table_values[positions]
     finite = block[np.isfinite(block)]
@@ -506,8 +548,17 @@ def find_block(grouper: Grouper, layout: Layout, table_values: np.ndarray, posit
         try:
             if rejectable and small is None:  # cheap rejection on the rows of a few cells
                 small = Grouper(grouper.rows_of(sample_keys), layout.keys)
-            if rejectable and scale_of(table_values[sample], reproduce(small, sample_keys, candidate, stat, margins),
-                                       counting, rules, loose) is None:
+            if (
+                rejectable
+                and scale_of(
+                    table_values[sample],
+                    reproduce(small, sample_keys, candidate, stat, margins),
+                    counting,
+                    rules,
+                    loose,
+                )
+                is None
+            ):
                 continue
             scale = scale_of(block, reproduce(grouper, cell_keys, candidate, stat, margins), counting, rules, loose)
             if scale is not None:
@@ -523,16 +574,25 @@ def _sums_to(totals: np.ndarray, scale: float, tolerance: float) -> bool:
     return bool(present.size) and bool(np.all(np.abs(present - scale) <= tolerance * scale))
 
 
-def _find_share(grouper: Grouper, layout: Layout, block: np.ndarray, cell_keys: list[tuple[Any, ...]],
-                positions: np.ndarray, rules: Rules) -> tuple[str, float] | None:
+def _find_share(
+    grouper: Grouper,
+    layout: Layout,
+    block: np.ndarray,
+    cell_keys: list[tuple[Any, ...]],
+    positions: np.ndarray,
+    rules: Rules,
+) -> tuple[str, float] | None:
     """Proportions or percentages of the counts, of the whole table, of each row or of each column."""
     finite = block[np.isfinite(block)]
     if finite.size == 0 or finite.min() < 0 or finite.max() > 100 * (1 + 1e-9):
         return None
     n_row = len(layout.row_keys)
     margins = layout.margins_name is not None
-    inner = np.array([not any(k is ALL for k in c) for c in cell_keys], dtype=bool) if margins \
+    inner = (
+        np.array([not any(k is ALL for k in c) for c in cell_keys], dtype=bool)
+        if margins
         else np.ones(len(cell_keys), dtype=bool)
+    )
     values = np.nan_to_num(block[inner])
     totals = {"all": np.array([values.sum()])}
     if layout.row_keys and layout.col_keys:
@@ -547,8 +607,9 @@ def _find_share(grouper: Grouper, layout: Layout, block: np.ndarray, cell_keys: 
         "columns": lambda: [tuple(ALL for _ in c[:n_row]) + c[n_row:] for c in cell_keys],
     }
     for share_of, base_keys in bases.items():
-        if share_of not in totals or not any(_sums_to(totals[share_of], scale, rules.share_base_tolerance)
-                                                for scale in (1.0, 100.0)):
+        if share_of not in totals or not any(
+            _sums_to(totals[share_of], scale, rules.share_base_tolerance) for scale in (1.0, 100.0)
+        ):
             continue
         counts = reproduce(grouper, cell_keys, None, "size", margins) if counts is None else counts
         base = reproduce(grouper, base_keys(), None, "size")
@@ -603,8 +664,11 @@ def _binned(source: pd.DataFrame, layout: Layout) -> pd.DataFrame:
     binned = {}
     for i, key in enumerate(layout.keys):
         labels = {c[i] for c in layout.cell_keys if c[i] is not ALL}
-        if labels and all(isinstance(v, pd.Interval) for v in labels) and \
-                pd.api.types.is_numeric_dtype(source[key].dtype):
+        if (
+            labels
+            and all(isinstance(v, pd.Interval) for v in labels)
+            and pd.api.types.is_numeric_dtype(source[key].dtype)
+        ):
             try:
                 bins = pd.IntervalIndex(sorted(labels, key=lambda v: (v.left, v.right)))
                 if bins.is_non_overlapping_monotonic:
@@ -614,8 +678,9 @@ def _binned(source: pd.DataFrame, layout: Layout) -> pd.DataFrame:
     return source.assign(**binned) if binned else source
 
 
-def recover(table: PlainTable, source: pd.DataFrame, id_columns: list[Any], weights: Any = None,
-            rules: Rules | None = None) -> Recovery | str:
+def recover(
+    table: PlainTable, source: pd.DataFrame, id_columns: list[Any], weights: Any = None, rules: Rules | None = None
+) -> Recovery | str:
     """The recovery, or why the source does not reproduce the table (weighted statistics too, with weights=)."""
     rules = rules or active_rules()
     if weights is not None:
@@ -635,11 +700,15 @@ def recover(table: PlainTable, source: pd.DataFrame, id_columns: list[Any], weig
     grouper = Grouper(source, layout.keys)
     relative = _FLOAT32 if any(dtype == np.float32 for dtype in table.frame.dtypes) else 1e-9
     for (value, statistic, _), positions in blocks.items():
-        match = find_block(grouper, layout, values, np.array(positions), value, statistic, id_columns, rules,
-                           relative)
+        match = find_block(grouper, layout, values, np.array(positions), value, statistic, id_columns, rules, relative)
         if match is None:
-            what = f"the {statistic or 'statistic'} of {value}" if value is not None else \
-                f"the {statistic}" if statistic else "any statistic tried"
+            what = (
+                f"the {statistic or 'statistic'} of {value}"
+                if value is not None
+                else f"the {statistic}"
+                if statistic
+                else "any statistic tried"
+            )
             return f"recomputing {what} from it does not give the table's numbers"
         matches.append(match)
     return Recovery(layout, matches, grouper)

@@ -4,6 +4,7 @@
 table is recovered from `data=` (`recover`) and judged on the recomputed statistics with the same cell rules
 (`cells`), or, without a source that reproduces it, read from its labels and values (`plain`).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -25,16 +26,17 @@ from .plain import (
     as_plain_table,
     classify,
     count_cells,
+    label_findings,
     microdata_findings,
     rule_findings,
-    label_findings,
     unreproduced_records,
 )
 from .recover import ALL, ONE_ROW, Layout, Match, recover, scale_of
 
 
-def check_plain_table(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None,
-                      rules: Rules) -> CheckResult:
+def check_plain_table(
+    obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None, rules: Rules
+) -> CheckResult:
     """Check a DataFrame, Series or Styler that carries no cell statistics (DESIGN section 3)."""
     source = source_frame(data)
     check_column_argument("unit", unit, source)
@@ -49,15 +51,23 @@ def check_plain_table(obj: Any, *, data: Any = None, unit: Any = None, weights: 
         always = identifier_findings(raw, rules) + microdata_findings(raw, rules, source)
         always += label_findings(raw, rules, source)
         if table.frame.size == 0:
-            return CheckResult(kind="table", findings=always + [empty_table_finding(rules)], counts=Counts(tables=1),
-                               rules_origin=rules.origin)
+            return CheckResult(
+                kind="table",
+                findings=always + [empty_table_finding(rules)],
+                counts=Counts(tables=1),
+                rules_origin=rules.origin,
+            )
         if source is not None:
             if not any(f.rule == "microdata" for f in always) and _rows_of(raw, source):
-                always.append(_records_finding("its rows are rows of the source frame, with their values "
-                                               "(head, nth, sample, nlargest)"))
+                always.append(
+                    _records_finding(
+                        "its rows are rows of the source frame, with their values (head, nth, sample, nlargest)"
+                    )
+                )
             records = any(f.rule == "microdata" for f in always)
-            checked = _correlations(table, source, unit, rules) or check_with_source(table, source, unit, weights,
-                                                                                      rules)
+            checked = _correlations(table, source, unit, rules) or check_with_source(
+                table, source, unit, weights, rules
+            )
             if isinstance(checked, CheckResult):
                 known = {f.rule for f in always} & {"microdata"}
                 checked.findings = always + [f for f in checked.findings if f.rule not in known]
@@ -68,12 +78,17 @@ def check_plain_table(obj: Any, *, data: Any = None, unit: Any = None, weights: 
                     always += unreproduced_records(raw, source, rules)
         kinds, values = classify(table, rules)
     counts = Counts(tables=1, cells=int(kinds.size), count_cells=count_cells(kinds))
-    return CheckResult(kind="table", findings=always + rule_findings(table, kinds, values, rules), counts=counts,
-                       rules_origin=rules.origin)
+    return CheckResult(
+        kind="table",
+        findings=always + rule_findings(table, kinds, values, rules),
+        counts=counts,
+        rules_origin=rules.origin,
+    )
 
 
-def check_with_source(table: PlainTable, source: pd.DataFrame, unit: Any, weights: Any,
-                       rules: Rules) -> CheckResult | str:
+def check_with_source(
+    table: PlainTable, source: pd.DataFrame, unit: Any, weights: Any, rules: Rules
+) -> CheckResult | str:
     """The checks on statistics recomputed from the source, or why the source cannot be trusted for this table."""
     auto_unit = linking_key_column(source, rules) if unit is None else None
     counted_on = unit if unit is not None else auto_unit
@@ -91,8 +106,11 @@ def check_with_source(table: PlainTable, source: pd.DataFrame, unit: Any, weight
     findings = [f for r in results for f in r.findings if f.rule != "identifier"]
     one_row = [m.statistic for m in recovery.matches if m.statistic in ONE_ROW]
     if one_row:
-        findings.append(_records_finding(f"its cells are the {' and '.join(dict.fromkeys(one_row))} value of each "
-                                         "group: each rests on one unit"))
+        findings.append(
+            _records_finding(
+                f"its cells are the {' and '.join(dict.fromkeys(one_row))} value of each group: each rests on one unit"
+            )
+        )
     findings = merge_findings(findings)
     frequency_cells = sum(r.counts.cells for r in results if r.counts.count_cells)
     observations = [r.counts.observations for r in results if r.counts.observations is not None]
@@ -101,10 +119,18 @@ def check_with_source(table: PlainTable, source: pd.DataFrame, unit: Any, weight
     if auto_unit is not None and unit_name:
         where += f"; units counted on {auto_unit}, a linking key in the source (no unit= given)"
     return CheckResult(
-        kind="table", findings=findings,
-        counts=Counts(tables=1, cells=int(table.frame.size), count_cells=frequency_cells,
-                      observations=max(observations) if observations else None),
-        source=where, rules_origin=rules.origin, unit=unit_name, weighted=any(r.weighted for r in results),
+        kind="table",
+        findings=findings,
+        counts=Counts(
+            tables=1,
+            cells=int(table.frame.size),
+            count_cells=frequency_cells,
+            observations=max(observations) if observations else None,
+        ),
+        source=where,
+        rules_origin=rules.origin,
+        unit=unit_name,
+        weighted=any(r.weighted for r in results),
         details={"cell_stats": [r.details.get("cell_stats") for r in results]},
     )
 
@@ -116,11 +142,15 @@ def few_contributors(stats: CellStats, rules: Rules) -> list[Finding]:
         return []
     few = (stats.nonzero > 0) & (stats.nonzero < rules.threshold)
     return cells_finding(
-        stats, few, "threshold", "fail",
+        stats,
+        few,
+        "threshold",
+        "fail",
         f"{{n}} sum(s) rest on fewer than {rules.threshold} units with a non-zero value; such a sum reveals what "
         "those few units have (a sum of a 0/1 column is a count).",
         fix=f"Combine categories until at least {rules.threshold} units contribute to every sum, or suppress these "
-            "cells.")
+        "cells.",
+    )
 
 
 def check_stats(table: Any, stats: CellStats, rules: Rules) -> CheckResult:
@@ -134,12 +164,13 @@ def check_stats(table: Any, stats: CellStats, rules: Rules) -> CheckResult:
 
 def not_reproduced(why: str, rules: Rules) -> Finding:
     return Finding(
-        rule="unknown_counts", severity=rules.unknown_counts,
+        rule="unknown_counts",
+        severity=rules.unknown_counts,
         message=f"The source frame given with data= does not reproduce this table: {why}. Its counts are not "
-                "used; the table is checked as a table without a source.",
+        "used; the table is checked as a table without a source.",
         where="the whole table",
         fix="Pass the frame the table was made from, after any filtering (e.g. data=df[df.jaar == 2022]), or build "
-            "the table with cel.crosstab / cel.pivot_table.",
+        "the table with cel.crosstab / cel.pivot_table.",
     )
 
 
@@ -184,8 +215,14 @@ class _Engine:
         key = (values, aggfunc, id(unit) if not isinstance(unit, (str, type(None))) else unit)
         if key not in self.cache:
             self.cache[key] = cell_stats(
-                self.source, index=self.rows, columns=self.layout.col_keys, values=values, aggfunc=aggfunc,
-                unit=unit, weights=self.weights, margins=self.layout.margins_name is not None,
+                self.source,
+                index=self.rows,
+                columns=self.layout.col_keys,
+                values=values,
+                aggfunc=aggfunc,
+                unit=unit,
+                weights=self.weights,
+                margins=self.layout.margins_name is not None,
                 margins_name=self.layout.margins_name or "All",
             )
         stats = self.cache[key]
@@ -236,20 +273,30 @@ def _check_parts(table: pd.DataFrame, parts: list[tuple[list[int], CellStats]], 
     results = [check_stats(table.iloc[:, at], stats, rules) for at, stats in parts]
     observations = [r.counts.observations for r in results if r.counts.observations is not None]
     return CheckResult(
-        kind="table", findings=merge_findings([f for r in results for f in r.findings]),
-        counts=Counts(tables=1, cells=int(table.size), count_cells=sum(r.counts.count_cells for r in results),
-                      observations=max(observations) if observations else None),
-        source="; ".join(dict.fromkeys(r.source for r in results if r.source)) or None, rules_origin=rules.origin,
-        unit=next((r.unit for r in results if r.unit), None), weighted=any(r.weighted for r in results),
+        kind="table",
+        findings=merge_findings([f for r in results for f in r.findings]),
+        counts=Counts(
+            tables=1,
+            cells=int(table.size),
+            count_cells=sum(r.counts.count_cells for r in results),
+            observations=max(observations) if observations else None,
+        ),
+        source="; ".join(dict.fromkeys(r.source for r in results if r.source)) or None,
+        rules_origin=rules.origin,
+        unit=next((r.unit for r in results if r.unit), None),
+        weighted=any(r.weighted for r in results),
         details={"cell_stats": [stats for _, stats in parts]},
     )
 
 
 def _records_finding(why: str) -> Finding:
     return Finding(
-        rule="microdata", severity="fail",
+        rule="microdata",
+        severity="fail",
         message=f"This is unit records, not a table: {why}. Records of persons or businesses are never exported.",
-        where="the whole table", fix="Export a table of counts or statistics per group instead of the records.")
+        where="the whole table",
+        fix="Export a table of counts or statistics per group instead of the records.",
+    )
 
 
 def _rows_of(obj: pd.DataFrame | pd.Series, source: pd.DataFrame, sample: int = 200) -> bool:
@@ -282,14 +329,26 @@ def _correlations(table: PlainTable, source: pd.DataFrame, unit: Any, rules: Rul
     """`df[cols].corr()` / `.cov()`: each cell rests on the rows that have both values, so its count is known."""
     frame = table.frame
     names = list(frame.columns)
-    if table.is_series or frame.index.name is not None or frame.columns.name is not None or len(names) < 2 or \
-            list(frame.index) != names or not all(isinstance(c, str) and c in source.columns for c in names) or \
-            not all(pd.api.types.is_numeric_dtype(source[c].dtype) for c in names):
+    if (
+        table.is_series
+        or frame.index.name is not None
+        or frame.columns.name is not None
+        or len(names) < 2
+        or list(frame.index) != names
+        or not all(isinstance(c, str) and c in source.columns for c in names)
+        or not all(pd.api.types.is_numeric_dtype(source[c].dtype) for c in names)
+    ):
         return None
     values = table.numbers()[0]
     numbers = source[names].astype(float)
-    what = next((w for w, got in (("correlations", numbers.corr), ("covariances", numbers.cov))
-                 if scale_of(values, got().to_numpy(), False, rules, 1e-6) == 1.0), None)
+    what = next(
+        (
+            w
+            for w, got in (("correlations", numbers.corr), ("covariances", numbers.cov))
+            if scale_of(values, got().to_numpy(), False, rules, 1e-6) == 1.0
+        ),
+        None,
+    )
     if what is None:
         return None
     present = numbers.notna().to_numpy()
@@ -297,16 +356,31 @@ def _correlations(table: PlainTable, source: pd.DataFrame, unit: Any, rules: Rul
         counts = present.T.astype(np.int64) @ present.astype(np.int64)
     else:
         ids = source[unit].to_numpy() if isinstance(unit, str) else np.asarray(unit)
-        counts = np.array([[pd.unique(ids[present[:, i] & present[:, j]]).size for j in range(len(names))]
-                           for i in range(len(names))])
+        counts = np.array(
+            [[pd.unique(ids[present[:, i] & present[:, j]]).size for j in range(len(names))] for i in range(len(names))]
+        )
     small = (counts > 0) & (counts < rules.threshold)
     cells = [(names[i], names[j]) for i, j in zip(*np.nonzero(small), strict=True)]
-    findings = [] if not cells else [Finding(
-        rule="threshold", severity="fail", where=format_cells(cells), cells=cells,
-        message=f"{len(cells)} {what} rest on fewer than {rules.threshold} {'units' if unit else 'records'} with "
+    findings = (
+        []
+        if not cells
+        else [
+            Finding(
+                rule="threshold",
+                severity="fail",
+                where=format_cells(cells),
+                cells=cells,
+                message=f"{len(cells)} {what} rest on fewer than {rules.threshold} {'units' if unit else 'records'} with "
                 "both values; such a coefficient describes a few persons.",
-        fix=f"Compute them on a group of at least {rules.threshold} units with both values, or leave them out.")]
-    return CheckResult(kind="table", findings=findings,
-                       counts=Counts(tables=1, cells=int(frame.size), count_cells=0, observations=int(counts.max())),
-                       source=f"the data= frame ({len(source):,} rows): pairwise {what} of {', '.join(names)}",
-                       rules_origin=rules.origin, unit=unit if isinstance(unit, str) else None)
+                fix=f"Compute them on a group of at least {rules.threshold} units with both values, or leave them out.",
+            )
+        ]
+    )
+    return CheckResult(
+        kind="table",
+        findings=findings,
+        counts=Counts(tables=1, cells=int(frame.size), count_cells=0, observations=int(counts.max())),
+        source=f"the data= frame ({len(source):,} rows): pairwise {what} of {', '.join(names)}",
+        rules_origin=rules.origin,
+        unit=unit if isinstance(unit, str) else None,
+    )

@@ -5,6 +5,7 @@ frequency counts. Researchers write R, Stata, SPSS, Python and SAS, so the scann
 and strings: tables pasted into a Stata `*` comment or an SPSS `COMMENT` are found as in a Python `#` comment.
 It writes nothing; `strip` masks what it finds in a copy.
 """
+
 from __future__ import annotations
 
 import ast
@@ -20,10 +21,22 @@ from ..rules import Rules
 
 SCRIPT_LANGUAGES = {".py": "python", ".r": "r", ".do": "stata", ".ado": "stata", ".sps": "spss", ".sas": "sas"}
 """Script suffixes (lower case) and the language their comments and strings are read in."""
-TEXT_LANGUAGES = {".rmd": "rmarkdown", ".qmd": "rmarkdown", ".md": "markdown", ".txt": "markdown",
-                  ".log": "markdown", ".sql": "sql"}
-LINE_COMMENT = {"python": ("# ", ""), "r": ("# ", ""), "stata": ("// ", ""), "spss": ("* ", " ."),
-                "sas": ("* ", ";"), "sql": ("-- ", "")}
+TEXT_LANGUAGES = {
+    ".rmd": "rmarkdown",
+    ".qmd": "rmarkdown",
+    ".md": "markdown",
+    ".txt": "markdown",
+    ".log": "markdown",
+    ".sql": "sql",
+}
+LINE_COMMENT = {
+    "python": ("# ", ""),
+    "r": ("# ", ""),
+    "stata": ("// ", ""),
+    "spss": ("* ", " ."),
+    "sas": ("* ", ";"),
+    "sql": ("-- ", ""),
+}
 """How a placeholder comment is written on a line of its own in each language."""
 
 
@@ -57,8 +70,13 @@ class PastedDataLimits:
 
     @classmethod
     def from_rules(cls, rules: Rules) -> PastedDataLimits:
-        return cls(rules.data_literal_numbers, rules.data_block_rows, rules.data_block_numbers,
-                   rules.data_pipe_table_numbers, rules.data_labelled_numbers)
+        return cls(
+            rules.data_literal_numbers,
+            rules.data_block_rows,
+            rules.data_block_numbers,
+            rules.data_pipe_table_numbers,
+            rules.data_labelled_numbers,
+        )
 
 
 @dataclass(frozen=True)
@@ -138,8 +156,9 @@ def scan_hits(text: str, kind: str, rules: Rules, language: str = "python") -> l
         limits = PastedDataLimits.from_rules(rules)
         if kind != "code" or language in ("markdown", "sql"):
             lines = text.split("\n")
-            hits += _text_data_hits(lines, first_line=1, what="text" if kind == "code" else f"{kind} text",
-                                    limits=limits, rules=rules)
+            hits += _text_data_hits(
+                lines, first_line=1, what="text" if kind == "code" else f"{kind} text", limits=limits, rules=rules
+            )
         elif language == "rmarkdown":
             hits += _rmarkdown_hits(text, limits, rules)
         else:
@@ -185,22 +204,53 @@ def identifier_hits(text: str, rules: Rules) -> list[Hit]:
         spans = tuple((n, m.start(), m.end(), "X" * (m.end() - m.start())) for m in found)
         digits = f"{rules.id_digits} digits, as RINPERSOON and similar keys are written"
         if len(found) == 1:
-            hits.append(Hit("identifier", n, f"The value {masked(found[0].group())} looks like a person, address or "
-                            f"business id (a zero-padded number of {digits}).", _ID_FIX, spans=spans))
+            hits.append(
+                Hit(
+                    "identifier",
+                    n,
+                    f"The value {masked(found[0].group())} looks like a person, address or "
+                    f"business id (a zero-padded number of {digits}).",
+                    _ID_FIX,
+                    spans=spans,
+                )
+            )
         elif found:
-            hits.append(Hit("identifier", n, f"{len(found)} values on this line "
-                            f"({', '.join(masked(m.group()) for m in found)}) look like person, address or business "
-                            f"ids (zero-padded numbers of {digits}).", _ID_FIX, spans=spans))
+            hits.append(
+                Hit(
+                    "identifier",
+                    n,
+                    f"{len(found)} values on this line "
+                    f"({', '.join(masked(m.group()) for m in found)}) look like person, address or business "
+                    f"ids (zero-padded numbers of {digits}).",
+                    _ID_FIX,
+                    spans=spans,
+                )
+            )
         numbers = list(unpadded.finditer(line))
         keys = [w for w in _WORD.findall(line) if rules.is_linking_key(w)] if numbers else []
         spans = tuple((n, m.start(), m.end(), "X" * (m.end() - m.start())) for m in numbers)
         if keys and len(numbers) == 1:
-            hits.append(Hit("identifier", n, f"The number {masked(numbers[0].group())} next to the linking key "
-                            f"{keys[0]} looks like one of its values (an id without its leading zero).", _ID_FIX,
-                            spans=spans))
+            hits.append(
+                Hit(
+                    "identifier",
+                    n,
+                    f"The number {masked(numbers[0].group())} next to the linking key "
+                    f"{keys[0]} looks like one of its values (an id without its leading zero).",
+                    _ID_FIX,
+                    spans=spans,
+                )
+            )
         elif keys and numbers:
-            hits.append(Hit("identifier", n, f"{len(numbers)} numbers on this line next to the linking key {keys[0]} "
-                            "look like its values (ids without their leading zero).", _ID_FIX, spans=spans))
+            hits.append(
+                Hit(
+                    "identifier",
+                    n,
+                    f"{len(numbers)} numbers on this line next to the linking key {keys[0]} "
+                    "look like its values (ids without their leading zero).",
+                    _ID_FIX,
+                    spans=spans,
+                )
+            )
     return hits
 
 
@@ -243,8 +293,7 @@ def personal_path_hits(text: str, rules: Rules) -> list[Hit]:
     """Paths into a user's home folder (C:\\Users\\<name>, /home/<name>, ~name/) or a folder named after a person."""
     if not any(mark in text for mark in (":\\", ":/", "\\\\", "/", "~")):
         return []
-    homes, words, standard, trigger = _path_words(rules.home_folders, rules.person_folder_words,
-                                                  rules.standard_folders)
+    homes, words, standard, trigger = _path_words(rules.home_folders, rules.person_folder_words, rules.standard_folders)
     lower = text.lower()
     if not any(word in lower for word in trigger) and _HOME_OF.search(text) is None:
         return []
@@ -265,11 +314,17 @@ def personal_path_hits(text: str, rules: Rules) -> list[Hit]:
         line = bisect_right(starts, match.start())
         column = match.start() - starts[line - 1]
         name = path[start:end].lstrip(" _.-")
-        shown = path[:end - len(name)] + name[:1] + "*" * (len(name) - 1)
-        hits.append(Hit(
-            "personal_path", line, f"The path '{shown}...' {why}.", _PATH_FIX, severity=rules.personal_path,
-            spans=((line, column + start, column + end, instead),),
-        ))
+        shown = path[: end - len(name)] + name[:1] + "*" * (len(name) - 1)
+        hits.append(
+            Hit(
+                "personal_path",
+                line,
+                f"The path '{shown}...' {why}.",
+                _PATH_FIX,
+                severity=rules.personal_path,
+                spans=((line, column + start, column + end, instead),),
+            )
+        )
     return hits
 
 
@@ -288,14 +343,14 @@ def _path_words(
     )
 
 
-def _personal_part(
-    path: str, homes: frozenset[str], words: re.Pattern[str] | None
-) -> tuple[int, int, str, str] | None:
+def _personal_part(path: str, homes: frozenset[str], words: re.Pattern[str] | None) -> tuple[int, int, str, str] | None:
     """(start, end, why, what a masked copy writes instead) of the part of `path` that names a person, or None."""
     if path.startswith("~"):
         return 1, path.find("/"), "points into the home folder of a user", ""
-    parts = [(m.end(), nxt.start() if (nxt := _SEPARATORS.search(path, m.end())) else len(path))
-             for m in _SEPARATORS.finditer(path)]
+    parts = [
+        (m.end(), nxt.start() if (nxt := _SEPARATORS.search(path, m.end())) else len(path))
+        for m in _SEPARATORS.finditer(path)
+    ]
     for i, (start, end) in enumerate(parts):
         segment = path[start:end].strip()
         if not segment:
@@ -337,13 +392,15 @@ def _count_regexes(
     words: tuple[str, ...], markers: tuple[str, ...], not_words: tuple[str, ...]
 ) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
     """Number then count word, count word then `:` and a number, a marker before, a qualifier before."""
+
     def alternatives(items: Sequence[str]) -> str:
         return "|".join(re.escape(w) for w in sorted(items, key=len, reverse=True))
 
     nouns = alternatives(words)
     return (
-        re.compile(rf"{_PROSE_NUMBER}\s+(?:(?!(?:{alternatives(not_words)})\s)[^\W\d]+\s+)?(?:{nouns})(?!\w)",
-                   re.IGNORECASE),
+        re.compile(
+            rf"{_PROSE_NUMBER}\s+(?:(?!(?:{alternatives(not_words)})\s)[^\W\d]+\s+)?(?:{nouns})(?!\w)", re.IGNORECASE
+        ),
         re.compile(rf"(?<!\w)(?:{nouns})\s*[:=]\s*{_PROSE_NUMBER}(?!\s*[-/]\s*\d)", re.IGNORECASE),
         re.compile(rf"(?<!\w)(?:{alternatives(markers)})(?!\w)\W*(?:\w+\W+){{0,2}}$", re.IGNORECASE),
         re.compile(rf"(?:^|(?<=\W)|(?<=\s))(?:{alternatives(not_words)})\s*$", re.IGNORECASE),
@@ -357,8 +414,9 @@ _COLON_DIGIT = re.compile(r"[:=][ \t]*\d")
 def _may_count(text: str, rules: Rules) -> bool:
     """Cheap tests first (a number before a word, a number after `:`), then the count words themselves."""
     after, before, _, _ = _count_regexes(rules.count_words, rules.count_markers, rules.not_count_words)
-    return ((_DIGIT_WORD.search(text) is not None and after.search(text) is not None)
-            or (_COLON_DIGIT.search(text) is not None and before.search(text) is not None))
+    return (_DIGIT_WORD.search(text) is not None and after.search(text) is not None) or (
+        _COLON_DIGIT.search(text) is not None and before.search(text) is not None
+    )
 
 
 def prose_count_hits(lines: Sequence[str], *, first_line: int, what: str, rules: Rules, context: str) -> list[Hit]:
@@ -376,21 +434,27 @@ def prose_count_hits(lines: Sequence[str], *, first_line: int, what: str, rules:
     for n, line in enumerate(lines):
         if not _ANY_DIGITS.search(line):
             continue
-        counts = [m for m in after.finditer(line) if not qualifier.search(line[:m.start()])]
+        counts = [m for m in after.finditer(line) if not qualifier.search(line[: m.start()])]
         labelled = list(before.finditer(line))
         if not counts and not labelled:
             continue
-        marked = any(marker.search(line[:m.start()]) for m in counts)
+        marked = any(marker.search(line[: m.start()]) for m in counts)
         total = len(counts) + len(labelled)
         certain = total >= 2 or marked or bool(labelled)
         severity = "fail" if certain else "review"
         said = f"{total} counts of units are" if total > 1 else "A count of units is"
-        hits.append(Hit(
-            "data", first_line + n,
-            f"{said} written in words in the {what}"
-            f"{': a frequency from the data' if certain else ', which may be a frequency from the data'}.",
-            _COUNT_FIX, severity=severity, end_line=first_line + n, context=context,
-        ))
+        hits.append(
+            Hit(
+                "data",
+                first_line + n,
+                f"{said} written in words in the {what}"
+                f"{': a frequency from the data' if certain else ', which may be a frequency from the data'}.",
+                _COUNT_FIX,
+                severity=severity,
+                end_line=first_line + n,
+                context=context,
+            )
+        )
     return hits
 
 
@@ -425,8 +489,14 @@ def _text_data_hits(
         end, numbers = _pipe_table(lines, i)
         if end > i:
             if numbers >= limits.min_pipe_table_numbers:
-                hits.append(_table_hit(first_line + i, first_line + end - 1,
-                                       f"A table with {numbers} numbers is pasted into the {what}.", context))
+                hits.append(
+                    _table_hit(
+                        first_line + i,
+                        first_line + end - 1,
+                        f"A table with {numbers} numbers is pasted into the {what}.",
+                        context,
+                    )
+                )
             i = end
             continue
         end, rows, numbers = _number_block(lines, i)
@@ -434,21 +504,35 @@ def _text_data_hits(
             footer = end < len(lines) and _FOOTER.fullmatch(lines[end]) is not None
             if footer or (rows >= limits.min_block_rows and numbers >= limits.min_block_numbers):
                 kind = "printout of a pandas table" if footer else f"block of {rows} lines with {numbers} numbers"
-                hits.append(_table_hit(first_line + i, first_line + end - 1 + footer,
-                                       f"A {kind} is pasted into the {what}.", context))
+                hits.append(
+                    _table_hit(
+                        first_line + i, first_line + end - 1 + footer, f"A {kind} is pasted into the {what}.", context
+                    )
+                )
                 i = end
                 continue
         label_end, values = _labelled_block(lines, i)
         if label_end - i >= 2 and len(values) >= limits.min_labelled_numbers and not _progression(values):
-            hits.append(_table_hit(first_line + i, first_line + label_end - 1,
-                                   f"A table of {label_end - i} labelled rows with {len(values)} numbers is pasted "
-                                   f"into the {what}.", context))
+            hits.append(
+                _table_hit(
+                    first_line + i,
+                    first_line + label_end - 1,
+                    f"A table of {label_end - i} labelled rows with {len(values)} numbers is pasted into the {what}.",
+                    context,
+                )
+            )
             i = label_end
             continue
         if end > i:
             if rows == 1 and numbers >= limits.min_literal_numbers:
-                hits.append(_table_hit(first_line + i, first_line + i,
-                                       f"A list of {numbers} numbers is pasted into the {what}.", context))
+                hits.append(
+                    _table_hit(
+                        first_line + i,
+                        first_line + i,
+                        f"A list of {numbers} numbers is pasted into the {what}.",
+                        context,
+                    )
+                )
             i = end
             continue
         i += 1
@@ -580,8 +664,9 @@ def _code_data_hits(code: str, language: str, limits: PastedDataLimits, rules: R
         if len(block.lines) == 1 and not _one_line_may_hold_data(block.lines[0], limits, rules):
             continue
         context = "string" if block.what == "string" else "comment"
-        found_hits = _text_data_hits(block.lines, first_line=block.first_line, what=block.what, limits=limits,
-                                     rules=rules, context=context)
+        found_hits = _text_data_hits(
+            block.lines, first_line=block.first_line, what=block.what, limits=limits, rules=rules, context=context
+        )
         if block.one_line:
             line, start, end = block.span or (block.first_line, 0, 0)
             spans = ((line, start, end, '"[cbs-export strip: data removed]"'),) if block.span else ()
@@ -614,8 +699,16 @@ def _bracketed_hits(code: str, limits: PastedDataLimits, outside: Sequence[int] 
         if len(numbers) >= limits.min_literal_numbers and not _evenly_spaced(numbers):
             line = code.count("\n", 0, match.start()) + 1
             end = line + match.group().count("\n")
-            hits.append(Hit("data", line, f"A literal list of {len(numbers)} numbers is written into the code.",
-                            _TABLE_FIX, end_line=end, context="code"))
+            hits.append(
+                Hit(
+                    "data",
+                    line,
+                    f"A literal list of {len(numbers)} numbers is written into the code.",
+                    _TABLE_FIX,
+                    end_line=end,
+                    context="code",
+                )
+            )
     return hits
 
 
@@ -630,8 +723,16 @@ def _literal_hits(tree: ast.AST, limits: PastedDataLimits) -> list[Hit]:
     hits = []
     for node, numbers in _literal_groups(tree):
         if len(numbers) >= limits.min_literal_numbers and not _evenly_spaced(numbers):
-            hits.append(Hit("data", node.lineno, f"A literal list of {len(numbers)} numbers is written into the code.",  # type: ignore[attr-defined]
-                            _TABLE_FIX, end_line=getattr(node, "end_lineno", 0) or 0, context="code"))
+            hits.append(
+                Hit(
+                    "data",
+                    node.lineno,
+                    f"A literal list of {len(numbers)} numbers is written into the code.",  # type: ignore[attr-defined]
+                    _TABLE_FIX,
+                    end_line=getattr(node, "end_lineno", 0) or 0,
+                    context="code",
+                )
+            )
     return hits
 
 
@@ -710,10 +811,10 @@ def _evenly_spaced(numbers: Sequence[float]) -> bool:
 def _string_value(literal: str) -> str:
     """The text of a Python string literal, its escapes (\\t, \\n) applied unless it is raw."""
     body = literal.lstrip("rRbBuUfF")
-    prefix = literal[:len(literal) - len(body)].lower()
+    prefix = literal[: len(literal) - len(body)].lower()
     if "\\" not in body or "r" in prefix:
         quote = 3 if body[:3] in ('"""', "'''") else 1
-        return body[quote:len(body) - quote]
+        return body[quote : len(body) - quote]
     if "f" in prefix:
         return _unescaped(body)
     try:
@@ -725,7 +826,7 @@ def _string_value(literal: str) -> str:
 
 def _unescaped(body: str) -> str:
     quote = body[:3] if body[:3] in ('"""', "'''") else body[:1]
-    return body[len(quote):len(body) - len(quote)].replace("\\t", "\t").replace("\\n", "\n")
+    return body[len(quote) : len(body) - len(quote)].replace("\\t", "\t").replace("\\n", "\n")
 
 
 # --- the lexers of R, Stata, SPSS, SAS (and Python that does not parse) ---------------------------------
@@ -789,7 +890,7 @@ def lex(code: str, language: str) -> tuple[list[int], list[TextBlock]]:
             begin = m.start()
             spans += (begin, m.end())
         first = bisect_right(starts, begin)
-        text = code[begin:m.end()]
+        text = code[begin : m.end()]
         lines = text.split("\n") if "\n" in text else [text]
         if kind == "comment":
             if comment and first > comment_last + 1:
@@ -800,8 +901,7 @@ def lex(code: str, language: str) -> tuple[list[int], list[TextBlock]]:
             comment += _comment_text(lines)
             comment_last = first + len(lines) - 1
         elif kind == "string":
-            value = (_string_value(text) if language == "python" else _unescaped(text) if language == "r"
-                     else text[1:-1])
+            value = _string_value(text) if language == "python" else _unescaped(text) if language == "r" else text[1:-1]
             span = (first, begin - starts[first - 1], m.end() - starts[first - 1]) if len(lines) == 1 else None
             blocks.append(TextBlock(first, value.split("\n"), "string", len(lines) == 1, span))
         else:
@@ -854,11 +954,21 @@ def _rmarkdown_hits(text: str, limits: PastedDataLimits, rules: Rules) -> list[H
         end = next((j for j in range(i + 1, len(lines)) if lines[j].startswith("```")), len(lines))
         language = (m.group(1) or "").lower()
         language = {"r": "r", "python": "python", "stata": "stata", "sas": "sas"}.get(language, "markdown")
-        chunk = "\n".join(lines[i + 1:end])
-        found = (_text_data_hits(chunk.split("\n"), first_line=1, what="text", limits=limits, rules=rules)
-                 if language == "markdown" else _code_data_hits(chunk, language, limits, rules))
-        hits += [replace(h, line=h.line + i + 1, end_line=(h.end_line + i + 1) if h.end_line else 0,
-                         spans=tuple((ln + i + 1, a, b, r) for ln, a, b, r in h.spans)) for h in found]
+        chunk = "\n".join(lines[i + 1 : end])
+        found = (
+            _text_data_hits(chunk.split("\n"), first_line=1, what="text", limits=limits, rules=rules)
+            if language == "markdown"
+            else _code_data_hits(chunk, language, limits, rules)
+        )
+        hits += [
+            replace(
+                h,
+                line=h.line + i + 1,
+                end_line=(h.end_line + i + 1) if h.end_line else 0,
+                spans=tuple((ln + i + 1, a, b, r) for ln, a, b, r in h.spans),
+            )
+            for h in found
+        ]
         prose += [""] * (end - i)
         i = end + 1
     return hits + _text_data_hits(prose, first_line=1, what="text", limits=limits, rules=rules)

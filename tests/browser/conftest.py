@@ -3,6 +3,7 @@
 Outside CI the browser tests are skipped (with the reason) when the wheel venv, Chromium or Playwright is missing;
 under CI=true they fail instead, so a broken set-up cannot pass unnoticed. `make test` provides all three.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,14 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -47,8 +54,10 @@ def lab_venv() -> Path:
     venv = Path(os.environ.get("CBS_LAB_VENV", ROOT / ".venv-wheel"))
     if not venv.is_absolute():
         venv = ROOT / venv
-    require((venv / ".installed").is_file() and _bin(venv, "jupyter").exists(),
-            f"no JupyterLab installed from the built wheel in {venv.name} (`make wheel` builds it)")
+    require(
+        (venv / ".installed").is_file() and _bin(venv, "jupyter").exists(),
+        f"no JupyterLab installed from the built wheel in {venv.name} (`make wheel` builds it)",
+    )
     return venv
 
 
@@ -58,8 +67,13 @@ def wheel_jupyter(lab_venv: Path):
 
     def run(*args: str) -> str:
         path = f"{_bin(lab_venv, '')}{os.pathsep}{os.environ.get('PATH', '')}"
-        done = subprocess.run([str(_bin(lab_venv, "jupyter")), *args], capture_output=True, text=True, timeout=120,
-                              env={**os.environ, "PATH": path})
+        done = subprocess.run(
+            [str(_bin(lab_venv, "jupyter")), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PATH": path},
+        )
         return re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)
 
     return run
@@ -105,17 +119,32 @@ def lab(lab_venv: Path, tmp_path: Path, isolated_home: Path):
     _quiet_lab_settings(jupyter / "lab-settings")
     port = _free_port()
     env = {
-        **os.environ, "CBS_EXPORT_HOME": str(isolated_home),
-        "JUPYTER_CONFIG_DIR": str(jupyter / "config"), "JUPYTER_DATA_DIR": str(jupyter / "data"),
-        "JUPYTER_RUNTIME_DIR": str(jupyter / "runtime"), "JUPYTERLAB_SETTINGS_DIR": str(jupyter / "lab-settings"),
+        **os.environ,
+        "CBS_EXPORT_HOME": str(isolated_home),
+        "JUPYTER_CONFIG_DIR": str(jupyter / "config"),
+        "JUPYTER_DATA_DIR": str(jupyter / "data"),
+        "JUPYTER_RUNTIME_DIR": str(jupyter / "runtime"),
+        "JUPYTERLAB_SETTINGS_DIR": str(jupyter / "lab-settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(jupyter / "workspaces"),
     }
     log = open(tmp_path / "jupyterlab.log", "w", encoding="utf-8")
     proc = subprocess.Popen(
-        [str(_bin(lab_venv, "jupyter")), "lab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
-         f"--ServerApp.port={port}", "--ServerApp.port_retries=0", "--IdentityProvider.token=",
-         "--ServerApp.password=", f"--ServerApp.root_dir={root}"],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            str(_bin(lab_venv, "jupyter")),
+            "lab",
+            "--no-browser",
+            "--allow-root",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            "--ServerApp.port_retries=0",
+            "--IdentityProvider.token=",
+            "--ServerApp.password=",
+            f"--ServerApp.root_dir={root}",
+        ],
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -4,6 +4,7 @@ A researcher sets the exportmap in the panel, the kernel puts outputs in the bas
 a reload, the researcher explains what needs explaining and clicks "Prepare export"; the zips are then read back
 from the exportmap. A screenshot of the panel is kept for every state (test-artifacts/).
 """
+
 from __future__ import annotations
 
 import re
@@ -92,8 +93,10 @@ def test_kernel_items_show_up_and_prepare_export_writes_the_zips(page, lab, arti
     plan = cel.plan_export(basket, exportmap, project="9876")
     sentences = panel.locator(".jp-CbsExport-sentences li")
     page.wait_for_function(
-        "n => document.querySelectorAll('.jp-CbsExport-sentences li').length === n", arg=len(plan.describe()),
-        timeout=WAIT_MS)
+        "n => document.querySelectorAll('.jp-CbsExport-sentences li').length === n",
+        arg=len(plan.describe()),
+        timeout=WAIT_MS,
+    )
     shown = sentences.all_inner_texts()
     for z in plan.zips:
         assert any(z.folder in line for line in shown), (z.folder, shown)
@@ -118,10 +121,12 @@ def test_kernel_items_show_up_and_prepare_export_writes_the_zips(page, lab, arti
 
 
 def test_strip_command_from_the_file_browser_shows_the_scan_report(page, lab, artifacts):
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("import pandas as pd\ndf = pd.read_parquet('persons.parquet')\ndf.describe()"),
-        nbformat.v4.new_code_cell("odd = df[df.RINPERSOON.isin(['000123456', '000654321'])]"),
-    ])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("import pandas as pd\ndf = pd.read_parquet('persons.parquet')\ndf.describe()"),
+            nbformat.v4.new_code_cell("odd = df[df.RINPERSOON.isin(['000123456', '000654321'])]"),
+        ]
+    )
     nb.cells[0].outputs = [nbformat.v4.new_output("stream", text="RINPERSOON 000123456 has 3 rows\n")]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     nbformat.write(nb, lab["root"] / "analysis.ipynb")
@@ -173,8 +178,9 @@ def test_strip_command_from_the_file_browser_shows_the_scan_report(page, lab, ar
 
 
 def test_scripts_are_scanned_and_added_from_the_file_browser(page, lab, artifacts):
-    (lab["root"] / "analysis.R").write_text("# one person\nodd <- subset(persons, RINPERSOON == '000123456')\n",
-                                            encoding="utf-8")
+    (lab["root"] / "analysis.R").write_text(
+        "# one person\nodd <- subset(persons, RINPERSOON == '000123456')\n", encoding="utf-8"
+    )
     (lab["root"] / "notes.txt").write_text("nothing to scan here\n", encoding="utf-8")
     open_sidebar(page, lab["url"])
     if not page.locator("#filebrowser").is_visible():
@@ -244,8 +250,10 @@ def test_the_sidebar_fits_at_the_default_width_and_at_400px(page, lab, artifacts
     cel.settings.save_user_settings(exportmap=str(exportmap), project="9876")
     persons = demo.persons(5_000, seed=4)
     basket = cel.Basket()
-    basket.add(pd.crosstab(persons["leeftijdsklasse"], persons["geslacht"]),
-               "Personen naar leeftijdsklasse en geslacht in de gemeenten van Nederland, 2023")
+    basket.add(
+        pd.crosstab(persons["leeftijdsklasse"], persons["geslacht"]),
+        "Personen naar leeftijdsklasse en geslacht in de gemeenten van Nederland, 2023",
+    )
     few = persons[persons["gemeente"] == persons["gemeente"].value_counts().index[-1]].head(12)
     basket.add(pd.crosstab(few["leeftijdsklasse"], few["geslacht"]), "Arbeidsongeschiktheid per regio")
     panel = open_sidebar(page, lab["url"])
