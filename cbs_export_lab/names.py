@@ -100,12 +100,23 @@ def clean_title(title: Any) -> str:
     return plain_text(title, "title").strip()
 
 
+MAX_TEXT = {"title": 300, "description": 5_000, "explanation": 20_000}
+"""Longest text kept per field: a title is a line on the form and in the sidebar; an explanation a few pages."""
+
+
 def plain_text(text: Any, what: str) -> Any:
-    """Text that can be stored: a lone surrogate (half an emoji from a broken copy-paste) or a NUL cannot."""
+    """Text that can be stored: a lone surrogate (half an emoji from a broken copy-paste) or a NUL cannot, and
+    neither can a text longer than the form and the checker can use."""
     if isinstance(text, str) and any("\ud800" <= c <= "\udfff" or c == "\x00" for c in text):
         raise UserError(
             f"The {what} holds a broken character (half of an emoji or a NUL, e.g. from a copy-paste). "
             f"Type the {what} again."
+        )
+    limit = MAX_TEXT.get(what)
+    if isinstance(text, str) and limit is not None and len(text.strip()) > limit:
+        raise UserError(
+            f"The {what} has {len(text.strip()):,} characters; keep it to at most {limit:,}. Put longer notes in a "
+            "file and add that file to the basket as background information."
         )
     return text
 

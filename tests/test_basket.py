@@ -480,3 +480,14 @@ def test_a_failed_replace_leaves_the_previous_manifest(basket, count_table, monk
 
 def test_the_demo_data_is_what_the_tests_assume():
     assert "RINPERSOON" in demo.persons(10).columns
+
+
+def test_titles_and_explanations_have_a_sane_maximum_and_nothing_is_stored_past_it(basket, persons):
+    table = cel.crosstab(persons["leeftijdsklasse"], persons["geslacht"])
+    with pytest.raises(UserError, match="title has 301 characters; keep it to at most 300"):
+        basket.add(table, "x" * 301)
+    assert basket.items == []
+    item = basket.add(table, "x" * 300, explanation="e" * 20_000)
+    with pytest.raises(UserError, match="explanation has 20,001 characters"):
+        basket.set_explanation(item.id, "e" * 20_001)
+    assert basket.get(item.id).explanation == "e" * 20_000
