@@ -47,12 +47,9 @@ def check(
         data = None if provenance is None else provenance.frame
     try:
         if kind == "table":
-            from .checks.hidden import with_hidden_cells  # recoverable: the audit of hidden cells
             from .checks.table import check_table
 
-            result = with_hidden_cells(
-                obj, rules, lambda t: check_table(t, data=data, unit=unit, weights=weights, rules=rules)
-            )
+            result = check_table(obj, data=data, unit=unit, weights=weights, rules=rules)
         elif kind == "model":
             from .checks.model import check_model
 

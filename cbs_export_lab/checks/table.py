@@ -20,6 +20,7 @@ from ..rules import Rules
 from ..tables import carried_parts, carried_stats, cell_stats
 from ..units import check_column_argument, linking_key_column, source_frame
 from .cells import cells_finding, check_with_stats, empty_table_finding, identifier_findings, merge_findings
+from .hidden import with_hidden_cells
 from .plain import (
     COUNTING,
     PlainTable,
@@ -254,6 +255,11 @@ def _block_check(table: PlainTable, layout: Layout, match: Match, engine: _Engin
 
 
 def check_table(obj: Any, *, data: Any = None, unit: Any = None, weights: Any = None, rules: Rules) -> CheckResult:
+    """The checks on what a table shows, plus the audit of its hidden cells (`recoverable`)."""
+    return with_hidden_cells(obj, rules, lambda t: _check_shown(t, data=data, unit=unit, weights=weights, rules=rules))
+
+
+def _check_shown(obj: Any, *, data: Any, unit: Any, weights: Any, rules: Rules) -> CheckResult:
     """Carried statistics when they still match the table; otherwise the checks for plain pandas tables."""
     source_frame(data)  # a wrong data= is a mistake to report even when the table carries its statistics
     table = getattr(obj, "data", obj) if type(obj).__module__.startswith("pandas.io.formats.style") else obj
