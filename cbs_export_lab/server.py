@@ -139,6 +139,14 @@ def _text_field(data: dict[str, Any], key: str, *, required: bool = False) -> st
     return value
 
 
+def _path_field(data: dict[str, Any], what: str) -> str:
+    """The request's file path relative to the server root, or a message showing the body to send."""
+    rel = data.get("path")
+    if not isinstance(rel, str) or not rel.strip():
+        raise RequestError(f'Give the file as {{"path": "<{what} relative to the server root>"}}.')
+    return rel
+
+
 # --- the answers, built off the loop ----------------------------------------------------------------------------
 
 
@@ -595,9 +603,7 @@ class StripHandler(BaseHandler):
     @_as_message
     async def post(self) -> None:
         data = self.body()
-        rel = data.get("path")
-        if not isinstance(rel, str) or not rel.strip():
-            raise RequestError('Give the file as {"path": "<notebook or script path relative to the server root>"}.')
+        rel = _path_field(data, "notebook or script path")
         saved_first = data.get("saved_first", False)
         if not isinstance(saved_first, bool):
             raise RequestError("saved_first must be true or false.")
@@ -609,9 +615,7 @@ class CheckFileHandler(BaseHandler):
     @_as_message
     async def post(self) -> None:
         data = self.body()
-        rel = data.get("path")
-        if not isinstance(rel, str) or not rel.strip():
-            raise RequestError('Give the file as {"path": "<table or figure file relative to the server root>"}.')
+        rel = _path_field(data, "table or figure file")
         source = _text_field(data, "source")
         self.reply(await self.off_loop(check_file_answer, self.root, rel, (source or "").strip() or None))
 
