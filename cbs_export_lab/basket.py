@@ -31,6 +31,7 @@ from .rules import Rules
 
 MANIFEST = "manifest.json"
 LOCK = ".lock"
+RENDERING = ".rendering.lock"  # held in an item folder while its output is rendered
 ITEMS = "items"
 FORMAT = "cbs_export_lab basket"
 VERSION = 1
@@ -233,43 +234,46 @@ class Basket:
             obj, title, description=description, data=data, unit=unit, weights=weights, rules=rules
         )
         frames = {} if background or kind != "table" else _background_frames(obj, result)
-        with_background = bool(frames)
-        with self._locked() as manifest:
-            if background_for is not None and self._find(manifest, background_for).get("background"):
-                raise UserError(
-                    f"{background_for!r} is itself background information; give background_for the "
-                    "id of the output this background belongs to."
-                )
-            item = self._store(
-                manifest,
-                kind,
-                title,
-                result,
-                render,
-                description=description,
-                explanation=explanation,
-                background=background,
-                background_for=background_for,
-                rules=rules,
-                write=False,
-                after_render=_protection_note(obj),
-            )
-            sketch = None
-            try:
-                if not background:  # differencing: this output against every stored one, both sides recorded
-                    sketch = differencing.check_in_basket(
-                        self.folder, manifest.items, manifest.items[-1], result.details, rules.threshold
+        titles = [title] + ([title + BACKGROUND_SUFFIX] if frames else [])
+        with self._reserved(kind, titles) as slots:
+            rendered = [self._render(slots[0], render)]
+            item = self._item_of(slots[0], kind, result, rendered[0], rules, description, explanation, background)
+            item.background_for = background_for
+            if frames:
+                about = _background_about(item)
+                rendered.append(self._render(slots[1], _background_render(item, frames, about)))
+            with self._locked() as manifest:
+                if background_for is not None and self._find(manifest, background_for).get("background"):
+                    raise UserError(
+                        f"{background_for!r} is itself background information; give background_for the "
+                        "id of the output this background belongs to."
                     )
-                    item = Item.from_dict(manifest.items[-1])
-                if with_background:  # a magnitude or protected table never enters without its background
-                    self._store_background(manifest, item, frames, result, rules)
-                else:
+                first_title = item.title
+                item = self._commit(manifest, slots[0], item, render, _protection_note(obj))
+                sketch = None
+                try:
+                    if not background:  # differencing: this output against every stored one, both sides recorded
+                        sketch = differencing.check_in_basket(
+                            self.folder, manifest.items, manifest.items[-1], result.details, rules.threshold
+                        )
+                        item = Item.from_dict(manifest.items[-1])
+                    if frames:  # a magnitude or protected table never enters without its background
+                        about = _background_about(item)
+                        back = self._item_of(slots[1], "table", result, rendered[1], rules, about, None, True)
+                        back.background_for = item.id
+                        self._commit(
+                            manifest,
+                            slots[1],
+                            back,
+                            _background_render(item, frames, about),
+                            title=item.title + BACKGROUND_SUFFIX,
+                            rerender=item.title != first_title,
+                        )
                     self._write(manifest)
-            except BaseException:
-                shutil.rmtree(self.folder / ITEMS / item.id, ignore_errors=True)
-                if sketch is not None:
-                    sketch.unlink(missing_ok=True)
-                raise
+                except BaseException:
+                    if sketch is not None:
+                        sketch.unlink(missing_ok=True)
+                    raise
         _warn_if_never_exportable(item)
         _warn_if_differencing(item)
         return item
@@ -284,20 +288,12 @@ class Basket:
             raise UserError(f"Notebook {src} does not exist. Give the path of an .ipynb file.")
         rules = active_rules()
         render, after_render = notebook_intake(src, rules)
-        with self._locked() as manifest:
-            item = self._store(
-                manifest,
-                "syntax",
-                title,
-                CheckResult(kind="syntax", rules_origin=rules.origin),
-                render,
-                description="",
-                explanation=None,
-                background=False,
-                background_for=None,
-                rules=rules,
-                after_render=after_render,
-            )
+        result = CheckResult(kind="syntax", rules_origin=rules.origin)
+        with self._reserved("syntax", [title]) as slots:
+            item = self._item_of(slots[0], "syntax", result, self._render(slots[0], render), rules, "", None, False)
+            with self._locked() as manifest:
+                item = self._commit(manifest, slots[0], item, render, after_render)
+                self._write(manifest)
         _warn_if_never_exportable(item)
         return item
 
@@ -381,7 +377,7 @@ class Basket:
         folders = [
             p
             for p in (self.folder / ITEMS).iterdir()
-            if p.is_dir() and _OUR_ITEM_FOLDER.fullmatch(p.name) and p.name.lower() not in known
+            if p.is_dir() and _OUR_ITEM_FOLDER.fullmatch(p.name) and p.name.lower() not in known and not _held(p)
         ]
         return folders + sorted(self.folder.glob(f".{MANIFEST}.*.tmp"))
 
@@ -394,106 +390,115 @@ class Basket:
             self._write(manifest)
         return self._item(d)
 
-    def _store(
-        self,
-        manifest: _Manifest,
-        kind: str,
-        title: str,
-        result: CheckResult,
-        render: Callable[[Path, str, str], list[Path]],
-        *,
-        description: str,
-        explanation: str | None,
-        background: bool,
-        background_for: str | None,
-        rules: Rules,
-        after_render: Callable[[Item], None] | None = None,
-        write: bool = True,
-    ) -> Item:
-        """Render one item into its own folder and append it to the manifest (written now unless `write` is False)."""
-        title = unique_title(title, {d["title"] for d in manifest.items})
+    @contextmanager
+    def _reserved(self, kind: str, titles: list[str]) -> Iterator[list[_Slot]]:
+        """Item folders for outputs about to be rendered, each held by its own lock while the basket lock is free.
+
+        Rendering a large table takes seconds; holding the basket lock that long would stop every other kernel,
+        the sidebar and the CLI. A held folder is never tidied away, and its number is never given twice. On any
+        error the folders go again."""
+        slots: list[_Slot] = []
+        try:
+            with self._locked() as manifest:
+                taken = {d["title"] for d in manifest.items}
+                for title in titles:
+                    slots.append(self._slot(manifest, kind if not slots else "table", unique_title(title, taken)))
+                    taken.add(slots[-1].title)
+            yield slots
+        except BaseException:
+            for slot in slots:
+                slot.release()
+                shutil.rmtree(slot.folder, ignore_errors=True)
+            raise
+        for slot in slots:
+            slot.release()
+
+    def _slot(self, manifest: _Manifest, kind: str, title: str) -> _Slot:
+        from filelock import FileLock, Timeout
+
         item_id = self._new_id(manifest, kind, title)
         folder = self.folder / ITEMS / item_id
         try:
             folder.mkdir(parents=True)
-            written = render(folder, item_id, title)
-            item = Item(
-                id=item_id,
-                title=title,
-                kind=kind,
-                status=result.status,
-                findings=list(result.findings),
-                counts=result.counts,
-                files=[p.relative_to(self.folder).as_posix() for p in written],
-                background=background,
-                background_for=background_for,
-                explanation=(explanation or "").strip() or None,
-                description=description,
-                source=result.source,
-                unit=result.unit,
-                weighted=result.weighted,
-                rules_origin=rules.origin,
-                rules_compliant=rules.compliant,
-                rules_fingerprint=rules.fingerprint,
-                rules_settings=rules.settings(),
-                added_at=_now(),
-            )
-            if after_render is not None:
-                after_render(item)
-            manifest.items.append(item.to_dict())
-            if write:
-                self._write(manifest)
-        except OSError as exc:
+            lock = FileLock(str(folder / RENDERING), timeout=0)
+            lock.acquire()
+        except (OSError, Timeout) as exc:
             shutil.rmtree(folder, ignore_errors=True)
             raise BasketError(
-                f"Cannot write {title!r} into the basket folder {folder}: {exc.strerror or exc}. "
+                f"Cannot make a folder for {title!r} in the basket folder {folder.parent}: "
+                f"{getattr(exc, 'strerror', None) or exc}. Check that the folder is writable and the disk is not "
+                "full, then add it again."
+            ) from None
+        return _Slot(item_id, manifest.next_number, title, folder, lock)
+
+    def _render(self, slot: _Slot, render: Callable[[Path, str, str], list[Path]]) -> list[Path]:
+        try:
+            return render(slot.folder, slot.id, slot.title)
+        except OSError as exc:
+            raise BasketError(
+                f"Cannot write {slot.title!r} into the basket folder {slot.folder}: {exc.strerror or exc}. "
                 "Check that the folder is writable and the disk is not full, then add it again."
             ) from None
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        return item
 
-    def _store_background(
-        self, manifest: _Manifest, item: Item, frames: Mapping[str, Any], result: CheckResult, rules: Rules
+    def _item_of(
+        self,
+        slot: _Slot,
+        kind: str,
+        result: CheckResult,
+        written: list[Path],
+        rules: Rules,
+        description: str,
+        explanation: str | None,
+        background: bool,
     ) -> Item:
-        """Units per cell and dominance shares behind a magnitude table: for the checker, never released.
-
-        It carries the table's own findings (they are about the same cells), for display only.
-        """
-        from .excel import NO, Sheet, write_book
-
-        title = item.title + BACKGROUND_SUFFIX
-        about = f"Background information for the checker of {item.title!r} (basket item {item.id}). Not for release."
-
-        def render(folder: Path, stem: str, t: str) -> list[Path]:
-            sheets = [
-                Sheet(
-                    frame,
-                    f"{t}: {BACKGROUND_SHEETS.get(name, name)}",
-                    about,
-                    {
-                        "Achtergrond bij / Background for": f"{item.title} ({item.id})",
-                        "Vrijgeven / Release": f"{NO} (niet vrijgeven / not for release)",
-                    },
-                    name=name,
-                )
-                for name, frame in frames.items()
-            ]
-            return [write_book(folder / f"{stem}.xlsx", sheets)]
-
-        return self._store(
-            manifest,
-            "table",
-            title,
-            result,
-            render,
-            description=about,
-            explanation=None,
-            background=True,
-            background_for=item.id,
-            rules=rules,
+        return Item(
+            id=slot.id,
+            title=slot.title,
+            kind=kind,
+            status=result.status,
+            findings=list(result.findings),
+            counts=result.counts,
+            files=[p.relative_to(self.folder).as_posix() for p in written],
+            background=background,
+            explanation=(explanation or "").strip() or None,
+            description=description,
+            source=result.source,
+            unit=result.unit,
+            weighted=result.weighted,
+            rules_origin=rules.origin,
+            rules_compliant=rules.compliant,
+            rules_fingerprint=rules.fingerprint,
+            rules_settings=rules.settings(),
+            added_at=_now(),
         )
+
+    def _commit(
+        self,
+        manifest: _Manifest,
+        slot: _Slot,
+        item: Item,
+        render: Callable[[Path, str, str], list[Path]],
+        after_render: Callable[[Item], None] | None = None,
+        *,
+        title: str | None = None,
+        rerender: bool = False,
+    ) -> Item:
+        """Append a rendered item to the manifest (under the lock; the caller writes it).
+
+        Another add may have taken the title meanwhile: then the item gets the next free title, rendered again
+        (as it is when `title` asks for another title than the one rendered, or `rerender` says its content changed)."""
+        title = unique_title(title or slot.title, {d["title"] for d in manifest.items})
+        if title != slot.title or rerender:
+            for path in item.files:
+                (self.folder / path).unlink(missing_ok=True)
+            slot.title = title
+            written = self._render(slot, render)
+            item.title, item.files = title, [p.relative_to(self.folder).as_posix() for p in written]
+        if after_render is not None:
+            after_render(item)
+        manifest.next_number = max(manifest.next_number, slot.next_number)
+        manifest.items.append(item.to_dict())
+        return item
 
     def _new_id(self, manifest: _Manifest, kind: str, title: str) -> str:
         """A short Windows-valid id; numbers are never reused, and a folder left by a crashed add is skipped."""
@@ -631,6 +636,51 @@ class Basket:
             lock.release()
 
 
+@dataclass
+class _Slot:
+    """An item folder reserved for one output: its id, the next free number after it, its title and lock."""
+
+    id: str
+    next_number: int
+    title: str
+    folder: Path
+    lock: Any
+
+    def release(self) -> None:
+        self.lock.release()
+        (self.folder / RENDERING).unlink(missing_ok=True)
+
+
+def _background_about(item: Item) -> str:
+    return f"Background information for the checker of {item.title!r} (basket item {item.id}). Not for release."
+
+
+def _background_render(item: Item, frames: Mapping[str, Any], about: str) -> Callable[[Path, str, str], list[Path]]:
+    """Units per cell and dominance shares behind a magnitude table: for the checker, never released.
+
+    It carries the table's own findings (they are about the same cells), for display only."""
+
+    def render(folder: Path, stem: str, t: str) -> list[Path]:
+        from .excel import NO, Sheet, write_book
+
+        sheets = [
+            Sheet(
+                frame,
+                f"{t}: {BACKGROUND_SHEETS.get(name, name)}",
+                about,
+                {
+                    "Achtergrond bij / Background for": f"{item.title} ({item.id})",
+                    "Vrijgeven / Release": f"{NO} (niet vrijgeven / not for release)",
+                },
+                name=name,
+            )
+            for name, frame in frames.items()
+        ]
+        return [write_book(folder / f"{stem}.xlsx", sheets)]
+
+    return render
+
+
 def _background_frames(obj: Any, result: CheckResult) -> dict[str, Any]:
     """What stays inside the RA beside a table: the dominance shares of a magnitude table and what `cel.protect`
     took out of a protected one (the hidden values and the table before protection)."""
@@ -651,6 +701,21 @@ def _protection_note(obj: Any) -> Callable[[Item], None] | None:
         return None
     text = protection_text(info)
     return lambda item: setattr(item, "protection", text)
+
+
+def _held(folder: Path) -> bool:
+    """An item folder whose output another add is rendering right now (its lock is taken): not a leftover."""
+    from filelock import FileLock, Timeout
+
+    if not (folder / RENDERING).exists():
+        return False
+    lock = FileLock(str(folder / RENDERING), timeout=0)
+    try:
+        lock.acquire()
+    except (Timeout, OSError):
+        return True
+    lock.release()
+    return False
 
 
 def _warn_if_never_exportable(item: Item) -> None:

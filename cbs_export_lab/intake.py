@@ -67,7 +67,7 @@ def notebook_intake(src: Path, rules: Rules) -> tuple[Render, Callable[[Any], No
     def render(folder: Path, stem: str, _title: str) -> list[Path]:
         dst = folder / f"{stem}.ipynb"
         reports.append(strip_notebook(src, dst, rules=rules))
-        return sorted(p for p in folder.iterdir() if p.is_file())
+        return sorted(p for p in folder.iterdir() if p.is_file() and p.stem == stem)
 
     return render, lambda item: apply_strip(item, reports[0], src.name)
 
