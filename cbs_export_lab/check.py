@@ -57,7 +57,7 @@ def check(
         elif kind == "figure":
             from .checks.figure import check_figure
 
-            result = check_figure(obj, unit=unit, rules=rules)
+            result = check_figure(obj, data=data, unit=unit, rules=rules)
         else:
             from .checks.model import unsupported_model_reason
 

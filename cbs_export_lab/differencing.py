@@ -27,10 +27,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .hooks import LINEAGE_ATTR
+
 KEY_FILE = ".differencing-key"
 SKETCH_FOLDER = "differencing"
 EXPORTED_SUFFIX = ".exported.npz"  # the sketch of an exported item that left the basket: still compared
-LINEAGE_ATTR = "cbs_export_lab.frame"
 SESSION = secrets.token_hex(8)  # row labels are units of this process only
 SUBTABLES = 3
 MAX_SKETCH_CELLS = 16_384  # 48 buckets x 20 bytes a cell: about 16 MB at most per item
@@ -332,6 +333,50 @@ def grid_sketch(
     return CellSketch(universe, key_id(key), n_cols + 1, *parts)
 
 
+@dataclass(frozen=True)
+class Sketched:
+    """One row of cells of a figure or a model whose units are known, shaped as `item_sketch` reads a CellStats."""
+
+    index: pd.Index
+    columns: pd.Index
+    is_margin: np.ndarray
+    observations: int
+    sketch: CellSketch
+    where: tuple[str, ...]  # per cell, as a user reads it
+
+
+def sketched_row(
+    cell: np.ndarray,
+    what: str,
+    labels: Sequence[Any],
+    *,
+    units: np.ndarray | None = None,
+    unit_name: str | None = None,
+    row_labels: pd.Index | None = None,
+    frame: str | None = None,
+    threshold: int,
+) -> Sketched | None:
+    """The units behind each of a row of cells (the bins of a histogram, the estimation sample of a model): `cell`
+    says for each unit row which of `labels` it falls in. None when the units cannot be named."""
+    n = len(labels)
+    sketch = grid_sketch(
+        np.asarray(cell, dtype=np.int64),
+        1,
+        n,
+        units=units,
+        unit_name=unit_name,
+        row_labels=row_labels,
+        frame=frame,
+        threshold=threshold,
+    )
+    if sketch is None:
+        return None
+    distinct = int(sketch.counts[-1])  # the grand margin: all units behind the row
+    where = tuple(what if n == 1 else f"{label} of {what}" for label in labels)
+    cells = sketch.take([0], range(n))
+    return Sketched(pd.Index([what]), pd.Index(list(labels)), np.zeros((1, n), dtype=bool), distinct, cells, where)
+
+
 # --- decoding ---------------------------------------------------------------------------------------------
 
 
@@ -463,9 +508,10 @@ def item_sketch(stats_list: Sequence[Any], item_id: str, title: str, key: str) -
         rows, cols = list(stats.index), list(stats.columns)
         arrays = (sketch.counts, sketch.buckets, sketch.keysum, sketch.checksum)
         parts.append(arrays)
+        named = getattr(stats, "where", None)
         for r in rows:
             for c in cols:
-                where.append(format_cell(r, c))
+                where.append(format_cell(r, c) if named is None else named[len(where) - base])
                 cells.append([_jsonable(r), _jsonable(c)])
         inner = ~np.asarray(stats.is_margin, dtype=bool)
         disjoint = int(sketch.counts[inner.ravel()].sum()) == (stats.observations or -1)
@@ -698,11 +744,11 @@ def sketch_path(folder: Path, item_id: str) -> Path:
 
 
 def stats_of(details: dict[str, Any]) -> list[Any]:
-    """The cell statistics a check result holds: one CellStats (builder table) or a list (plain table blocks)."""
+    """The cells with known units a check result holds: one CellStats (builder table) or a list (plain table
+    blocks), and the sketched rows of a figure's histograms or a model's estimation sample."""
     stats = details.get("cell_stats")
-    if stats is None:
-        return []
-    return [s for s in (stats if isinstance(stats, list) else [stats]) if s is not None]
+    stats = [] if stats is None else stats if isinstance(stats, list) else [stats]
+    return [s for s in [*stats, *details.get("sketched", [])] if s is not None]
 
 
 def check_in_basket(

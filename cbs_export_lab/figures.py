@@ -98,7 +98,8 @@ def safe_hist(
             f"Only {counts.sum()} values lie between the {lower}th and {upper}th percentiles; a histogram needs at "
             f"least {minimum}. Widen lower/upper or draw a table instead."
         )
-    result = ax.hist(values, bins=edges, weights=weights, **kw)
+    series = hasattr(x, "iloc") and getattr(x, "ndim", 0) == 1  # drawn as a Series, its rows stay known (differencing)
+    result = ax.hist(x.iloc[np.flatnonzero(keep)] if series else values, bins=edges, weights=weights, **kw)
     _annotate(ax, int(counts.sum()))
     return result
 

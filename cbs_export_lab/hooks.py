@@ -26,6 +26,7 @@ ECDF_ATTR = "_cbs_ecdf"
 VIOLIN_ATTR = "_cbs_violin"
 HEXBIN_ATTR = "_cbs_hexbin"
 SEABORN_ATTR = "_cbs_seaborn"
+LINEAGE_ATTR = "cbs_export_lab.frame"  # in a pandas frame's attrs: the frame lineage whose row labels name units
 
 
 class HistRecord(NamedTuple):
@@ -37,6 +38,10 @@ class HistRecord(NamedTuple):
     data_max: float
     size: int = -1
     group: str = ""
+    rows: Any = None  # the drawn values' row labels, when they came from a pandas Series
+    frame: str | None = None  # that Series' lineage token (its frame's row labels name units)
+    drawn: Any = None  # the drawn values, aligned with `rows`
+    source: Any = None  # the frame given as data= when the values were named by a column
 
 
 class Hist2DRecord(NamedTuple):
@@ -231,30 +236,54 @@ def _record_hist(args: dict[str, Any], result: Any) -> None:
     if len(weight_sets) != len(datasets):
         return
     plain = len(datasets) == 1 and not (weights is not None or args.get("density") or args.get("cumulative"))
+    x = _argument(args, "x")
+    series = len(datasets) == 1 and hasattr(x, "index") and getattr(x, "ndim", 0) == 1
+    source = args.get("data") if series and isinstance(args.get("x"), str) else None
     for values, weight, artists in zip(datasets, weight_sets, groups, strict=True):
-        values = _drawn(values, weight)
+        kept = _kept(values, weight)
+        values = values if kept is None else values[kept]
         if not values.size:
             continue
         counts = np.asarray(heights).astype(np.int64) if plain else np.histogram(values, bins=edges)[0]
-        record = HistRecord(edges, counts, float(values.min()), float(values.max()), int(values.size))
+        rows = None if not series else x.index if kept is None else x.index[kept]
+        record = HistRecord(
+            edges,
+            counts,
+            float(values.min()),
+            float(values.max()),
+            int(values.size),
+            "",
+            rows,
+            _lineage(x),
+            values,
+            source,
+        )
         if not isinstance(artists, list):
             setattr(artists, HIST_ATTR, record)
         for artist in artists:
             setattr(artist, HIST_ATTR, record)
 
 
-def _drawn(values: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
-    """The finite values a weighted plot draws: a value of weight 0 adds nothing to its bin, so it is no unit there."""
+def _kept(values: np.ndarray, weights: np.ndarray | None) -> np.ndarray | None:
+    """Which values a weighted plot draws (None: all): a value of weight 0 adds nothing to its bin, so it is no
+    unit there; NaN and infinite values are not drawn."""
     import numpy as np
 
     if weights is None and np.isfinite(values.sum()):
-        return values  # all finite: no copy (a 1M-value histogram stays cheap)
+        return None  # all finite: no copy (a 1M-value histogram stays cheap)
     keep = np.isfinite(values)
     if weights is not None:
         if weights.shape != values.shape:
             raise ValueError("weights do not match the data")
         keep &= weights != 0
-    return values[keep]
+    return keep
+
+
+def _lineage(x: Any) -> str | None:
+    """The lineage token of a pandas object (its row labels then name units), else None."""
+    attrs = getattr(x, "attrs", None)
+    token = attrs.get(LINEAGE_ATTR) if isinstance(attrs, dict) else None
+    return token if isinstance(token, str) else None
 
 
 def _record_hist2d(args: dict[str, Any], result: Any) -> None:

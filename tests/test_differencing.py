@@ -414,3 +414,106 @@ def test_a_damaged_sketch_of_a_stored_item_is_a_review(df, project_basket):
     item = project_basket.add(cel.crosstab(men.leeftijdsklasse, men.geslacht, unit=men.RINPERSOON), "Men by age")
     found = differencing_findings(item)
     assert [f.severity for f in found] == ["review"] and "Persons by area" in found[0].message
+
+
+# --- figures and models join in where their units are known ---------------------------------------------
+
+AGE_BINS = list(range(0, 100, 10))
+
+
+def age_histogram(frame, *, by_name=True):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    if by_name:
+        ax.hist("leeftijd", bins=AGE_BINS, data=frame)  # named in a frame with a linking key: unit ids
+    else:
+        ax.hist(frame.leeftijd, bins=AGE_BINS)
+    return fig
+
+
+def test_a_histogram_of_everyone_next_to_one_of_a_subgroup(df, project_basket):
+    project_basket.add(age_histogram(df), "Age of all persons")
+    with pytest.warns(UserWarning, match="differencing"):
+        item = project_basket.add(age_histogram(below_cut(df)), "Age below the income cut")
+    (found,) = differencing_findings(item)
+    assert found.severity == "fail" and item.status == "fail" and "Age of all persons" in found.message
+    assert "bin " in found.message and "of the histogram 'leeftijd' in the plot" in found.message
+    assert all(len(c) == 2 and c[1].startswith("bin ") for c in found.cells)
+
+
+def test_histograms_of_disjoint_groups_and_an_exact_copy_are_not_flagged(df, project_basket):
+    men, women = df[df.geslacht == "man"], df[df.geslacht == "vrouw"]
+    project_basket.add(age_histogram(men), "Age of men")
+    assert not differencing_findings(project_basket.add(age_histogram(women), "Age of women"))
+    assert not differencing_findings(project_basket.add(age_histogram(men), "Age of men again"))
+
+
+def test_a_histogram_of_a_series_gets_its_units_from_data(df, project_basket):
+    """ax.hist(sub.leeftijd) carries only row labels; data= (the frame they come from) gives the unit ids."""
+    project_basket.add(age_histogram(df), "Age of all persons")
+    sub = below_cut(df)
+    with pytest.warns(UserWarning, match="differencing"):
+        item = project_basket.add(age_histogram(sub, by_name=False), "Age below the cut", data=df)
+    assert differencing_findings(item)
+    plain = project_basket.add(age_histogram(sub, by_name=False), "Age below the cut, no data")
+    assert not differencing_findings(plain), "without data= or a tracked frame the units are not known"
+
+
+def test_a_histogram_on_row_labels_of_a_tracked_frame(df, project_basket):
+    frame = df.drop(columns=["RINPERSOONS", "RINPERSOON"])
+    cel.pivot_table(frame, values="inkomen", index="gemeente", aggfunc="count")  # the builder tracks frame
+    project_basket.add(age_histogram(frame, by_name=False), "Age of all rows")
+    with pytest.warns(UserWarning, match="differencing"):
+        item = project_basket.add(age_histogram(below_cut(frame), by_name=False), "Age below the cut")
+    assert differencing_findings(item)
+    unrelated = demo.persons(5_000, seed=1).drop(columns=["RINPERSOONS", "RINPERSOON"])
+    cel.pivot_table(unrelated, values="inkomen", index="gemeente", aggfunc="count")
+    assert not differencing_findings(project_basket.add(age_histogram(below_cut(unrelated), by_name=False), "Other"))
+
+
+def fit(frame):
+    import statsmodels.formula.api as smf
+
+    return smf.ols("inkomen ~ C(geslacht) + leeftijd", data=frame).fit()
+
+
+def test_a_model_on_everyone_but_a_few_next_to_a_model_on_everyone(df, project_basket):
+    project_basket.add(fit(df), "Income model, everyone")
+    with pytest.warns(UserWarning, match="differencing"):
+        item = project_basket.add(fit(df.iloc[:-3]), "Income model, all but three")
+    (found,) = differencing_findings(item)
+    assert "3 unit(s) fewer than" in found.message and "the estimation sample of the OLS model" in found.message
+    assert item.status == "fail"
+
+
+def test_a_model_next_to_a_table_of_its_population(df, project_basket):
+    project_basket.add(by_area(df, unit=df.RINPERSOON), "Persons by area")
+    with pytest.warns(UserWarning, match="differencing"):
+        item = project_basket.add(fit(df.iloc[:-3]), "Income model, all but three")
+    assert differencing_findings(item)
+
+
+def test_models_of_disjoint_groups_or_far_apart_are_not_flagged(df, project_basket):
+    men, women = df[df.geslacht == "man"], df[df.geslacht == "vrouw"]
+    import statsmodels.formula.api as smf
+
+    project_basket.add(smf.ols("inkomen ~ leeftijd", data=men).fit(), "Men")
+    assert not differencing_findings(project_basket.add(smf.ols("inkomen ~ leeftijd", data=women).fit(), "Women"))
+    assert not differencing_findings(project_basket.add(fit(df.iloc[: -3 * N]), "Everyone but thirty"))
+
+
+def test_safe_hist_keeps_the_rows_it_draws(df, project_basket):
+    import matplotlib.pyplot as plt
+
+    from cbs_export_lab.figures import safe_hist
+
+    def drawn(frame):
+        fig, ax = plt.subplots()
+        safe_hist(ax, frame.leeftijd, bins=8)
+        return fig
+
+    project_basket.add(drawn(df), "Age of all persons", data=df)
+    with pytest.warns(UserWarning, match="differencing"):
+        item = project_basket.add(drawn(df.iloc[:-2]), "Age of all but two", data=df)
+    assert differencing_findings(item)

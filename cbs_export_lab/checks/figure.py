@@ -80,7 +80,7 @@ def _root(fig: Any) -> Figure:
 # --- checking -----------------------------------------------------------------------------------------------
 
 
-def check_figure(obj: Any, *, unit: Any = None, rules: Rules) -> CheckResult:
+def check_figure(obj: Any, *, data: Any = None, unit: Any = None, rules: Rules) -> CheckResult:
     """Every disclosure risk the figure shows, read from its artists (DESIGN section 3).
 
     The artists hold rows, not units: a `unit=` cannot be honoured, so it makes the figure `review`, never a
@@ -93,6 +93,7 @@ def check_figure(obj: Any, *, unit: Any = None, rules: Rules) -> CheckResult:
             "e.g. fig from fig, ax = plt.subplots()."
         )
     reader = _FigureReader(rules)
+    reader.data, reader.unit = data, unit  # they name the units behind histograms, for differencing
     reader.read(fig)
     if unit is not None:
         reader.units_not_counted(unit)
@@ -103,7 +104,7 @@ def check_figure(obj: Any, *, unit: Any = None, rules: Rules) -> CheckResult:
         counts=Counts(figures=1, observations=reader.observations),
         source=source,
         rules_origin=rules.origin,
-        details={"subplots": reader.subplots},
+        details={"subplots": reader.subplots, "sketched": reader.sketched},
     )
 
 
@@ -124,6 +125,9 @@ class _FigureReader:
         self.units: dict[Any, tuple[int, float]] = {}
         self.legend_stated: list[int] = []
         self.title = ""
+        self.sketched: list[Any] = []  # histograms whose units are known, for differencing against other outputs
+        self.data: Any = None
+        self.unit: Any = None
         self._seen: set[tuple[str, str, str, str]] = set()
 
     def counted(self) -> tuple[int, float] | None:
@@ -903,6 +907,8 @@ def _hist(reader: _FigureReader, record: HistRecord, what: str, place: str) -> N
     reader.small(
         counts, np.arange(len(counts)), _numbered, what, place, "bin", zeros=False, fix=f"Use wider bins, {SAFE_HIST}."
     )
+    if record.rows is not None:
+        reader.sketched.append(_hist_units(record, f"the {what} in {place}", reader.data, reader.unit, reader.rules))
     edges = record.edges
     span = record.data_max - record.data_min
     sides = [
@@ -923,6 +929,52 @@ def _hist(reader: _FigureReader, record: HistRecord, what: str, place: str) -> N
             "Give a range inside the data, e.g. ax.hist(x, range=(lo, hi)) with the 1st and 99th percentiles, "
             f"or {SAFE_HIST}.",
         )
+
+
+def _hist_units(record: HistRecord, what: str, data: Any, unit: Any, rules: Rules) -> Any:
+    """The units in each bin, for differencing: a histogram of all persons next to one of a subgroup is two tables
+    of bins. Unit ids where a frame (data=, or the frame the values were named in) gives them for the drawn rows,
+    else the drawn Series' row labels when its frame is tracked; None when the units cannot be named."""
+    from ..differencing import sketched_row
+
+    edges = np.asarray(record.edges, dtype=float)
+    values = np.asarray(record.drawn, dtype=float)
+    cell = np.searchsorted(edges, values, side="right") - 1
+    cell[values == edges[-1]] = len(edges) - 2  # the last bin holds its right edge
+    inside = (cell >= 0) & (cell < len(edges) - 1)
+    rows = record.rows[inside]
+    ids, name = _unit_ids(rows, [data, record.source], unit, rules)
+    last = len(edges) - 2
+    labels = [f"bin {i + 1} [{edges[i]:g}, {edges[i + 1]:g}{']' if i == last else ')'}" for i in range(last + 1)]
+    return sketched_row(
+        cell[inside],
+        what,
+        labels,
+        units=ids,
+        unit_name=name,
+        row_labels=None if ids is not None else rows,
+        frame=None if ids is not None else record.frame,
+        threshold=rules.threshold,
+    )
+
+
+def _unit_ids(rows: Any, frames: list[Any], unit: Any, rules: Rules) -> tuple[np.ndarray | None, str | None]:
+    """The unit id of each drawn row: `unit` (a column name or a Series by row label), else a linking key."""
+    import pandas as pd
+
+    from ..units import linking_key_column
+
+    if isinstance(unit, pd.Series):
+        if unit.index.is_unique and rows.isin(unit.index).all():
+            return unit.reindex(rows).to_numpy(), str(unit.name or "the given unit ids")
+        return None, None
+    for frame in frames:
+        if not isinstance(frame, pd.DataFrame) or not frame.index.is_unique or not rows.isin(frame.index).all():
+            continue
+        name = unit if isinstance(unit, str) else linking_key_column(frame, rules) if unit is None else None
+        if name is not None and name in frame.columns:
+            return frame[name].reindex(rows).to_numpy(), str(name)
+    return None, None
 
 
 def _boxes(reader: _FigureReader, record: BoxRecord, parts: dict[int, set[str]], what: str, place: str) -> None:

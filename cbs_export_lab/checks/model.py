@@ -133,6 +133,7 @@ def check_model(res: Any, *, data: Any = None, unit: Any = None, rules: Rules) -
         design = design.only(weighted)
         units = None if units is None else units[weighted]
     distinct = len(design.exog) if units is None else int(np.count_nonzero(np.bincount(units)))
+    sample = _sample_units(res, rows, ids, unit_name, weighted, rules.threshold)
 
     findings = [*_dof_findings(res, rules)]
     findings += _level_findings(design, units, unit_name, rules, _discrete_outcome(res, design.kept))
@@ -158,7 +159,33 @@ def check_model(res: Any, *, data: Any = None, unit: Any = None, rules: Rules) -
         source=source,
         rules_origin=rules.origin,
         unit=unit_name,
-        details={"model": name, "nobs": rows.n},
+        details={"model": name, "nobs": rows.n, "sketched": [] if sample is None else [sample]},
+    )
+
+
+def _sample_units(
+    res: Any, rows: _Rows, ids: np.ndarray | None, unit_name: str | None, kept: np.ndarray | None, threshold: int
+) -> Any:
+    """The units of the estimation sample, for differencing: a model fitted on all persons but a few, next to a
+    table or model of all of them, tells something about those few. Unit ids where known, else the row labels
+    of the frame the model was fitted on."""
+    from ..differencing import lineage, sketched_row
+
+    what = f"the estimation sample of the {type(res.model).__name__} model"
+    if ids is not None:
+        ids = ids if kept is None else ids[kept]
+        return sketched_row(
+            np.zeros(len(ids)), what, ["all observations"], units=ids, unit_name=unit_name, threshold=threshold
+        )
+    data = res.model.data
+    frame = next(
+        (t for t in (lineage(getattr(data, "frame", None)), lineage(getattr(data, "orig_endog", None))) if t), None
+    )
+    if frame is None or rows.labels is None:
+        return None
+    labels = rows.labels if kept is None else rows.labels[kept]
+    return sketched_row(
+        np.zeros(len(labels)), what, ["all observations"], row_labels=labels, frame=frame, threshold=threshold
     )
 
 
