@@ -222,3 +222,13 @@ def test_package_imports_without_the_engines():
         "assert cel.check(cel.crosstab(df.a, df.b)).status == 'pass'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("disclosive", [True, False])
+def test_plain_pandas_table_with_a_parquet_source(disclosive, tmp_path):
+    frame = panel(disclosive)
+    table = frame.groupby(["regio", "jaar"]).inkomen.mean()
+    result = cel.check(table, data=held(frame, "parquet", tmp_path), unit="persoon")
+    same_verdict(result, cel.check(table, data=frame, unit="persoon"))
+    assert result.status == ("fail" if disclosive else "pass")
+    assert "the parquet file panel.parquet given as data=: 4 column(s) read into pandas via Arrow" in result.source
