@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
+from . import engines
 from .errors import UserError
 from .hooks import might_be_figure
 from .results import CheckResult, unsupported_result
@@ -20,6 +23,8 @@ def kind_of(obj: Any) -> str:
     """'table', 'model', 'figure' or 'unsupported', by type alone (no imports of heavy libraries)."""
     module = type(obj).__module__ or ""
     if module.startswith("pandas") and type(obj).__name__ in ("DataFrame", "Series"):
+        return "table"
+    if engines.is_result_table(obj):
         return "table"
     if module.startswith("pandas.io.formats.style"):
         return "table"
@@ -39,8 +44,12 @@ def check(
     """Check one output for disclosure risk (DESIGN section 3)."""
     rules = rules or active_rules()
     kind = kind_of(obj)
-    provenance = None
-    if data is None and kind == "table":  # provenance hook: in a kernel, follow how obj was computed (DESIGN 3)
+    provenance = note = None
+    if kind == "table":
+        obj, data, note = _from_engines(obj, data, unit, weights, rules)
+    if (
+        data is None and kind == "table" and note is None
+    ):  # provenance hook: in a kernel, follow how obj was computed (DESIGN 3)
         from .provenance import from_caller
 
         provenance = from_caller(obj, unit=unit, weights=weights)
@@ -71,8 +80,28 @@ def check(
         return unsupported(obj, rules, f"checking this {kind} failed with {type(exc).__name__}: {exc}", kind=kind)
     if provenance is not None:
         provenance.annotate(result)
+    if note and result.source:
+        result.source = f"{result.source}; {note}"
     result.rules_origin = rules.origin
     return result
+
+
+def _from_engines(obj: Any, data: Any, unit: Any, weights: Any, rules: Rules) -> tuple[Any, Any, str | None]:
+    """A polars, Arrow or DuckDB result table and source, as the pandas table and source frame a check reads."""
+    notes = []
+    if engines.is_result_table(obj):
+        notes.append(f"the table is {engines.Source(obj).describe()}, read into pandas via Arrow")
+        if engines.engine(data) is not None:
+            have = engines.Source(data).columns()
+        else:
+            have = list(data.columns) if isinstance(data, pd.DataFrame) else []
+        obj = engines.result_to_pandas(obj, have)
+    elif engines.engine(data) is not None and isinstance(obj, pd.DataFrame) and isinstance(obj.index, pd.RangeIndex):
+        obj = engines.group_keys_as_index(obj, engines.Source(data).columns())  # a query result's .df()
+    if engines.engine(data) is not None:
+        data, read = engines.source_for(obj, data, unit, weights, rules.is_linking_key)
+        notes.append(read)
+    return obj, data, "; ".join(notes) or None
 
 
 def unsupported(obj: Any, rules: Rules, why: str, kind: str = "unsupported") -> CheckResult:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_hashable, is_integer_dtype, is_list_like, is_numeric_dtype
 
-from . import differencing
+from . import differencing, engines
 from .cellstats import (
     FREQUENCY,
     KEEP_LARGEST,
@@ -32,7 +32,7 @@ from .cellstats import (
     take_grid,
 )
 from .errors import UserError
-from .keys import Key, combine, factor, labels, unit_codes
+from .keys import Key, combine, factor, labels, mixed_radix, unit_codes
 from .results import format_label
 from .settings import active_rules
 from .units import aligned, column_or_array, common_index, linking_key_column
@@ -339,6 +339,54 @@ def _layout(
     xk = None if x is None else only(x)
     wk = None if w is None else only(w)
     value = _values_with_margins(stat, q, kept, R, C, xk, wk)
+    source_dtype = None if spec.values is None else np.asarray(spec.values).dtype
+    return _arrange(
+        spec,
+        stat,
+        value,
+        present,
+        np.bincount(kept, minlength=R * C).reshape(R, C),
+        source_dtype,
+        w is not None,
+        row_keys,
+        col_keys,
+        row_codes,
+        col_codes,
+        row_index,
+        col_index,
+        margins=margins,
+        margins_name=margins_name,
+        dropna=dropna,
+        fill_value=fill_value,
+        observed=observed,
+        sort=sort,
+    )
+
+
+def _arrange(
+    spec: _Spec,
+    stat: str,
+    value: np.ndarray,
+    present: np.ndarray,
+    kept_per_cell: np.ndarray,
+    source_dtype: Any,
+    weighted: bool,
+    row_keys: list[Key],
+    col_keys: list[Key],
+    row_codes: list[np.ndarray],
+    col_codes: list[np.ndarray],
+    row_index: pd.Index,
+    col_index: pd.Index,
+    *,
+    margins: bool,
+    margins_name: Any,
+    dropna: bool,
+    fill_value: Any,
+    observed: bool,
+    sort: bool,
+) -> pd.DataFrame:
+    """pandas lays out the cells' values (one row per observed cell), with our values in the margins."""
+    R, C = kept_per_cell.shape
     names = [f"__r{i}" for i in range(len(row_keys))] + [f"__c{i}" for i in range(len(col_keys))]
     small = {}
     p_row, p_col = present // C, present % C
@@ -347,8 +395,7 @@ def _layout(
     for i, (k, c) in enumerate(zip(col_keys, col_codes, strict=True)):
         small[names[len(row_keys) + i]] = k.labels(c[p_col])
     inner = value[:R, :C].ravel()[present]
-    source_dtype = None if spec.values is None else np.asarray(spec.values).dtype
-    if w is None and stat in ("sum", "min", "max") and is_integer_dtype(source_dtype) and not np.isnan(inner).any():
+    if not weighted and stat in ("sum", "min", "max") and is_integer_dtype(source_dtype) and not np.isnan(inner).any():
         inner = inner.astype(np.int64 if stat == "sum" else source_dtype)  # pandas keeps whole numbers whole
     small["__v"] = inner
     frame = pd.DataFrame(small)
@@ -373,10 +420,9 @@ def _layout(
         if found.any():
             margin_values = value.astype(float)
             if dropna:  # pandas computes margins on complete rows only: a margin without any is missing
-                kept_per_cell = np.bincount(kept, minlength=R * C).reshape(R, C)
                 margin_values[:R, C][kept_per_cell.sum(1) == 0] = np.nan
                 margin_values[R, :C][kept_per_cell.sum(0) == 0] = np.nan
-                if not len(kept):
+                if not kept_per_cell.any():
                     margin_values[R, C] = np.nan
             mine = take_grid(margin_values, rows_at, cols_at, np.nan)
             table = table.copy()
@@ -528,6 +574,7 @@ def crosstab(
         raise UserError("aggfunc= needs values=: pass the numbers to aggregate, e.g. values=df['inkomen'].")
     if values is not None and aggfunc is None:
         raise UserError("values= needs an aggfunc=, e.g. aggfunc='mean' or 'sum'.")
+    index, columns, values, unit, weights = map(engines.as_pandas, (index, columns, values, unit, weights))
     rows, cols = _as_list(index), _as_list(columns)
     common = common_index([a for a in rows + cols if isinstance(a, pd.Series)])
     if common is not None:
@@ -713,8 +760,6 @@ def pivot_table(
 
     `observed` defaults to what the installed pandas does (pandas 2.x shows unobserved categories, 3.x does not).
     """
-    if not isinstance(data, pd.DataFrame):
-        raise UserError(f"pivot_table needs a pandas DataFrame as data, not a {type(data).__name__}.")
     observed = PANDAS_OBSERVED if observed is None else observed
     kwargs = dict(
         values=values,
@@ -728,6 +773,13 @@ def pivot_table(
         observed=observed,
         sort=sort,
     )
+    if engines.engine(data) is not None:
+        return _engine_pivot(engines.Source(data), kwargs, unit, weights)
+    if not isinstance(data, pd.DataFrame):
+        raise UserError(
+            f"pivot_table needs a pandas, polars or pyarrow table, a DuckDB relation or a parquet path as data, "
+            f"not a {type(data).__name__}."
+        )
     rows, cols = _key_list(index), _key_list(columns)
     keys = rows + cols + ([values] if values is not None and not is_list_like(values) else [])
     keys += list(values) if is_list_like(values) and not isinstance(values, tuple) else []
@@ -805,6 +857,184 @@ def pivot_table(
         pandas_table=lambda: pd.pivot_table(data, **kwargs),
         ranks=max(KEEP_LARGEST, rules.dominance_n),
     )
+    return attach_stats(table, stats)
+
+
+def _engine_pivot(source: engines.Source, kwargs: dict[str, Any], unit: Any, weights: Any) -> pd.DataFrame:
+    """pivot_table on polars, Arrow or DuckDB data or a parquet path: out of core where DuckDB can compute the
+    cells, else on the needed columns read into pandas (see `engines`)."""
+    rows, cols, values = _key_list(kwargs["index"]), _key_list(kwargs["columns"]), kwargs["values"]
+    value_list = _key_list(values) if is_list_like(values) and not isinstance(values, tuple) else [values]
+    names = rows + cols + [v for v in value_list if v is not None]
+    if not all(is_hashable(k) and not isinstance(k, pd.Grouper) for k in names):
+        raise UserError(
+            "pivot_table on polars, Arrow or DuckDB data takes column names as index=, columns= and values=."
+        )
+    source.check_columns(names, "pivot_table")
+    stat, _ = _statistic(kwargs["aggfunc"])
+    by_name = [a for a in (unit, weights) if isinstance(a, str)]
+    source.check_columns(by_name, "pivot_table")
+    rules = active_rules()
+    linking = [c for c in source.columns() if rules.is_linking_key(c)] if unit is None else []
+    simple = rows and len(value_list) == 1 and values is not None and not isinstance(kwargs["aggfunc"], (list, dict))
+    if (
+        simple
+        and len(set(rows + cols)) == len(rows + cols)
+        and all(a is None or isinstance(a, str) for a in (unit, weights))
+        and engines.can_compute(source, stat, kwargs["dropna"], kwargs["sort"])
+    ):
+        unit_name = unit
+        if unit is None and linking:
+            unit = linking[0] if len(linking) == 1 else linking_key_column(source.sample(linking, 20_000), rules)
+            unit_name = f"{unit} (linking key in the source)"
+        return _pivot_out_of_core(source, rows, cols, values, stat, unit, unit_name, weights, kwargs, rules)
+    frame = source.to_pandas(names + by_name + linking, "pivot_table")
+    table = pivot_table(frame, **kwargs, unit=engines.as_pandas(unit), weights=engines.as_pandas(weights))
+    stats = carried_stats(table)
+    if stats is not None:
+        stats.source = f"{stats.source}; {source.describe()}, {frame.shape[1]} column(s) read into pandas via Arrow"
+    return table
+
+
+@dataclass
+class _EngineGrid:
+    """The engine's cells placed on the table's grid: the keys, and each grouping set's rows at their positions."""
+
+    row_keys: list[Key]
+    col_keys: list[Key]
+    row_codes: list[np.ndarray]
+    col_codes: list[np.ndarray]
+    R: int
+    C: int
+    parts: list[tuple[pd.DataFrame, Any]]  # (the set's rows, where they go in an (R + 1, C + 1) grid)
+
+    def grid(self, column: str) -> np.ndarray:
+        out = np.zeros((self.R + 1, self.C + 1))
+        for frame, put in self.parts:
+            out[put] = frame[column].fillna(0).to_numpy(dtype=float)
+        return out
+
+    def largest(self, ranks: int) -> np.ndarray:
+        out = np.zeros((ranks, self.R + 1, self.C + 1))
+        for frame, put in self.parts:
+            out[(slice(None), *put)] = engines.largest(frame["top"], ranks)
+        return out
+
+
+def _place(got: engines.EngineCells, n_rows: int, n_cols: int) -> _EngineGrid:
+    """Factorize the observed cells' key values as the builders do, and find each grouping set's grid positions."""
+    everything = list(range(n_rows + n_cols))
+    inner = engines.region(got, everything)
+    row_keys = [factor(inner[f"k{i}"].reset_index(drop=True)) for i in range(n_rows)]
+    col_keys = [factor(inner[f"k{n_rows + i}"].reset_index(drop=True)) for i in range(n_cols)]
+    everyone = np.ones(len(inner), dtype=bool)
+    rg, row_codes = combine(row_keys, everyone)
+    cg, col_codes = combine(col_keys, everyone) if col_keys else (np.zeros(len(inner), np.int64), [])
+    R, C = len(row_codes[0]), len(col_codes[0]) if col_codes else 1
+    if R * C > MAX_CELLS:
+        raise UserError(
+            f"This table would have {R * C:,} cells; that is far too many to check or export. "
+            "Group the keys into fewer categories first."
+        )
+    by_row = engines.region(got, everything[:n_rows])
+    by_col = engines.region(got, everything[n_rows:])
+    parts = [
+        (inner, (rg, cg)),
+        (by_row, (_group_of(row_keys, row_codes, by_row, 0), np.full(len(by_row), C))),
+        (by_col, (np.full(len(by_col), R), _group_of(col_keys, col_codes, by_col, n_rows) if col_keys else 0)),
+        (engines.region(got, []), (np.array([R]), np.array([C]))),
+    ]
+    return _EngineGrid(row_keys, col_keys, row_codes, col_codes, R, C, parts)
+
+
+def _group_of(keys: list[Key], codes: list[np.ndarray], frame: pd.DataFrame, first: int) -> np.ndarray:
+    """The group number of each row of a margin's grouping set among the observed groups."""
+    sizes = [k.size for k in keys]
+    mine = [k.uniques.get_indexer(frame[f"k{first + i}"]) for i, k in enumerate(keys)]
+    return np.searchsorted(mixed_radix(codes, sizes), mixed_radix(mine, sizes))
+
+
+def _engine_grid(placed: _EngineGrid, magnitude: bool, weighted: bool, ranks: int) -> Grid:
+    """The engine's statistics per cell and margin as the grouped pass gives them."""
+    R, C = placed.R, placed.C
+    units = placed.grid("units").astype(np.int64)
+    return Grid(
+        units=units,
+        rows=placed.grid("n").astype(np.int64),
+        weighted=None if not weighted else placed.grid("swx" if magnitude else "sw"),
+        largest=placed.largest(ranks) if magnitude else np.zeros((ranks, R + 1, C + 1)),
+        abs_total=placed.grid("abs_total") if magnitude else np.zeros((R + 1, C + 1)),
+        observations=int(units[R, C]),
+        nonzero=placed.grid("nonzero").astype(np.int64) if magnitude else None,
+    )
+
+
+def _engine_values(placed: _EngineGrid, stat: str, weighted: bool) -> np.ndarray:
+    """The table's values per cell and margin from the engine's sums, as `_values_with_margins` computes them."""
+    R, C = placed.R, placed.C
+    if stat == "count":
+        top = placed.grid("sw")[:R, :C] if weighted else placed.grid("n")[:R, :C].astype(np.int64)
+    else:
+        top = placed.grid("swx" if weighted else "sx")[:R, :C]
+    value = summed(top)
+    if stat == "mean":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = value / summed(placed.grid("sw" if weighted else "n")[:R, :C])
+    return value
+
+
+def _pivot_out_of_core(
+    source: engines.Source,
+    rows: list[Any],
+    cols: list[Any],
+    values: Any,
+    stat: str,
+    unit: Any,
+    unit_name: Any,
+    weights: Any,
+    kwargs: dict[str, Any],
+    rules: Any,
+) -> pd.DataFrame:
+    """The table from the engine's per-cell statistics, laid out by pandas like any builder's table."""
+    ranks = max(KEEP_LARGEST, rules.dominance_n)
+    got = engines.cells(source, rows, cols, values, stat, unit, weights, ranks)
+    placed = _place(got, len(rows), len(cols))
+    R, C = placed.R, placed.C
+    magnitude, weighted = stat != "count", weights is not None
+    grid = _engine_grid(placed, magnitude, weighted, ranks)
+    spec = _Spec(
+        rows=[],
+        cols=cols,
+        row_names=rows,
+        col_names=cols,
+        values=None,
+        value_name=values,
+        unit=None,
+        unit_name=unit_name,
+        weights=np.empty(0) if weighted else None,  # only whether the table is weighted is read from here
+        source=f"cel.pivot_table: {stat} of {values} by {' x '.join(map(str, rows + cols))}; {got.source}",
+    )
+    row_index = grid_labels(labels(placed.row_keys, placed.row_codes), _margin_label(rows, kwargs["margins_name"]))
+    col_labels = labels(placed.col_keys, placed.col_codes) if cols else [values]
+    col_index = grid_labels(col_labels, _margin_label(cols, kwargs["margins_name"]))
+    inner_rows = placed.parts[0][1]
+    table = _arrange(
+        spec,
+        stat,
+        _engine_values(placed, stat, weighted),
+        np.sort(inner_rows[0] * C + inner_rows[1]),
+        placed.grid("n")[:R, :C].astype(np.int64),
+        np.dtype(np.int64) if got.integer_values else np.dtype(float),
+        weighted,
+        placed.row_keys,
+        placed.col_keys,
+        placed.row_codes,
+        placed.col_codes,
+        row_index,
+        col_index,
+        **{k: kwargs[k] for k in ("margins", "margins_name", "dropna", "fill_value", "observed", "sort")},
+    )
+    stats = _grid_to_stats(grid, row_index, col_index, stat, None, magnitude, spec, table, kwargs["margins_name"])
     return attach_stats(table, stats)
 
 

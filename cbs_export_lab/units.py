@@ -14,6 +14,7 @@ import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
 from .differencing import track
+from .engines import as_pandas
 from .errors import UserError
 from .keys import refuse_missing_units
 from .rules import Rules
@@ -28,6 +29,7 @@ def column_or_array(
     data: pd.DataFrame | None, arg: Any, what: str, n: int, index: pd.Index | None
 ) -> tuple[np.ndarray, str]:
     """`unit=` / `weights=`: a column name of `data`, or an array-like aligned with the rows."""
+    arg = as_pandas(arg)
     if isinstance(arg, str):
         if data is None:
             raise UserError(
@@ -115,7 +117,8 @@ def source_frame(data: Any) -> pd.DataFrame | None:
     if isinstance(data, pd.Series):
         return data.to_frame()
     raise UserError(
-        f"data= must be the pandas DataFrame the table was made from, not a {type(data).__name__}. "
+        f"data= must be the pandas DataFrame the table was made from (or its polars, pyarrow or DuckDB source, or a "
+        f"parquet path), not a {type(data).__name__}. "
         "Pass the source frame, e.g. cel.check(table, data=df)."
     )
 
@@ -135,6 +138,7 @@ def check_column_argument(arg: str, value: Any, source: pd.DataFrame | None) -> 
 
 
 def _source_values(arg: str, value: Any, source: pd.DataFrame | None) -> tuple[pd.Series, str]:
+    value = as_pandas(value)
     if isinstance(value, str):
         if source is None:
             raise UserError(

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "cbs_export_lab"
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "atomic", "names", "codes", "hooks", "journal"),
     ("rules", "settings", "results"),
-    ("keys", "units", "cellstats", "tables", "audit", "differencing"),
+    ("keys", "engines", "units", "cellstats", "tables", "audit", "differencing"),
     (
         "checks",
         "checks.cells",
