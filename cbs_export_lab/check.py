@@ -9,9 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
-
-from . import engines
 from .errors import UserError
 from .hooks import might_be_figure
 from .results import CheckResult, unsupported_result
@@ -24,6 +21,8 @@ def kind_of(obj: Any) -> str:
     module = type(obj).__module__ or ""
     if module.startswith("pandas") and type(obj).__name__ in ("DataFrame", "Series"):
         return "table"
+    from . import engines  # here, not at the top: importing the package loads no pandas
+
     if engines.is_result_table(obj):
         return "table"
     if module.startswith("pandas.io.formats.style"):
@@ -88,6 +87,10 @@ def check(
 
 def _from_engines(obj: Any, data: Any, unit: Any, weights: Any, rules: Rules) -> tuple[Any, Any, str | None]:
     """A polars, Arrow or DuckDB result table and source, as the pandas table and source frame a check reads."""
+    import pandas as pd
+
+    from . import engines
+
     notes = []
     if engines.is_result_table(obj):
         notes.append(f"the table is {engines.Source(obj).describe()}, read into pandas via Arrow")
