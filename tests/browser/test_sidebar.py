@@ -231,6 +231,21 @@ LAYOUT_PROBLEMS = """panel => {
 }"""
 
 
+KIND_ICONS = """panel => {
+  const background = getComputedStyle(panel).backgroundColor;
+  return [...panel.querySelectorAll('.jp-CbsExport-items > .jp-CbsExport-item')].map(item => {
+    const svg = item.querySelector('.jp-CbsExport-kind svg');
+    const shapes = svg ? [...svg.querySelectorAll('path, circle, rect, polygon')] : [];
+    const painted = shapes.filter(shape => {
+      const fill = getComputedStyle(shape).fill;
+      const box = shape.getBoundingClientRect();
+      return fill !== 'none' && fill !== background && box.width > 0 && box.height > 0;
+    });
+    return { id: item.dataset.itemId, painted: painted.length, width: svg ? svg.getBoundingClientRect().width : 0 };
+  });
+}"""
+
+
 def resize_sidebar(page, panel, width: int) -> None:
     """Drag the handle between the main area and the right side bar until the panel is `width` pixels wide."""
     box = panel.bounding_box()
@@ -297,6 +312,13 @@ def test_meter_and_plan_agree_on_a_mixed_basket_and_exported_items_are_collapsed
     assert summary.inner_text() == "Exported before (1)"
     assert not panel.locator(".jp-CbsExport-exported").evaluate("d => d.open")
     assert not panel.get_by_text(old.title, exact=True).first.is_visible()
+    icons = {row["id"]: row for row in panel.evaluate(KIND_ICONS)}
+    waiting = [i for i in basket.items if not i.exported]
+    assert {i.kind for i in waiting} >= {"table", "model", "syntax"}
+    for item in waiting:
+        assert icons[item.id]["painted"] > 0, (item.kind, icons[item.id])  # drawn, in a colour other than the panel's
+    model = next(i for i in waiting if i.kind == "model")
+    panel.locator(f'[data-item-id="{model.id}"]').screenshot(path=str(artifacts / "sidebar-model-item.png"))
     for width in (None, 400):
         if width is not None:
             resize_sidebar(page, panel, width)
@@ -305,7 +327,15 @@ def test_meter_and_plan_agree_on_a_mixed_basket_and_exported_items_are_collapsed
     assert page.errors == []
 
 
-def test_check_and_add_an_xlsx_table_from_the_file_browser(page, lab, artifacts):
+def open_file_browser(page, url: str):
+    panel = open_sidebar(page, url)
+    if not page.locator("#filebrowser").is_visible():
+        page.locator('.lm-TabBar-tab[data-id="filebrowser"]').click()
+    return panel
+
+
+def test_check_and_add_asks_title_and_source_in_one_form(page, lab, artifacts):
+    """Right-click a table file made in R: one dialog asks its title and its source data file, then the report."""
     from openpyxl import Workbook
 
     persons = demo.persons(3_000, seed=5)
