@@ -455,11 +455,12 @@ def strip_answer(root: Path, rel: str, saved_first: bool) -> dict[str, Any]:
 FIGURE_FILES = (".png", ".pdf")
 
 
-def check_file_answer(root: Path, rel: str, source_rel: str | None = None) -> dict[str, Any]:
+def check_file_answer(root: Path, rel: str, source_rel: str | None = None, title: str | None = None) -> dict[str, Any]:
     """A table or figure file made in R, Stata or SPSS, checked and added to the basket.
 
     A table file is checked as a plain table (against the source file when one is given); a figure file cannot be
-    read, so it goes in as review and the researcher is asked for its N and an explanation."""
+    read, so it goes in as review and the researcher is asked for its N and an explanation. Without a title the
+    item is called after the file."""
     from .intake import SOURCE_FILES, TABLE_FILES, read_source_file, read_table_file
 
     path = _inside(root, _joined(root, rel, "The file"), "The file")
@@ -467,6 +468,9 @@ def check_file_answer(root: Path, rel: str, source_rel: str | None = None) -> di
     if suffix not in (*SOURCE_FILES, *FIGURE_FILES) or not _is_file(path):
         kinds = ", ".join((*SOURCE_FILES, *FIGURE_FILES))
         raise RequestError(f"{rel} is not a table or figure file ({kinds}) on this server.", 404)
+    if source_rel and suffix in FIGURE_FILES:
+        raise RequestError(f"{rel} is a figure file: it is not checked against a source file; leave the source empty.")
+    title = title or path.stem
     source = None
     if source_rel:
         source_path = _inside(root, _joined(root, source_rel, "The source file"), "The source file")
@@ -475,10 +479,11 @@ def check_file_answer(root: Path, rel: str, source_rel: str | None = None) -> di
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         if suffix in FIGURE_FILES:
-            item = basket.add(str(path), path.stem, description=f"Figure file {rel}")
+            item = basket.add(str(path), title, description=f"Figure file {rel}")
         else:
             table = read_table_file(path) if suffix in TABLE_FILES else _labelled(read_source_file(path))
-            item = basket.add(table, path.stem, description=f"Table file {rel}", data=source)
+            item = basket.add(table, title, description=f"Table file {rel}", data=source)
+    against = f" against {source_rel}" if source_rel else ""
     if suffix in FIGURE_FILES:
         summary = (
             f"{rel} was added as '{item.title}'. A figure file cannot be read, so it is to review: in the "
@@ -486,10 +491,10 @@ def check_file_answer(root: Path, rel: str, source_rel: str | None = None) -> di
             "nothing in its explanation."
         )
     elif item.status == "pass":
-        summary = f"{rel} was checked as a table and added as '{item.title}': no disclosure risk found."
+        summary = f"{rel} was checked as a table{against} and added as '{item.title}': no disclosure risk found."
     else:
         summary = (
-            f"{rel} was checked as a table and added as '{item.title}' with status {item.status}: see the "
+            f"{rel} was checked as a table{against} and added as '{item.title}' with status {item.status}: see the "
             "findings below; fix the table and add it again, or explain in the sidebar why it is safe."
             + ("" if source_rel else " Giving the source data file lets the check count the units.")
         )
@@ -616,8 +621,9 @@ class CheckFileHandler(BaseHandler):
     async def post(self) -> None:
         data = self.body()
         rel = _path_field(data, "table or figure file")
-        source = _text_field(data, "source")
-        self.reply(await self.off_loop(check_file_answer, self.root, rel, (source or "").strip() or None))
+        source = (_text_field(data, "source") or "").strip() or None
+        title = (_text_field(data, "title") or "").strip() or None
+        self.reply(await self.off_loop(check_file_answer, self.root, rel, source, title))
 
 
 def handlers(base_url: str) -> list[tuple[str, type[BaseHandler]]]:

@@ -579,3 +579,18 @@ async def test_a_table_or_figure_file_from_the_file_browser_is_checked_and_added
     assert status == 404
     status, body = await api("GET", "basket")
     assert {"tabel", "figuur"} <= {i["title"] for i in body["items"]}
+
+
+async def test_a_file_from_the_file_browser_gets_the_title_and_source_of_the_form(api, jp_root_dir, persons):
+    persons["geslacht"].value_counts().rename_axis("geslacht").rename("aantal").to_csv(jp_root_dir / "tabel.csv")
+    persons.to_csv(jp_root_dir / "bron.csv", index=False)
+    (jp_root_dir / "figuur.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 32)
+
+    body = {"path": "tabel.csv", "title": "  Personen naar geslacht, 18+  ", "source": "bron.csv"}
+    status, answer = await api("POST", "file", body)
+    assert status == 200 and answer["item"]["title"] == "Personen naar geslacht, 18+"
+    assert "against bron.csv" in answer["summary"]
+    status, answer = await api("POST", "file", {"path": "figuur.png", "title": "", "source": None})
+    assert status == 200 and answer["item"]["title"] == "figuur"  # an empty title: called after the file
+    status, answer = await api("POST", "file", {"path": "figuur.png", "source": "bron.csv"})
+    assert status == 400 and "leave the source empty" in answer["message"]

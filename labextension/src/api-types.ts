@@ -343,8 +343,10 @@ export interface components {
     CheckFileRequest: {
       /** @description The table (.xlsx, .csv, .parquet, .sav, .dta) or figure (.png, .pdf) file, relative to the server root. */
       path: string;
-      /** @description Optional source data file the table was computed from, relative to the server root. */
+      /** @description Optional source data file the table was computed from, relative to the server root; only for a table file. */
       source?: string | null;
+      /** @description Optional title of the item in the basket; without one the item is called after the file. */
+      title?: string | null;
     };
     CheckedFile: {
       item: components['schemas']['Item'];

@@ -5,7 +5,6 @@ import {
   imageIcon,
   infoIcon,
   LabIcon,
-  lineFormIcon,
   notebookIcon,
   tableRowsIcon
 } from '@jupyterlab/ui-components';
@@ -19,6 +18,18 @@ export const exportIcon = new LabIcon({
     '</g></svg>'
 });
 
+/** Points with a fitted line over two axes: a model (regression) item. */
+export const modelIcon = new LabIcon({
+  name: 'cbs-export-lab:model',
+  svgstr:
+    '<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24"><g class="jp-icon3" fill="#616161">' +
+    '<path d="M3 3h2v16h16v2H3z"/>' +
+    '<path d="M7.2 17.6 6 16 19.2 5.4l1.2 1.6z"/>' +
+    '<circle cx="9.5" cy="10" r="1.7"/><circle cx="12" cy="15.5" r="1.7"/>' +
+    '<circle cx="15.5" cy="7.5" r="1.7"/><circle cx="18.5" cy="12.5" r="1.7"/>' +
+    '</g></svg>'
+});
+
 export const statusIcons: Record<string, LabIcon> = {
   pass: checkIcon,
   review: infoIcon,
@@ -27,7 +38,7 @@ export const statusIcons: Record<string, LabIcon> = {
 
 export const kindIcons: Record<string, LabIcon> = {
   table: tableRowsIcon,
-  model: lineFormIcon,
+  model: modelIcon,
   figure: imageIcon,
   syntax: notebookIcon,
   file: fileIcon

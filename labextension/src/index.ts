@@ -1,19 +1,17 @@
 import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { Dialog, ICommandPalette, InputDialog, showDialog, ToolbarButton } from '@jupyterlab/apputils';
+import { Dialog, ICommandPalette, showDialog, ToolbarButton } from '@jupyterlab/apputils';
 import { DocumentRegistry, IDocumentWidget } from '@jupyterlab/docregistry';
 import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import { Widget } from '@lumino/widgets';
 
 import { call, ICheckedFile, IStripped } from './api';
+import { CHECKABLE, CheckFileForm } from './checkfile';
 import { exportIcon } from './icons';
 import { ExportSidebar } from './sidebar';
 
 const STRIP = 'cbs-export-lab:strip';
 const OPEN = 'cbs-export-lab:open';
 const CHECK_FILE = 'cbs-export-lab:check-file';
-/** Table and figure files the server checks (POST /file); the server decides what each becomes. */
-const CHECKABLE = ['.xlsx', '.csv', '.parquet', '.sav', '.dta', '.png', '.pdf'];
-const TABLE_FILES = ['.xlsx', '.csv', '.parquet', '.sav', '.dta'];
 
 function isCheckable(path: string | undefined): path is string {
   const name = (path ?? '').toLowerCase();
@@ -139,21 +137,18 @@ const plugin: JupyterFrontEndPlugin<void> = {
         if (!isCheckable(path)) {
           return;
         }
-        let source: string | null = null;
-        if (TABLE_FILES.some(suffix => path.toLowerCase().endsWith(suffix))) {
-          const asked = await InputDialog.getText({
-            title: `Check ${path} as a table`,
-            label: 'Source data file it was computed from (optional, e.g. data/personen.sav)',
-            placeholder: 'leave empty to check the table on its own',
-            okLabel: 'Check and add'
-          });
-          if (!asked.button.accept) {
-            return;
-          }
-          source = asked.value?.trim() || null;
+        const form = await showDialog({
+          title: 'Check and add to export',
+          body: new CheckFileForm(path),
+          focusNodeSelector: 'input[name=title]',
+          buttons: [Dialog.cancelButton({ label: 'Cancel' }), Dialog.okButton({ label: 'Check and add' })]
+        });
+        if (!form.button.accept || !form.value) {
+          return;
         }
+        const { title, source } = form.value;
         try {
-          const result = await call('/file', 'post', { body: { path, source } });
+          const result = await call('/file', 'post', { body: { path, source, title: title || null } });
           await sidebar.refresh();
           await showDialog({
             title: result.title,

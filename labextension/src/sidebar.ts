@@ -9,7 +9,7 @@ const EDITABLE = ['project', 'researcher', 'exportmap', 'mode'] as const;
 
 type Child = Node | string | null | undefined | false;
 
-function h(tag: string, props: Record<string, string> = {}, ...children: Child[]): HTMLElement {
+export function h(tag: string, props: Record<string, string> = {}, ...children: Child[]): HTMLElement {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(props)) {
     if (key === 'class') {

@@ -231,6 +231,21 @@ LAYOUT_PROBLEMS = """panel => {
 }"""
 
 
+KIND_ICONS = """panel => {
+  const background = getComputedStyle(panel).backgroundColor;
+  return [...panel.querySelectorAll('.jp-CbsExport-items > .jp-CbsExport-item')].map(item => {
+    const svg = item.querySelector('.jp-CbsExport-kind svg');
+    const shapes = svg ? [...svg.querySelectorAll('path, circle, rect, polygon')] : [];
+    const painted = shapes.filter(shape => {
+      const fill = getComputedStyle(shape).fill;
+      const box = shape.getBoundingClientRect();
+      return fill !== 'none' && fill !== background && box.width > 0 && box.height > 0;
+    });
+    return { id: item.dataset.itemId, painted: painted.length, width: svg ? svg.getBoundingClientRect().width : 0 };
+  });
+}"""
+
+
 def resize_sidebar(page, panel, width: int) -> None:
     """Drag the handle between the main area and the right side bar until the panel is `width` pixels wide."""
     box = panel.bounding_box()
@@ -297,6 +312,13 @@ def test_meter_and_plan_agree_on_a_mixed_basket_and_exported_items_are_collapsed
     assert summary.inner_text() == "Exported before (1)"
     assert not panel.locator(".jp-CbsExport-exported").evaluate("d => d.open")
     assert not panel.get_by_text(old.title, exact=True).first.is_visible()
+    icons = {row["id"]: row for row in panel.evaluate(KIND_ICONS)}
+    waiting = [i for i in basket.items if not i.exported]
+    assert {i.kind for i in waiting} >= {"table", "model", "syntax"}
+    for item in waiting:
+        assert icons[item.id]["painted"] > 0, (item.kind, icons[item.id])  # drawn, in a colour other than the panel's
+    model = next(i for i in waiting if i.kind == "model")
+    panel.locator(f'[data-item-id="{model.id}"]').screenshot(path=str(artifacts / "sidebar-model-item.png"))
     for width in (None, 400):
         if width is not None:
             resize_sidebar(page, panel, width)
@@ -305,7 +327,15 @@ def test_meter_and_plan_agree_on_a_mixed_basket_and_exported_items_are_collapsed
     assert page.errors == []
 
 
-def test_check_and_add_an_xlsx_table_from_the_file_browser(page, lab, artifacts):
+def open_file_browser(page, url: str):
+    panel = open_sidebar(page, url)
+    if not page.locator("#filebrowser").is_visible():
+        page.locator('.lm-TabBar-tab[data-id="filebrowser"]').click()
+    return panel
+
+
+def test_check_and_add_asks_title_and_source_in_one_form(page, lab, artifacts):
+    """Right-click a table file made in R: one dialog asks its title and its source data file, then the report."""
     from openpyxl import Workbook
 
     persons = demo.persons(3_000, seed=5)
@@ -317,21 +347,46 @@ def test_check_and_add_an_xlsx_table_from_the_file_browser(page, lab, artifacts)
     for label, n in persons["geslacht"].value_counts().items():
         ws.append([str(label), int(n)])
     wb.save(lab["root"] / "tabel_uit_r.xlsx")
-    open_sidebar(page, lab["url"])
-    if not page.locator("#filebrowser").is_visible():
-        page.locator('.lm-TabBar-tab[data-id="filebrowser"]').click()
-    entry = page.locator(".jp-DirListing-item", has_text="tabel_uit_r.xlsx")
-    entry.click(button="right", timeout=WAIT_MS)
+    (lab["root"] / "data").mkdir()
+    persons.to_csv(lab["root"] / "data" / "personen.csv", index=False)
+    panel = open_file_browser(page, lab["url"])
+    page.locator(".jp-DirListing-item", has_text="tabel_uit_r.xlsx").click(button="right", timeout=WAIT_MS)
     page.locator(".lm-Menu-item", has_text="Check and add to export").click()
-    page.locator(".jp-Dialog-content").wait_for(timeout=WAIT_MS)
-    page.screenshot(path=str(artifacts / "check-file-source-dialog.png"))
-    page.locator(".jp-Dialog-button.jp-mod-accept").click()
-    page.locator(".jp-Dialog-content", has_text="tabel_uit_r").wait_for(timeout=WAIT_MS)
+    dialog = page.locator(".jp-Dialog-content")
+    form = dialog.locator(".jp-CbsExport-checkFileForm")
+    form.wait_for(timeout=WAIT_MS)
+    assert page.locator(".jp-Dialog").count() == 1
+    title, source = form.locator("input[name=title]"), form.locator("input[name=source]")
+    assert title.input_value() == "tabel_uit_r"  # the file's name until the researcher types another
+    assert form.locator("label > span").all_inner_texts() == ["Title in the basket", "Source data file (optional)"]
+    assert "tabel_uit_r.xlsx is checked as a plain table" in form.inner_text()
+    title.fill("Personen naar geslacht, 18+ (uit R)")
+    source.fill("data/personen.csv")
+    dialog.screenshot(path=str(artifacts / "check-file-form.png"))
+    assert dialog.evaluate(LAYOUT_PROBLEMS) == []
+    dialog.get_by_role("button", name="Check and add").click()
+    report = page.locator(".jp-Dialog-content", has_text="was checked as a table")
+    report.wait_for(timeout=WAIT_MS)
     page.screenshot(path=str(artifacts / "check-file-report.png"))
     items = cel.Basket().items
-    assert [i.title for i in items] == ["tabel_uit_r"] and items[0].kind == "table"
+    assert [i.title for i in items] == ["Personen naar geslacht, 18+ (uit R)"] and items[0].kind == "table"
     assert items[0].counts.cells == persons["geslacht"].nunique()
-    page.locator(".jp-Dialog-button.jp-mod-accept").click()
-    panel = page.locator(SIDEBAR)
-    panel.get_by_text("tabel_uit_r").first.wait_for(timeout=WAIT_MS)
+    assert "Personen naar geslacht, 18+ (uit R)" in report.inner_text()
+    report.get_by_role("button", name="OK").click()
+    panel.locator(f'[data-item-id="{items[0].id}"]').wait_for(timeout=WAIT_MS)
+
+    # A figure file: the same one form, without a source file (a figure is not checked against its data).
+    (lab["root"] / "figuur.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 32)
+    page.locator(".jp-DirListing-item", has_text="figuur.png").click(button="right", timeout=WAIT_MS)
+    page.locator(".lm-Menu-item", has_text="Check and add to export").click()
+    form.wait_for(timeout=WAIT_MS)
+    assert form.locator("input[name=source]").count() == 0
+    assert "number of observations (N)" in form.inner_text()
+    dialog.screenshot(path=str(artifacts / "check-file-form-figure.png"))
+    assert dialog.evaluate(LAYOUT_PROBLEMS) == []
+    dialog.get_by_role("button", name="Check and add").click()
+    page.locator(".jp-Dialog-content", has_text="cannot be read").get_by_role("button", name="OK").click()
+    figure = cel.Basket().items[-1]
+    assert figure.title == "figuur" and figure.status == "review"  # added as a file to review
+    panel.locator(f'[data-item-id="{figure.id}"]').wait_for(timeout=WAIT_MS)
     assert page.errors == []
