@@ -226,7 +226,7 @@ export class ExportSidebar extends Widget {
       'form',
       { class: 'jp-CbsExport-form' },
       field('Project number', 'project', s.project, 'e.g. 9876'),
-      field('Researcher', 'researcher', s.researcher, 'your name, for the output control form'),
+      field('Researcher', 'researcher', s.researcher, 'your name (on the form)'),
       field('Exportmap', 'exportmap', s.exportmap, 'F:/exportmap'),
       h('label', { class: 'jp-CbsExport-field' }, h('span', {}, 'Mode'), mode),
       button('Save settings', () => void this.saveSettings(form as HTMLFormElement), 'jp-mod-styled jp-CbsExport-save')
