@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .keys import unit_ranges
+
 FREQUENCY = frozenset({"count", "size"})
 EXTREMES = frozenset({"min", "max"})
 KEEP_LARGEST = 2
@@ -319,37 +321,7 @@ def grouped_stats(
             abs_inner = np.bincount(cell, ax, minlength=n_cells)
             largest, abs_total = _margins_from_cells(inner_top, abs_inner, R, C, ranks)
     else:
-        pair_unit, pair_cell, contrib = _unit_pairs(cell, unit, n_cells, x)
-        pair_row, pair_col = np.divmod(pair_cell, C)
-        by_row, by_row_sums = _line_pairs(pair_unit, pair_row, R, contrib, ordered=True)
-        by_col, by_col_sums = _line_pairs(pair_unit, pair_col, C, contrib, ordered=False)
-        observations = int(np.count_nonzero(np.bincount(pair_unit, minlength=n_units)))
-        units = bordered(
-            np.bincount(pair_cell, minlength=n_cells).reshape(R, C),
-            np.bincount(by_row, minlength=R),
-            np.bincount(by_col, minlength=C),
-            observations,
-        )
-        largest = np.zeros((ranks,) + shape)
-        abs_total = np.zeros(shape)
-        if contrib is not None:
-            top, tot = _top_and_total(pair_cell, contrib, n_cells, ranks)
-            largest[:, :R, :C] = top.reshape(ranks, R, C)
-            abs_total[:R, :C] = tot.reshape(R, C)
-            for line, sums, n, put in ((by_row, by_row_sums, R, np.s_[:R, C]), (by_col, by_col_sums, C, np.s_[R, :C])):
-                top, tot = _top_and_total(line, sums, n, ranks)
-                largest[(slice(None),) + put] = top
-                abs_total[put] = tot
-            per_unit = np.bincount(pair_unit, contrib, minlength=n_units)
-            top, tot = _top_and_total(np.zeros(n_units, dtype=np.int64), per_unit, 1, ranks)
-            largest[:, R, C] = top[:, 0]
-            abs_total[R, C] = tot[0]
-            nonzero = bordered(
-                np.bincount(pair_cell, contrib != 0, minlength=n_cells).reshape(R, C),
-                np.bincount(by_row, by_row_sums != 0, minlength=R),
-                np.bincount(by_col, by_col_sums != 0, minlength=C),
-                np.count_nonzero(per_unit),
-            )
+        units, largest, abs_total, nonzero, observations = _unit_stats(cell, unit, n_units, x, R, C, ranks)
     return Grid(
         units=units,
         rows=rows,
@@ -359,6 +331,75 @@ def grouped_stats(
         observations=observations,
         nonzero=nonzero,
     )
+
+
+def _unit_stats(
+    cell: np.ndarray, unit: np.ndarray, n_units: int, x: np.ndarray | None, R: int, C: int, ranks: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, int]:
+    """Distinct units, largest contributions (summed per unit), absolute totals and units with a non-zero
+    contribution, per cell and margin. Passes over ranges of units keep memory bounded at register scale; the
+    unit sets of two passes are disjoint, so counts and totals add up and the largest are among each pass's."""
+    shape = (R + 1, C + 1)
+    units = np.zeros(shape, dtype=np.int64)
+    abs_total = np.zeros(shape)
+    nonzero = None if x is None else np.zeros(shape)
+    tops = []
+    observations = 0
+    for rows in unit_ranges(unit, n_units):
+        part = _unit_pass(cell[rows], unit[rows], None if x is None else x[rows], R, C, ranks)
+        units += part.units
+        observations += part.observations
+        if x is not None:
+            abs_total += part.abs_total
+            nonzero += part.nonzero
+            tops.append(part.largest)
+    largest = np.zeros((ranks,) + shape)
+    if len(tops) == 1:
+        largest = tops[0]
+    elif tops:
+        largest = -np.sort(-np.concatenate(tops), axis=0)[:ranks]
+    return units, largest, abs_total, nonzero, observations
+
+
+def _unit_pass(cell: np.ndarray, unit: np.ndarray, x: np.ndarray | None, R: int, C: int, ranks: int) -> Grid:
+    """`_unit_stats` for the rows of one range of units."""
+    n_cells = R * C
+    shape = (R + 1, C + 1)
+    pair_unit, pair_cell, contrib = _unit_pairs(cell, unit, n_cells, x)
+    pair_row, pair_col = np.divmod(pair_cell, C)
+    by_row, by_row_sums = _line_pairs(pair_unit, pair_row, R, contrib, ordered=True)
+    by_col, by_col_sums = _line_pairs(pair_unit, pair_col, C, contrib, ordered=False)
+    del pair_row, pair_col
+    unit_starts = _run_starts(pair_unit)
+    observations = int(unit_starts.size)
+    units = bordered(
+        np.bincount(pair_cell, minlength=n_cells).reshape(R, C),
+        np.bincount(by_row, minlength=R),
+        np.bincount(by_col, minlength=C),
+        observations,
+    )
+    largest = np.zeros((ranks,) + shape)
+    abs_total = np.zeros(shape)
+    nonzero = None
+    if contrib is not None:
+        top, tot = _top_and_total(pair_cell, contrib, n_cells, ranks)
+        largest[:, :R, :C] = top.reshape(ranks, R, C)
+        abs_total[:R, :C] = tot.reshape(R, C)
+        for line, sums, n, put in ((by_row, by_row_sums, R, np.s_[:R, C]), (by_col, by_col_sums, C, np.s_[R, :C])):
+            top, tot = _top_and_total(line, sums, n, ranks)
+            largest[(slice(None),) + put] = top
+            abs_total[put] = tot
+        per_unit = _run_sums(contrib, unit_starts)
+        top, tot = _top_and_total(np.zeros(per_unit.size, dtype=np.int64), per_unit, 1, ranks)
+        largest[:, R, C] = top[:, 0]
+        abs_total[R, C] = tot[0]
+        nonzero = bordered(
+            np.bincount(pair_cell, contrib != 0, minlength=n_cells).reshape(R, C),
+            np.bincount(by_row, by_row_sums != 0, minlength=R),
+            np.bincount(by_col, by_col_sums != 0, minlength=C),
+            np.count_nonzero(per_unit),
+        )
+    return Grid(units, units, None, largest, abs_total, observations, nonzero)
 
 
 def _top_and_total(group: np.ndarray, contrib: np.ndarray, n_groups: int, ranks: int) -> tuple[np.ndarray, np.ndarray]:

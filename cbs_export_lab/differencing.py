@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .hooks import LINEAGE_ATTR
+from .keys import unit_ranges
 
 KEY_FILE = ".differencing-key"
 SKETCH_FOLDER = "differencing"
@@ -165,19 +166,24 @@ def _position(h: np.ndarray, j: int, s: int) -> np.ndarray:
     return (j * s + ((h >> np.uint64(16 * j)) & np.uint64(s - 1))).astype(np.int64)
 
 
+ENTRIES_PER_STEP = 1 << 21
+
+
 def _accumulate(cell: np.ndarray, h: np.ndarray, n_cells: int, s: int) -> tuple[np.ndarray, ...]:
-    """Counts and IBLT buckets of distinct (cell, unit hash) pairs."""
+    """Counts and IBLT buckets of distinct (cell, unit hash) pairs, in steps that keep the temporaries small."""
     m = SUBTABLES * s
     buckets = np.zeros(n_cells * m, dtype=np.int64)
     keysum = np.zeros(n_cells * m, dtype=np.uint64)
     checksum = np.zeros(n_cells * m, dtype=np.uint64)
-    check = _check_value(h)
-    base = cell.astype(np.int64) * m
-    for j in range(SUBTABLES):
-        flat = base + _position(h, j, s)
-        buckets += np.bincount(flat, minlength=n_cells * m)
-        np.add.at(keysum, flat, h)
-        np.add.at(checksum, flat, check)
+    for start in range(0, cell.size, ENTRIES_PER_STEP):
+        hs = h[start : start + ENTRIES_PER_STEP]
+        check = _check_value(hs)
+        base = cell[start : start + ENTRIES_PER_STEP].astype(np.int64) * m
+        for j in range(SUBTABLES):
+            flat = base + _position(hs, j, s)
+            buckets += np.bincount(flat, minlength=n_cells * m)
+            np.add.at(keysum, flat, hs)
+            np.add.at(checksum, flat, check)
     counts = np.bincount(cell, minlength=n_cells).astype(np.int64)
     return (
         counts,
@@ -223,7 +229,8 @@ def _hashes(codes: np.ndarray, uniques: Any, key: str) -> np.ndarray:
 
 
 def _unit_grid(cell: np.ndarray, units: np.ndarray, R: int, C: int, key: str, s: int) -> tuple[np.ndarray, ...]:
-    """Sketches on the bordered grid from (cell, unit) per row: distinct pairs by sorting, margins by their own."""
+    """Sketches on the bordered grid from (cell, unit) per row: distinct pairs by sorting, margins by their own,
+    in passes over ranges of units (`keys.unit_ranges`) whose sketches add up."""
     codes, uniques = _codes(units)
     n = R * C
     if _one_row_each(codes, uniques):  # the rows are the units: no pairs to find, margins are sums
@@ -234,17 +241,40 @@ def _unit_grid(cell: np.ndarray, units: np.ndarray, R: int, C: int, key: str, s:
     if codes.size and int(codes.max()) >= (1 << 62) // max(1, n):
         raw, found = pd.factorize(units)
         codes, uniques = raw.astype(np.int64), np.asarray(found)
+    total: list[np.ndarray] = []
+    hashes, cells = [], []
+    seen = 0
+    for rows in unit_ranges(codes, int(codes.max()) + 1 if codes.size else 1):
+        parts, sampled, n_units = _unit_pass(cell[rows], codes[rows], uniques, R, C, key, s, seen)
+        total = list(parts) if not total else [a + b for a, b in zip(total, parts, strict=True)]
+        hashes.append(sampled[0])
+        cells.append(sampled[1])
+        seen += n_units
+    tau = _tau(seen)
+    h, c = np.concatenate(hashes), np.concatenate(cells)
+    kept = h <= np.uint64(tau)  # a pass sampled against the units seen so far: at least as many as needed
+    return (*total, h[kept], c[kept], tau)
+
+
+def _unit_pass(
+    cell: np.ndarray, codes: np.ndarray, uniques: Any, R: int, C: int, key: str, s: int, seen: int
+) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, np.ndarray], int]:
+    """The bordered-grid sketch of one range of units, its sample (against `seen` units before it), and its
+    number of units."""
+    n = R * C
     ordered = np.sort(codes * n + cell)
     ordered = ordered[_runs(ordered)]
     pair_code = ordered // n
     pair_cell = ordered - pair_code * n
+    del ordered
     distinct_units = _runs(pair_code)
     unit_code = pair_code[distinct_units]
     unit_hash = _hashes(unit_code, uniques, key)
     h = np.repeat(unit_hash, np.diff(np.append(distinct_units, pair_code.size)))
-    tau = _tau(unit_code.size)
+    tau = _tau(seen + unit_code.size)
     if distinct_units.size == pair_code.size:  # each unit in one cell: margins are sums
-        return _bordered(_accumulate(pair_cell, h, n, s), R, C) + _sample(pair_cell, h, R, C, tau, True) + (tau,)
+        parts = _bordered(_accumulate(pair_cell, h, n, s), R, C)
+        return parts, _sample(pair_cell, h, R, C, tau, True), unit_code.size
     pair_row = pair_cell // C
     rows = _runs(pair_code * R + pair_row)  # pairs are ordered by unit, then row
     col_pairs = np.sort(pair_code * C + (pair_cell - pair_row * C))
@@ -259,7 +289,7 @@ def _unit_grid(cell: np.ndarray, units: np.ndarray, R: int, C: int, key: str, s:
         ]
     )
     hh = np.concatenate([h, h[rows], unit_hash[np.searchsorted(unit_code, col_code)], unit_hash])
-    return _accumulate(grid_cell, hh, (R + 1) * (C + 1), s) + _sample(grid_cell, hh, R, C, tau, False) + (tau,)
+    return _accumulate(grid_cell, hh, (R + 1) * (C + 1), s), _sample(grid_cell, hh, R, C, tau, False), unit_code.size
 
 
 SAMPLE_UNITS = 50_000

@@ -7,7 +7,7 @@ is `np.bincount` over integers rather than hashing of labels.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,7 @@ import pandas as pd
 
 from .errors import UserError
 
+CODE = np.int32  # codes of keys and cells; wider only where a key has more values
 MAX_SPAN = 1 << 24  # up to this many combinations, group ids are positions in a dense table
 
 
@@ -38,7 +39,7 @@ def factor(values: Any, dropna: bool = True, sort: bool = True) -> Key:
     code of their own when `dropna` is False."""
     series = values if isinstance(values, pd.Series) else pd.Series(values)
     if isinstance(series.dtype, pd.CategoricalDtype):
-        codes = series.cat.codes.to_numpy().astype(np.int64)  # int8 codes would overflow when combined
+        codes = series.cat.codes.to_numpy().astype(CODE)  # int8 codes would overflow when combined
         dtype = series.dtype
         uniques = dtype.categories
         n = len(uniques)
@@ -47,7 +48,7 @@ def factor(values: Any, dropna: bool = True, sort: bool = True) -> Key:
             return pd.Categorical.from_codes(np.where(c >= n, -1, c), dtype=dtype)
     else:
         codes, uniques = pd.factorize(series, sort=sort)
-        codes = codes.astype(np.int64)
+        codes = codes.astype(CODE if len(uniques) < np.iinfo(CODE).max else np.int64)
         n = len(uniques)
 
         def labels(c: np.ndarray) -> Any:
@@ -60,10 +61,12 @@ def factor(values: Any, dropna: bool = True, sort: bool = True) -> Key:
 
 
 def mixed_radix(codes: Sequence[np.ndarray], sizes: Sequence[int]) -> np.ndarray:
-    """One integer per row for several codes: the first key varies slowest."""
-    flat = codes[0]
+    """One integer per row for several codes: the first key varies slowest. 32-bit when every combination fits,
+    which halves the memory of the keys of a register-sized table."""
+    dtype = CODE if np.prod(sizes, dtype=float) < np.iinfo(CODE).max else np.int64
+    flat = codes[0].astype(dtype, copy=False)
     for c, size in zip(codes[1:], sizes[1:], strict=False):
-        flat = flat * size + c
+        flat = flat * dtype(size) + c.astype(dtype, copy=False)
     return flat
 
 
@@ -77,14 +80,14 @@ def combine(keys: Sequence[Key], valid: np.ndarray) -> tuple[np.ndarray, list[np
         present = np.flatnonzero(np.bincount(flat, minlength=span))
         group = flat
         if present.size < span:
-            remap = np.full(span, -1, dtype=np.int64)
+            remap = np.full(span, -1, dtype=flat.dtype)
             remap[present] = np.arange(present.size)
             group = remap[flat]
     else:
         group, present = pd.factorize(flat, sort=True)
         present = np.asarray(present)
     per_key = np.unravel_index(present, sizes)
-    return group.astype(np.int64, copy=False), [np.asarray(c, dtype=np.int64) for c in per_key]
+    return group, [np.asarray(c, dtype=np.int64) for c in per_key]
 
 
 def labels(keys: Sequence[Key], codes: Sequence[np.ndarray]) -> list[Any]:
@@ -103,6 +106,30 @@ def unit_codes(values: np.ndarray, name: str | None) -> tuple[np.ndarray, int]:
     codes, uniques = pd.factorize(values)
     refuse_missing_units(codes, name)
     return codes.astype(np.int64), max(1, len(uniques))
+
+
+ROWS_PER_PASS = 8_000_000
+SAMPLED_CODES = 100_000
+
+
+def unit_ranges(codes: np.ndarray, n_codes: int) -> Iterator[np.ndarray | slice]:
+    """The rows in passes of about ROWS_PER_PASS, each pass a range of unit codes, so every unit's rows fall in
+    one pass: per-unit work (sorting (unit, cell) pairs) then needs memory for one pass, not for the whole panel,
+    and results of passes add up. One pass (all rows) when they are few."""
+    passes = -(-codes.size // ROWS_PER_PASS)
+    if passes <= 1:
+        yield slice(None)
+        return
+    sample = np.sort(codes[:: max(1, codes.size // SAMPLED_CODES)])  # bounds at its quantiles: ids may be skewed
+    inner = sample[(np.arange(1, passes) * sample.size) // passes]
+    bounds = np.unique(np.concatenate([[0], inner, [n_codes]]).astype(np.int64))
+    for low, high in zip(bounds[:-1], bounds[1:], strict=True):
+        inside = codes >= low
+        inside &= codes < high
+        rows = np.flatnonzero(inside)
+        del inside
+        if rows.size:
+            yield rows
 
 
 def refuse_missing_units(codes: np.ndarray, name: str | None) -> None:

@@ -10,7 +10,7 @@ the table's labels and values are those they were computed for. Keys are factori
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -162,7 +162,8 @@ def _grouping(
     for k in row_keys + col_keys:
         valid &= k.codes >= 0
     rg, row_codes = combine(row_keys, valid)
-    cg, col_codes = combine(col_keys, valid) if col_keys else (np.zeros(int(valid.sum()), np.int64), [])
+    cg, col_codes = combine(col_keys, valid) if col_keys else (np.zeros(int(valid.sum()), rg.dtype), [])
+    row_keys, col_keys = _without_codes(row_keys), _without_codes(col_keys)
     R = len(row_codes[0]) if row_codes else 1
     C = len(col_codes[0]) if col_codes else 1
     if R * C > MAX_CELLS:
@@ -171,6 +172,11 @@ def _grouping(
             "Group the keys into fewer categories first."
         )
     return row_keys, col_keys, valid, rg * C + cg, row_codes, col_codes
+
+
+def _without_codes(keys: list[Key]) -> list[Key]:
+    """The keys for their labels only: a code per source row is not needed once the cells are known."""
+    return [replace(k, codes=k.codes[:0]) for k in keys]
 
 
 def _numbers(
