@@ -73,7 +73,7 @@ def basket_key(folder: str | os.PathLike[str] | None = None, *, create: bool = T
 
 def key_id(key: str) -> str:
     """A fingerprint of the key, so sketches hashed with another basket's key are never compared."""
-    return hashlib.sha256(("cbs_export_lab differencing " + key).encode()).hexdigest()[:16]
+    return hashlib.sha256(("cbs_export_lab differencing 2 " + key).encode()).hexdigest()[:16]
 
 
 def track(frame: Any) -> None:
@@ -223,9 +223,26 @@ def _codes(values: np.ndarray) -> tuple[np.ndarray, Any]:
 
 
 def _hashes(codes: np.ndarray, uniques: Any, key: str) -> np.ndarray:
+    """The keyed hash of each unit. pandas keys only its hash of text; numbers it mixes without the key, in a
+    way that can be undone, so every hash gets the basket's key on top."""
     if uniques is None:
-        return pd.util.hash_array(codes, hash_key=key, categorize=False)
-    return pd.util.hash_array(uniques, hash_key=key)[codes]
+        return _keyed(pd.util.hash_array(codes, categorize=False), key)
+    return _keyed(pd.util.hash_array(uniques, hash_key=key), key)[codes]
+
+
+def _keyed(h: np.ndarray, key: str) -> np.ndarray:
+    """Rounds of xor with a secret derived from the key and a 64-bit finalizer: without the key, a stored hash
+    does not lead back to a unit id, as pandas' own hash of a whole number would."""
+    rounds = np.frombuffer(hashlib.blake2b(key.encode(), digest_size=32, person=b"cel-units").digest(), np.uint64)
+    out = np.asarray(h, dtype=np.uint64)
+    for secret in rounds:
+        out = _check_value(out ^ secret)
+    return out
+
+
+def _label_units(row_labels: pd.Index, key: str) -> np.ndarray:
+    """Row labels (of any type, tuples of a MultiIndex too) as unit values: one number per label."""
+    return pd.util.hash_pandas_object(row_labels, index=False, hash_key=key).to_numpy()
 
 
 def _unit_grid(cell: np.ndarray, units: np.ndarray, R: int, C: int, key: str, s: int) -> tuple[np.ndarray, ...]:
@@ -348,8 +365,9 @@ def grid_sketch(
         parts = _unit_grid(cell, np.asarray(units), n_rows, n_cols, key, s)
     elif row_labels is not None and frame is not None:
         universe = f"rows:{SESSION}:{frame}"
+        labelled = _label_units(row_labels, key)
         if row_labels.is_unique:
-            h = pd.util.hash_pandas_object(row_labels, index=False, hash_key=key).to_numpy()
+            h = _hashes(labelled, None, key)
             tau = _tau(h.size)
             parts = (
                 _bordered(_accumulate(cell, h, n_rows * n_cols, s), n_rows, n_cols)
@@ -357,7 +375,7 @@ def grid_sketch(
                 + (tau,)
             )
         else:
-            parts = _unit_grid(cell, np.asarray(pd.factorize(row_labels)[0]), n_rows, n_cols, key, s)
+            parts = _unit_grid(cell, labelled, n_rows, n_cols, key, s)
     else:
         return None
     return CellSketch(universe, key_id(key), n_cols + 1, *parts)

@@ -104,7 +104,8 @@ def test_the_sketch_counts_distinct_units_like_the_table(df):
     assert stats.sketch.universe == "unit:RINPERSOON"
     np.testing.assert_array_equal(stats.sketch.counts.reshape(stats.shape), stats.units)
     key, s = differencing.basket_key(), differencing.buckets_per_subtable(N)
-    everyone = pd.util.hash_array(np.asarray(panel.RINPERSOON.unique(), dtype=object), hash_key=key)
+    ids = np.asarray(panel.RINPERSOON.unique(), dtype=object)
+    everyone = differencing._keyed(pd.util.hash_array(ids, hash_key=key), key)
     direct = differencing._accumulate(np.zeros(len(everyone), np.int64), everyone, 1, s)
     total = stats.sketch.take(np.array([stats.shape[0] - 1]), np.array([stats.shape[1] - 1]))
     for got, want in zip((total.counts, total.buckets, total.keysum, total.checksum), direct, strict=True):
@@ -131,6 +132,22 @@ def test_no_unit_id_is_stored_in_the_clear(df, project_basket):
         assert rid.encode() not in stored
     manifest = project_basket.manifest_path.read_text(encoding="utf-8")
     assert differencing.basket_key(project_basket.folder) not in manifest
+
+
+def test_whole_number_ids_are_hashed_with_the_basket_key(df, monkeypatch):
+    ids = np.arange(400, dtype=np.int64) * 7919  # whole-number ids, one person per row
+    frame = pd.DataFrame({"RINPERSOON": ids, "gemeente": np.resize(["A", "B", "C"], ids.size), "groep": "alle"})
+    hashes = {}
+    for key in ("0123456789abcdef", "fedcba9876543210"):
+        monkeypatch.setattr(differencing, "basket_key", lambda *a, key=key, **k: key)
+        sketch = carried_stats(cel.crosstab(frame.gemeente, frame.groep, unit=frame.RINPERSOON)).sketch
+        hashes[key] = set(sketch.sample_hash.tolist())
+    assert hashes["0123456789abcdef"].isdisjoint(hashes["fedcba9876543210"])
+    unkeyed = set(pd.util.hash_array(ids, categorize=False).tolist())  # the same for every key: reversible
+    assert all(h.isdisjoint(unkeyed) for h in hashes.values())
+    monkeypatch.setattr(differencing, "basket_key", lambda *a, **k: "0123456789abcdef")
+    again = carried_stats(cel.crosstab(frame.gemeente, frame.groep, unit=frame.RINPERSOON)).sketch
+    assert set(again.sample_hash.tolist()) == hashes["0123456789abcdef"]
 
 
 # --- disclosive combinations --------------------------------------------------------------------------------
@@ -173,6 +190,21 @@ def test_nested_populations_on_row_labels_of_one_frame(df, project_basket):
         item = project_basket.add(counts_by_area(below_cut(frame)), "Rows below the cut by area")
     assert differencing_findings(item)
     assert carried_stats(counts_by_area(frame)).sketch.universe.startswith("rows:")
+
+
+def test_nested_populations_on_repeated_row_labels(df, project_basket):
+    """Two rows per label (a person's two records): the label is the unit, however many rows it has, and the
+    same label is the same unit in a subset that lacks other labels."""
+    frame = df.drop(columns=["RINPERSOONS", "RINPERSOON"])
+    frame.index = frame.index // 2
+    project_basket.add(counts_by_area(frame), "Rows by area")
+    with pytest.warns(UserWarning):
+        item = project_basket.add(counts_by_area(frame.iloc[2:]), "Rows but the first label by area")
+    first = frame.iloc[0]
+    assert (first.gemeente, first.geslacht) in {c for f in differencing_findings(item) for c in f.cells}
+    twin = cel.Basket(project_basket.folder.parent / "other")
+    twin.add(counts_by_area(frame), "Rows by area")
+    assert not differencing_findings(twin.add(counts_by_area(frame.iloc[::2]), "Every other row by area"))
 
 
 def test_a_total_next_to_a_subgroup_table_without_margins(df, project_basket):
