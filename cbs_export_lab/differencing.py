@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -379,6 +379,45 @@ def grid_sketch(
     else:
         return None
     return CellSketch(universe, key_id(key), n_cols + 1, *parts)
+
+
+def pairs_sketch(
+    pairs: Iterable[tuple[np.ndarray, np.ndarray]],
+    n_rows: int,
+    n_cols: int,
+    *,
+    n_units: int,
+    unit_name: str | None,
+    threshold: int,
+) -> CellSketch | None:
+    """The sketch of a table whose distinct (grid cell, unit id) pairs an engine streams in batches (a table
+    computed out of core): cells and margins on the bordered grid, hashed as `grid_sketch` hashes unit ids."""
+    n_cells = (n_rows + 1) * (n_cols + 1)
+    if n_cells > MAX_SKETCH_CELLS:
+        return None
+    try:
+        key = basket_key()
+    except OSError:
+        return None
+    s = buckets_per_subtable(threshold)
+    tau = _tau(n_units)
+    total: list[np.ndarray] = []
+    hashes, cells = [], []
+    for cell, units in pairs:
+        codes, uniques = _codes(np.asarray(units))
+        h = _hashes(codes, uniques, key)
+        parts = _accumulate(cell, h, n_cells, s)
+        total = list(parts) if not total else [a + b for a, b in zip(total, parts, strict=True)]
+        picked = h <= np.uint64(tau)
+        hashes.append(h[picked])
+        cells.append(cell[picked])
+    if not total:
+        total = list(_accumulate(np.zeros(0, np.int64), np.zeros(0, np.uint64), n_cells, s))
+    universe = "unit:" + (unit_name or "").removesuffix(LINKING_SUFFIX)
+    sample = (
+        (np.concatenate(hashes), np.concatenate(cells)) if hashes else (np.zeros(0, np.uint64), np.zeros(0, np.int64))
+    )
+    return CellSketch(universe, key_id(key), n_cols + 1, *total, *sample, tau)
 
 
 @dataclass(frozen=True)

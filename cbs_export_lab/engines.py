@@ -21,6 +21,7 @@ Two paths, chosen per request:
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -271,19 +272,9 @@ def cells(
             f"values= must be numbers for aggfunc {statistic!r}, but column {value!r} holds {types[value]} data. "
             "Pass a numeric column, or count rows with aggfunc='count'."
         )
-    v = _quote(value)
-    numeric = _is_number(types[value])
-    kept = f"{v} IS NOT NULL" + (f" AND NOT isnan(CAST({v} AS DOUBLE))" if numeric else "")
-    x = "NULL::DOUBLE" if frequency else f"CAST({v} AS DOUBLE)"
-    w = "NULL::DOUBLE" if weights is None else f"CAST({_quote(weights)} AS DOUBLE)"
-    u = "NULL" if unit is None else _quote(unit)
-    select = ", ".join(f"{_quote(k)} AS k{i}" for i, k in enumerate(keys))
-    where = " AND ".join(f"{_quote(k)} IS NOT NULL" for k in keys) or "TRUE"
-    base = f"SELECT {select}, {u} AS u, {x} AS x, {w} AS w, ({kept}) AS kept FROM src WHERE {where}"
+    base = _base(source, keys, value, statistic, unit, weights)
     _refuse_bad_units_and_weights(source, base, unit, weights)
-    names = [f"k{i}" for i in range(len(keys))]
-    sets = {tuple(names), tuple(names[: len(rows)]), tuple(names[len(rows) :]), ()}
-    grouping = f"GROUPING({', '.join(names)})" if names else "0"
+    names, sets, grouping = _grouping_sets(len(rows), len(cols))
     sums = "sum(x) FILTER (kept) AS sx, sum(w) FILTER (kept) AS sw, sum(w * x) FILTER (kept) AS swx"
     if unit is None:
         group_sets = ", ".join("(" + ", ".join(s) + ")" for s in sorted(sets))
@@ -306,7 +297,77 @@ def cells(
         )
     integer = types[value] in _NUMERIC
     note = f"computed out of core by DuckDB over {source.describe()} ({len(keys)} key(s), one query)"
-    return EngineCells(source.arrow(query), len(keys), integer, note)
+    frame = source.arrow(f"SELECT *, {_cell_hash(names)} AS gk FROM ({query})")
+    return EngineCells(frame, len(keys), integer, note)
+
+
+def _cell_hash(names: list[str]) -> str:
+    """One number per cell or margin (DuckDB's hash of its grouping bits and key values), to find a unit pair's
+    cell without comparing key values of every type."""
+    return f"hash({', '.join(['g', *names])})"
+
+
+def _base(source: Source, keys: list[Any], value: Any, statistic: str, unit: Any, weights: Any) -> str:
+    """The rows the table counts: keys as k0.., unit u, value x, weight w, and whether the row has a value (kept)."""
+    v = _quote(value)
+    numeric = _is_number(source.types()[value])
+    kept = f"{v} IS NOT NULL" + (f" AND NOT isnan(CAST({v} AS DOUBLE))" if numeric else "")
+    x = "NULL::DOUBLE" if statistic == "count" else f"CAST({v} AS DOUBLE)"
+    w = "NULL::DOUBLE" if weights is None else f"CAST({_quote(weights)} AS DOUBLE)"
+    u = "NULL" if unit is None else _quote(unit)
+    select = ", ".join(f"{_quote(k)} AS k{i}" for i, k in enumerate(keys))
+    where = " AND ".join(f"{_quote(k)} IS NOT NULL" for k in keys) or "TRUE"
+    return f"SELECT {select}, {u} AS u, {x} AS x, {w} AS w, ({kept}) AS kept FROM src WHERE {where}"
+
+
+def _grouping_sets(n_rows: int, n_cols: int) -> tuple[list[str], set[tuple[str, ...]], str]:
+    """The key columns, the four grouping sets of a table with margins (cells, row and column margins, total),
+    and DuckDB's GROUPING bits that tell them apart."""
+    names = [f"k{i}" for i in range(n_rows + n_cols)]
+    sets = {tuple(names), tuple(names[:n_rows]), tuple(names[n_rows:]), ()}
+    return names, sets, f"GROUPING({', '.join(names)})" if names else "0"
+
+
+PAIRS_PER_BATCH = 1 << 20
+
+
+def unit_pairs(
+    source: Source,
+    rows: list[Any],
+    cols: list[Any],
+    value: Any,
+    statistic: str,
+    unit: Any,
+    cells: tuple[np.ndarray, np.ndarray],
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The distinct (cell or margin, unit) pairs of the rows a table counts, computed out of core and streamed in
+    batches: each pair's positions on the table's bordered grid and its unit id. `cells` maps the `gk` of each
+    grouping-set row of `cells()` to its grid positions (a row may sit in two places of a table without columns)."""
+    base = _base(source, rows + cols, value, statistic, unit, None)
+    names, sets, grouping = _grouping_sets(len(rows), len(cols))
+    group_sets = ", ".join("(" + ", ".join((*s, "u")) + ")" for s in sorted(sets))
+    query = (
+        f"WITH base AS ({base}), pairs AS (SELECT {', '.join(names + [''])}{grouping} AS g, u FROM base WHERE kept "
+        f"GROUP BY GROUPING SETS ({group_sets})) SELECT {_cell_hash(names)} AS gk, u FROM pairs"
+    )
+    order = np.argsort(cells[0], kind="stable")
+    known, cell_of = cells[0][order], np.asarray(cells[1])[order]
+    result = source.relation().query("src", query)
+    reader = getattr(result, "to_arrow_reader", None) or result.fetch_arrow_reader  # the older DuckDB name
+    for batch in reader(PAIRS_PER_BATCH):
+        gk = batch.column("gk").to_numpy()
+        first, last = np.searchsorted(known, gk, "left"), np.searchsorted(known, gk, "right")
+        n = last - first
+        if not n.all():
+            raise RuntimeError("the engine's unit pairs do not match its cells")  # one base query: cannot happen
+        at = np.repeat(first, n) + np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+        yield cell_of[at], np.repeat(batch.column("u").to_numpy(zero_copy_only=False), n)
+
+
+def set_rows(cells: EngineCells, keys: list[int]) -> np.ndarray:
+    """The positions in `cells.frame` of the rows of one grouping set (the cells grouped by these key positions)."""
+    bits = sum(1 << (cells.n_keys - 1 - i) for i in range(cells.n_keys) if i not in keys)
+    return np.flatnonzero(cells.frame["g"].to_numpy() == bits)
 
 
 def _refuse_bad_units_and_weights(source: Source, base: str, unit: Any, weights: Any) -> None:
@@ -327,10 +388,7 @@ def _refuse_bad_units_and_weights(source: Source, base: str, unit: Any, weights:
 
 def region(cells: EngineCells, keys: list[int]) -> pd.DataFrame:
     """The rows of one grouping set: the cells grouped by these key positions (others summed over)."""
-    import pyarrow.compute as pc
-
-    bits = sum(1 << (cells.n_keys - 1 - i) for i in range(cells.n_keys) if i not in keys)
-    rows = cells.frame.filter(pc.equal(cells.frame["g"], bits))
+    rows = cells.frame.take(set_rows(cells, keys))
     return rows.select([f"k{i}" for i in keys] + [c for c in rows.column_names if not c.startswith("k")]).to_pandas()
 
 

@@ -1040,8 +1040,31 @@ def _pivot_out_of_core(
         col_index,
         **{k: kwargs[k] for k in ("margins", "margins_name", "dropna", "fill_value", "observed", "sort")},
     )
-    stats = _grid_to_stats(grid, row_index, col_index, stat, None, magnitude, spec, table, kwargs["margins_name"])
+    sketch = None
+    if unit is not None:
+        pairs = engines.unit_pairs(source, rows, cols, values, stat, unit, _grid_positions(got, placed, len(rows)))
+        threshold = active_rules().threshold
+        sketch = differencing.pairs_sketch(
+            pairs, R, C, n_units=grid.observations, unit_name=unit_name, threshold=threshold
+        )
+    stats = _grid_to_stats(
+        grid, row_index, col_index, stat, None, magnitude, spec, table, kwargs["margins_name"], sketch
+    )
     return attach_stats(table, stats)
+
+
+def _grid_positions(got: engines.EngineCells, placed: _EngineGrid, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each grouping-set row of the engine's cells, its `gk` and its position on the bordered grid; a table
+    without columns has its cells and row margins in one grouping set, so such rows are listed twice."""
+    everything = list(range(got.n_keys))
+    sets = [everything, everything[:n_rows], everything[n_rows:], []]
+    gk = got.frame["gk"].to_numpy()
+    keys, cells = [], []
+    for keys_of_set, (_, (r, c)) in zip(sets, placed.parts, strict=True):
+        at = engines.set_rows(got, keys_of_set)
+        keys.append(gk[at])
+        cells.append(np.broadcast_to(np.asarray(r) * (placed.C + 1) + np.asarray(c), at.shape))
+    return np.concatenate(keys), np.concatenate(cells).astype(np.int64)
 
 
 def cell_stats(

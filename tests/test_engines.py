@@ -232,3 +232,57 @@ def test_plain_pandas_table_with_a_parquet_source(disclosive, tmp_path):
     same_verdict(result, cel.check(table, data=frame, unit="persoon"))
     assert result.status == ("fail" if disclosive else "pass")
     assert "the parquet file panel.parquet given as data=: 4 column(s) read into pandas via Arrow" in result.source
+
+
+SKETCH_FIELDS = ("counts", "buckets", "keysum", "checksum")
+
+
+@pytest.mark.parametrize("how", ["parquet", "duckdb"])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"values": "inkomen", "index": "regio", "columns": "jaar", "aggfunc": "count", "margins": True},
+        {"values": "inkomen", "index": ["regio", "jaar"], "aggfunc": "sum"},
+        {"values": "inkomen", "index": "regio", "aggfunc": "mean"},
+    ],
+    ids=["counts", "two-keys", "no-columns"],
+)
+def test_out_of_core_tables_carry_the_units_sketch_pandas_gives(how, kw, tmp_path, monkeypatch):
+    monkeypatch.setattr(engines, "PAIRS_PER_BATCH", 97)  # the pairs come in many batches
+    frame = panel(disclosive=True)
+    ours = carried_stats(cel.pivot_table(held(frame, how, tmp_path), unit="persoon", **kw))
+    assert "computed out of core by DuckDB" in ours.source
+    theirs = carried_stats(cel.pivot_table(frame, unit="persoon", **kw))
+    assert ours.sketch is not None and theirs.sketch is not None
+    ours_sketch = ours.sketch.take(*_positions(ours, theirs))
+    for name in SKETCH_FIELDS:
+        np.testing.assert_array_equal(getattr(ours_sketch, name), getattr(theirs.sketch, name), err_msg=name)
+    assert ours.sketch.universe == theirs.sketch.universe == "unit:persoon"
+    got = sorted(zip(ours_sketch.sample_hash.tolist(), ours_sketch.sample_cell.tolist(), strict=True))
+    assert got == sorted(zip(theirs.sketch.sample_hash.tolist(), theirs.sketch.sample_cell.tolist(), strict=True))
+
+
+def _positions(ours, theirs) -> tuple[np.ndarray, np.ndarray]:
+    """Where pandas' labels sit in the engine's grid (both are bordered grids of the same cells)."""
+    from cbs_export_lab.cellstats import label_positions
+
+    return label_positions(ours.index, theirs.index), label_positions(ours.columns, theirs.columns)
+
+
+def test_an_out_of_core_total_next_to_a_pandas_subgroup_is_flagged(tmp_path):
+    basket = cel.Basket()
+    frame = panel(disclosive=False)
+    path = held(frame, "parquet", tmp_path)
+    basket.add(cel.pivot_table(path, values="inkomen", index="regio", aggfunc="count", unit="persoon"), "All")
+    few = frame.persoon.isin([3, 4])
+    with pytest.warns(UserWarning):
+        item = basket.add(
+            cel.pivot_table(frame[~few], values="inkomen", index="regio", aggfunc="count", unit="persoon"), "All but 2"
+        )
+    assert any(f.rule == "differencing" and f.severity == "fail" for f in item.findings)
+    other = frame[frame.persoon >= 150]
+    disjoint = frame[frame.persoon < 150]
+    twin = cel.Basket(basket.folder.parent / "twin")
+    twin.add(cel.pivot_table(held(other, "parquet", tmp_path), values="inkomen", index="regio", unit="persoon"), "A")
+    item = twin.add(cel.pivot_table(disjoint, values="inkomen", index="regio", aggfunc="count", unit="persoon"), "B")
+    assert not [f for f in item.findings if f.rule == "differencing"]
