@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -186,6 +187,11 @@ class Groups:
     n_rows: int
     n_cols: int
 
+    @cached_property
+    def sizes(self) -> np.ndarray:
+        """Rows per cell (flat), counted once for the statistics and the table's own layout."""
+        return np.bincount(self.cell, minlength=self.n_rows * self.n_cols)
+
 
 @dataclass
 class Grid:
@@ -296,7 +302,7 @@ def grouped_stats(
     n_cells = R * C
     shape = (R + 1, C + 1)
 
-    rows_inner = np.bincount(cell, minlength=n_cells).reshape(R, C)
+    rows_inner = groups.sizes.reshape(R, C)
     rows = summed(rows_inner)
 
     weighted = None

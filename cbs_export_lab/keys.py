@@ -108,7 +108,7 @@ def unit_codes(values: np.ndarray, name: str | None) -> tuple[np.ndarray, int]:
     return codes.astype(np.int64), max(1, len(uniques))
 
 
-ROWS_PER_PASS = 8_000_000
+ROWS_PER_PASS = 4_000_000
 SAMPLED_CODES = 100_000
 
 

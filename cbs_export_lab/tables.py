@@ -122,17 +122,26 @@ def _display(
 
 
 def _values_with_margins(
-    stat: str, q: float | None, cell: np.ndarray, R: int, C: int, x: np.ndarray | None, w: np.ndarray | None
+    stat: str,
+    q: float | None,
+    cell: np.ndarray,
+    R: int,
+    C: int,
+    x: np.ndarray | None,
+    w: np.ndarray | None,
+    sizes: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The table's values per cell and per margin; additive statistics get their margins from the cells."""
+    """The table's values per cell and per margin; additive statistics get their margins from the cells.
+    `sizes`: rows per cell of `cell`, when already counted."""
     if stat in FREQUENCY or stat in ("sum", "mean"):
+        counts = np.bincount(cell, minlength=R * C) if sizes is None else sizes
         if stat in FREQUENCY:
-            top = np.bincount(cell, w, minlength=R * C) if w is not None else np.bincount(cell, minlength=R * C)
+            top = np.bincount(cell, w, minlength=R * C) if w is not None else counts
         else:
             top = np.bincount(cell, x if w is None else w * x, minlength=R * C)
         parts = [top.reshape(R, C)]
         if stat == "mean":
-            bottom = np.bincount(cell, w, minlength=R * C) if w is not None else np.bincount(cell, minlength=R * C)
+            bottom = np.bincount(cell, w, minlength=R * C) if w is not None else counts
             parts.append(bottom.reshape(R, C))
         sums = [summed(p) for p in parts]
         if stat != "mean":
@@ -171,12 +180,14 @@ def _grouping(
             f"This table would have {R * C:,} cells; that is far too many to check or export. "
             "Group the keys into fewer categories first."
         )
-    return row_keys, col_keys, valid, rg * C + cg, row_codes, col_codes
+    cell = rg * rg.dtype.type(C)
+    cell += cg
+    return row_keys, col_keys, valid, cell, row_codes, col_codes
 
 
 def _without_codes(keys: list[Key]) -> list[Key]:
     """The keys for their labels only: a code per source row is not needed once the cells are known."""
-    return [replace(k, codes=k.codes[:0]) for k in keys]
+    return [replace(k, codes=np.empty(0, k.codes.dtype)) for k in keys]  # not a view: that would keep them
 
 
 def _numbers(
@@ -261,8 +272,7 @@ def _build(
             stat,
             q,
             cell,
-            R,
-            C,
+            groups,
             x,
             w,
             keep,
@@ -320,8 +330,7 @@ def _layout(
     stat: str,
     q: float | None,
     cell: np.ndarray,
-    R: int,
-    C: int,
+    groups: Groups,
     x: np.ndarray | None,
     w: np.ndarray | None,
     keep: np.ndarray,
@@ -339,19 +348,22 @@ def _layout(
     observed: bool,
     sort: bool,
 ) -> pd.DataFrame:
-    present = np.flatnonzero(np.bincount(cell, minlength=R * C))
-    only = (lambda a: a) if stat == "size" or keep.all() else (lambda a: a[keep])
+    R, C = groups.n_rows, groups.n_cols
+    everything = bool(keep.all())
+    sizes_all = groups.sizes if everything else np.bincount(cell, minlength=R * C)
+    only = (lambda a: a) if stat == "size" or everything else (lambda a: a[keep])
     kept = only(cell)
+    sizes = sizes_all if stat == "size" or everything else groups.sizes  # groups: the rows with a value
     xk = None if x is None else only(x)
     wk = None if w is None else only(w)
-    value = _values_with_margins(stat, q, kept, R, C, xk, wk)
+    value = _values_with_margins(stat, q, kept, R, C, xk, wk, sizes)
     source_dtype = None if spec.values is None else np.asarray(spec.values).dtype
     return _arrange(
         spec,
         stat,
         value,
-        present,
-        np.bincount(kept, minlength=R * C).reshape(R, C),
+        np.flatnonzero(sizes_all),
+        sizes.reshape(R, C),
         source_dtype,
         w is not None,
         row_keys,
