@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -186,11 +185,14 @@ class Groups:
     cell: np.ndarray
     n_rows: int
     n_cols: int
+    counted: np.ndarray | None = field(default=None, repr=False)  # rows per cell, when the grouping counted them
 
-    @cached_property
+    @property
     def sizes(self) -> np.ndarray:
         """Rows per cell (flat), counted once for the statistics and the table's own layout."""
-        return np.bincount(self.cell, minlength=self.n_rows * self.n_cols)
+        if self.counted is None:
+            self.counted = np.bincount(self.cell, minlength=self.n_rows * self.n_cols)
+        return self.counted
 
 
 @dataclass

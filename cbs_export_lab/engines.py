@@ -16,6 +16,8 @@ Two paths, chosen per request:
 - out of core: for a count, sum or mean table on a parquet file or a DuckDB relation, DuckDB computes every
   cell's and margin's statistics (rows, distinct units, weighted totals, the largest per-unit contributions) in one
   GROUPING SETS query over the file; only a few numbers per cell come back, and the table's source says so.
+  With `unit=`, a second query streams the distinct (cell, unit) pairs in batches (`unit_pairs`), so the table
+  gets the same units sketch as a pandas table and takes part in the differencing rule.
 """
 
 from __future__ import annotations

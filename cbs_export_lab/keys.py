@@ -39,7 +39,7 @@ def factor(values: Any, dropna: bool = True, sort: bool = True) -> Key:
     code of their own when `dropna` is False."""
     series = values if isinstance(values, pd.Series) else pd.Series(values)
     if isinstance(series.dtype, pd.CategoricalDtype):
-        codes = series.cat.codes.to_numpy().astype(CODE)  # int8 codes would overflow when combined
+        codes = series.cat.codes.to_numpy()  # int8 or int16: combined in a wider type (`mixed_radix`)
         dtype = series.dtype
         uniques = dtype.categories
         n = len(uniques)
@@ -55,18 +55,20 @@ def factor(values: Any, dropna: bool = True, sort: bool = True) -> Key:
             return uniques.take(np.where(c >= n, -1, c), allow_fill=True)
 
     if not dropna and (codes < 0).any():
-        codes = np.where(codes < 0, n, codes)
+        codes = np.where(codes < 0, n, codes.astype(CODE))
         return Key(codes, n + 1, labels, uniques)
     return Key(codes, n, labels, uniques)
 
 
-def mixed_radix(codes: Sequence[np.ndarray], sizes: Sequence[int]) -> np.ndarray:
+def mixed_radix(codes: Sequence[np.ndarray], sizes: Sequence[int], dtype: Any = None) -> np.ndarray:
     """One integer per row for several codes: the first key varies slowest. 32-bit when every combination fits,
     which halves the memory of the keys of a register-sized table."""
-    dtype = CODE if np.prod(sizes, dtype=float) < np.iinfo(CODE).max else np.int64
-    flat = codes[0].astype(dtype, copy=False)
+    if dtype is None:
+        dtype = CODE if np.prod(sizes, dtype=float) < np.iinfo(CODE).max else np.int64
+    flat = codes[0].astype(dtype, copy=len(codes) > 1)  # a copy of its own when it is added to below
     for c, size in zip(codes[1:], sizes[1:], strict=False):
-        flat = flat * dtype(size) + c.astype(dtype, copy=False)
+        flat *= dtype(size)
+        flat += c
     return flat
 
 
@@ -88,6 +90,45 @@ def combine(keys: Sequence[Key], valid: np.ndarray) -> tuple[np.ndarray, list[np
         present = np.asarray(present)
     per_key = np.unravel_index(present, sizes)
     return group, [np.asarray(c, dtype=np.int64) for c in per_key]
+
+
+@dataclass
+class Cells:
+    """Source rows on a table's grid: each valid row's cell (row group * C + column group, the groups that occur,
+    in key order), rows per cell when counted, and each key's code per row group and per column group."""
+
+    cell: np.ndarray
+    sizes: np.ndarray | None
+    row_codes: list[np.ndarray]
+    col_codes: list[np.ndarray]
+
+
+def grid_cells(row_keys: Sequence[Key], col_keys: Sequence[Key], valid: np.ndarray) -> Cells:
+    """The cells of a table. When every combination of all keys fits a dense table, one count over it gives the
+    rows and columns that occur and the rows per cell together (register-sized tables pass over the rows twice,
+    not five times); otherwise rows and columns are combined apart."""
+    sizes_r, sizes_c = [k.size for k in row_keys], [k.size for k in col_keys]
+    span_r, span_c = int(np.prod(sizes_r, dtype=float)), int(np.prod(sizes_c, dtype=float))
+    if span_r * span_c > MAX_SPAN:
+        rg, row_codes = combine(row_keys, valid)
+        cg, col_codes = combine(col_keys, valid) if col_keys else (np.zeros(int(valid.sum()), rg.dtype), [])
+        C = len(col_codes[0]) if col_codes else 1
+        dtype = np.result_type(rg, cg)  # a key of very many combinations comes as 64-bit codes
+        cell = np.multiply(rg, dtype.type(C), dtype=dtype)
+        cell += cg
+        return Cells(cell, None, row_codes, col_codes)
+    everything = bool(valid.all())
+    keys = list(row_keys) + list(col_keys)
+    flat = mixed_radix([k.codes if everything else k.codes[valid] for k in keys], sizes_r + sizes_c, np.int64)
+    counts = np.bincount(flat, minlength=span_r * span_c).reshape(span_r, span_c)
+    rows, cols = np.flatnonzero(counts.any(axis=1)), np.flatnonzero(counts.any(axis=0))
+    remap = np.full((span_r, span_c), -1, dtype=CODE)
+    remap[np.ix_(rows, cols)] = np.arange(rows.size * cols.size, dtype=CODE).reshape(rows.size, cols.size)
+    cell = remap.ravel()[flat]
+    del flat
+    row_codes = [np.asarray(c, dtype=np.int64) for c in np.unravel_index(rows, sizes_r)] if row_keys else []
+    col_codes = [np.asarray(c, dtype=np.int64) for c in np.unravel_index(cols, sizes_c)] if col_keys else []
+    return Cells(cell, counts[np.ix_(rows, cols)].ravel(), row_codes, col_codes)
 
 
 def labels(keys: Sequence[Key], codes: Sequence[np.ndarray]) -> list[Any]:

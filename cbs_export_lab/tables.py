@@ -32,7 +32,7 @@ from .cellstats import (
     take_grid,
 )
 from .errors import UserError
-from .keys import Key, combine, factor, labels, mixed_radix, unit_codes
+from .keys import Cells, Key, combine, factor, grid_cells, labels, mixed_radix, unit_codes
 from .results import format_label
 from .settings import active_rules
 from .units import aligned, column_or_array, common_index, linking_key_column
@@ -161,28 +161,22 @@ def _margin_label(names: Sequence[Any], margins_name: Any) -> Any:
     return margins_name if len(names) <= 1 else (margins_name,) + ("",) * (len(names) - 1)
 
 
-def _grouping(
-    spec: _Spec, dropna: bool
-) -> tuple[list[Key], list[Key], np.ndarray, np.ndarray, list[np.ndarray], list[np.ndarray]]:
-    """The row and column keys, which rows have all keys, each valid row's cell, and each key's code per line."""
+def _grouping(spec: _Spec, dropna: bool) -> tuple[list[Key], list[Key], np.ndarray, Cells]:
+    """The row and column keys (for their labels), which rows have all keys, and the cells of the valid rows."""
     row_keys = [factor(k, dropna) for k in spec.rows]
     col_keys = [factor(k, dropna) for k in spec.cols]
     valid = np.ones(len(spec.rows[0]), dtype=bool)
     for k in row_keys + col_keys:
         valid &= k.codes >= 0
-    rg, row_codes = combine(row_keys, valid)
-    cg, col_codes = combine(col_keys, valid) if col_keys else (np.zeros(int(valid.sum()), rg.dtype), [])
-    row_keys, col_keys = _without_codes(row_keys), _without_codes(col_keys)
-    R = len(row_codes[0]) if row_codes else 1
-    C = len(col_codes[0]) if col_codes else 1
+    cells = grid_cells(row_keys, col_keys, valid)
+    R = len(cells.row_codes[0]) if cells.row_codes else 1
+    C = len(cells.col_codes[0]) if cells.col_codes else 1
     if R * C > MAX_CELLS:
         raise UserError(
             f"This table would have {R * C:,} cells; that is far too many to check or export. "
             "Group the keys into fewer categories first."
         )
-    cell = rg * rg.dtype.type(C)
-    cell += cg
-    return row_keys, col_keys, valid, cell, row_codes, col_codes
+    return _without_codes(row_keys), _without_codes(col_keys), valid, cells
 
 
 def _without_codes(keys: list[Key]) -> list[Key]:
@@ -229,7 +223,8 @@ def _build(
     ranks: int,
 ) -> tuple[pd.DataFrame, CellStats]:
     """Compute the cells in one pass, let pandas lay them out, and put the statistics on the table's labels."""
-    row_keys, col_keys, valid, cell, row_codes, col_codes = _grouping(spec, dropna)
+    row_keys, col_keys, valid, cells = _grouping(spec, dropna)
+    cell, row_codes, col_codes = cells.cell, cells.row_codes, cells.col_codes
     R = len(row_codes[0]) if row_codes else 1
     C = len(col_codes[0]) if col_codes else 1
     subset = (lambda a: a) if valid.all() else (lambda a: a[valid])
@@ -247,7 +242,7 @@ def _build(
     if spec.unit is not None:
         codes, n_units = unit_codes(subset(spec.unit), spec.unit_name)
         unit = only(codes)
-    groups = Groups(cell=only(cell), n_rows=R, n_cols=C)
+    groups = Groups(cell=only(cell), n_rows=R, n_cols=C, counted=cells.sizes if keep.all() else None)
     grid = grouped_stats(
         groups,
         values=None if x is None else only(x),

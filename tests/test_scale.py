@@ -110,3 +110,26 @@ def test_every_row_in_exactly_one_pass_and_every_unit_in_one_pass(monkeypatch):
     assert np.array_equal(np.sort(rows), np.arange(codes.size))
     owners = [set(codes[r].tolist()) for r in passes]
     assert all(a.isdisjoint(b) for i, a in enumerate(owners) for b in owners[i + 1 :])
+
+
+def test_keys_of_very_many_combinations_next_to_a_small_key():
+    """Column keys whose combinations exceed the dense range get 64-bit codes; the row key stays 32-bit."""
+    rng = np.random.default_rng(5)
+    n = 1_000
+    frame = pd.DataFrame({k: rng.integers(0, 300, n) for k in ("b", "c", "d")})
+    frame["a"] = rng.choice(["x", "y"], n)
+    ours = cel.crosstab(frame.a, [frame.b, frame.c, frame.d])
+    pd.testing.assert_frame_equal(ours, pd.crosstab(frame.a, [frame.b, frame.c, frame.d]), check_names=False)
+
+
+@pytest.mark.parametrize("n_categories", [127, 128, 300])
+def test_narrow_category_codes_with_missing_values_kept_as_their_own_group(n_categories):
+    """Categorical codes stay int8/int16 until combined; a missing-value group of its own must not overflow."""
+    rng = np.random.default_rng(n_categories)
+    labels = [f"c{i:03d}" for i in range(n_categories)]
+    codes = rng.integers(-1, n_categories, 5_000)
+    key = pd.Series(pd.Categorical.from_codes(codes, categories=labels), name="k")
+    other = pd.Series(rng.choice(["a", "b"], codes.size), name="o")
+    for dropna in (True, False):
+        ours = cel.crosstab(key, other, dropna=dropna, margins=True)
+        pd.testing.assert_frame_equal(ours, pd.crosstab(key, other, dropna=dropna, margins=True))
