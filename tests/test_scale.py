@@ -133,3 +133,24 @@ def test_narrow_category_codes_with_missing_values_kept_as_their_own_group(n_cat
     for dropna in (True, False):
         ours = cel.crosstab(key, other, dropna=dropna, margins=True)
         pd.testing.assert_frame_equal(ours, pd.crosstab(key, other, dropna=dropna, margins=True))
+
+
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_largest_per_group_on_many_values_matches_sorting(ranks):
+    """The sampled floor only narrows the search: the largest values, ties included, are those a sort gives."""
+    from cbs_export_lab.cellstats import largest_per_group
+
+    rng = np.random.default_rng(ranks)
+    n, groups = 300_000, 12
+    group = rng.integers(0, groups, n)
+    values = np.round(rng.lognormal(8, 1, n), -2)  # many ties
+    values[group == 5] = 7.0  # one group all alike
+    values[rng.integers(0, n, 3)] = 5e9  # a few dominant values
+    sparse = np.concatenate([group, [groups]])  # a group with a single value
+    values = np.concatenate([values, [1.0]])
+    got = largest_per_group(sparse, values, groups + 2, ranks)
+    want = np.zeros((ranks, groups + 2))
+    for g in range(groups + 2):
+        top = np.sort(values[sparse == g])[::-1][:ranks]
+        want[: top.size, g] = top
+    np.testing.assert_array_equal(got, want)
