@@ -122,9 +122,12 @@ def grid_cells(row_keys: Sequence[Key], col_keys: Sequence[Key], valid: np.ndarr
     flat = mixed_radix([k.codes if everything else k.codes[valid] for k in keys], sizes_r + sizes_c, np.int64)
     counts = np.bincount(flat, minlength=span_r * span_c).reshape(span_r, span_c)
     rows, cols = np.flatnonzero(counts.any(axis=1)), np.flatnonzero(counts.any(axis=0))
-    remap = np.full((span_r, span_c), -1, dtype=CODE)
-    remap[np.ix_(rows, cols)] = np.arange(rows.size * cols.size, dtype=CODE).reshape(rows.size, cols.size)
-    cell = remap.ravel()[flat]
+    if rows.size == span_r and cols.size == span_c:  # every row and column occurs: the cells are the combinations
+        cell = flat.astype(CODE)
+    else:
+        remap = np.full((span_r, span_c), -1, dtype=CODE)
+        remap[np.ix_(rows, cols)] = np.arange(rows.size * cols.size, dtype=CODE).reshape(rows.size, cols.size)
+        cell = remap.ravel()[flat]
     del flat
     row_codes = [np.asarray(c, dtype=np.int64) for c in np.unravel_index(rows, sizes_r)] if row_keys else []
     col_codes = [np.asarray(c, dtype=np.int64) for c in np.unravel_index(cols, sizes_c)] if col_keys else []

@@ -167,7 +167,8 @@ def _grouping(spec: _Spec, dropna: bool) -> tuple[list[Key], list[Key], np.ndarr
     col_keys = [factor(k, dropna) for k in spec.cols]
     valid = np.ones(len(spec.rows[0]), dtype=bool)
     for k in row_keys + col_keys:
-        valid &= k.codes >= 0
+        if k.codes.size and k.codes.min() < 0:  # a minimum is cheaper than a comparison per row
+            valid &= k.codes >= 0
     cells = grid_cells(row_keys, col_keys, valid)
     R = len(cells.row_codes[0]) if cells.row_codes else 1
     C = len(cells.col_codes[0]) if cells.col_codes else 1
