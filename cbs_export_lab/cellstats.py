@@ -256,7 +256,7 @@ def largest_per_group(group: np.ndarray, values: np.ndarray, n_groups: int, rank
     return np.maximum(out, 0.0)
 
 
-def _run_starts(ordered: np.ndarray) -> np.ndarray:
+def run_starts(ordered: np.ndarray) -> np.ndarray:
     """Where each run of equal values starts in a sorted array."""
     first = np.ones(ordered.size, dtype=bool)
     first[1:] = ordered[1:] != ordered[:-1]
@@ -279,7 +279,7 @@ def _unit_pairs(
     keys = unit.astype(np.int64) * n_cells + cell
     order = None if values is None else np.argsort(keys)
     ordered = np.sort(keys) if order is None else keys[order]
-    starts = _run_starts(ordered)
+    starts = run_starts(ordered)
     pair_unit, pair_cell = np.divmod(ordered[starts], n_cells)
     return pair_unit, pair_cell, _run_sums(None if values is None else values[order], starts)
 
@@ -295,7 +295,7 @@ def _line_pairs(
         order = np.argsort(keys, kind="stable")
         keys = keys[order]
         contrib = None if contrib is None else contrib[order]
-    starts = _run_starts(keys)
+    starts = run_starts(keys)
     return keys[starts] % n_lines, _run_sums(contrib, starts)
 
 
@@ -389,7 +389,7 @@ def _unit_pass(cell: np.ndarray, unit: np.ndarray, x: np.ndarray | None, R: int,
     by_row, by_row_sums = _line_pairs(pair_unit, pair_row, R, contrib, ordered=True)
     by_col, by_col_sums = _line_pairs(pair_unit, pair_col, C, contrib, ordered=False)
     del pair_row, pair_col
-    unit_starts = _run_starts(pair_unit)
+    unit_starts = run_starts(pair_unit)
     observations = int(unit_starts.size)
     units = bordered(
         np.bincount(pair_cell, minlength=n_cells).reshape(R, C),

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .cellstats import run_starts
 from .hooks import LINEAGE_ATTR
 from .keys import unit_ranges
 
@@ -208,12 +209,6 @@ def _bordered(parts: tuple[np.ndarray, ...], R: int, C: int) -> tuple[np.ndarray
     return tuple(out)
 
 
-def _runs(ordered: np.ndarray) -> np.ndarray:
-    first = np.ones(ordered.size, dtype=bool)
-    first[1:] = ordered[1:] != ordered[:-1]
-    return np.flatnonzero(first)
-
-
 def _codes(values: np.ndarray) -> tuple[np.ndarray, Any]:
     """Integer codes of the unit values, and what to hash per code (the values themselves for whole numbers)."""
     if values.dtype.kind in "iu" and values.size and int(values.min()) >= 0 and int(values.max()) < 1 << 40:
@@ -263,7 +258,7 @@ def _unit_grid(cell: np.ndarray, units: np.ndarray, R: int, C: int, key: str, s:
     seen = 0
     for rows in unit_ranges(codes, int(codes.max()) + 1 if codes.size else 1):
         parts, sampled, n_units = _unit_pass(cell[rows], codes[rows], uniques, R, C, key, s, seen)
-        total = list(parts) if not total else [a + b for a, b in zip(total, parts, strict=True)]
+        total = _added(total, parts)
         hashes.append(sampled[0])
         cells.append(sampled[1])
         seen += n_units
@@ -280,11 +275,11 @@ def _unit_pass(
     number of units."""
     n = R * C
     ordered = np.sort(codes * n + cell)
-    ordered = ordered[_runs(ordered)]
+    ordered = ordered[run_starts(ordered)]
     pair_code = ordered // n
     pair_cell = ordered - pair_code * n
     del ordered
-    distinct_units = _runs(pair_code)
+    distinct_units = run_starts(pair_code)
     unit_code = pair_code[distinct_units]
     unit_hash = _hashes(unit_code, uniques, key)
     h = np.repeat(unit_hash, np.diff(np.append(distinct_units, pair_code.size)))
@@ -293,9 +288,9 @@ def _unit_pass(
         parts = _bordered(_accumulate(pair_cell, h, n, s), R, C)
         return parts, _sample(pair_cell, h, R, C, tau, True), unit_code.size
     pair_row = pair_cell // C
-    rows = _runs(pair_code * R + pair_row)  # pairs are ordered by unit, then row
+    rows = run_starts(pair_code * R + pair_row)  # pairs are ordered by unit, then row
     col_pairs = np.sort(pair_code * C + (pair_cell - pair_row * C))
-    col_pairs = col_pairs[_runs(col_pairs)]
+    col_pairs = col_pairs[run_starts(col_pairs)]
     col_code = col_pairs // C
     grid_cell = np.concatenate(
         [
@@ -361,7 +356,7 @@ def grid_sketch(
         return None
     s = buckets_per_subtable(threshold)
     if units is not None:
-        universe = "unit:" + (unit_name or "").removesuffix(LINKING_SUFFIX)
+        universe = _unit_universe(unit_name)
         parts = _unit_grid(cell, np.asarray(units), n_rows, n_cols, key, s)
     elif row_labels is not None and frame is not None:
         universe = f"rows:{SESSION}:{frame}"
@@ -379,6 +374,16 @@ def grid_sketch(
     else:
         return None
     return CellSketch(universe, key_id(key), n_cols + 1, *parts)
+
+
+def _unit_universe(unit_name: str | None) -> str:
+    """Sketches of the same unit ids (a linking key and its pair of columns alike) are compared."""
+    return "unit:" + (unit_name or "").removesuffix(LINKING_SUFFIX)
+
+
+def _added(total: list[np.ndarray], parts: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The sketch parts of passes over disjoint units, summed (wrapping sums of hashes included)."""
+    return list(parts) if not total else [a + b for a, b in zip(total, parts, strict=True)]
 
 
 def pairs_sketch(
@@ -407,13 +412,13 @@ def pairs_sketch(
         codes, uniques = _codes(np.asarray(units))
         h = _hashes(codes, uniques, key)
         parts = _accumulate(cell, h, n_cells, s)
-        total = list(parts) if not total else [a + b for a, b in zip(total, parts, strict=True)]
+        total = _added(total, parts)
         picked = h <= np.uint64(tau)
         hashes.append(h[picked])
         cells.append(cell[picked])
     if not total:
         total = list(_accumulate(np.zeros(0, np.int64), np.zeros(0, np.uint64), n_cells, s))
-    universe = "unit:" + (unit_name or "").removesuffix(LINKING_SUFFIX)
+    universe = _unit_universe(unit_name)
     sample = (
         (np.concatenate(hashes), np.concatenate(cells)) if hashes else (np.zeros(0, np.uint64), np.zeros(0, np.int64))
     )
@@ -699,7 +704,7 @@ def compare_unions(x: ItemSketch, y: ItemSketch, threshold: int) -> list[Overlap
         return []
     xs = x.sample_hash <= tau
     xh, xc = x.sample_hash[xs], x.sample_cell[xs]
-    first = _runs(xh)  # a unit's entries (its cell and margins) are consecutive: look each unit up once
+    first = run_starts(xh)  # a unit's entries (its cell and margins) are consecutive: look each unit up once
     unit_at = np.minimum(np.searchsorted(yh, xh[first]), yh.size - 1)
     at = np.repeat(unit_at, np.diff(np.append(first, xh.size)))
     hit = yh[at] == xh
@@ -714,7 +719,7 @@ def compare_unions(x: ItemSketch, y: ItemSketch, threshold: int) -> list[Overlap
     pa, pb = pair // n_y, pair % n_y
     inside = n_in == np.bincount(yc, minlength=n_y)[pb]
     pa, pb = pa[inside], pb[inside]
-    starts = _runs(pa)
+    starts = run_starts(pa)
     sizes = np.diff(np.append(starts, pa.size))
     a = pa[starts]
     with np.errstate(over="ignore"):
